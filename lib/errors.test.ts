@@ -16,6 +16,7 @@ describe("errors", () => {
       E_PERMISSION: 1,
       E_CLOCK: 1,
       E_QUARANTINED: 1,
+      E_UPGRADE_FIRST: 1,
       E_IO: 1,
       E_UNAVAILABLE: 3,
       E_INTEGRITY: 4,

@@ -26,6 +26,11 @@ export const ERROR_CODES = {
    * (a passing state for its daemon, said once a minute, never a crash).
    */
   E_QUARANTINED: { exit: 1, http: 403 },
+  /**
+   * A member of the zone runs an older bucky that would refuse this write (and every later
+   * change of the writer behind it): that member is to be upgraded first.
+   */
+  E_UPGRADE_FIRST: { exit: 1, http: 409 },
   /** The operating system refused: disk full, I/O error. */
   E_IO: { exit: 1, http: 500 },
   /** Try again later: a daemon that is not running, a peer that is not reachable. */

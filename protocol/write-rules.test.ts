@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { signEnrollment, type UserName, userKeys } from "./accounts.ts";
 import { keyEpochName, readKeyEpoch, signKeyEpoch } from "./backup/key-epoch.ts";
 import type { Op } from "./changeset.ts";
 import { signDeviceDocument, signRevocation, signZoneDocument } from "./documents.ts";
@@ -6,7 +7,7 @@ import { signingKeyFromSeed } from "./ed25519.ts";
 import { toBase64url } from "./encoding.ts";
 import { deviceIdFromPublicKey, zoneIdFromPublicKey } from "./ids.ts";
 import type { DeviceName, ZoneName } from "./names.ts";
-import { writeProblem } from "./write-rules.ts";
+import { levelNeededFor, WRITE_RULES_LEVEL, writeProblem } from "./write-rules.ts";
 import { FILES_BUDGET_KEY, PUBLIC_BUDGET_KEY, signBudget } from "./zone-budget.ts";
 
 const owner = signingKeyFromSeed(new Uint8Array(32).fill(1));
@@ -409,5 +410,93 @@ describe("system/backup/key-epochs/<n>", () => {
     expect(problem(`system/backup/key-epochs/${named(1)}/x`, epoch(1))).toContain("is reserved");
     expect(problem("system/backup/targets/usb", "{}")).toBeUndefined();
     expect(problem("system/anything", null)).toBeUndefined();
+  });
+});
+
+describe("write-rules levels: what a bucky of a lower level refuses", () => {
+  const grant = (id: string) => JSON.stringify({ agent: "helper", id, issuer: laptopId });
+  const enrolledAtMs = ISSUED_AT * 1000;
+  const enrollment = (gateways?: string[]) =>
+    signEnrollment(
+      {
+        zone,
+        user: "ann" as UserName,
+        creds: 1,
+        gateway: laptopId,
+        ...(gateways ? { gateways: gateways as (typeof laptopId)[] } : {}),
+        nonce: new Uint8Array(16).fill(7),
+        expiresAt: ISSUED_AT + 3600,
+      },
+      owner,
+    );
+  const credential = (jws: string) =>
+    JSON.stringify({
+      v: 1,
+      kind: "password",
+      enrollment: jws,
+      salt: toBase64url(new Uint8Array(16).fill(5)),
+      publicKey: toBase64url(laptopKey.publicKey),
+      memoryKiB: 65_536,
+      passes: 2,
+      parallelism: 1,
+      createdAt: "2026-01-01T00:00:00.000Z",
+    });
+  const several = enrollment([laptopId]);
+  const one = enrollment();
+  const keyEpoch = signKeyEpoch({
+    zone,
+    epoch: 2,
+    root: new Uint8Array(32).fill(9),
+    revoked: laptopId,
+    devices: [],
+    owner,
+    random: (size) => new Uint8Array(size).fill(size),
+  });
+  const at = (op: Op, level?: number) =>
+    writeProblem(op, { name: "laptop", id: laptopId }, zone, enrolledAtMs, level);
+
+  /** Writes this bucky takes that a bucky of the level before refused. */
+  const newKinds: Op[] = [
+    { key: `agent-grants/${laptopId}/abc`, value: grant("abc") },
+    {
+      key: userKeys.credentialAt("ann", several.nonce, laptopId),
+      value: credential(several.jws),
+    },
+  ];
+  /** Writes every bucky of a level takes: of each rule, one it lets through. */
+  const everyLevel: Op[] = [
+    { key: "boot/config", value: holding(zoneDocument.jws) },
+    { key: "devices/laptop/doc", value: holding(laptopDoc.jws) },
+    { key: "devices/laptop/info", value: "{}" },
+    { key: "nodes/laptop/apps/x", value: "1" },
+    { key: "revoked-agents/abc", value: "{}" },
+    { key: "agent-grants/abc", value: grant("abc") },
+    { key: userKeys.credential("ann", one.nonce), value: credential(one.jws) },
+    { key: "users/ann/apps/notes/spec", value: "{}" },
+    {
+      key: `system/backup/key-epochs/${keyEpochName(readKeyEpoch(keyEpoch, zone))}`,
+      value: JSON.stringify(toBase64url(keyEpoch)),
+    },
+    { key: "system/other", value: "1" },
+    { key: "photos/a", value: "1" },
+  ];
+
+  test("a new kind of write needs this level, and a lower one refuses it as the older bucky did", () => {
+    expect(WRITE_RULES_LEVEL).toBe(1);
+    for (const op of newKinds) {
+      expect([op.key, at(op)]).toEqual([op.key, undefined]);
+      expect([op.key, levelNeededFor(op)]).toEqual([op.key, 1]);
+      expect([op.key, at(op, 0)]).toEqual([op.key, `${op.key} is reserved`]);
+    }
+  });
+
+  test("every other write is taken, or refused, alike at every level", () => {
+    for (const op of everyLevel) {
+      expect([op.key, at(op)]).toEqual([op.key, undefined]);
+      expect([op.key, levelNeededFor(op), at(op, 0)]).toEqual([op.key, 0, undefined]);
+    }
+    // A key refused at this level is refused at a lower one for the same reason.
+    for (const key of ["agent-grants/abc/def/extra", "devices/laptop/key", "nodes"])
+      expect([key, at({ key, value: "1" }, 0)]).toEqual([key, at({ key, value: "1" })]);
   });
 });

@@ -27,6 +27,10 @@
  *   budget when it was written (protocol/zone-budget.ts); never deleted. Other keys under
  *   `system/` stay open to any member.
  * - Other keys under `devices/` are reserved; every other key is open to any member.
+ *
+ * A bucky before some of these rules refuses keys they admit (WRITE_RULES_LEVEL,
+ * levelNeededFor): a device publishes the level it reads in its `devices/<n>/info`, and
+ * nothing of a kind a member in good standing would refuse is written (lib/zone/readers.ts).
  */
 
 import { userWriteProblem } from "./accounts.ts";
@@ -47,6 +51,38 @@ export interface Writer {
   readonly id: DeviceId;
 }
 
+/**
+ * The level of write rules this bucky reads: each level admits keys a bucky of the level
+ * before refused (levelNeededFor). A device's `devices/<n>/info` says its level; one whose
+ * info says none is of level 0, from before levels were said. A rule that comes to take a
+ * key this level refuses raises it, and names the key in levelNeededFor.
+ */
+export const WRITE_RULES_LEVEL = 1;
+
+/**
+ * The lowest level of write rules that takes `op`: a device of a lower level refuses it as
+ * reserved, and every later changeset of its author waits at that device behind it. Only
+ * keys an older bucky REFUSES are here; a rule that only narrowed what is taken (a
+ * credential's link, a budget's or a key epoch's signature) needs no level, since older
+ * devices take all the newer ones do. Level 1, said from the same commit on:
+ * - `agent-grants/<issuer id>/<grant id>`: a bucky from "agent-grants/<id>: only the
+ *   grant's issuer writes its record" until "a grant's record is kept under its issuer"
+ *   took only `agent-grants/<grant id>` (one before either took both, the key unruled).
+ * - `users/<u>/credentials/<nonce>/<gateway>` (an enrollment for several gateways): a
+ *   bucky before "enrollment links at any gateway" took only `credentials/<nonce>`.
+ * (Key epochs named by number and root came to main with the epochs themselves, and
+ * password changes and budgets fall where an older bucky took any key.)
+ */
+export function levelNeededFor(op: Op): number {
+  const { key } = op;
+  if (key.startsWith("agent-grants/")) return key.split("/").length === 3 ? 1 : 0;
+  if (key.startsWith("users/")) {
+    const [, , field, , gateway, ...rest] = key.split("/");
+    return field === "credentials" && gateway !== undefined && rest.length === 0 ? 1 : 0;
+  }
+  return 0;
+}
+
 /** The top segments any rule above names; every key under another is open to any member. */
 const RULED_TOPS = new Set([
   "boot",
@@ -62,18 +98,22 @@ const RULED_INITIALS = new Set([...RULED_TOPS].map((top) => top.charCodeAt(0)));
 /**
  * Why the device `author` may not write `op`, or undefined when it may; `atMs` is the
  * time its changeset is dated (a credential counts only written while its link worked).
+ * `level`, below this bucky's, refuses as reserved what a bucky of that level did (a
+ * test's stand-in for an older bucky).
  */
 export function writeProblem(
   op: Op,
   author: Writer,
   zone: ZoneId,
   atMs?: number,
+  level = WRITE_RULES_LEVEL,
 ): string | undefined {
   // Most keys written (apps' own) fall under no rule: known from the top segment alone,
   // and for most of them from its first letter.
   if (!RULED_INITIALS.has(op.key.charCodeAt(0))) return undefined;
   const slash = op.key.indexOf("/");
   if (!RULED_TOPS.has(slash < 0 ? op.key : op.key.slice(0, slash))) return undefined;
+  if (level < WRITE_RULES_LEVEL && levelNeededFor(op) > level) return `${op.key} is reserved`;
   const [top, name, field, ...rest] = op.key.split("/");
   if (op.key === stateKeys.zoneDocument) {
     return signedValueProblem(op, "the zone document", (jws) => verifyZoneDocument(jws, zone));

@@ -170,6 +170,7 @@ describe("bucky status", () => {
       publicPastBudget: [],
       storedFilesAtRisk: [],
       unsignedBudgets: [],
+      writesRefused: [],
       storedFiles: {
         files: 0,
         bytes: 0,

@@ -68,7 +68,7 @@ describe("a second device, step by step", () => {
 
   test("`bucky devices` and `bucky app list` print a header over aligned columns", async () => {
     const text = (await bucky(["devices", "--home", founder.home])).stdout.split("\n");
-    expect(text[0]).toMatch(/^DEVICE +STATUS +LAST SEEN +REACHED$/);
+    expect(text[0]).toMatch(/^DEVICE +STATUS +LAST SEEN +BUCKY +REACHED$/);
     const statusColumn = (text[0] as string).indexOf("STATUS");
     for (const line of text.slice(1).filter(Boolean))
       expect(line.slice(statusColumn)).toMatch(/^(online|offline)/);

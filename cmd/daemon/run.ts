@@ -87,6 +87,10 @@ export default defineBuckyCommand({
       ...(context.env.BUCKY_GATEWAY_TIMEOUT_MS
         ? { gateway: { backendTimeoutMs: Number(context.env.BUCKY_GATEWAY_TIMEOUT_MS) } }
         : {}),
+      // Test hook: the write rules of an older bucky, enforced and said (test/versions.test.ts).
+      ...(context.env.BUCKY_TEST_WRITE_RULES_LEVEL
+        ? { writeRulesLevel: Number(context.env.BUCKY_TEST_WRITE_RULES_LEVEL) }
+        : {}),
       // Test hook: a relay hello as an older bucky says it (test/relay.test.ts).
       ...(context.env.BUCKY_TEST_RELAY_HELLO_V1 === "1" ? { relayHelloV1: true } : {}),
       apps: {

@@ -29,7 +29,7 @@ export default defineBuckyCommand({
           : d.route === "relayed"
             ? `relayed via ${d.via}${rtt}`
             : "";
-      return [d.name, d.status, seen, route];
+      return [d.name, d.status, seen, d.version ?? "", route];
     });
     const notes = devices.flatMap((d) => [
       ...(d.quarantinedFrom === null ? [] : [quarantineNote(d.name, d.quarantinedFrom)]),
@@ -38,7 +38,7 @@ export default defineBuckyCommand({
       ...(d.lastSeenAt === null && d.status === "offline" ? [neverSeenNote(d.name)] : []),
     ]);
     return [
-      table(["DEVICE", "STATUS", "LAST SEEN", "REACHED"], rows),
+      table(["DEVICE", "STATUS", "LAST SEEN", "BUCKY", "REACHED"], rows),
       ...notes,
       ...nameClashes.map((clash) => `! ${nameClashWarning(clash)}`),
     ].join("\n");

@@ -4,6 +4,7 @@ import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import {
   foundingOps,
+  infoOp,
   openTestNode,
   removeTestDatabases,
   type TestNode,
@@ -162,5 +163,57 @@ describe("two devices granting one name at once", () => {
         [second.record.id, true, undefined],
         [first.record.id, false, "replaced"],
       ]);
+  });
+});
+
+describe("grants while a member runs a bucky that refuses a record under its issuer", () => {
+  test("a grant is kept under its id, as that bucky takes it, and moved under its issuer when the member says it reads that", async () => {
+    const a = openTestNode(95);
+    const b = openTestNode(96);
+    appendLocalChangeset(
+      a.db,
+      { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
+      foundingOps({ a: a.key, b: b.key }),
+      1000,
+    );
+    const quiet = createLog({ level: "silent" });
+    const sync = (from: TestNode, to: TestNode) =>
+      ingestEntries(to.db, entriesMissingFrom(from.db, versionVector(to.db)).entries, {
+        zone: testZone.id,
+        nowMs: Date.now() + 5_000,
+        log: quiet,
+        source: "test",
+        seal: to.seal,
+      });
+    sync(a, b);
+    const onB = { zone: testZone.id, name: "b", key: b.key, seal: b.seal };
+    // b's info as a bucky before levels says it: no level, so level 0.
+    const info = { addrs: [], cert: "", version: "0.0.9" };
+    appendLocalChangeset(b.db, onB, [{ key: "devices/b/info", value: JSON.stringify(info) }], 2000);
+    sync(b, a);
+    const onA = testNodeContext(a, "a");
+    const stop = keepGrantRecordsUnderIssuer(onA);
+    const { record } = grantAgent(onA, { name: "helper", read: ["status"], ttlMs: 3_600_000 });
+    const grantKeys = () =>
+      a.db.$client
+        .query<{ key: string }, []>("SELECT key FROM state WHERE key GLOB 'agent-grants/*'")
+        .all()
+        .map((row) => row.key);
+    expect(grantKeys()).toEqual([`agent-grants/${record.id}`]);
+    expect(listAgents(onA).map((agent) => [agent.id, agent.working])).toEqual([[record.id, true]]);
+    // Written by hand, the new key is refused here, naming the device and its bucky.
+    expect(() =>
+      onA.write([
+        { key: `agent-grants/${onA.deviceId}/${record.id}`, value: JSON.stringify(record) },
+      ]),
+    ).toThrow("b (bucky 0.0.9) runs a bucky that refuses it");
+
+    // b is upgraded: its info says the level it reads, and the record moves when that arrives.
+    appendLocalChangeset(b.db, onB, [{ ...infoOp("b") }], 3000);
+    await onA.ingest(entriesMissingFrom(b.db, versionVector(a.db)).entries, "b");
+    expect(grantKeys().sort()).toEqual(
+      [`agent-grants/${onA.deviceId}/${record.id}`, `agent-grants/${record.id}`].sort(),
+    );
+    stop();
   });
 });

@@ -42,6 +42,7 @@ import type { StateQueries } from "../store/db.ts";
 import { keyGlob } from "../store/key-glob.ts";
 import { node, state } from "../store/schema.ts";
 import { standingOf } from "../sync/membership.ts";
+import { everyMemberReads } from "../zone/readers.ts";
 import { clockAheadNotes } from "../zone/reliability.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import { type AuditEntry, recordCall } from "./audit.ts";
@@ -193,7 +194,7 @@ export function grantAgent(
   };
   zone.write([
     { key: agentKey(grant.agent), value: JSON.stringify(record) },
-    { key: grantKey(record), value: JSON.stringify(record) },
+    { key: recordKeyNow(zone, record), value: JSON.stringify(record) },
   ]);
   zone.log.info("agent granted", {
     agent: grant.agent,
@@ -213,12 +214,40 @@ export function grantAgent(
 }
 
 /**
- * Writes this device's grant records that a bucky before kept under their id alone again
- * under their issuer (grantKey), where no other member can write over them: while only
- * under the id, any member could. Run as the daemon starts; a record another member wrote
- * there is not this device's and stays as it is.
+ * Where a grant's record is written now: under its issuer (grantKey), unless a member of an
+ * older bucky would refuse that key (lib/zone/readers.ts), and with it every later change
+ * of this device: then under its id, as that bucky wrote it, until every member reads the
+ * new key (keepGrantRecordsUnderIssuer moves it then).
  */
-export function keepGrantRecordsUnderIssuer(zone: NodeContext): void {
+function recordKeyNow(zone: NodeContext, record: AgentRecord): string {
+  const key = grantKey(record);
+  return everyMemberReads(zone, { key, value: null }) ? key : grantKeyById(record);
+}
+
+/**
+ * Keeps this device's grant records under their issuer (grantKey), where no other member
+ * can write over them: those kept under their id alone (by a bucky before, or while a
+ * member of an older bucky would refuse the new key) are written again there, as the
+ * daemon starts and, while that waits for a member to be upgraded, when a member says what
+ * it reads (its info) or leaves the zone. A record another member wrote under the id is not
+ * this device's and stays as it is. Returns how to stop.
+ */
+export function keepGrantRecordsUnderIssuer(zone: NodeContext): () => void {
+  moveGrantRecords(zone);
+  const stops = [
+    zone.onChange((changesets) => {
+      if (changesets.some((changeset) => changeset.ops.some((op) => op.key.startsWith("devices/"))))
+        moveGrantRecords(zone);
+    }),
+    zone.onRebase(() => moveGrantRecords(zone)),
+  ];
+  return () => {
+    for (const stop of stops) stop();
+  };
+}
+
+function moveGrantRecords(zone: NodeContext): void {
+  if (zone.quarantined()) return;
   const rows = zone.db.$client
     .query<{ key: string; value: string; author: string }, []>(
       "SELECT key, value, author FROM state WHERE key GLOB 'agent-grants/*' AND value IS NOT NULL",
@@ -233,7 +262,9 @@ export function keepGrantRecordsUnderIssuer(zone: NodeContext): void {
     if (held.has(grantKey(record))) return [];
     return [{ key: grantKey(record), value: row.value }];
   });
-  if (ops.length > 0) zone.write(ops);
+  const [first] = ops;
+  // Held back while a member would refuse the key: tried again when the members change.
+  if (first && everyMemberReads(zone, first)) zone.write(ops);
 }
 
 /**

@@ -28,6 +28,10 @@ export const MAX_LEFTOVERS = 20;
 export const MAX_SYNC_REFUSED = 100;
 /** The most devices a device says it refuses for their clock (a zone has far fewer). */
 export const MAX_CLOCK_AHEAD = 100;
+/** The most members a device says it refuses the changesets of by a write rule. */
+export const MAX_WRITES_REFUSED = 100;
+/** A refusal's reason is said to this many characters (a key in it can be long). */
+export const MAX_REFUSAL_CHARS = 300;
 /** An error code as bucky says them (a newer peer's too): E_ and capitals. */
 const ERROR_CODE = /^E_[A-Z0-9_]{1,38}$/;
 
@@ -169,6 +173,19 @@ export interface DeviceFactsPayload {
    * is too far ahead of its own, by name: how far ahead (ms), and since when (RFC 3339).
    */
   clockAhead?: Record<string, ClockAheadFacts>;
+  /**
+   * The members whose changesets this one refuses by a write rule, by name (lib/sync/
+   * refused-writes.ts): the seq their changesets stopped at here, the newest reason, and
+   * since when (RFC 3339). Absent from a bucky older than this one.
+   */
+  writesRefused?: Record<string, WritesRefusedFacts>;
+}
+
+/** A member whose changesets stopped at this device, refused by a write rule. */
+export interface WritesRefusedFacts {
+  seq: number;
+  reason: string;
+  since: string;
 }
 
 /** A device refused for its clock. */
@@ -469,6 +486,22 @@ const payloadOf = object<DeviceFactsPayload>({
       satisfying(
         record(deviceName, object<ClockAheadFacts>({ aheadMs: whole(), since: text(40) })),
         (ahead) => Object.keys(ahead).length <= MAX_CLOCK_AHEAD,
+      ),
+    ),
+    undefined,
+  ),
+  writesRefused: orElse(
+    optional(
+      satisfying(
+        record(
+          deviceName,
+          object<WritesRefusedFacts>({
+            seq: whole(),
+            reason: text(MAX_REFUSAL_CHARS),
+            since: text(40),
+          }),
+        ),
+        (refused) => Object.keys(refused).length <= MAX_WRITES_REFUSED,
       ),
     ),
     undefined,

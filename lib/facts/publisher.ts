@@ -20,10 +20,12 @@ import {
   type ClockAheadFacts,
   type DeviceFactsPayload,
   MAX_LEFTOVERS,
+  MAX_REFUSAL_CHARS,
   MAX_USAGE_APPS,
   type ReplicaFacts,
   type SyncRefusedFacts,
   type UsageFacts,
+  type WritesRefusedFacts,
 } from "./payload.ts";
 
 export const FACTS_EVERY_MS = 5_000;
@@ -97,6 +99,7 @@ export class FactsPublisher {
     const certificatesLeftOut = this.sources.certificatesLeftOut?.();
     const syncRefused = this.sources.syncRefused?.() ?? {};
     const clockAhead = clockAheadFacts(this.node, now);
+    const writesRefused = writesRefusedFacts(this.node);
     this.node.publishFacts({
       ...ownFacts(this.node.zone.paths, this.node.db, this.node.deviceName, {
         zone: this.node.zoneId,
@@ -110,6 +113,7 @@ export class FactsPublisher {
       ...(certificatesLeftOut ? { certificatesLeftOut } : {}),
       ...(Object.keys(syncRefused).length > 0 ? { syncRefused } : {}),
       ...(Object.keys(clockAhead).length > 0 ? { clockAhead } : {}),
+      ...(Object.keys(writesRefused).length > 0 ? { writesRefused } : {}),
     });
   }
 
@@ -157,6 +161,22 @@ function clockAheadFacts(node: NodeContext, nowMs: number): Record<string, Clock
     const member = membership.byId.get(device);
     if (member && standingOf(membership, device) === "member")
       out[member.name] = { aheadMs: Math.round(aheadMs), since: new Date(sinceMs).toISOString() };
+  }
+  return out;
+}
+
+/** The members whose changesets this device refuses by a write rule, by name, as its facts say them. */
+function writesRefusedFacts(node: NodeContext): Record<string, WritesRefusedFacts> {
+  const membership = node.membership();
+  const out: Record<string, WritesRefusedFacts> = {};
+  for (const [author, { seq, reason, sinceMs }] of node.refusedWrites.current()) {
+    const member = membership.byId.get(author);
+    if (member && standingOf(membership, author) === "member" && member.id !== node.deviceId)
+      out[member.name] = {
+        seq,
+        reason: reason.slice(0, MAX_REFUSAL_CHARS),
+        since: new Date(sinceMs).toISOString(),
+      };
   }
   return out;
 }

@@ -278,6 +278,17 @@ export const en = {
       p.recutSeq < 1
         ? `${p.device} was revoked keeping its changes #1–#${p.keptSeq}, but its history parts at its first change (#1): no revocation can keep less, and each device keeps what it holds of it.`
         : `${p.device} was revoked keeping its changes #1–#${p.keptSeq}, but its history parts at #${p.seq}: revoke it again, at the command line of a device holding the owner key (the Devices page revokes a device only once), to keep #1–#${p.recutSeq}. That drops what it wrote from #${p.recutSeq + 1} on, on every device${p.admitted.length === 0 ? "" : `, including the devices it admitted then (${p.admitted.join(", ")}), which must be invited again`}.`,
+    /** A member refuses another's changes by a write rule (an older bucky): the refusal is its words. */
+    writesRefused: (p: {
+      device: string;
+      author: string;
+      fromSeq: number;
+      reason: string;
+      deviceVersion: string | null;
+      authorVersion: string | null;
+      upgrade: string | null;
+    }) =>
+      `${p.device} refuses ${p.author}'s changes from #${p.fromSeq}, so none of them reach it: ${p.device} says “${p.reason}”. ${p.device} runs bucky ${p.deviceVersion ?? "(version not said)"}, ${p.author} bucky ${p.authorVersion ?? "(version not said)"}. ${p.upgrade === null ? "Update both to the same bucky." : `Upgrade ${p.upgrade}.`}`,
     /** A member's changesets that do not follow what this device holds: a proof is being looked for. */
     brokenChain: (p: { device: string; peer: string; seq: number }) =>
       `${p.device} may have signed two histories: what ${p.peer} holds of it does not follow what this device holds (at change #${p.seq}). This device is looking for where they part, to quarantine it on every device; nothing to do yet.`,

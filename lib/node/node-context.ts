@@ -13,6 +13,7 @@ import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { zoneIdFromPublicKey } from "../../protocol/ids.ts";
 import { signPresence } from "../../protocol/presence.ts";
 import type { VersionVector } from "../../protocol/sync-messages.ts";
+import { WRITE_RULES_LEVEL } from "../../protocol/write-rules.ts";
 import { AppDoors } from "../apps/door.ts";
 import { PurgeGrants } from "../apps/purge-grants.ts";
 import { type AppReport, appKeys, currentReport } from "../apps/spec.ts";
@@ -62,6 +63,7 @@ import {
   presenceToPass,
   receivePresence,
 } from "../sync/presence.ts";
+import { RefusedWrites } from "../sync/refused-writes.ts";
 import { type Directory, readDirectory, touchesPeople } from "../users/directory.ts";
 import type { OpenZone } from "../zone/open.ts";
 import { PeerClient } from "./peer-client.ts";
@@ -120,9 +122,13 @@ export class NodeContext {
   readonly purgeGrants: PurgeGrants;
   /** The devices whose records this one refuses for their clock (its facts say them). */
   readonly clocksAhead = new ClocksAhead();
+  /** The members whose changesets this one refuses by a write rule (its facts say them). */
+  readonly refusedWrites = new RefusedWrites();
   private cachedMembership: Membership | undefined;
   /** How long a device's heartbeat keeps it live (lib/apps/status.ts placementCandidates). */
   readonly liveWindowMs: number;
+  /** The level of write rules this device reads (WRITE_RULES_LEVEL; lower only in a test). */
+  readonly writeRulesLevel: number;
   /** When this device was last away (see lastAway). */
   private away: AwaySpan | undefined;
   private cachedRelays: Peer[] | undefined;
@@ -156,10 +162,13 @@ export class NodeContext {
       readonly relayHub?: RelayHub;
       /** How long a device's heartbeat keeps it live: how long its answers' chunks count as hearing it. */
       readonly liveWindowMs?: number;
+      /** Test hook: the write rules of an older bucky (NodeOptions.writeRulesLevel). */
+      readonly writeRulesLevel?: number;
     } = {},
   ) {
     const { relayHub } = options;
     this.liveWindowMs = options.liveWindowMs ?? DEFAULT_HEARTBEAT_MS * LIVE_WINDOW_BEATS;
+    this.writeRulesLevel = options.writeRulesLevel ?? WRITE_RULES_LEVEL;
     this.db = zone.db;
     this.zoneId = zone.zone.id;
     this.deviceId = zone.device.id;
@@ -420,6 +429,7 @@ export class NodeContext {
       log: this.log,
       source,
       seal: this.zone.seal,
+      level: this.writeRulesLevel,
     };
     try {
       const result = await ingestPage(this.db, entries, context, {
@@ -435,12 +445,21 @@ export class NodeContext {
       // A changeset refused for its time names no device's clock: its time is its author's
       // hybrid clock, which carries the latest time it has seen from any device (a clock
       // ahead elsewhere). A device's own presence and facts say its clock.
+      this.noteRefusedWrites(result, context.nowMs);
       return result;
     } catch (error) {
       // As watchingForDamage, across the batches.
       if (error instanceof BuckyError && error.code === "E_INTEGRITY") this.damaged(error);
       throw error;
     }
+  }
+
+  /** A member's changesets refused by a write rule here, and those taken since (RefusedWrites). */
+  private noteRefusedWrites(result: IngestResult, nowMs: number): void {
+    for (const { author, seq, reason, byRule } of result.rejected)
+      if (byRule && author !== undefined && seq !== undefined)
+        this.refusedWrites.refusedAt(author as DeviceId, seq, reason, nowMs);
+    for (const { author, seq } of result.applied) this.refusedWrites.taken(author, seq);
   }
 
   private forgetMembership(): void {

@@ -118,6 +118,11 @@ export interface NodeOptions {
    * before relay protocol 2 did, so a lab can check such a device is still reached.
    */
   readonly relayHelloV1?: boolean;
+  /**
+   * Test hook: the level of write rules this device enforces on others' changesets and
+   * says in its info, below this bucky's, as an older bucky would (WRITE_RULES_LEVEL).
+   */
+  readonly writeRulesLevel?: number;
   /** How often a standby reads its whole copy of an app's data back (lib/replica/follower.ts). */
   readonly replicaVerifyEveryMs?: number;
   readonly apps: {
@@ -242,6 +247,9 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     const node = new NodeContext(zone, log, options.now, certificate, addresses, {
       relayHub,
       liveWindowMs,
+      ...(options.writeRulesLevel !== undefined
+        ? { writeRulesLevel: options.writeRulesLevel }
+        : {}),
     });
     diskFull = (error) => node.diskFull(error);
     node.onDamage(stateDamaged);
@@ -382,6 +390,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       ...(options.trafficFactsEveryMs ? { trafficEveryMs: options.trafficFactsEveryMs } : {}),
     });
     node.clocksAhead.onChange(() => facts.soon());
+    node.refusedWrites.onChange(() => facts.soon());
     sync.start();
     facts.start();
     started.push(() => facts.stop());
@@ -489,9 +498,11 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         cert: certificate,
         version: options.version,
         requestAuth: REQUEST_AUTH_VERSION,
+        // Of level 0 a device says none, as a bucky before levels were said.
+        ...(node.writeRulesLevel > 0 ? { writeRules: node.writeRulesLevel } : {}),
       });
       forgetOldHeartbeat(node);
-      keepGrantRecordsUnderIssuer(node);
+      started.push(keepGrantRecordsUnderIssuer(node));
       forgetExpiredSignOuts(node);
       tidyInviteRecords(node);
     } else node.sayQuarantined();

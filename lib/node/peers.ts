@@ -24,6 +24,11 @@ export interface DeviceInfo {
    * absent from a device that knows only the first, which is then called with signatures.
    */
   readonly requestAuth?: number;
+  /**
+   * The level of write rules it reads (protocol/write-rules.ts WRITE_RULES_LEVEL); absent
+   * from a device from before levels were said, which is then of level 0.
+   */
+  readonly writeRules?: number;
 }
 
 export interface Peer {
@@ -88,6 +93,9 @@ export function readDeviceInfo(db: StateReader, name: string): DeviceInfo | unde
     version: String(info.version),
     ...(Number.isSafeInteger(info.requestAuth) && (info.requestAuth as number) > 1
       ? { requestAuth: info.requestAuth as number }
+      : {}),
+    ...(Number.isSafeInteger(info.writeRules) && (info.writeRules as number) > 0
+      ? { writeRules: info.writeRules as number }
       : {}),
   };
 }

@@ -189,6 +189,28 @@ const ATTENTION: AttentionSamples = {
     { files: 3, pastBudget: 2, budgetBytes: 32 * 2 ** 30 },
   ],
   unsignedBudgets: [{ key: "system/files-budget", defaultBytes: 32 * 2 ** 30 }],
+  writesRefused: [
+    {
+      device: "phone",
+      author: "laptop",
+      fromSeq: 57,
+      reason: "agent-grants/x/y is reserved",
+      since: "2026-12-01T00:00:00.000Z",
+      deviceVersion: "0.1.0",
+      authorVersion: "0.2.0",
+      upgrade: "phone",
+    },
+    {
+      device: "phone",
+      author: "laptop",
+      fromSeq: 57,
+      reason: "refused",
+      since: "2026-12-01T00:00:00.000Z",
+      deviceVersion: null,
+      authorVersion: null,
+      upgrade: null,
+    },
+  ],
 };
 
 // Every remedy of a certificate's error (and none), for a gateway here and another.
@@ -388,6 +410,12 @@ const SAMPLES: Record<string, readonly unknown[]> = {
   relay: ["phone"],
   by: ["phone"],
   writtenBy: ["laptop"],
+  author: ["laptop"],
+  fromSeq: [57],
+  reason: ["agent-grants/x/y is reserved"],
+  deviceVersion: ["0.1.0", null],
+  authorVersion: ["0.2.0", null],
+  upgrade: ["phone", null],
   foundBy: ["nas"],
   keptId: ["dkept"],
   admittedBy: ["nas"],

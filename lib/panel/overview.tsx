@@ -324,6 +324,7 @@ function attentionInWords(t: Messages, manage: boolean): ByAttentionKind<Child> 
       }),
     unsignedBudgets: (note) =>
       n.unsignedBudget({ key: note.key, budget: formatBytes(note.defaultBytes) }),
+    writesRefused: (note) => n.writesRefused(note),
   };
 }
 

@@ -54,6 +54,7 @@ function withStatus(fields: Record<string, unknown> = {}) {
       publicPastBudget: [],
       storedFilesAtRisk: [],
       unsignedBudgets: [],
+      writesRefused: [],
       storedFiles: { files: 0, bytes: 0, fewerThanTwoCopies: 0, pastBudget: 0, budgetBytes: 0 },
       disk: [],
       ...fields,

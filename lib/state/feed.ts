@@ -7,12 +7,14 @@ import { type Changeset, type Op, signChangeset } from "../../protocol/changeset
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import { nextHlc } from "../../protocol/hlc.ts";
 import { type DeviceId, deviceIdFromPublicKey, type ZoneId } from "../../protocol/ids.ts";
-import { writeProblem } from "../../protocol/write-rules.ts";
+import { WRITE_RULES_LEVEL, writeProblem } from "../../protocol/write-rules.ts";
 import { BuckyError } from "../errors.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { changesets, node } from "../store/schema.ts";
 import { STATE_SYNCHRONOUS } from "../store/sqlite.ts";
+import { loadMembership } from "../sync/membership.ts";
 import { ownRefusal } from "../sync/own-refusal.ts";
+import { heldBackError, refusingReaders } from "../zone/readers.ts";
 import { storeChangeset } from "./apply.ts";
 import type { StateSeal } from "./seal.ts";
 
@@ -28,7 +30,8 @@ export interface Author {
 /**
  * Signs `ops` as this device's next changeset, stores and applies it. The write rules
  * every peer applies are checked first: a device never writes what others would refuse,
- * nor anything once it is proven to have signed two histories (quarantined).
+ * a member of an older bucky included (lib/zone/readers.ts), nor anything once it is
+ * proven to have signed two histories (quarantined).
  * Its commit is durable when this returns (see durably). `alongside` runs in the same
  * transaction once the changeset is stored (what the write entails here, such as a
  * revocation's drop): both are committed, or neither.
@@ -68,6 +71,13 @@ export function appendLocalChangeset(
       );
     }
   }
+  // A member of an older bucky would refuse it, and every later change of this device
+  // would wait at that member behind it: the zone would stall there, unsaid.
+  const refused = refusingReaders(db, () => loadMembership(db, author.zone), ops, {
+    name: author.name,
+    level: WRITE_RULES_LEVEL,
+  });
+  if (refused) throw heldBackError(refused.op, refused.readers);
   return durably(db, () => signAndStore(db, author, authorId, ops, nowMs, alongside));
 }
 

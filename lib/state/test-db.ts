@@ -5,6 +5,7 @@ import { signDeviceDocument, signZoneDocument } from "../../protocol/documents.t
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { deviceIdFromPublicKey, type ZoneId, zoneIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName, ZoneName } from "../../protocol/names.ts";
+import { WRITE_RULES_LEVEL } from "../../protocol/write-rules.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
 import { node } from "../store/schema.ts";
 import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
@@ -49,6 +50,17 @@ export function foundingOps(
       value: testDeviceDocument(key, name),
     })),
   ];
+}
+
+/**
+ * The info device `name` publishes of itself, as this bucky says it: what a zone's writer
+ * reads to know the member takes this bucky's writes (lib/zone/readers.ts).
+ */
+export function infoOp(name: string): { key: string; value: string } {
+  return {
+    key: `devices/${name}/info`,
+    value: JSON.stringify({ addrs: [], cert: "", version: "0.1.0", writeRules: WRITE_RULES_LEVEL }),
+  };
 }
 
 // One directory per test process (bun runs every test file in one), made when first

@@ -36,6 +36,8 @@ export interface IngestContext {
   readonly source: string;
   /** The seal over this device's state, which every change keeps up to date. */
   readonly seal: StateSeal;
+  /** The level of write rules applied (WRITE_RULES_LEVEL; lower only in a test). */
+  readonly level?: number;
 }
 
 export interface Rejection {
@@ -47,6 +49,11 @@ export interface Rejection {
    * sender is asked for its changesets below to find the fork point (lib/sync/fork-search.ts).
    */
   readonly forkBelow?: number;
+  /**
+   * Refused by a write rule (protocol/write-rules.ts): the author's later changesets wait
+   * here behind it, until a bucky that takes it applies it.
+   */
+  readonly byRule?: true;
 }
 
 export interface IngestResult {
@@ -63,7 +70,7 @@ type Outcome =
   | { kind: "applied" }
   | { kind: "duplicate" }
   | { kind: "deferred" }
-  | { kind: "rejected"; reason: string; forkBelow?: number }
+  | { kind: "rejected"; reason: string; forkBelow?: number; byRule?: true }
   | { kind: "quarantined"; reason: string };
 
 /**
@@ -278,6 +285,7 @@ function applyBatch(
             ...(outcome.kind === "rejected" && outcome.forkBelow !== undefined
               ? { forkBelow: outcome.forkBelow }
               : {}),
+            ...(outcome.kind === "rejected" && outcome.byRule ? { byRule: true as const } : {}),
           });
           if (outcome.kind === "quarantined") {
             membershipChanged = true;
@@ -433,8 +441,8 @@ function consider(
     return { kind: "rejected", reason: "its clock is too far ahead of this device's" };
   }
   for (const op of changeset.ops) {
-    const problem = writeProblem(op, member, context.zone, changeset.hlc.ms);
-    if (problem) return { kind: "rejected", reason: problem };
+    const problem = writeProblem(op, member, context.zone, changeset.hlc.ms, context.level);
+    if (problem) return { kind: "rejected", reason: problem, byRule: true };
   }
   // Stored now; its ops are the caller's to write (PendingWrites).
   insertChangeset(db, tally, changeset, context.nowMs);

@@ -14,6 +14,7 @@ import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import {
   foundingOps,
+  infoOp,
   openTestNode,
   removeTestDatabases,
   seed,
@@ -62,6 +63,13 @@ function zone() {
     ],
     tick(),
   );
+  // Each says it reads this bucky's writes: a credential under a gateway's id is then taken.
+  for (const [name, key] of [
+    ["a", a.key],
+    ["b", bKey],
+    ["c", cKey],
+  ] as const)
+    appendLocalChangeset(a.db, { zone: a.zone, name, key, seal: a.seal }, [infoOp(name)], tick());
   const node = testNodeContext(a, "a", { now: () => NOW_MS });
   const link = (gateways: string[]) =>
     signEnrollment(

@@ -31,6 +31,7 @@ import { type FoundGateway, findGateway, gatewaysOf } from "../gateway/sessions.
 import type { NodeContext } from "../node/node-context.ts";
 import { keyGlob } from "../store/key-glob.ts";
 import { state, usedLogins } from "../store/schema.ts";
+import { everyMemberReads } from "../zone/readers.ts";
 import type { Person } from "./directory.ts";
 
 export const DEFAULT_ENROLLMENT_TTL_MS = 7 * 24 * 3600_000;
@@ -50,6 +51,12 @@ export interface EnrollmentPlan {
   readonly gateway: FoundGateway;
   /** Every gateway that takes it, the link's first. */
   readonly gateways: readonly FoundGateway[];
+  /**
+   * 2: for every gateway (`bucky-enroll/2`); 1: for the link's gateway alone, while a
+   * member of an older bucky would refuse a credential recorded under a gateway's id
+   * (lib/zone/readers.ts): then every later change of that gateway would wait there.
+   */
+  readonly version: 1 | 2;
   readonly expiresAt: number;
 }
 
@@ -63,9 +70,14 @@ export function planEnrollment(node: NodeContext, ttlMs: number): EnrollmentPlan
   node.ownerKey();
   const gateway = findGateway(node);
   const others = gatewaysOf(node).filter((other) => other.id !== gateway.id);
+  const several = everyMemberReads(node, {
+    key: userKeys.credentialAt("someone", "nonce", gateway.id),
+    value: null,
+  });
   return {
     gateway,
-    gateways: [gateway, ...others].slice(0, MAX_ENROLLMENT_GATEWAYS),
+    gateways: several ? [gateway, ...others].slice(0, MAX_ENROLLMENT_GATEWAYS) : [gateway],
+    version: several ? 2 : 1,
     expiresAt: Math.floor((node.now() + ttlMs) / 1000),
   };
 }
@@ -83,7 +95,7 @@ export function enrollmentLink(
       user,
       creds,
       gateway: plan.gateway.id,
-      gateways: plan.gateways.map((gateway) => gateway.id),
+      ...(plan.version === 2 ? { gateways: plan.gateways.map((gateway) => gateway.id) } : {}),
       nonce: new Uint8Array(randomBytes(NONCE_BYTES)),
       expiresAt: plan.expiresAt,
     },

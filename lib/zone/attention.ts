@@ -4,7 +4,7 @@
  * removals whose purge the owner did not authorise, devices quarantined for
  * equivocation, devices that lost their name to another admitted under it at once,
  * public files past the zone's budget for them, stored files with fewer than two copies,
- * and budgets the owner did not sign. `bucky status` says each in English
+ * budgets the owner did not sign, and members whose changes another refuses. `bucky status` says each in English
  * (its `warnings`, made from these notes and nothing else: lib/zone/status.ts) and the
  * panel in the viewer's language (lib/panel/overview.tsx); both say every kind through a
  * record keyed by the kinds (ByAttentionKind), so a kind added here is said by both, or
@@ -19,6 +19,7 @@ import type { UnsignedBudgetNote } from "../state/budgets.ts";
 import type { BrokenChainNote } from "../sync/broken-chains.ts";
 import type { QuarantineNote, RevokedForkNote } from "../sync/quarantine-notes.ts";
 import type { NameClash } from "./name-clashes.ts";
+import type { WritesRefusedNote } from "./refused-writes.ts";
 
 /** An app whose spec this device cannot read; `newer` when a newer bucky wrote it. */
 export interface UnreadableApp {
@@ -68,6 +69,12 @@ export interface ZoneAttention {
    * (lib/state/budgets.ts): the same on every device.
    */
   readonly unsignedBudgets: readonly UnsignedBudgetNote[];
+  /**
+   * Members whose changes another member refuses by a write rule (an older bucky, most
+   * often), as the refusing device says in its facts (lib/zone/refused-writes.ts): the same
+   * on every device.
+   */
+  readonly writesRefused: readonly WritesRefusedNote[];
 }
 
 /** One way of saying each kind of note: a record with a key for every kind. */

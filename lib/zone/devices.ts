@@ -9,6 +9,7 @@ import { BuckyError } from "../errors.ts";
 import { readPayload } from "../facts/payload.ts";
 import { countedDevices, readZoneFacts } from "../facts/zone-facts.ts";
 import { RELAY_ROUTE_PREFIX } from "../node/peer-client.ts";
+import { readDeviceInfo } from "../node/peers.ts";
 import { readRelays } from "../relay/relays.ts";
 import { stateValue } from "../store/reads.ts";
 import { heldFacts } from "../sync/facts.ts";
@@ -42,6 +43,8 @@ export interface DeviceView {
   readonly via: string | null;
   /** The round trip of that last request. */
   readonly rttMs: number | null;
+  /** The bucky it runs, as its info says (null: it has said none yet): the same on every device. */
+  readonly version: string | null;
   /**
    * Whether members refuse its records for its clock, as their facts say (the status's
    * `clock-ahead` note): by whom, and each one's own figure (how far ahead of its clock,
@@ -122,6 +125,7 @@ export function listDevices(
         self,
         ...routeOf(self ? null : (contact?.address ?? null), relayNames),
         rttMs: self || !contact?.address ? null : contact.rttMs,
+        version: readDeviceInfo(zone.db, member.name)?.version ?? null,
         clockAhead: clockAhead.get(member.name) ?? null,
         // A device revoked since needs nothing more of the owner (quarantine-notes.ts).
         quarantinedFrom: standing === "quarantined" ? (member.forkSeq ?? null) : null,

@@ -66,6 +66,8 @@ import {
 } from "./attention.ts";
 import { type CheckedZone, openCheckedZone } from "./checked-zone.ts";
 import { nameClashWarning, readNameClashes } from "./name-clashes.ts";
+import { zoneReaders } from "./readers.ts";
+import { describeWritesRefused, writesRefusedNotes } from "./refused-writes.ts";
 import {
   type AppDataCopies,
   assessReliability,
@@ -219,6 +221,10 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
       { key: PUBLIC_BUDGET_KEY, defaultBytes: PUBLIC_BUDGET_BYTES },
       { key: FILES_BUDGET_KEY, defaultBytes: FILES_BUDGET_BYTES },
     ]),
+    writesRefused: writesRefusedNotes(
+      devices.filter((d) => d.standing === "member"),
+      zoneReaders(view.db, view.membership),
+    ),
   };
   return {
     home: view.home,
@@ -294,6 +300,7 @@ const IN_ENGLISH: ByAttentionKind<string> = {
   publicPastBudget: describePublicPastBudget,
   storedFilesAtRisk: describeStoredFilesAtRisk,
   unsignedBudgets: describeUnsignedBudget,
+  writesRefused: describeWritesRefused,
   quarantined: ({ device, seq }) =>
     `device ${device} is quarantined: it signed two different histories from changeset #${seq} on, most often because its home was put back from an older copy; no device takes its changesets from #${seq} on, nor its writes from now on (what some devices took past #${seq} before they knew stays there until a later write to the same key replaces it): revoke it (\`bucky devices revoke ${device}\` on a device holding the owner key; any device takes that key from the recovery phrase: \`bucky zone owner-key < phrase.txt\`, then restart its daemon) and join it again from a fresh home`,
 };
