@@ -63,6 +63,7 @@ Bun.serve({
         const headers = new Headers();
         headers.append("set-cookie", "theme=dark; Path=/");
         headers.append("set-cookie", "bucky_session=planted; Domain=" + url.searchParams.get("domain") + "; Path=/_bucky");
+        headers.append("clear-site-data", '"cookies"');
         return new Response("cookies", { headers });
       }
       case "/api/hang": return new Promise(() => {});
@@ -1576,11 +1577,20 @@ describe("apps beside the panel", () => {
     expect(ownHost.headers.get("service-worker-allowed")).toBe("/");
   });
 
-  test("an app, on another device, cannot set bucky's session cookie for the zone's domain", async () => {
-    // Sent before the person's own (its path is longer), it signed them out of the panel.
+  test("an app, on another device, cannot set bucky's session cookie for the zone's domain, nor clear its cookies", async () => {
+    // Sent before the person's own (its path is longer), it signed them out of the panel;
+    // Clear-Site-Data would sign them out of the panel and every app.
     const answer = await get(`/api/cookies?domain=${HOST}`, { host: `probe.${HOST}` });
     expect(await answer.text()).toBe("cookies");
     expect(answer.headers.getSetCookie()).toEqual(["theme=dark; Path=/"]);
+    expect(answer.headers.get("clear-site-data")).toBeNull();
+  });
+
+  test("the zone's start page, with its sign-out button, is never framed", async () => {
+    const start = await get("/", { host: HOST, headers: { cookie: await signIn() } });
+    expect(start.status).toBe(200);
+    expect(start.headers.get("x-frame-options")).toBe("DENY");
+    expect(start.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
   });
 
   test("at the zone's name, a path to an app leads to the app's own name, never its pages", async () => {

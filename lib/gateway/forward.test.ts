@@ -85,7 +85,7 @@ describe("what a client receives", () => {
     }
   });
 
-  test("no cookie of bucky's own that an app sets reaches the client, whichever way its answer goes", async () => {
+  test("no cookie of bucky's own that an app sets, nor a clearing of the site, reaches the client, whichever way its answer goes", async () => {
     const app = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
@@ -95,7 +95,10 @@ describe("what a client receives", () => {
         // Planted for the zone's whole domain, sent before the person's own session.
         headers.append("set-cookie", "bucky_session=planted; Domain=zone.test; Path=/_bucky");
         headers.append("set-cookie", " bucky_notice=x");
+        headers.append("set-cookie", "=bucky_session=nameless; Domain=zone.test");
         headers.append("set-cookie", "lang=en");
+        // Would clear the cookies of the whole site, the panel's among them.
+        headers.append("clear-site-data", '"cookies"');
         return new Response("hello", { headers });
       },
     });
@@ -108,6 +111,7 @@ describe("what a client receives", () => {
       for (const returned of [asPassedOn, readWhole, copied]) {
         expect(returned.headers.getSetCookie()).toEqual(["theme=dark; Path=/", "lang=en"]);
         expect(returned.headers.get("x-app")).toBe("1");
+        expect(returned.headers.has("clear-site-data")).toBe(false);
       }
     } finally {
       app.stop(true);

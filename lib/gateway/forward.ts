@@ -96,12 +96,14 @@ const NOT_BY_PATH = "service-worker-allowed";
  * them out of the panel (or into another account) for as long as it lasted.
  */
 export function setsBuckyCookie(setCookie: string): boolean {
-  return setCookie.trimStart().startsWith("bucky_");
+  // A cookie with no name (`=bucky_session=…`) is sent back as its value alone, which reads
+  // as the name and value it spells.
+  return setCookie.replace(/^[\s=]+/, "").startsWith("bucky_");
 }
 
 /**
- * The response headers a client receives: the app's, less hop-by-hop ones (and, `byPath`,
- * NOT_BY_PATH), and less any of bucky's own cookies the app set.
+ * The response headers a client receives: the app's, less hop-by-hop ones, NEVER_RETURNED
+ * (and, `byPath`, NOT_BY_PATH), and less any of bucky's own cookies the app set.
  */
 export function returnedHeaders(incoming: Headers, byPath = false): Headers {
   const headers = new Headers();
@@ -111,8 +113,17 @@ export function returnedHeaders(incoming: Headers, byPath = false): Headers {
   return headers;
 }
 
+/**
+ * What no app may say to a browser: `Clear-Site-Data` clears what it names (cookies, storage)
+ * for the whole site, and the apps share their site with the panel (`<app>.<zone host>`):
+ * one app's answer would sign the person out of the panel and of every app.
+ */
+const NEVER_RETURNED = "clear-site-data";
+
 const isReturned = (name: string, byPath: boolean) =>
-  (!HOP_BY_HOP.has(name) || name === "content-length") && !(byPath && name === NOT_BY_PATH);
+  (!HOP_BY_HOP.has(name) || name === "content-length") &&
+  name !== NEVER_RETURNED &&
+  !(byPath && name === NOT_BY_PATH);
 
 /**
  * Whether a response to `method` with `status` carries a body (RFC 9110): not one to a

@@ -51,7 +51,10 @@ export function page(
       // reported, a rule, a name), each escaped, and this keeps one that a slip let through
       // inert. Served on the apps' own origin, it would otherwise run as any of them.
       "content-security-policy":
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'",
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+      // Never in a frame: the start page has a sign-out button, and an app's page could
+      // frame it out of sight and have the person's click land on it.
+      "x-frame-options": "DENY",
       // Its words follow the browser's languages.
       vary: "accept-language",
       ...headers,
