@@ -706,19 +706,24 @@ export function createLocalApp(
     return c.json({ ...revoked, ...held });
   });
   // The grant a token carries as it applies here; with the call it is for, a refusal
-  // is recorded in the audit log.
+  // is recorded in the audit log and published as a read is (below): not waited for, but
+  // within AUDIT_SOON_GAP_MS, so a device killed a second later has lost none.
   app.post("/v1/agents/check", async (c) => {
     const body = (await jsonObject(c)) as { token?: unknown; call?: unknown };
     const call = body.call === undefined ? undefined : auditCall(body.call);
-    return c.json(checkAgentCall(node, String(body.token ?? ""), call, agentLimits));
+    return c.json(
+      checkAgentCall(node, String(body.token ?? ""), call, agentLimits, () => {
+        void services.publishAuditSoon();
+      }),
+    );
   });
   // A call that changed something (or set out to) is answered once its entry is in the
   // zone state and another device holds it: lost with this device, the change would stay
   // (an app stopped on another device) and nobody could say which agent made it.
-  // Any other (a read, a call refused for what it asks) is published within
-  // AUDIT_SOON_GAP_MS too, not waited for: a device killed a second later keeps it (at
-  // most one changeset a second, shared with the changes; docs/performance.md has its
-  // cost). Those refused at /v1/agents/check (a token, a rate) wait for the timer.
+  // Any other (a read, a call refused for what it asks, or at /v1/agents/check for its
+  // token or its rate) is published within AUDIT_SOON_GAP_MS too, not waited for: a device
+  // killed a second later keeps it (at most one changeset a second, shared with the
+  // changes; docs/performance.md has its cost).
   // A call refused for the agent's calls at once is recorded within the agent's budget of
   // refusals on this device, as its token's and its rate's are.
   app.post("/v1/agents/audit", async (c) => {
