@@ -4,7 +4,9 @@
  * password changed at one gateway is the only one that works at the other with the
  * first dead, and the sessions of the old one end there; signing out everywhere (from
  * the person's account page, or by the owner with `bucky user sign-out --everywhere`)
- * ends every earlier session at the other gateway with the acting one dead; and a
+ * ends every earlier session at the other gateway with the acting one dead, and a sign-out
+ * ends there a session that gateway let in a moment before (and remembers as standing)
+ * as soon as it holds the record; and a
  * device's sign-out everywhere dated far ahead ends nothing and dates no session ahead.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -261,9 +263,30 @@ describe("a person's sign-in, zone-wide", () => {
     await synced(alpha, beta, "users/ann/");
   }, 60_000);
 
+  test("a sign-out at alpha ends a session beta let in a moment before, once beta holds it", async () => {
+    // Each cookie is let in at beta first, so beta remembers a session that stood: the
+    // sign-out must end it there at once, not once beta next looks (up to a minute).
+    const [, once] = await signIn(alphaGateway, SECOND);
+    expect(await panelAt(betaGateway, once)).toEqual([200, false]);
+    const single = await post(alphaGateway, "/_bucky/signout", {}, once);
+    expect(single.status).toBe(303);
+    await synced(alpha, beta, "nodes/alpha/signed-out/");
+    expect(await panelAt(betaGateway, once)).toEqual([401, true]);
+    const [, atBeta] = await signIn(betaGateway, SECOND);
+    expect(await panelAt(betaGateway, atBeta)).toEqual([200, false]);
+    const [, atAlpha] = await signIn(alphaGateway, SECOND);
+    const out = await post(alphaGateway, "/_bucky/signout", { everywhere: "1" }, atAlpha);
+    expect(out.status).toBe(303);
+    await synced(alpha, beta, "nodes/alpha/signed-out-everywhere/");
+    expect(await panelAt(betaGateway, atBeta)).toEqual([401, true]);
+  }, 60_000);
+
   test("signing out everywhere at alpha ends every earlier session at beta with alpha killed", async () => {
     const [, atAlpha] = await signIn(alphaGateway, SECOND);
     const [, atBeta] = await signIn(betaGateway, SECOND);
+    // Both let in at beta first (remembered there as sessions that stood).
+    for (const cookie of [atAlpha, atBeta])
+      expect(await panelAt(betaGateway, cookie)).toEqual([200, false]);
     const out = await post(alphaGateway, "/_bucky/signout", { everywhere: "1" }, atAlpha);
     expect([out.status, out.headers.get("location")]).toEqual([303, "/"]);
     await alpha.kill();
@@ -280,6 +303,8 @@ describe("a person's sign-in, zone-wide", () => {
   test("`bucky user sign-out --everywhere` at beta holds at alpha with beta killed", async () => {
     const [, atAlpha] = await signIn(alphaGateway, SECOND);
     const [, atBeta] = await signIn(betaGateway, SECOND);
+    for (const cookie of [atAlpha, atBeta])
+      expect(await panelAt(alphaGateway, cookie)).toEqual([200, false]);
     const usage = await bucky(["user", "sign-out", "ann", "--json", "--home", beta.home]);
     expect([usage.exitCode, jsonError(usage).code]).toEqual([2, "E_USAGE"]);
     const missing = await bucky([
