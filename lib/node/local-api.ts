@@ -869,15 +869,12 @@ export function createLocalApp(
     return c.json({ ...limited, ...held });
   });
   app.post("/v1/ndn/files", async (c) => {
-    const body = (await jsonObject(c)) as {
-      id?: string;
-      size?: number;
-      name?: string;
-      wait?: boolean;
-    };
+    const body = (await jsonObject(c)) as { id?: string; size?: number; name?: string };
     const parsed = parseObjectId(String(body.id));
     if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${body.id} is not an object id`);
-    // `wait: false` in the body: a public put, which waits for the gateways' copies instead.
+    // `?wait=false`, as every write says it: `--no-wait`, and a public put, which waits for
+    // the gateways' copies instead (/v1/ndn/public). The body's `wait: false` of earlier
+    // CLIs is not read: their public put waits here too, and answers all the same.
     const asked = asksToWait(c);
     // Its size as held here, not as asked: what every device may fetch for it.
     const size = node.store.wholeSize(parsed.id);
@@ -903,7 +900,7 @@ export function createLocalApp(
     );
     const copies = !recorded.withinBudget
       ? { heldBy: [], notHeldBy: [...others].sort() }
-      : body.wait === false || !asked
+      : !asked
         ? { heldBy: [], notHeldBy: [] }
         : await untilHeldByPeers(node, parsed.id, size, others);
     if (copies.heldBy.length === 0 && copies.notHeldBy.length > 0)
