@@ -6,10 +6,13 @@
  * the person's account page, or by the owner with `bucky user sign-out --everywhere`)
  * ends every earlier session at the other gateway with the acting one dead, and a sign-out
  * ends there a session that gateway let in a moment before (and remembers as standing)
- * as soon as it holds the record; and a
+ * as soon as it holds the record, and closes the WebSockets that session holds open to an
+ * app there; and a
  * device's sign-out everywhere dated far ahead ends nothing and dates no session ahead.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import {
   bucky,
   buckyJson,
@@ -17,6 +20,7 @@ import {
   type Daemon,
   enableGateway,
   jsonError,
+  scratchDir,
   startDaemon,
   startZone,
   waitFor,
@@ -97,12 +101,62 @@ async function synced(from: Daemon, to: Daemon, prefix: string): Promise<void> {
   });
 }
 
+/** A zone-only app on beta that echoes WebSockets, for a session's socket held open. */
+const ECHO = `
+Bun.serve({
+  hostname: "127.0.0.1",
+  port: Number(process.env.PORT),
+  fetch(request, server) {
+    if (new URL(request.url).pathname === "/health") return new Response("ok");
+    return server.upgrade(request) ? undefined : new Response("no", { status: 400 });
+  },
+  websocket: { message(ws, message) { ws.send(message); } },
+});
+`;
+
+/** How a WebSocket opened with `cookie` at `gateway`'s echo app closed, once it has. */
+async function echoSocket(
+  gateway: string,
+  cookie: string,
+): Promise<{ closed: () => { code: number; reason: string } | undefined }> {
+  let closed: { code: number; reason: string } | undefined;
+  // Bun's client takes headers: a browser sends the cookie itself.
+  const socket = new WebSocket(`${gateway.replace("http", "ws")}/apps/echo/`, {
+    headers: { cookie },
+  } as unknown as string[]);
+  socket.onclose = (event) => {
+    closed = { code: event.code, reason: event.reason };
+  };
+  const echoed = await new Promise<string>((resolve, reject) => {
+    socket.onopen = () => socket.send("still there?");
+    socket.onmessage = (event) => resolve(String(event.data));
+    socket.onerror = () => reject(new Error("the echo socket failed"));
+  });
+  expect(echoed).toBe("still there?");
+  return { closed: () => closed };
+}
+
 beforeAll(async () => {
   const zone = await startZone(["alpha", "beta"]);
   alpha = zone.get("alpha") as Daemon;
   beta = zone.get("beta") as Daemon;
   alphaGateway = await enableGateway(alpha.home);
   betaGateway = await enableGateway(beta.home);
+  const echo = join(scratchDir(), "echo");
+  mkdirSync(echo);
+  writeFileSync(join(echo, "echo.ts"), ECHO);
+  writeFileSync(
+    join(echo, "bucky-app.json"),
+    JSON.stringify({
+      id: "echo",
+      version: "1.0.0",
+      run: { command: ["bun", "echo.ts"] },
+      http: {},
+      exposure: "zone",
+      health: { path: "/health", intervalMs: 300 },
+    }),
+  );
+  await buckyJson(["app", "install", echo, "--device", "beta", "--home", alpha.home]);
 }, 60_000);
 
 describe("a person's sign-in, zone-wide", () => {
@@ -279,6 +333,38 @@ describe("a person's sign-in, zone-wide", () => {
     expect(out.status).toBe(303);
     await synced(alpha, beta, "nodes/alpha/signed-out-everywhere/");
     expect(await panelAt(betaGateway, atBeta)).toEqual([401, true]);
+  }, 60_000);
+
+  test("a WebSocket a session opened at beta is closed once beta holds its sign-out, alpha killed", async () => {
+    await waitFor(
+      "the echo app running on beta",
+      async () => {
+        const status = await buckyJson<{ state: string }>([
+          ...["app", "status", "echo", "--home", beta.home],
+        ]);
+        return status.state === "running" ? true : undefined;
+      },
+      30_000,
+    );
+    const [, atBeta] = await signIn(betaGateway, SECOND);
+    const [, kept] = await signIn(betaGateway, SECOND);
+    const ending = await echoSocket(betaGateway, atBeta);
+    const [, atAlpha] = await signIn(alphaGateway, SECOND);
+    // A single sign-out of another session leaves it open.
+    const other = await echoSocket(betaGateway, kept);
+    expect((await post(alphaGateway, "/_bucky/signout", {}, kept)).status).toBe(303);
+    await waitFor("beta to close the socket of the session signed out", () => other.closed());
+    expect(ending.closed()).toBeUndefined();
+    const out = await post(alphaGateway, "/_bucky/signout", { everywhere: "1" }, atAlpha);
+    expect(out.status).toBe(303);
+    await alpha.kill();
+    // Answered once beta held the record: beta has closed it, or does so now.
+    expect(await waitFor("beta to close the socket", () => ending.closed())).toEqual({
+      code: 1008,
+      reason: "your session was signed out",
+    });
+    expect(beta.log()).toContain("websockets closed count=1 why=signed-out");
+    alpha = await restart(alpha);
   }, 60_000);
 
   test("signing out everywhere at alpha ends every earlier session at beta with alpha killed", async () => {

@@ -194,6 +194,11 @@ export interface BridgeData {
     readonly answers: AnswersAt;
   };
   readonly queue: (string | Uint8Array)[];
+  /**
+   * The session cookie's value the socket was let in with, when a session stood: checked
+   * again while it is open (lib/gateway/session-sockets.ts).
+   */
+  readonly sessionCookie?: string;
   /** Told when the bridge closes, with the bytes each way (for accounting). */
   readonly done?: (bytesIn: number, bytesOut: number) => void;
   bytesIn: number;
@@ -209,6 +214,7 @@ export function bridgeData(
     done?: BridgeData["done"];
     connectTimeoutMs?: number;
     silence?: BridgeData["silence"];
+    sessionCookie?: string;
   },
 ): BridgeData {
   return {
@@ -220,6 +226,7 @@ export function bridgeData(
     ...(options.silence ? { silence: options.silence } : {}),
     protocols: options.protocols ? options.protocols.split(",").map((p) => p.trim()) : [],
     queue: [],
+    ...(options.sessionCookie !== undefined ? { sessionCookie: options.sessionCookie } : {}),
     ...(options.done ? { done: options.done } : {}),
     bytesIn: 0,
     bytesOut: 0,

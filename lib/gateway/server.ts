@@ -66,7 +66,14 @@ import {
   SIGNOUT_PATH,
 } from "./routing.ts";
 import { describeRule } from "./rules.ts";
-import { acceptLogin, isSameOriginPath, SESSION_COOKIE, SESSION_TTL_S } from "./sessions.ts";
+import { SessionSockets } from "./session-sockets.ts";
+import {
+  acceptLogin,
+  isSameOriginPath,
+  SESSION_COOKIE,
+  SESSION_TTL_S,
+  sessionCookie,
+} from "./sessions.ts";
 import { DeviceSilent, watchForSilence } from "./silence-watch.ts";
 import { type AppEntry, RouteTable } from "./table.ts";
 
@@ -143,6 +150,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   const limiters = new Map<string, Limiter>();
   const people = new SessionCheck(node);
   const sessions = new CheckedSessions(node, people);
+  const sessionSockets = new SessionSockets(node, sessions, log);
   // Which objects are within the zone's budget for public files, worked out once a change.
   const publicSizes = new StateBoundMemo<ReadonlyMap<ObjectId, number>>(node);
   const sizesOfPublic = () =>
@@ -447,7 +455,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         forwarded,
         request.headers.get("sec-websocket-protocol"),
         (bytesIn, bytesOut) => done(target.app, 101, bytesIn, bytesOut),
-        viewer,
+        viewer && { viewer, cookie: sessionCookie(request.headers.get("cookie")) },
         assertions,
         backendTimeoutMs,
       );
@@ -699,7 +707,17 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         });
         return secure ? answered.then((response) => response && withHsts(response)) : answered;
       },
-      websocket: websocketBridge,
+      websocket: {
+        ...websocketBridge,
+        open(client) {
+          websocketBridge.open?.(client);
+          sessionSockets.opened(client);
+        },
+        close(client, code, reason) {
+          sessionSockets.closed(client);
+          websocketBridge.close?.(client, code, reason);
+        },
+      },
       error: async (error) => {
         // An answer passed on as it came (an app's large one: see answerReadWhole) whose
         // connection broke before its first byte went on: the runtime gives its body's
@@ -762,6 +780,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     table.stop();
     accounting.stop();
     sessions.stop();
+    sessionSockets.stop();
   };
   try {
     main = startMain();
@@ -937,10 +956,13 @@ async function websocketTarget(
   headers: Headers,
   protocols: string | null,
   done: (bytesIn: number, bytesOut: number) => void,
-  viewer: Viewer | undefined,
+  /** Who the session let in, and its cookie (the socket ends with it: SessionSockets). */
+  session: { readonly viewer: Viewer; readonly cookie: string | undefined } | undefined,
   assertions: AppUserAssertions,
   connectTimeoutMs: number,
 ): Promise<BridgeData | undefined> {
+  const viewer = session?.viewer;
+  const sessionCookie = session?.cookie;
   if (entry.status.device === node.deviceName) {
     const door = node.doors.get(entry.spec.app);
     if (!door) return undefined;
@@ -950,6 +972,7 @@ async function websocketTarget(
       protocols,
       done,
       connectTimeoutMs,
+      ...(sessionCookie !== undefined ? { sessionCookie } : {}),
     });
   }
   const peer = entry.status.device ? node.peer(entry.status.device) : undefined;
@@ -967,6 +990,7 @@ async function websocketTarget(
     protocols,
     done,
     connectTimeoutMs,
+    ...(sessionCookie !== undefined ? { sessionCookie } : {}),
     // Its own address, or through a relay's door a stream to it (see unlessSilent).
     silence: { address, answers: (a, fresh) => node.client.answersAt(peer, a, fresh) },
   });

@@ -18,7 +18,7 @@ import {
   testZone,
 } from "../state/test-db.ts";
 import { state } from "../store/schema.ts";
-import { newClaims } from "./sessions.ts";
+import { mayEndSessions, newClaims } from "./sessions.ts";
 import {
   deviceSessionId,
   forgetExpiredSignOuts,
@@ -188,3 +188,24 @@ describe("a session's id", () => {
 
 /** deviceSessionId of the first-version session above, as bucky computed it before nonces. */
 const FIRST_VERSION_ID = "8a427b4fe716be5d04a043abace61143f9e94529f5b52f465b168908d3a5d76f";
+
+describe("a change that may end sessions", () => {
+  test("is a sign-out, a person's account or credentials, or a device; not an app or a report", () => {
+    const ends = [
+      "nodes/alpha/signed-out/abc",
+      "nodes/beta/signed-out-everywhere/ann",
+      "users/ann/account/1",
+      "users/ann/credentials/x",
+      "users/ann/password-changes/2",
+      "devices/alpha/doc",
+    ];
+    const keeps = [
+      "nodes/alpha/signed-outs/abc",
+      "nodes/alpha/agent-log/1",
+      "users/ann/apps/notes/spec",
+      "system/files-budget",
+    ];
+    expect(ends.filter(mayEndSessions)).toEqual(ends);
+    expect(keeps.filter(mayEndSessions)).toEqual([]);
+  });
+});

@@ -73,6 +73,11 @@ export function deviceSessionId(session: Session): string {
 export const SIGNED_OUT: { readonly problem: SessionProblem } = { problem: { code: "signed-out" } };
 
 const signedOutKey = (gateway: string, id: string) => `nodes/${gateway}/signed-out/${id}`;
+
+/** Whether `key` is a sign-out record, of one session or everywhere. */
+export function isSignOutKey(key: string): boolean {
+  return /^nodes\/[^/]+\/signed-out(-everywhere)?\//.test(key);
+}
 const everywhereKey = (gateway: string, user: string) =>
   `nodes/${gateway}/signed-out-everywhere/${user}`;
 
