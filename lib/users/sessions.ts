@@ -76,11 +76,12 @@ export function signSession(node: NodeContext, claims: SessionClaims, proof: Ses
 
 /**
  * Whether a write of `key` may end sessions that stood: a sign-out, a change to a person
- * (removed, reset, a password changed), or to a device (the gateway that signed a session,
- * or the device whose link opened it, revoked). A device's session depends on the last.
+ * (removed, reset, a password changed), or to who is a member (the gateway that signed a
+ * session, or the device whose link opened it, revoked: lib/sync/membership.ts). Not what
+ * a device reports of itself (`devices/<name>/info`), which it rewrites as it changes.
  */
 export function mayEndSessions(key: string): boolean {
-  return isSignOutKey(key) || touchesPeople(key) || key.startsWith("devices/");
+  return isSignOutKey(key) || touchesPeople(key) || /^devices\/[^/]+\/(doc|revoked)$/.test(key);
 }
 
 /** Checks people's sessions on one device, remembering the passkey proofs it checked. */

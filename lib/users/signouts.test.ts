@@ -190,7 +190,7 @@ describe("a session's id", () => {
 const FIRST_VERSION_ID = "8a427b4fe716be5d04a043abace61143f9e94529f5b52f465b168908d3a5d76f";
 
 describe("a change that may end sessions", () => {
-  test("is a sign-out, a person's account or credentials, or a device; not an app or a report", () => {
+  test("is a sign-out, a person's account or credentials, or who is a member; not an app or a report", () => {
     const ends = [
       "nodes/alpha/signed-out/abc",
       "nodes/beta/signed-out-everywhere/ann",
@@ -198,10 +198,12 @@ describe("a change that may end sessions", () => {
       "users/ann/credentials/x",
       "users/ann/password-changes/2",
       "devices/alpha/doc",
+      "devices/beta/revoked",
     ];
     const keeps = [
       "nodes/alpha/signed-outs/abc",
       "nodes/alpha/agent-log/1",
+      "devices/alpha/info",
       "users/ann/apps/notes/spec",
       "system/files-budget",
     ];
