@@ -18,7 +18,7 @@ import type { BridgeData } from "./forward.ts";
 import { SESSION_COOKIE } from "./sessions.ts";
 
 /** The close code for a socket whose session ended: the policy it was let in under. */
-export const SESSION_ENDED_CLOSE = 1008;
+const SESSION_ENDED_CLOSE = 1008;
 /** A close frame's reason is at most 123 bytes. */
 const MAX_REASON_BYTES = 123;
 
@@ -91,9 +91,9 @@ export class SessionSockets {
   }
 }
 
-/** `why` cut to what a close frame carries (by bytes, on a character's boundary). */
+/** `why` cut to what a close frame carries: by bytes, whole characters (a name may be any). */
 function reasonOf(why: string): string {
-  let reason = why;
-  while (Buffer.byteLength(reason) > MAX_REASON_BYTES) reason = reason.slice(0, -1);
-  return reason;
+  const characters = [...why];
+  while (Buffer.byteLength(characters.join("")) > MAX_REASON_BYTES) characters.pop();
+  return characters.join("");
 }
