@@ -335,7 +335,7 @@ describe("a person's sign-in, zone-wide", () => {
     expect(await panelAt(betaGateway, atBeta)).toEqual([401, true]);
   }, 60_000);
 
-  test("a WebSocket a session opened at beta is closed once beta holds its sign-out, alpha killed", async () => {
+  test("a WebSocket a session opened at beta is closed once beta holds its end (sign-out, removal), alpha killed", async () => {
     await waitFor(
       "the echo app running on beta",
       async () => {
@@ -355,6 +355,24 @@ describe("a person's sign-in, zone-wide", () => {
     expect((await post(alphaGateway, "/_bucky/signout", {}, kept)).status).toBe(303);
     await waitFor("beta to close the socket of the session signed out", () => other.closed());
     expect(ending.closed()).toBeUndefined();
+    // A person removed at alpha: their socket at beta closes too.
+    const added = await buckyJson<{ enrollment: { url: string } }>([
+      ...["user", "add", "cy", "--home", alpha.home],
+    ]);
+    const token = new URL(added.enrollment.url).searchParams.get("token") as string;
+    const password = "cy's own password";
+    const enrolled = await post(betaGateway, "/_bucky/enroll", {
+      token,
+      password,
+      confirm: password,
+    });
+    expect(enrolled.status).toBe(303);
+    const cys = await echoSocket(betaGateway, cookieOf(enrolled));
+    await buckyJson(["user", "remove", "cy", "--home", alpha.home]);
+    expect(await waitFor("beta to close cy's socket", () => cys.closed())).toEqual({
+      code: 1008,
+      reason: "cy is no longer a person of this zone",
+    });
     const out = await post(alphaGateway, "/_bucky/signout", { everywhere: "1" }, atAlpha);
     expect(out.status).toBe(303);
     await alpha.kill();
