@@ -114,6 +114,21 @@ describe("a sign-out everywhere", () => {
   });
 });
 
+describe("two sign-outs everywhere in one second", () => {
+  test("the second ends the sessions opened since the first", () => {
+    const { node } = zone();
+    const first = recordSignOutEverywhere(node, "ann");
+    const claims = newClaims(node, "ann" as UserName);
+    expect(claims.issuedAt).toBe(first + SESSION_CLOCK_SKEW_S + 1);
+    const second = recordSignOutEverywhere(node, "ann");
+    expect(second).toBe(first + 1);
+    const nowS = Math.floor(node.now() / 1000);
+    expect(claims.issuedAt).toBeLessThanOrEqual(
+      signedOutEverywhereUntil(node.db, node.membership(), "ann", nowS),
+    );
+  });
+});
+
 describe("a sign-out everywhere a member device wrote", () => {
   const ann = "ann" as UserName;
   const nowS = Math.floor(NOW_MS / 1000);
