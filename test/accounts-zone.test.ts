@@ -107,7 +107,12 @@ Bun.serve({
   hostname: "127.0.0.1",
   port: Number(process.env.PORT),
   fetch(request, server) {
-    if (new URL(request.url).pathname === "/health") return new Response("ok");
+    const path = new URL(request.url).pathname;
+    if (path === "/health") return new Response("ok");
+    if (path === "/stream")
+      return new Response(new ReadableStream({
+        async pull(c) { await Bun.sleep(100); c.enqueue(new TextEncoder().encode("data: more\\n\\n")); },
+      }), { headers: { "content-type": "text/event-stream" } });
     return server.upgrade(request) ? undefined : new Response("no", { status: 400 });
   },
   websocket: { message(ws, message) { ws.send(message); } },
@@ -134,6 +139,27 @@ async function echoSocket(
   });
   expect(echoed).toBe("still there?");
   return { closed: () => closed };
+}
+
+/** How an endless answer streamed with `cookie` from `gateway`'s echo app ended, once it has. */
+async function echoStream(
+  gateway: string,
+  cookie: string,
+): Promise<{ ended: () => string | undefined }> {
+  const response = await fetch(`${gateway}/apps/echo/stream`, { headers: { cookie } });
+  expect(response.status).toBe(200);
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  expect((await reader.read()).done).toBe(false);
+  let ended: string | undefined;
+  void (async () => {
+    try {
+      while (!(await reader.read()).done);
+      ended = "ended";
+    } catch {
+      ended = "cut";
+    }
+  })();
+  return { ended: () => ended };
 }
 
 beforeAll(async () => {
@@ -349,6 +375,7 @@ describe("a person's sign-in, zone-wide", () => {
     const [, atBeta] = await signIn(betaGateway, SECOND);
     const [, kept] = await signIn(betaGateway, SECOND);
     const ending = await echoSocket(betaGateway, atBeta);
+    const streaming = await echoStream(betaGateway, atBeta);
     const [, atAlpha] = await signIn(alphaGateway, SECOND);
     // A single sign-out of another session leaves it open.
     const other = await echoSocket(betaGateway, kept);
@@ -381,7 +408,10 @@ describe("a person's sign-in, zone-wide", () => {
       code: 1008,
       reason: "your session was signed out",
     });
-    expect(beta.log()).toContain("websockets closed count=1 why=signed-out");
+    // And its event stream, cut.
+    expect(await waitFor("beta to end the stream", () => streaming.ended())).toBe("cut");
+    expect(beta.log()).toContain("connections closed count=2 why=signed-out");
+    expect(beta.log()).not.toContain("gateway fault");
     alpha = await restart(alpha);
   }, 60_000);
 

@@ -164,6 +164,19 @@ export function returnedResponse(
   });
 }
 
+/** The close code of a socket whose session ended: the policy it was let in under. */
+const SESSION_ENDED_CLOSE = 1008;
+/** A close frame's reason is at most 123 bytes. */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/** Closes a bridged socket whose session ended, saying why (cut to what a close carries). */
+export function closeForSessionEnd(client: ServerWebSocket<BridgeData>, why: string): void {
+  // By whole characters: a person's name may be any.
+  const characters = [...why];
+  while (Buffer.byteLength(characters.join("")) > MAX_CLOSE_REASON_BYTES) characters.pop();
+  client.close(SESSION_ENDED_CLOSE, characters.join(""));
+}
+
 export function isWebSocketUpgrade(request: Request): boolean {
   return request.headers.get("upgrade")?.toLowerCase() === "websocket";
 }
@@ -195,10 +208,12 @@ export interface BridgeData {
   };
   readonly queue: (string | Uint8Array)[];
   /**
-   * The session cookie's value the socket was let in with, when a session stood: checked
-   * again while it is open (lib/gateway/session-sockets.ts).
+   * The session cookie's value the socket was let in with, when a session stood: held
+   * while it is open, and closed if it ends (lib/gateway/session-connections.ts).
    */
   readonly sessionCookie?: string;
+  /** Lets go of that hold, once the socket closed. */
+  release?: () => void;
   /** Told when the bridge closes, with the bytes each way (for accounting). */
   readonly done?: (bytesIn: number, bytesOut: number) => void;
   bytesIn: number;

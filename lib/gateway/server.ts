@@ -45,6 +45,7 @@ import {
   type BridgeData,
   bridgeData,
   carriesBody,
+  closeForSessionEnd,
   forwardedHeaders,
   isWebSocketUpgrade,
   READ_WHOLE_BYTES,
@@ -66,7 +67,7 @@ import {
   SIGNOUT_PATH,
 } from "./routing.ts";
 import { describeRule } from "./rules.ts";
-import { SessionSockets } from "./session-sockets.ts";
+import { SessionConnections, SessionEnded } from "./session-connections.ts";
 import {
   acceptLogin,
   isSameOriginPath,
@@ -150,7 +151,8 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   const limiters = new Map<string, Limiter>();
   const people = new SessionCheck(node);
   const sessions = new CheckedSessions(node, people);
-  const sessionSockets = new SessionSockets(node, sessions, log);
+  // WebSockets and streamed answers, ended with the sessions that opened them.
+  const held = new SessionConnections(node, sessions, log);
   // Which objects are within the zone's budget for public files, worked out once a change.
   const publicSizes = new StateBoundMemo<ReadonlyMap<ObjectId, number>>(node);
   const sizesOfPublic = () =>
@@ -655,7 +657,18 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     // bytes after it. Each stream a chunk passes through costs the gateway about 0.3 ms of
     // CPU a MiB (docs/performance.md, relayed bulk), and every large relayed answer comes
     // this way: the device's ingress sends it chunked, its length lost.
-    const counted = () => done(target.app, response.status, bytesIn, bytesOut);
+    // It may last as long as the client keeps it (an event stream): held, it ends with its
+    // session, as a WebSocket does, the app told by its connection's end.
+    const cookie = viewer && sessionCookie(request.headers.get("cookie"));
+    const release =
+      cookie === undefined
+        ? undefined
+        : held.hold(cookie, (why) => abort.abort(new SessionEnded(why)));
+    if (release) request.signal.addEventListener("abort", release, { once: true });
+    const counted = () => {
+      release?.();
+      done(target.app, response.status, bytesIn, bytesOut);
+    };
     const bandwidth = limiter.bandwidth;
     stream = stream.pipeThrough(counter((n) => (bytesOut += n), bandwidth ? undefined : counted));
     if (bandwidth)
@@ -711,10 +724,12 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         ...websocketBridge,
         open(client) {
           websocketBridge.open?.(client);
-          sessionSockets.opened(client);
+          const cookie = client.data.sessionCookie;
+          if (cookie !== undefined)
+            client.data.release = held.hold(cookie, (why) => closeForSessionEnd(client, why));
         },
         close(client, code, reason) {
-          sessionSockets.closed(client);
+          client.data.release?.();
           websocketBridge.close?.(client, code, reason);
         },
       },
@@ -780,7 +795,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     table.stop();
     accounting.stop();
     sessions.stop();
-    sessionSockets.stop();
+    held.stop();
   };
   try {
     main = startMain();
@@ -956,7 +971,7 @@ async function websocketTarget(
   headers: Headers,
   protocols: string | null,
   done: (bytesIn: number, bytesOut: number) => void,
-  /** Who the session let in, and its cookie (the socket ends with it: SessionSockets). */
+  /** Who the session let in, and its cookie (the socket ends with it: SessionConnections). */
   session: { readonly viewer: Viewer; readonly cookie: string | undefined } | undefined,
   assertions: AppUserAssertions,
   connectTimeoutMs: number,

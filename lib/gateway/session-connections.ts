@@ -1,31 +1,31 @@
 /**
- * WebSockets the gateway bridged for someone signed in, held by the session cookie they
- * were let in with. A session is checked when a socket opens, and a socket may stay open
- * for hours: signed out since (everywhere, for a lost phone), removed, their password
- * reset, the socket went on, and the app went on hearing from, and answering, a browser
- * that was no longer that person's. When a change that may end sessions arrives here
- * (lib/users/sessions.ts: mayEndSessions), the sessions of the open sockets are checked
- * again, once per cookie, and the sockets of those that no longer stand are closed (1008,
- * with why), the moment this gateway holds the change, as a new request is refused then.
+ * What the gateway holds open for someone signed in, by the session cookie that let it in:
+ * a WebSocket bridged to an app, an answer streamed from one (an event stream). A session
+ * is checked when the connection opens, and such a connection may stay open for hours:
+ * signed out since (everywhere, for a lost phone), removed, their password reset, it went
+ * on, and the app went on hearing from, and answering, a browser that was no longer that
+ * person's. When a change that may end sessions arrives here (lib/users/sessions.ts:
+ * mayEndSessions), the sessions held are checked again, once per cookie, and what those
+ * that no longer stand hold is ended, with why: the moment this gateway holds the change,
+ * as a new request with the cookie is refused from then.
  */
-import type { ServerWebSocket } from "bun";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { describeSessionProblem } from "../users/session-problem.ts";
 import { mayEndSessions } from "../users/sessions.ts";
 import type { CheckedSessions } from "./checked-sessions.ts";
-import type { BridgeData } from "./forward.ts";
 import { SESSION_COOKIE } from "./sessions.ts";
 
-/** The close code for a socket whose session ended: the policy it was let in under. */
-const SESSION_ENDED_CLOSE = 1008;
-/** A close frame's reason is at most 123 bytes. */
-const MAX_REASON_BYTES = 123;
+/** Why a streamed answer was cut: its session ended (the abort's reason). */
+export class SessionEnded extends Error {
+  override readonly name = "SessionEnded";
+}
 
-type Socket = ServerWebSocket<BridgeData>;
+/** Ends one connection, saying why (its session's problem, in English). */
+type End = (why: string) => void;
 
-export class SessionSockets {
-  private readonly byCookie = new Map<string, Set<Socket>>();
+export class SessionConnections {
+  private readonly byCookie = new Map<string, Set<{ readonly end: End }>>();
   private readonly stops: (() => void)[];
 
   constructor(
@@ -54,46 +54,33 @@ export class SessionSockets {
     for (const stop of this.stops) stop();
   }
 
-  /** A socket opened: held while it is, when a session let it in. */
-  opened(socket: Socket): void {
-    const cookie = socket.data.sessionCookie;
-    if (cookie === undefined) return;
-    const held = this.byCookie.get(cookie) ?? new Set<Socket>();
-    held.add(socket);
-    this.byCookie.set(cookie, held);
-  }
-
-  /** A socket closed, by either end or by recheck. */
-  closed(socket: Socket): void {
-    const cookie = socket.data.sessionCookie;
-    if (cookie === undefined) return;
-    const held = this.byCookie.get(cookie);
-    held?.delete(socket);
-    if (held?.size === 0) this.byCookie.delete(cookie);
+  /**
+   * Holds a connection the session `cookie` (its value) let in, until the returned
+   * release is called (it closed); `end` is called once if the session ends first.
+   */
+  hold(cookie: string, end: End): () => void {
+    const held = { end };
+    const all = this.byCookie.get(cookie) ?? new Set();
+    all.add(held);
+    this.byCookie.set(cookie, all);
+    return () => {
+      const now = this.byCookie.get(cookie);
+      now?.delete(held);
+      if (now?.size === 0) this.byCookie.delete(cookie);
+    };
   }
 
   private async recheck(): Promise<void> {
     // A turn first: the session memo forgets on the same change, whichever listener
     // hears of it first.
     await Promise.resolve();
-    for (const [cookie, held] of [...this.byCookie]) {
+    for (const [cookie, all] of [...this.byCookie]) {
       const answer = await this.sessions.check(`${SESSION_COOKIE}=${cookie}`);
       if ("viewer" in answer) continue;
-      const why = describeSessionProblem(answer.problem);
-      const sockets = [...held];
-      for (const socket of sockets) socket.close(SESSION_ENDED_CLOSE, reasonOf(why));
       this.byCookie.delete(cookie);
-      this.log.info("websockets closed", {
-        count: sockets.length,
-        why: answer.problem.code,
-      });
+      const why = describeSessionProblem(answer.problem);
+      for (const held of all) held.end(why);
+      this.log.info("connections closed", { count: all.size, why: answer.problem.code });
     }
   }
-}
-
-/** `why` cut to what a close frame carries: by bytes, whole characters (a name may be any). */
-function reasonOf(why: string): string {
-  const characters = [...why];
-  while (Buffer.byteLength(characters.join("")) > MAX_REASON_BYTES) characters.pop();
-  return characters.join("");
 }
