@@ -152,7 +152,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   const people = new SessionCheck(node);
   const sessions = new CheckedSessions(node, people);
   // WebSockets and streamed answers, ended with the sessions that opened them.
-  const held = new SessionConnections(node, sessions, log);
+  const sessionConnections = new SessionConnections(node, sessions, log);
   // Which objects are within the zone's budget for public files, worked out once a change.
   const publicSizes = new StateBoundMemo<ReadonlyMap<ObjectId, number>>(node);
   const sizesOfPublic = () =>
@@ -653,18 +653,18 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       done(target.app, response.status, bytesIn, 0);
       return returnedResponse(response, undefined, byPath);
     }
-    // Told once the last byte has passed: by the counter itself, unless a throttle holds
-    // bytes after it. Each stream a chunk passes through costs the gateway about 0.3 ms of
-    // CPU a MiB (docs/performance.md, relayed bulk), and every large relayed answer comes
-    // this way: the device's ingress sends it chunked, its length lost.
     // It may last as long as the client keeps it (an event stream): held, it ends with its
     // session, as a WebSocket does, the app told by its connection's end.
     const cookie = viewer && sessionCookie(request.headers.get("cookie"));
     const release =
       cookie === undefined
         ? undefined
-        : held.hold(cookie, (why) => abort.abort(new SessionEnded(why)));
+        : sessionConnections.hold(cookie, (why) => abort.abort(new SessionEnded(why)));
     if (release) request.signal.addEventListener("abort", release, { once: true });
+    // Told once the last byte has passed: by the counter itself, unless a throttle holds
+    // bytes after it. Each stream a chunk passes through costs the gateway about 0.3 ms of
+    // CPU a MiB (docs/performance.md, relayed bulk), and every large relayed answer comes
+    // this way: the device's ingress sends it chunked, its length lost.
     const counted = () => {
       release?.();
       done(target.app, response.status, bytesIn, bytesOut);
@@ -726,7 +726,9 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
           websocketBridge.open?.(client);
           const cookie = client.data.sessionCookie;
           if (cookie !== undefined)
-            client.data.release = held.hold(cookie, (why) => closeForSessionEnd(client, why));
+            client.data.release = sessionConnections.hold(cookie, (why) =>
+              closeForSessionEnd(client, why),
+            );
         },
         close(client, code, reason) {
           client.data.release?.();
@@ -795,7 +797,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     table.stop();
     accounting.stop();
     sessions.stop();
-    held.stop();
+    sessionConnections.stop();
   };
   try {
     main = startMain();
