@@ -50,8 +50,8 @@ export default defineBuckyCommand({
       recorded = await requestDaemon<Recorded>(
         context.home,
         "POST",
-        pathAsked("/v1/ndn/files", args),
-        { ...request, wait: !args.public },
+        pathAsked("/v1/ndn/files", { wait: args.wait && !args.public }),
+        request,
       );
     } catch (error) {
       if (!isDaemonDown(error) || args.public) throw error;

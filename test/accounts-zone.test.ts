@@ -4,10 +4,15 @@
  * password changed at one gateway is the only one that works at the other with the
  * first dead, and the sessions of the old one end there; signing out everywhere (from
  * the person's account page, or by the owner with `bucky user sign-out --everywhere`)
- * ends every earlier session at the other gateway with the acting one dead; and a
+ * ends every earlier session at the other gateway with the acting one dead, and a sign-out
+ * ends there a session that gateway let in a moment before (and remembers as standing)
+ * as soon as it holds the record, and closes the WebSockets that session holds open to an
+ * app there; and a
  * device's sign-out everywhere dated far ahead ends nothing and dates no session ahead.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import {
   bucky,
   buckyJson,
@@ -15,6 +20,7 @@ import {
   type Daemon,
   enableGateway,
   jsonError,
+  scratchDir,
   startDaemon,
   startZone,
   waitFor,
@@ -95,12 +101,88 @@ async function synced(from: Daemon, to: Daemon, prefix: string): Promise<void> {
   });
 }
 
+/** A zone-only app on beta that echoes WebSockets, for a session's socket held open. */
+const ECHO = `
+Bun.serve({
+  hostname: "127.0.0.1",
+  port: Number(process.env.PORT),
+  fetch(request, server) {
+    const path = new URL(request.url).pathname;
+    if (path === "/health") return new Response("ok");
+    if (path === "/stream")
+      return new Response(new ReadableStream({
+        async pull(c) { await Bun.sleep(100); c.enqueue(new TextEncoder().encode("data: more\\n\\n")); },
+      }), { headers: { "content-type": "text/event-stream" } });
+    return server.upgrade(request) ? undefined : new Response("no", { status: 400 });
+  },
+  websocket: { message(ws, message) { ws.send(message); } },
+});
+`;
+
+/** How a WebSocket opened with `cookie` at `gateway`'s echo app closed, once it has. */
+async function echoSocket(
+  gateway: string,
+  cookie: string,
+): Promise<{ closed: () => { code: number; reason: string } | undefined }> {
+  let closed: { code: number; reason: string } | undefined;
+  // Bun's client takes headers: a browser sends the cookie itself.
+  const socket = new WebSocket(`${gateway.replace("http", "ws")}/apps/echo/`, {
+    headers: { cookie },
+  } as unknown as string[]);
+  socket.onclose = (event) => {
+    closed = { code: event.code, reason: event.reason };
+  };
+  const echoed = await new Promise<string>((resolve, reject) => {
+    socket.onopen = () => socket.send("still there?");
+    socket.onmessage = (event) => resolve(String(event.data));
+    socket.onerror = () => reject(new Error("the echo socket failed"));
+  });
+  expect(echoed).toBe("still there?");
+  return { closed: () => closed };
+}
+
+/** How an endless answer streamed with `cookie` from `gateway`'s echo app ended, once it has. */
+async function echoStream(
+  gateway: string,
+  cookie: string,
+): Promise<{ ended: () => string | undefined }> {
+  const response = await fetch(`${gateway}/apps/echo/stream`, { headers: { cookie } });
+  expect(response.status).toBe(200);
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  expect((await reader.read()).done).toBe(false);
+  let ended: string | undefined;
+  void (async () => {
+    try {
+      while (!(await reader.read()).done);
+      ended = "ended";
+    } catch {
+      ended = "cut";
+    }
+  })();
+  return { ended: () => ended };
+}
+
 beforeAll(async () => {
   const zone = await startZone(["alpha", "beta"]);
   alpha = zone.get("alpha") as Daemon;
   beta = zone.get("beta") as Daemon;
   alphaGateway = await enableGateway(alpha.home);
   betaGateway = await enableGateway(beta.home);
+  const echo = join(scratchDir(), "echo");
+  mkdirSync(echo);
+  writeFileSync(join(echo, "echo.ts"), ECHO);
+  writeFileSync(
+    join(echo, "bucky-app.json"),
+    JSON.stringify({
+      id: "echo",
+      version: "1.0.0",
+      run: { command: ["bun", "echo.ts"] },
+      http: {},
+      exposure: "zone",
+      health: { path: "/health", intervalMs: 300 },
+    }),
+  );
+  await buckyJson(["app", "install", echo, "--device", "beta", "--home", alpha.home]);
 }, 60_000);
 
 describe("a person's sign-in, zone-wide", () => {
@@ -261,9 +343,84 @@ describe("a person's sign-in, zone-wide", () => {
     await synced(alpha, beta, "users/ann/");
   }, 60_000);
 
+  test("a sign-out at alpha ends a session beta let in a moment before, once beta holds it", async () => {
+    // Each cookie is let in at beta first, so beta remembers a session that stood: the
+    // sign-out must end it there at once, not once beta next looks (up to a minute).
+    const [, once] = await signIn(alphaGateway, SECOND);
+    expect(await panelAt(betaGateway, once)).toEqual([200, false]);
+    const single = await post(alphaGateway, "/_bucky/signout", {}, once);
+    expect(single.status).toBe(303);
+    await synced(alpha, beta, "nodes/alpha/signed-out/");
+    expect(await panelAt(betaGateway, once)).toEqual([401, true]);
+    const [, atBeta] = await signIn(betaGateway, SECOND);
+    expect(await panelAt(betaGateway, atBeta)).toEqual([200, false]);
+    const [, atAlpha] = await signIn(alphaGateway, SECOND);
+    const out = await post(alphaGateway, "/_bucky/signout", { everywhere: "1" }, atAlpha);
+    expect(out.status).toBe(303);
+    await synced(alpha, beta, "nodes/alpha/signed-out-everywhere/");
+    expect(await panelAt(betaGateway, atBeta)).toEqual([401, true]);
+  }, 60_000);
+
+  test("a WebSocket a session opened at beta is closed once beta holds its end (sign-out, removal), alpha killed", async () => {
+    await waitFor(
+      "the echo app running on beta",
+      async () => {
+        const status = await buckyJson<{ state: string }>([
+          ...["app", "status", "echo", "--home", beta.home],
+        ]);
+        return status.state === "running" ? true : undefined;
+      },
+      30_000,
+    );
+    const [, atBeta] = await signIn(betaGateway, SECOND);
+    const [, kept] = await signIn(betaGateway, SECOND);
+    const ending = await echoSocket(betaGateway, atBeta);
+    const streaming = await echoStream(betaGateway, atBeta);
+    const [, atAlpha] = await signIn(alphaGateway, SECOND);
+    // A single sign-out of another session leaves it open.
+    const other = await echoSocket(betaGateway, kept);
+    expect((await post(alphaGateway, "/_bucky/signout", {}, kept)).status).toBe(303);
+    await waitFor("beta to close the socket of the session signed out", () => other.closed());
+    expect(ending.closed()).toBeUndefined();
+    // A person removed at alpha: their socket at beta closes too.
+    const added = await buckyJson<{ enrollment: { url: string } }>([
+      ...["user", "add", "cy", "--home", alpha.home],
+    ]);
+    const token = new URL(added.enrollment.url).searchParams.get("token") as string;
+    const password = "cy's own password";
+    const enrolled = await post(betaGateway, "/_bucky/enroll", {
+      token,
+      password,
+      confirm: password,
+    });
+    expect(enrolled.status).toBe(303);
+    const cys = await echoSocket(betaGateway, cookieOf(enrolled));
+    await buckyJson(["user", "remove", "cy", "--home", alpha.home]);
+    expect(await waitFor("beta to close cy's socket", () => cys.closed())).toEqual({
+      code: 1008,
+      reason: "cy is no longer a person of this zone",
+    });
+    const out = await post(alphaGateway, "/_bucky/signout", { everywhere: "1" }, atAlpha);
+    expect(out.status).toBe(303);
+    await alpha.kill();
+    // Answered once beta held the record: beta has closed it, or does so now.
+    expect(await waitFor("beta to close the socket", () => ending.closed())).toEqual({
+      code: 1008,
+      reason: "your session was signed out",
+    });
+    // And its event stream, cut.
+    expect(await waitFor("beta to end the stream", () => streaming.ended())).toBe("cut");
+    expect(beta.log()).toContain("connections closed count=2 why=signed-out");
+    expect(beta.log()).not.toContain("gateway fault");
+    alpha = await restart(alpha);
+  }, 60_000);
+
   test("signing out everywhere at alpha ends every earlier session at beta with alpha killed", async () => {
     const [, atAlpha] = await signIn(alphaGateway, SECOND);
     const [, atBeta] = await signIn(betaGateway, SECOND);
+    // Both let in at beta first (remembered there as sessions that stood).
+    for (const cookie of [atAlpha, atBeta])
+      expect(await panelAt(betaGateway, cookie)).toEqual([200, false]);
     const out = await post(alphaGateway, "/_bucky/signout", { everywhere: "1" }, atAlpha);
     expect([out.status, out.headers.get("location")]).toEqual([303, "/"]);
     await alpha.kill();
@@ -280,6 +437,8 @@ describe("a person's sign-in, zone-wide", () => {
   test("`bucky user sign-out --everywhere` at beta holds at alpha with beta killed", async () => {
     const [, atAlpha] = await signIn(alphaGateway, SECOND);
     const [, atBeta] = await signIn(betaGateway, SECOND);
+    for (const cookie of [atAlpha, atBeta])
+      expect(await panelAt(alphaGateway, cookie)).toEqual([200, false]);
     const usage = await bucky(["user", "sign-out", "ann", "--json", "--home", beta.home]);
     expect([usage.exitCode, jsonError(usage).code]).toEqual([2, "E_USAGE"]);
     const missing = await bucky([

@@ -1,7 +1,8 @@
 /**
  * An agent's calls as the whole zone sees them: what it changed through one device is in
  * the audit log of every other, even when the device it went through is killed at once,
- * and what it read through a device a second before that device was killed is there too;
+ * and what it read through a device a second before that device was killed is there too,
+ * as is a call refused there for its token;
  * an agent pressing past its limits cannot flood the log every device keeps. The audit is
  * published at its default pace here (every 10 s, a call within a second), as in a real zone.
  */
@@ -393,6 +394,43 @@ describe("what an agent read through a device", () => {
     const entries = await log(beta.home, "reader");
     expect(entries.map(({ device, tool, ok }) => ({ device, tool, ok }))).toEqual(
       Array(3).fill({ device: "alpha", tool: "zone_status", ok: true }),
+    );
+  });
+});
+
+describe("a call refused through a device for its token", () => {
+  test("is published within a second, as a read is: killing that device then loses none", async () => {
+    // Alpha's audit timer pushed out of reach: only the prompt publication can carry them.
+    // Before, refusals at /v1/agents/check waited for that timer (every 10 s by default).
+    await alpha.kill();
+    alpha = await startDaemon(alpha.home, {
+      BUCKY_CONVERGE_INTERVAL_MS: "300",
+      BUCKY_AGENT_LOG_INTERVAL_MS: "600000",
+    });
+    const { token, mcp } = await grant(alpha.home, "turned-away", ["--read", "status"]);
+    await buckyJson(["agent", "revoke", "turned-away", "--home", alpha.home]);
+    const client = await connect(mcp.urls[0] as string, token, mcp.certificate);
+    const refused = async () => {
+      const result = await call(client, "zone_status");
+      expect([result.isError, text(result)]).toEqual([
+        true,
+        expect.stringContaining("agent turned-away was revoked"),
+      ]);
+    };
+    const heldAtBeta = (count: number) =>
+      waitFor(
+        `beta to hold ${count} of turned-away's refusals`,
+        async () => ((await log(beta.home, "turned-away")).length === count ? true : undefined),
+        5_000,
+      );
+    await refused();
+    await heldAtBeta(1);
+    await refused();
+    await heldAtBeta(2);
+    await alpha.kill();
+    const entries = await log(beta.home, "turned-away");
+    expect(entries.map(({ device, tool, ok }) => ({ device, tool, ok }))).toEqual(
+      Array(2).fill({ device: "alpha", tool: "zone_status", ok: false }),
     );
   });
 });

@@ -1456,7 +1456,7 @@ describe("the local API, to root on the device", () => {
       ["POST", "/v1/users/kid/sign-out", {}],
       ["POST", "/v1/login-links", { ttlMs: 60_000, next: "/" }],
       ["POST", "/v1/ndn/public", { id: `sha256:${"a".repeat(64)}`, size: 1 }],
-      ["POST", "/v1/ndn/files", { id: `sha256:${"a".repeat(64)}`, name: "x", wait: false }],
+      ["POST", "/v1/ndn/files", { id: `sha256:${"a".repeat(64)}`, name: "x" }],
       [
         "POST",
         "/v1/gateway/approvals",

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { requestDaemon } from "../lib/node/daemon-client.ts";
 import type { ObjectId } from "../protocol/ndn.ts";
 import { PUBLIC_BUDGET_KEY, signBudget } from "../protocol/zone-budget.ts";
 import {
@@ -59,6 +60,24 @@ describe("bucky put", () => {
     expect(large.size).toBe(9 * 1024 * 1024 + 123);
     // The same content gets the same id.
     expect((await buckyJson<{ id: string }>(["put", big, "--home", alpha.home])).id).toBe(large.id);
+  });
+
+  test("is recorded without waiting for a copy one way only, `?wait=false`, and says so", async () => {
+    const file = join(scratchDir(), "once.txt");
+    writeFileSync(file, "recorded, then recorded again\n");
+    const { id } = await buckyJson<{ id: string }>(["put", file, "--home", alpha.home]);
+    const record = (path: string, body: Record<string, unknown>) =>
+      requestDaemon<Record<string, unknown>>(alpha.home, "POST", path, { id, ...body });
+    // The body's `wait: false` was a second way, whose answer named no copy and did not
+    // say it had not waited: as if no other device were there to copy it.
+    const waited = await record("/v1/ndn/files", { name: "once.txt", wait: false });
+    expect(waited.waited).toBeUndefined();
+    expect((waited.copiedBy as string[]).length).toBeGreaterThan(0);
+    expect(await record("/v1/ndn/files?wait=false", { name: "once.txt" })).toMatchObject({
+      copiedBy: [],
+      notCopiedBy: [],
+      waited: false,
+    });
   });
 
   test("needs a zone and a file", async () => {

@@ -484,13 +484,14 @@ export type AgentCall = Pick<AuditEntry, "tool" | "arguments" | "dryRun">;
  * `limits.rates`: a refusal (the token, or the rate) is recorded in the audit log, under
  * the caller refusedCaller names; within that name's budget in `limits.refusals`, which
  * keeps a flood of bad tokens from filling the log, or from crowding out an agent's own
- * refusals.
+ * refusals. `recorded` is told when one was, to publish it as promptly as a read.
  */
 export function checkAgentCall(
   zone: NodeContext,
   token: string,
   call: AgentCall | undefined,
   limits: { readonly rates: AgentRates; readonly refusals: RefusalBudgets },
+  recorded: () => void,
 ): GrantHere {
   const { refusals } = limits;
   try {
@@ -502,7 +503,7 @@ export function checkAgentCall(
     if (!(error instanceof BuckyError) || call === undefined) throw error;
     const { agent, budget: caller } = refusedCaller(zone, claimedBy(token));
     const budget = refusals.take(caller);
-    if (budget.record)
+    if (budget.record) {
       recordCall(
         zone.db,
         {
@@ -513,6 +514,8 @@ export function checkAgentCall(
         },
         zone.now(),
       );
+      recorded();
+    }
     throw error;
   }
 }

@@ -201,6 +201,19 @@ function dropBuckyCookies(headers: Headers): void {
   for (const cookie of cookies) if (!setsBuckyCookie(cookie)) headers.append("set-cookie", cookie);
 }
 
+/** The close code of a socket whose session ended: the policy it was let in under. */
+const SESSION_ENDED_CLOSE = 1008;
+/** A close frame's reason is at most 123 bytes. */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/** Closes a bridged socket whose session ended, saying why (cut to what a close carries). */
+export function closeForSessionEnd(client: ServerWebSocket<BridgeData>, why: string): void {
+  // By whole characters: a person's name may be any.
+  const characters = [...why];
+  while (Buffer.byteLength(characters.join("")) > MAX_CLOSE_REASON_BYTES) characters.pop();
+  client.close(SESSION_ENDED_CLOSE, characters.join(""));
+}
+
 export function isWebSocketUpgrade(request: Request): boolean {
   return request.headers.get("upgrade")?.toLowerCase() === "websocket";
 }
@@ -231,6 +244,13 @@ export interface BridgeData {
     readonly answers: AnswersAt;
   };
   readonly queue: (string | Uint8Array)[];
+  /**
+   * The session cookie's value the socket was let in with, when a session stood: held
+   * while it is open, and closed if it ends (lib/gateway/session-connections.ts).
+   */
+  readonly sessionCookie?: string;
+  /** Lets go of that hold, once the socket closed. */
+  release?: () => void;
   /** Told when the bridge closes, with the bytes each way (for accounting). */
   readonly done?: (bytesIn: number, bytesOut: number) => void;
   bytesIn: number;
@@ -246,6 +266,7 @@ export function bridgeData(
     done?: BridgeData["done"];
     connectTimeoutMs?: number;
     silence?: BridgeData["silence"];
+    sessionCookie?: string;
   },
 ): BridgeData {
   return {
@@ -257,6 +278,7 @@ export function bridgeData(
     ...(options.silence ? { silence: options.silence } : {}),
     protocols: options.protocols ? options.protocols.split(",").map((p) => p.trim()) : [],
     queue: [],
+    ...(options.sessionCookie !== undefined ? { sessionCookie: options.sessionCookie } : {}),
     ...(options.done ? { done: options.done } : {}),
     bytesIn: 0,
     bytesOut: 0,

@@ -45,6 +45,7 @@ import {
   type BridgeData,
   bridgeData,
   carriesBody,
+  closeForSessionEnd,
   forwardedHeaders,
   isWebSocketUpgrade,
   READ_WHOLE_BYTES,
@@ -66,7 +67,14 @@ import {
   SIGNOUT_PATH,
 } from "./routing.ts";
 import { describeRule } from "./rules.ts";
-import { acceptLogin, isSameOriginPath, SESSION_COOKIE, SESSION_TTL_S } from "./sessions.ts";
+import { SessionConnections, SessionEnded } from "./session-connections.ts";
+import {
+  acceptLogin,
+  isSameOriginPath,
+  SESSION_COOKIE,
+  SESSION_TTL_S,
+  sessionCookie,
+} from "./sessions.ts";
 import { DeviceSilent, watchForSilence } from "./silence-watch.ts";
 import { type AppEntry, RouteTable } from "./table.ts";
 
@@ -143,6 +151,8 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   const limiters = new Map<string, Limiter>();
   const people = new SessionCheck(node);
   const sessions = new CheckedSessions(node, people);
+  // WebSockets and streamed answers, ended with the sessions that opened them.
+  const sessionConnections = new SessionConnections(node, sessions, log);
   // Which objects are within the zone's budget for public files, worked out once a change.
   const publicSizes = new StateBoundMemo<ReadonlyMap<ObjectId, number>>(node);
   const sizesOfPublic = () =>
@@ -447,7 +457,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         forwarded,
         request.headers.get("sec-websocket-protocol"),
         (bytesIn, bytesOut) => done(target.app, 101, bytesIn, bytesOut),
-        viewer,
+        viewer && { viewer, cookie: sessionCookie(request.headers.get("cookie")) },
         assertions,
         backendTimeoutMs,
       );
@@ -643,11 +653,22 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       done(target.app, response.status, bytesIn, 0);
       return returnedResponse(response, undefined, byPath);
     }
+    // It may last as long as the client keeps it (an event stream): held, it ends with its
+    // session, as a WebSocket does, the app told by its connection's end.
+    const cookie = viewer && sessionCookie(request.headers.get("cookie"));
+    const release =
+      cookie === undefined
+        ? undefined
+        : sessionConnections.hold(cookie, (why) => abort.abort(new SessionEnded(why)));
+    if (release) request.signal.addEventListener("abort", release, { once: true });
     // Told once the last byte has passed: by the counter itself, unless a throttle holds
     // bytes after it. Each stream a chunk passes through costs the gateway about 0.3 ms of
     // CPU a MiB (docs/performance.md, relayed bulk), and every large relayed answer comes
     // this way: the device's ingress sends it chunked, its length lost.
-    const counted = () => done(target.app, response.status, bytesIn, bytesOut);
+    const counted = () => {
+      release?.();
+      done(target.app, response.status, bytesIn, bytesOut);
+    };
     const bandwidth = limiter.bandwidth;
     stream = stream.pipeThrough(counter((n) => (bytesOut += n), bandwidth ? undefined : counted));
     if (bandwidth)
@@ -699,7 +720,21 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         });
         return secure ? answered.then((response) => response && withHsts(response)) : answered;
       },
-      websocket: websocketBridge,
+      websocket: {
+        ...websocketBridge,
+        open(client) {
+          websocketBridge.open?.(client);
+          const cookie = client.data.sessionCookie;
+          if (cookie !== undefined)
+            client.data.release = sessionConnections.hold(cookie, (why) =>
+              closeForSessionEnd(client, why),
+            );
+        },
+        close(client, code, reason) {
+          client.data.release?.();
+          websocketBridge.close?.(client, code, reason);
+        },
+      },
       error: async (error) => {
         // An answer passed on as it came (an app's large one: see answerReadWhole) whose
         // connection broke before its first byte went on: the runtime gives its body's
@@ -762,6 +797,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     table.stop();
     accounting.stop();
     sessions.stop();
+    sessionConnections.stop();
   };
   try {
     main = startMain();
@@ -937,10 +973,13 @@ async function websocketTarget(
   headers: Headers,
   protocols: string | null,
   done: (bytesIn: number, bytesOut: number) => void,
-  viewer: Viewer | undefined,
+  /** Who the session let in, and its cookie (the socket ends with it: SessionConnections). */
+  session: { readonly viewer: Viewer; readonly cookie: string | undefined } | undefined,
   assertions: AppUserAssertions,
   connectTimeoutMs: number,
 ): Promise<BridgeData | undefined> {
+  const viewer = session?.viewer;
+  const sessionCookie = session?.cookie;
   if (entry.status.device === node.deviceName) {
     const door = node.doors.get(entry.spec.app);
     if (!door) return undefined;
@@ -950,6 +989,7 @@ async function websocketTarget(
       protocols,
       done,
       connectTimeoutMs,
+      ...(sessionCookie !== undefined ? { sessionCookie } : {}),
     });
   }
   const peer = entry.status.device ? node.peer(entry.status.device) : undefined;
@@ -967,6 +1007,7 @@ async function websocketTarget(
     protocols,
     done,
     connectTimeoutMs,
+    ...(sessionCookie !== undefined ? { sessionCookie } : {}),
     // Its own address, or through a relay's door a stream to it (see unlessSilent).
     silence: { address, answers: (a, fresh) => node.client.answersAt(peer, a, fresh) },
   });

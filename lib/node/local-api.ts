@@ -706,19 +706,24 @@ export function createLocalApp(
     return c.json({ ...revoked, ...held });
   });
   // The grant a token carries as it applies here; with the call it is for, a refusal
-  // is recorded in the audit log.
+  // is recorded in the audit log and published as a read is (below): not waited for, but
+  // within AUDIT_SOON_GAP_MS, so a device killed a second later has lost none.
   app.post("/v1/agents/check", async (c) => {
     const body = (await jsonObject(c)) as { token?: unknown; call?: unknown };
     const call = body.call === undefined ? undefined : auditCall(body.call);
-    return c.json(checkAgentCall(node, String(body.token ?? ""), call, agentLimits));
+    return c.json(
+      checkAgentCall(node, String(body.token ?? ""), call, agentLimits, () => {
+        void services.publishAuditSoon();
+      }),
+    );
   });
   // A call that changed something (or set out to) is answered once its entry is in the
   // zone state and another device holds it: lost with this device, the change would stay
   // (an app stopped on another device) and nobody could say which agent made it.
-  // Any other (a read, a call refused for what it asks) is published within
-  // AUDIT_SOON_GAP_MS too, not waited for: a device killed a second later keeps it (at
-  // most one changeset a second, shared with the changes; docs/performance.md has its
-  // cost). Those refused at /v1/agents/check (a token, a rate) wait for the timer.
+  // Any other (a read, a call refused for what it asks, or at /v1/agents/check for its
+  // token or its rate) is published within AUDIT_SOON_GAP_MS too, not waited for: a device
+  // killed a second later keeps it (at most one changeset a second, shared with the
+  // changes; docs/performance.md has its cost).
   // A call refused for the agent's calls at once is recorded within the agent's budget of
   // refusals on this device, as its token's and its rate's are.
   app.post("/v1/agents/audit", async (c) => {
@@ -864,15 +869,12 @@ export function createLocalApp(
     return c.json({ ...limited, ...held });
   });
   app.post("/v1/ndn/files", async (c) => {
-    const body = (await jsonObject(c)) as {
-      id?: string;
-      size?: number;
-      name?: string;
-      wait?: boolean;
-    };
+    const body = (await jsonObject(c)) as { id?: string; size?: number; name?: string };
     const parsed = parseObjectId(String(body.id));
     if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${body.id} is not an object id`);
-    // `wait: false` in the body: a public put, which waits for the gateways' copies instead.
+    // `?wait=false`, as every write says it: `--no-wait`, and a public put, which waits for
+    // the gateways' copies instead (/v1/ndn/public). The body's `wait: false` of earlier
+    // CLIs is not read: their public put waits here too, and answers all the same.
     const asked = asksToWait(c);
     // Its size as held here, not as asked: what every device may fetch for it.
     const size = node.store.wholeSize(parsed.id);
@@ -898,7 +900,7 @@ export function createLocalApp(
     );
     const copies = !recorded.withinBudget
       ? { heldBy: [], notHeldBy: [...others].sort() }
-      : body.wait === false || !asked
+      : !asked
         ? { heldBy: [], notHeldBy: [] }
         : await untilHeldByPeers(node, parsed.id, size, others);
     if (copies.heldBy.length === 0 && copies.notHeldBy.length > 0)

@@ -28,9 +28,16 @@ import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { Viewer } from "./access.ts";
+import { touchesPeople } from "./directory.ts";
 import { checkAssertion } from "./passkey.ts";
 import type { SessionProblem } from "./session-problem.ts";
-import { isSignedOut, personSessionId, SIGNED_OUT, signedOutEverywhereUntil } from "./signouts.ts";
+import {
+  isSignedOut,
+  isSignOutKey,
+  personSessionId,
+  SIGNED_OUT,
+  signedOutEverywhereUntil,
+} from "./signouts.ts";
 
 /** How long a session lasts: as a login link's, and no longer than any may. */
 export const PERSON_SESSION_TTL_S = MAX_SESSION_S;
@@ -65,6 +72,16 @@ export function signSession(node: NodeContext, claims: SessionClaims, proof: Ses
   if (claims.gateway !== node.deviceId)
     throw new BuckyError("E_INTERNAL", "a gateway signs only its own sessions");
   return signUserSession(claims, proof, node.zone.deviceKey);
+}
+
+/**
+ * Whether a write of `key` may end sessions that stood: a sign-out, a change to a person
+ * (removed, reset, a password changed), or to who is a member (the gateway that signed a
+ * session, or the device whose link opened it, revoked: lib/sync/membership.ts). Not what
+ * a device reports of itself (`devices/<name>/info`), which it rewrites as it changes.
+ */
+export function mayEndSessions(key: string): boolean {
+  return isSignOutKey(key) || touchesPeople(key) || /^devices\/[^/]+\/(doc|revoked)$/.test(key);
 }
 
 /** Checks people's sessions on one device, remembering the passkey proofs it checked. */

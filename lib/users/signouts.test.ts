@@ -18,7 +18,7 @@ import {
   testZone,
 } from "../state/test-db.ts";
 import { state } from "../store/schema.ts";
-import { newClaims } from "./sessions.ts";
+import { mayEndSessions, newClaims } from "./sessions.ts";
 import {
   deviceSessionId,
   forgetExpiredSignOuts,
@@ -114,6 +114,21 @@ describe("a sign-out everywhere", () => {
   });
 });
 
+describe("two sign-outs everywhere in one second", () => {
+  test("the second ends the sessions opened since the first", () => {
+    const { node } = zone();
+    const first = recordSignOutEverywhere(node, "ann");
+    const claims = newClaims(node, "ann" as UserName);
+    expect(claims.issuedAt).toBe(first + SESSION_CLOCK_SKEW_S + 1);
+    const second = recordSignOutEverywhere(node, "ann");
+    expect(second).toBe(first + 1);
+    const nowS = Math.floor(node.now() / 1000);
+    expect(claims.issuedAt).toBeLessThanOrEqual(
+      signedOutEverywhereUntil(node.db, node.membership(), "ann", nowS),
+    );
+  });
+});
+
 describe("a sign-out everywhere a member device wrote", () => {
   const ann = "ann" as UserName;
   const nowS = Math.floor(NOW_MS / 1000);
@@ -188,3 +203,26 @@ describe("a session's id", () => {
 
 /** deviceSessionId of the first-version session above, as bucky computed it before nonces. */
 const FIRST_VERSION_ID = "8a427b4fe716be5d04a043abace61143f9e94529f5b52f465b168908d3a5d76f";
+
+describe("a change that may end sessions", () => {
+  test("is a sign-out, a person's account or credentials, or who is a member; not an app or a report", () => {
+    const ends = [
+      "nodes/alpha/signed-out/abc",
+      "nodes/beta/signed-out-everywhere/ann",
+      "users/ann/account/1",
+      "users/ann/credentials/x",
+      "users/ann/password-changes/2",
+      "devices/alpha/doc",
+      "devices/beta/revoked",
+    ];
+    const keeps = [
+      "nodes/alpha/signed-outs/abc",
+      "nodes/alpha/agent-log/1",
+      "devices/alpha/info",
+      "users/ann/apps/notes/spec",
+      "system/files-budget",
+    ];
+    expect(ends.filter(mayEndSessions)).toEqual(ends);
+    expect(keeps.filter(mayEndSessions)).toEqual([]);
+  });
+});

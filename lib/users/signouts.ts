@@ -73,6 +73,11 @@ export function deviceSessionId(session: Session): string {
 export const SIGNED_OUT: { readonly problem: SessionProblem } = { problem: { code: "signed-out" } };
 
 const signedOutKey = (gateway: string, id: string) => `nodes/${gateway}/signed-out/${id}`;
+
+/** Whether `key` is a sign-out record, of one session or everywhere. */
+export function isSignOutKey(key: string): boolean {
+  return /^nodes\/[^/]+\/signed-out(-everywhere)?\//.test(key);
+}
 const everywhereKey = (gateway: string, user: string) =>
   `nodes/${gateway}/signed-out-everywhere/${user}`;
 
@@ -122,7 +127,16 @@ export function signedOutEverywhereUntil(
  * hears of it; returns until when (seconds since the epoch).
  */
 export function recordSignOutEverywhere(node: NodeContext, user: string): number {
-  const until = Math.floor(node.now() / 1000);
+  const nowS = Math.floor(node.now() / 1000);
+  // Sessions opened since the last sign-out everywhere are dated a second past what it
+  // ends (lib/users/sessions.ts: newClaims): dated as it, this one would end none of them,
+  // so it is dated a second past it (within the skew every gateway takes). Before, two in
+  // the same second left the sessions opened between them standing.
+  const last = signedOutEverywhereUntil(node.db, node.membership(), user, nowS);
+  const until =
+    last === 0
+      ? nowS
+      : Math.min(Math.max(nowS, last - SESSION_CLOCK_SKEW_S + 1), nowS + SESSION_CLOCK_SKEW_S);
   const ops = [
     { key: everywhereKey(node.deviceName, user), value: JSON.stringify({ until }) },
     ...expiredOps(node),
