@@ -1586,6 +1586,29 @@ describe("apps beside the panel", () => {
     expect(answer.headers.get("clear-site-data")).toBeNull();
   });
 
+  test("a session cookie an app's script planted before the person's own neither shuts them out nor keeps them signed in", async () => {
+    // document.cookie on <app>.<zone host> can set one for the zone's domain with a longer
+    // path, which the browser sends first: junk, or an expired or signed-out session.
+    const own = await signIn();
+    const planted = `bucky_session=junk; bucky_session=${"x".repeat(40)}.${"y".repeat(20)}.z; ${own}`;
+    const panel = await get("/_bucky/panel/", { host: HOST, headers: { cookie: planted } });
+    expect(panel.status).toBe(200);
+    const app = (await (
+      await get("/apps/probe/api/headers", { headers: { cookie: planted } })
+    ).json()) as Record<string, string>;
+    expect(app["bucky-user"]).toBe("owner");
+    // Signing out ends the person's own session, not the junk before it.
+    const out = await get("/_bucky/signout", {
+      host: HOST,
+      method: "POST",
+      headers: { cookie: planted, "content-type": "application/x-www-form-urlencoded" },
+      body: "",
+    });
+    expect(out.status).toBe(303);
+    const after = await get("/_bucky/panel/", { host: HOST, headers: { cookie: own } });
+    expect(after.status).toBe(401);
+  });
+
   test("the zone's start page, with its sign-out button, is never framed", async () => {
     const start = await get("/", { host: HOST, headers: { cookie: await signIn() } });
     expect(start.status).toBe(200);

@@ -11,9 +11,11 @@ import { StateBoundMemo } from "../node/state-bound-memo.ts";
 import type { Viewer } from "../users/access.ts";
 import type { SessionProblem } from "../users/session-problem.ts";
 import type { SessionCheck } from "../users/sessions.ts";
-import { checkSession, NOT_SIGNED_IN, sessionCookie } from "./sessions.ts";
+import { checkSessionCookie, NOT_SIGNED_IN, sessionCookies } from "./sessions.ts";
 
 type Answer = { viewer: Viewer } | { problem: SessionProblem };
+/** Who is behind a request, with the cookie that says so (what holds its connections). */
+export type Checked = { viewer: Viewer; cookie: string } | { problem: SessionProblem };
 
 export class CheckedSessions {
   private readonly stood: StateBoundMemo<Answer>;
@@ -29,12 +31,36 @@ export class CheckedSessions {
     this.stood.stop();
   }
 
-  /** Who is behind a request's cookies, or why no one is (lib/gateway/sessions.ts). */
-  check(cookieHeader: string | null): Promise<Answer> | Answer {
-    const value = sessionCookie(cookieHeader);
-    if (!value) return NOT_SIGNED_IN;
+  /**
+   * Who is behind a request's cookies, or why no one is (lib/gateway/sessions.ts
+   * checkSession): at once, without a turn's wait, for a request without a session cookie
+   * or with one session remembered.
+   */
+  check(cookieHeader: string | null): Promise<Checked> | Checked {
+    const values = sessionCookies(cookieHeader);
+    const [only] = values;
+    if (only === undefined) return NOT_SIGNED_IN;
+    if (values.length > 1) return this.first(values);
+    const answer = this.one(only);
+    return answer instanceof Promise
+      ? answer.then((settled) => withCookie(settled, only))
+      : withCookie(answer, only);
+  }
+
+  /** The first of several cookies that opens a session, or the first's reason. */
+  private async first(values: readonly string[]): Promise<Checked> {
+    let problem: { problem: SessionProblem } | undefined;
+    for (const value of values) {
+      const answer = await this.one(value);
+      if ("viewer" in answer) return { viewer: answer.viewer, cookie: value };
+      problem ??= answer;
+    }
+    return problem ?? NOT_SIGNED_IN;
+  }
+
+  private one(value: string): Promise<Answer> | Answer {
     return this.stood.get(value, async () => {
-      const answer = await checkSession(this.node, cookieHeader, this.people);
+      const answer = await checkSessionCookie(this.node, value, this.people);
       // A session stands while its expiry is after the current second (protocol/).
       return "viewer" in answer
         ? { answer: { viewer: answer.viewer }, keepUntilMs: answer.expiresAt * 1000 }
@@ -42,3 +68,6 @@ export class CheckedSessions {
     });
   }
 }
+
+const withCookie = (answer: Answer, cookie: string): Checked =>
+  "viewer" in answer ? { viewer: answer.viewer, cookie } : answer;

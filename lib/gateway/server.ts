@@ -68,13 +68,7 @@ import {
 } from "./routing.ts";
 import { describeRule } from "./rules.ts";
 import { SessionConnections, SessionEnded } from "./session-connections.ts";
-import {
-  acceptLogin,
-  isSameOriginPath,
-  SESSION_COOKIE,
-  SESSION_TTL_S,
-  sessionCookie,
-} from "./sessions.ts";
+import { acceptLogin, isSameOriginPath, SESSION_COOKIE, SESSION_TTL_S } from "./sessions.ts";
 import { DeviceSilent, watchForSilence } from "./silence-watch.ts";
 import { type AppEntry, RouteTable } from "./table.ts";
 
@@ -457,7 +451,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         forwarded,
         request.headers.get("sec-websocket-protocol"),
         (bytesIn, bytesOut) => done(target.app, 101, bytesIn, bytesOut),
-        viewer && { viewer, cookie: sessionCookie(request.headers.get("cookie")) },
+        "viewer" in session ? { viewer: session.viewer, cookie: session.cookie } : undefined,
         assertions,
         backendTimeoutMs,
       );
@@ -655,7 +649,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     }
     // It may last as long as the client keeps it (an event stream): held, it ends with its
     // session, as a WebSocket does, the app told by its connection's end.
-    const cookie = viewer && sessionCookie(request.headers.get("cookie"));
+    const cookie = "viewer" in session ? session.cookie : undefined;
     const release =
       cookie === undefined
         ? undefined

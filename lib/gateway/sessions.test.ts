@@ -19,6 +19,7 @@ import {
   checkSession,
   isSameOriginPath,
   SESSION_COOKIE,
+  sessionCookies,
   signOut,
 } from "./sessions.ts";
 
@@ -90,5 +91,22 @@ describe("a device's sessions", () => {
     expect(await who(first)).toEqual(laptopViewer);
     await signOut(node, first, people);
     expect([await who(first), await who(second)]).toEqual([SIGNED_OUT, laptopViewer]);
+    // Behind junk and a signed-out one, the session that stands counts, and signs out.
+    expect(await who(`bucky_session=junk; ${first}; ${second}`)).toEqual(laptopViewer);
+    await signOut(node, `bucky_session=junk; ${second}`, people);
+    expect(await who(second)).toEqual(SIGNED_OUT);
+  });
+});
+
+describe("sessionCookies", () => {
+  test("every session cookie of a request, in its order, each once, a few at most", () => {
+    expect(sessionCookies(null)).toEqual([]);
+    expect(sessionCookies("theme=dark")).toEqual([]);
+    expect(sessionCookies("bucky_session=a; theme=dark; bucky_session=b; bucky_session=a")).toEqual(
+      ["a", "b"],
+    );
+    expect(sessionCookies("bucky_session=; xbucky_session=c")).toEqual([]);
+    const many = Array.from({ length: 10 }, (_, i) => `bucky_session=v${i}`).join("; ");
+    expect(sessionCookies(many)).toEqual(["v0", "v1", "v2", "v3"]);
   });
 });

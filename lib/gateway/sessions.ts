@@ -226,10 +226,10 @@ export function acceptLogin(node: NodeContext, token: string): { cookie: string 
 }
 
 /**
- * Signs out the session a request's cookie carries, on every gateway of the zone (as
- * each hears of it), and says whether another device holds the sign-out. A cookie that
- * opens no session (none, expired, forged, already signed out) is left alone: nothing is
- * written for it (undefined).
+ * Signs out the sessions a request's cookies carry (every one that opens a session: see
+ * sessionCookies), on every gateway of the zone (as each hears of it), and says whether
+ * another device holds the sign-out. Cookies that open no session (none, expired, forged,
+ * already signed out) are left alone: nothing is written for them (undefined).
  */
 export async function signOut(
   node: NodeContext,
@@ -237,17 +237,22 @@ export async function signOut(
   people: SessionCheck,
   everywhere = false,
 ): Promise<HeldElsewhere | undefined> {
-  const checked = await checkSession(node, cookieHeader, people);
-  if (!("viewer" in checked)) return undefined;
-  // Everywhere: every session of the person, this one among them (a device's session
-  // is no one's, and has no others).
-  if (everywhere && checked.viewer.kind === "person") {
-    recordSignOutEverywhere(node, checked.viewer.user);
-    return node.untilHeldElsewhere(`sign-out of ${checked.viewer.user} everywhere`);
+  let signedOut: string | undefined;
+  for (const value of sessionCookies(cookieHeader)) {
+    const checked = await checkSessionCookie(node, value, people);
+    if (!("viewer" in checked)) continue;
+    // Everywhere: every session of the person, this one among them (a device's session
+    // is no one's, and has no others).
+    if (everywhere && checked.viewer.kind === "person") {
+      recordSignOutEverywhere(node, checked.viewer.user);
+      signedOut = `sign-out of ${checked.viewer.user} everywhere`;
+    } else {
+      recordSignOut(node, checked.sessionId, checked.expiresAt);
+      signedOut = `sign-out of session ${checked.sessionId.slice(0, 12)}`;
+    }
   }
-  recordSignOut(node, checked.sessionId, checked.expiresAt);
   // Said done only once it outlives this gateway (within a bound: a peer may be away).
-  return node.untilHeldElsewhere(`sign-out of session ${checked.sessionId.slice(0, 12)}`);
+  return signedOut === undefined ? undefined : node.untilHeldElsewhere(signedOut);
 }
 
 /** What a request without a session is told. */
@@ -255,29 +260,62 @@ export const NOT_SIGNED_IN: { readonly problem: SessionProblem } = {
   problem: { code: "not-signed-in" },
 };
 
-/** The value of the session cookie a request carries, if any. */
-export function sessionCookie(cookieHeader: string | null): string | undefined {
-  return (
-    cookieHeader
-      ?.split(";")
-      .map((part) => part.trim())
-      .find((part) => part.startsWith(`${SESSION_COOKIE}=`))
-      ?.slice(SESSION_COOKIE.length + 1) || undefined
-  );
-}
+/** The most session cookies of one request looked at. */
+const MAX_SESSION_COOKIES = 4;
 
 /**
- * Who is behind a session cookie: a person (their session checked by `people`) or a
- * device, when the session expires (seconds) and its id (lib/users/signouts.ts); or why
- * no one is.
+ * The values of the session cookies a request carries, in its order, at most
+ * MAX_SESSION_COOKIES. Usually one; more when an app's script set another for the zone's
+ * domain (document.cookie, which no gateway sees): with a longer path the browser sends it
+ * first, so a gateway that read only the first was told junk, and the person was signed
+ * out of the panel until they cleared their cookies. Each is checked, and the first that
+ * opens a session counts.
+ */
+export function sessionCookies(cookieHeader: string | null): string[] {
+  if (!cookieHeader?.includes(SESSION_COOKIE)) return [];
+  const values: string[] = [];
+  for (const part of cookieHeader.split(";")) {
+    const cookie = part.trim();
+    if (!cookie.startsWith(`${SESSION_COOKIE}=`)) continue;
+    const value = cookie.slice(SESSION_COOKIE.length + 1);
+    if (value && !values.includes(value)) values.push(value);
+    if (values.length === MAX_SESSION_COOKIES) break;
+  }
+  return values;
+}
+
+export type CheckedSession =
+  | { viewer: Viewer; expiresAt: number; sessionId: string; cookie: string }
+  | { problem: SessionProblem };
+
+/**
+ * Who is behind the first of a request's session cookies that opens a session
+ * (sessionCookies), with that cookie; or why no one is (the first cookie's reason).
  */
 export async function checkSession(
   node: NodeContext,
   cookieHeader: string | null,
   people: SessionCheck,
-): Promise<{ viewer: Viewer; expiresAt: number; sessionId: string } | { problem: SessionProblem }> {
-  const value = sessionCookie(cookieHeader);
-  if (!value) return NOT_SIGNED_IN;
+): Promise<CheckedSession> {
+  let problem: { problem: SessionProblem } | undefined;
+  for (const value of sessionCookies(cookieHeader)) {
+    const checked = await checkSessionCookie(node, value, people);
+    if ("viewer" in checked) return checked;
+    problem ??= checked;
+  }
+  return problem ?? NOT_SIGNED_IN;
+}
+
+/**
+ * Who is behind a session cookie's value: a person (their session checked by `people`) or
+ * a device, when the session expires (seconds) and its id (lib/users/signouts.ts); or why
+ * no one is.
+ */
+export async function checkSessionCookie(
+  node: NodeContext,
+  value: string,
+  people: SessionCheck,
+): Promise<CheckedSession> {
   const nowS = Math.floor(node.now() / 1000);
   try {
     if (decodeJws(value).header.typ === USER_SESSION_TYPE) {
@@ -288,6 +326,7 @@ export async function checkSession(
             ...answer,
             expiresAt: session.claims.expiresAt,
             sessionId: personSessionId(session.claims),
+            cookie: value,
           }
         : answer;
     }
@@ -304,6 +343,7 @@ export async function checkSession(
       viewer: { kind: "device", device: session.device, deviceName: member.name },
       expiresAt: session.expiresAt,
       sessionId,
+      cookie: value,
     };
   } catch (error) {
     if (error instanceof ProtocolError)
