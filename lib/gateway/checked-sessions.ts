@@ -13,7 +13,8 @@ import type { SessionProblem } from "../users/session-problem.ts";
 import type { SessionCheck } from "../users/sessions.ts";
 import { checkSession, NOT_SIGNED_IN, sessionCookie } from "./sessions.ts";
 
-type Answer = { viewer: Viewer } | { problem: SessionProblem };
+/** Who, and the session's id (lib/users/signouts.ts); or why no one. */
+type Answer = { viewer: Viewer; sessionId: string } | { problem: SessionProblem };
 
 export class CheckedSessions {
   private readonly stood: StateBoundMemo<Answer>;
@@ -37,7 +38,10 @@ export class CheckedSessions {
       const answer = await checkSession(this.node, cookieHeader, this.people);
       // A session stands while its expiry is after the current second (protocol/).
       return "viewer" in answer
-        ? { answer: { viewer: answer.viewer }, keepUntilMs: answer.expiresAt * 1000 }
+        ? {
+            answer: { viewer: answer.viewer, sessionId: answer.sessionId },
+            keepUntilMs: answer.expiresAt * 1000,
+          }
         : { answer };
     });
   }
