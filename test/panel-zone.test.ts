@@ -386,3 +386,54 @@ describe("the panel at another device's gateway", () => {
     expect(await pageAt(betaGateway, "backups")).toContain(`datetime="${alphaLast.at}"`);
   }, 30_000);
 });
+
+describe("the panel's notices", () => {
+  test("shows one an app's script planted on no page and clears it; its own still shows, to its session alone", async () => {
+    // What a script of an app at a sibling host writes with `domain=<zone host>`: the
+    // notice's name and format, with no mac of the gateway's.
+    const words = { kind: "error", text: "Your recovery phrase leaked: re-enter it at evil" };
+    const planted = `bucky_notice=${Buffer.from(JSON.stringify(words)).toString("base64url")}`;
+    const host = new URL(betaGateway).hostname;
+    const overview = async (cookies: string) => {
+      const response = await fetch(`${betaGateway}${PANEL}`, {
+        headers: { cookie: cookies, "accept-language": "en" },
+        redirect: "manual",
+      });
+      const html = unescaped(await response.text());
+      return {
+        status: response.status,
+        notice: /class="notice [^"]*"[^>]*>([^<]*)/.exec(html)?.[1],
+        setCookies: response.headers.getSetCookie(),
+      };
+    };
+    const cleared = [
+      "bucky_notice=; Path=/_bucky/panel; Max-Age=0",
+      `bucky_notice=; Path=/_bucky/panel; Max-Age=0; Domain=${host}`,
+    ];
+    expect(await overview(`${cookie}; ${planted}`)).toEqual({
+      status: 200,
+      notice: undefined,
+      setCookies: cleared,
+    });
+    // A notice of the panel's own (a job this gateway does not follow), behind the planted one.
+    const refused = await fetch(`${betaGateway}${PANEL}jobs/none`, {
+      headers: { cookie, "accept-language": "en" },
+      redirect: "manual",
+    });
+    expect(refused.status).toBe(303);
+    const own = (refused.headers.get("set-cookie") ?? "").split(";")[0] as string;
+    const shown = await overview(`${cookie}; ${planted}; ${own}`);
+    expect(shown.notice).toBe("no such job on this device");
+    expect(shown.setCookies).toEqual(cleared);
+    // Another session (another browser, signed in by a link of beta's: alpha may be gone by
+    // now) is not shown this one's.
+    const link = await buckyJson<{ url: string }>(["login-link", "--home", beta.home]);
+    const opened = await fetch(link.url, { redirect: "manual" });
+    const other = (opened.headers.get("set-cookie") ?? "").split(";")[0] as string;
+    expect(await overview(`${other}; ${own}`)).toEqual({
+      status: 200,
+      notice: undefined,
+      setCookies: cleared,
+    });
+  }, 30_000);
+});

@@ -13,9 +13,12 @@ import type { SessionProblem } from "../users/session-problem.ts";
 import type { SessionCheck } from "../users/sessions.ts";
 import { checkSessionCookie, NOT_SIGNED_IN, sessionCookies } from "./sessions.ts";
 
-type Answer = { viewer: Viewer } | { problem: SessionProblem };
+/** Who, and the session's id (lib/users/signouts.ts); or why no one. */
+type Answer = { viewer: Viewer; sessionId: string } | { problem: SessionProblem };
 /** Who is behind a request, with the cookie that says so (what holds its connections). */
-export type Checked = { viewer: Viewer; cookie: string } | { problem: SessionProblem };
+export type Checked =
+  | { viewer: Viewer; sessionId: string; cookie: string }
+  | { problem: SessionProblem };
 
 export class CheckedSessions {
   private readonly stood: StateBoundMemo<Answer>;
@@ -52,7 +55,7 @@ export class CheckedSessions {
     let problem: { problem: SessionProblem } | undefined;
     for (const value of values) {
       const answer = await this.one(value);
-      if ("viewer" in answer) return { viewer: answer.viewer, cookie: value };
+      if ("viewer" in answer) return { ...answer, cookie: value };
       problem ??= answer;
     }
     return problem ?? NOT_SIGNED_IN;
@@ -63,11 +66,14 @@ export class CheckedSessions {
       const answer = await checkSessionCookie(this.node, value, this.people);
       // A session stands while its expiry is after the current second (protocol/).
       return "viewer" in answer
-        ? { answer: { viewer: answer.viewer }, keepUntilMs: answer.expiresAt * 1000 }
+        ? {
+            answer: { viewer: answer.viewer, sessionId: answer.sessionId },
+            keepUntilMs: answer.expiresAt * 1000,
+          }
         : { answer };
     });
   }
 }
 
 const withCookie = (answer: Answer, cookie: string): Checked =>
-  "viewer" in answer ? { viewer: answer.viewer, cookie } : answer;
+  "viewer" in answer ? { ...answer, cookie } : answer;

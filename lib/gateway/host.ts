@@ -9,7 +9,6 @@
 import type { ServedCertificate } from "../certs/keeper.ts";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
-import type { Viewer } from "../users/access.ts";
 import type { AppPipeClient } from "./app-pipe-client.ts";
 import {
   type GatewayConfig,
@@ -20,7 +19,7 @@ import {
   readTls,
   type TlsPem,
 } from "./config.ts";
-import { type RunningGateway, startGateway } from "./server.ts";
+import { type PanelSession, type RunningGateway, startGateway } from "./server.ts";
 
 /**
  * How soon a gateway that could not start (its port taken by another program, say) is
@@ -52,7 +51,7 @@ export class GatewayHost implements GatewayRunner {
       log: Log;
       timeZone?: string;
       backendTimeoutMs?: number;
-      panel: (request: Request, viewer: Viewer) => Promise<Response>;
+      panel: (request: Request, session: PanelSession) => Promise<Response>;
       mcp: (request: Request) => Promise<Response>;
       /** The certificates a configuration with automatic ones has now. */
       certificates: (config: GatewayConfig) => ServedCertificate[];

@@ -89,6 +89,12 @@ export const IDLE_TIMEOUT_S = 30;
 export const HSTS_MAX_AGE_S = 365 * 24 * 3600;
 const CHALLENGE_PREFIX = "/.well-known/acme-challenge/";
 
+/** The session a panel request is of: whose, and its id (lib/users/signouts.ts). */
+export interface PanelSession {
+  readonly viewer: Viewer;
+  readonly sessionId: string;
+}
+
 export interface GatewayOptions {
   readonly config: GatewayConfig;
   /**
@@ -106,8 +112,8 @@ export interface GatewayOptions {
   readonly log: Log;
   /** The gateway's view of the time zone, for rules: an IANA name, or the system's. */
   readonly timeZone?: string;
-  /** The control panel, for a request with a session (whose it is). */
-  readonly panel: (request: Request, viewer: Viewer) => Promise<Response>;
+  /** The control panel, for a request with a session (whose it is, and its id). */
+  readonly panel: (request: Request, session: PanelSession) => Promise<Response>;
   /** AI agents' MCP endpoint (which checks their tokens itself). */
   readonly mcp: (request: Request) => Promise<Response>;
   /** The app pipes of the devices running apps (without it, every request takes the ingress). */
@@ -285,7 +291,13 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
           );
         }
         if (!(await stillThere())) return unanswered();
-        return finish("", await options.panel(canonical(), session.viewer));
+        return finish(
+          "",
+          await options.panel(canonical(), {
+            viewer: session.viewer,
+            sessionId: session.sessionId,
+          }),
+        );
       }
       case "mcp":
         if (!(await stillThere())) return unanswered();

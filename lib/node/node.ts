@@ -299,7 +299,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       log,
       ...options.gateway,
       // The control panel and agents act through the local API, as the CLI does.
-      panel: async (request, viewer) => panel.fetch(request, { viewer }),
+      panel: async (request, session) => panel.fetch(request, session),
       mcp: (request) => agents.handle(request),
       certificates: (config) => certificates.served(config),
       challengeAnswer: (token, host) => CertificateKeeper.challengeAnswer(node, token, host),
@@ -365,8 +365,11 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     let panelApp: Promise<Hono<PanelEnv>> | undefined;
     const panel = {
       fetch: async (request: Request, env: PanelEnv["Bindings"]) => {
-        panelApp ??= import("../panel/panel.tsx").then(({ createPanel }) =>
-          createPanel(callLocal, log),
+        panelApp ??= Promise.all([
+          import("../panel/panel.tsx"),
+          import("../panel/notice-cookie.ts"),
+        ]).then(([{ createPanel }, { deriveNoticeKey }]) =>
+          createPanel(callLocal, log, deriveNoticeKey(seed)),
         );
         return (await panelApp).fetch(request, env);
       },

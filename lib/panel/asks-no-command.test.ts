@@ -26,6 +26,10 @@ import type { ZoneCertificate } from "../zone/status.ts";
 import { asksForCommand } from "./components.tsx";
 import { createPanel } from "./panel.tsx";
 
+/** What the gateway would give the panel: the device's key for notices, the session's id. */
+const NOTICE_KEY = new Uint8Array(32).fill(7);
+const SESSION_ID = "session-1";
+
 /**
  * Whether `text` asks to type a command: what the panel hides in a hint (asksForCommand),
  * and more strictly anything in backquotes, a package manager, or a bucky command named
@@ -311,11 +315,12 @@ describe("the overview, with every note of every kind", () => {
           : Response.json({ error: { code: "E_NOT_FOUND", message: "-" } }, { status: 404 });
       },
       createLog({ level: "silent" }),
+      NOTICE_KEY,
     );
     const answer = await panel.request(
       "http://gw.test/_bucky/panel/",
       { headers: { "accept-language": language } },
-      { viewer },
+      { viewer, sessionId: SESSION_ID },
     );
     expect(answer.status).toBe(200);
     return readable(await answer.text());
@@ -385,11 +390,12 @@ describe("an app's problem in the zone's own words", () => {
             return Response.json({ error: { code: "E_NOT_FOUND", message: "-" } }, { status: 404 });
           },
           createLog({ level: "silent" }),
+          NOTICE_KEY,
         );
         const answer = await panel.request(
           `http://gw.test/_bucky/panel/${path}`,
           { headers: { "accept-language": language } },
-          { viewer: OWNER },
+          { viewer: OWNER, sessionId: SESSION_ID },
         );
         expect(answer.status).toBe(200);
         const page = readable(await answer.text());

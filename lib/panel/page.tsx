@@ -1,12 +1,12 @@
 /**
  * What every page of the panel is made with: the local API, the viewer, their language,
  * and how to answer: a page in the frame, a live part alone, or a redirect after an
- * action that leaves a notice for the next page (in a short-lived cookie, never in the
- * address, so no link can put words in the panel's mouth).
+ * action that leaves a notice for the next page (in a short-lived cookie sealed for the
+ * session, never in the address, so no link and no app's script can put words in the
+ * panel's mouth: notice-cookie.ts).
  */
 import type { Context } from "hono";
 import type { Child } from "hono/jsx";
-import { PANEL_PATH } from "../gateway/routing.ts";
 import { languageOfAcceptLanguage } from "../i18n/language.ts";
 import { messagesFor } from "../i18n/messages.ts";
 import type { ApiResult, LocalApi } from "../node/local-client.ts";
@@ -15,15 +15,25 @@ import type { ZoneStatus } from "../zone/status.ts";
 import { asksForCommand, type Locale, LocaleContext } from "./components.tsx";
 import { notHeldYetNote } from "./held-notes.ts";
 import { href, Layout, type Notice } from "./layout.tsx";
+import {
+  NOTICE_TTL_S,
+  noticeClearingCookies,
+  noticeOfCookies,
+  noticeSetCookie,
+  sealNotice,
+} from "./notice-cookie.ts";
 
-/** Whose session the panel serves a request for: the gateway says. */
-export type PanelEnv = { Bindings: { viewer: Viewer } };
+/**
+ * Whose session the panel serves a request for, and its id (lib/users/signouts.ts): the
+ * gateway says.
+ */
+export type PanelEnv = { Bindings: { viewer: Viewer; sessionId: string } };
 export type PanelContext = Context<PanelEnv>;
 
-const NOTICE_COOKIE = "bucky_notice";
 /**
- * The most a notice's JSON may take, in UTF-8: as base64 (4/3 of it) with the cookie's
- * name and attributes, well under the 4096 bytes a browser keeps of a cookie.
+ * The most a notice's JSON may take, in UTF-8: as base64 (4/3 of it) with its expiry, its
+ * mac, the cookie's name and attributes, well under the 4096 bytes a browser keeps of a
+ * cookie (about 3900).
  */
 const NOTICE_MAX_BYTES = 2800;
 
@@ -49,20 +59,23 @@ export interface Page {
   refuse(path: string, text: string): Response;
 }
 
-export function pageFor(c: PanelContext, shared: LocalApi): Page {
+/** `noticeKey` seals the notices actions leave (notice-cookie.ts). */
+export function pageFor(c: PanelContext, shared: LocalApi, noticeKey: Uint8Array): Page {
   const language = languageOfAcceptLanguage(c.req.header("accept-language"));
   const locale: Locale = { t: messagesFor(language), language, nowMs: Date.now() };
   const viewer = c.env.viewer;
   // What a person asks for, the local API checks against their rights, not the device's.
   const api = viewer.kind === "person" ? shared.actingFor(viewer.user) : shared;
   const redirect = (path: string, notice: Notice) => {
-    const value = Buffer.from(JSON.stringify(fitted(notice))).toString("base64url");
+    const value = sealNotice(
+      noticeKey,
+      c.env.sessionId,
+      fitted(notice),
+      Date.now() + NOTICE_TTL_S * 1000,
+    );
     return new Response(null, {
       status: 303,
-      headers: {
-        location: href(path),
-        "set-cookie": `${NOTICE_COOKIE}=${value}; Path=${PANEL_PATH}; Max-Age=120; HttpOnly; SameSite=Strict`,
-      },
+      headers: { location: href(path), "set-cookie": noticeSetCookie(value) },
     });
   };
   return {
@@ -71,7 +84,13 @@ export function pageFor(c: PanelContext, shared: LocalApi): Page {
     viewer,
     async render(section, title, body, options = {}) {
       const status = await api.get<ZoneStatus>("/v1/status");
-      const notice = takeNotice(c);
+      // Read once: the page clears it, and clears one not ours (planted) as well.
+      const { came, notice } = noticeOfCookies(
+        noticeKey,
+        c.env.sessionId,
+        c.req.header("cookie"),
+        Date.now(),
+      );
       const page = (
         <Layout
           title={title}
@@ -90,8 +109,9 @@ export function pageFor(c: PanelContext, shared: LocalApi): Page {
         (options.status ?? 200) as 200,
       );
       response.headers.set("vary", "accept-language, cookie");
-      if (notice)
-        response.headers.append("set-cookie", `${NOTICE_COOKIE}=; Path=${PANEL_PATH}; Max-Age=0`);
+      if (came)
+        for (const cleared of noticeClearingCookies(new URL(c.req.url).hostname))
+          response.headers.append("set-cookie", cleared);
       return response;
     },
     async part(body, running) {
@@ -144,27 +164,4 @@ function fitted(notice: Notice): Notice {
     fit = { ...fit, text: `${[...fit.text].slice(0, keep).join("")}…` };
   }
   return fit;
-}
-
-/** The notice the last action left, if any (read once: the page clears it). */
-function takeNotice(c: PanelContext): Notice | undefined {
-  const raw = c.req
-    .header("cookie")
-    ?.split(";")
-    .map((part) => part.trim())
-    .find((part) => part.startsWith(`${NOTICE_COOKIE}=`))
-    ?.slice(NOTICE_COOKIE.length + 1);
-  if (!raw) return undefined;
-  try {
-    const value = JSON.parse(Buffer.from(raw, "base64url").toString("utf8")) as Partial<Notice>;
-    if ((value.kind !== "ok" && value.kind !== "error") || typeof value.text !== "string")
-      return undefined;
-    return {
-      kind: value.kind,
-      text: value.text,
-      ...(typeof value.hint === "string" ? { hint: value.hint } : {}),
-    };
-  } catch {
-    return undefined;
-  }
 }

@@ -14,9 +14,25 @@ import { en } from "../i18n/en.ts";
 import { zhCN } from "../i18n/zh-CN.ts";
 import { createLog } from "../log.ts";
 import type { Viewer } from "../users/access.ts";
+import type { Notice } from "./layout.tsx";
+import { noticeOfCookies } from "./notice-cookie.ts";
 import { createPanel } from "./panel.tsx";
 
 const silent = createLog({ level: "silent" });
+/** What the gateway would give the panel: the device's key for notices, the session's id. */
+const NOTICE_KEY = new Uint8Array(32).fill(7);
+const SESSION_ID = "session-1";
+
+/** The notice an action's redirect leaves, as the next page reads it (none: a blank one). */
+function noticeOf(answer: Response): Notice {
+  const cookies = answer.headers
+    .getSetCookie()
+    .map((line) => line.split(";")[0])
+    .join("; ");
+  return (
+    noticeOfCookies(NOTICE_KEY, SESSION_ID, cookies, Date.now()).notice ?? { kind: "ok", text: "" }
+  );
+}
 
 const device: Viewer = { kind: "device", device: "dtest" as DeviceId, deviceName: "phone" };
 
@@ -65,18 +81,26 @@ function withStatus(fields: Record<string, unknown> = {}) {
 function panelFor(viewer: Viewer, answers: Record<string, unknown> = {}) {
   const asked: string[] = [];
   const bodies: unknown[] = [];
-  const panel = createPanel(async (request) => {
-    const path = new URL(request.url).pathname;
-    asked.push(path);
-    if (request.method === "POST") bodies.push(await request.json().catch(() => null));
-    if (path in answers) return Response.json(answers[path]);
-    return Response.json(
-      { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
-      { status: 404 },
-    );
-  }, silent);
+  const panel = createPanel(
+    async (request) => {
+      const path = new URL(request.url).pathname;
+      asked.push(path);
+      if (request.method === "POST") bodies.push(await request.json().catch(() => null));
+      if (path in answers) return Response.json(answers[path]);
+      return Response.json(
+        { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
+        { status: 404 },
+      );
+    },
+    silent,
+    NOTICE_KEY,
+  );
   const get = (path: string, headers: Record<string, string> = {}) =>
-    panel.request(`http://gw.test/_bucky/panel/${path}`, { headers }, { viewer });
+    panel.request(
+      `http://gw.test/_bucky/panel/${path}`,
+      { headers },
+      { viewer, sessionId: SESSION_ID },
+    );
   const post = (path: string, form?: Record<string, string>) =>
     panel.request(
       `http://gw.test/_bucky/panel/${path}`,
@@ -85,7 +109,7 @@ function panelFor(viewer: Viewer, answers: Record<string, unknown> = {}) {
         headers: { host: "gw.test", origin: "http://gw.test" },
         ...(form ? { body: new URLSearchParams(form) } : {}),
       },
-      { viewer },
+      { viewer, sessionId: SESSION_ID },
     );
   return { asked, bodies, get, post };
 }
@@ -162,16 +186,20 @@ describe("the overview", () => {
       ],
     });
     const page = async (language: string) => {
-      const panel = createPanel(async (request) => {
-        const path = new URL(request.url).pathname;
-        return path in answers
-          ? Response.json(answers[path as keyof typeof answers])
-          : Response.json({ error: { code: "E_NOT_FOUND", message: "-" } }, { status: 404 });
-      }, silent);
+      const panel = createPanel(
+        async (request) => {
+          const path = new URL(request.url).pathname;
+          return path in answers
+            ? Response.json(answers[path as keyof typeof answers])
+            : Response.json({ error: { code: "E_NOT_FOUND", message: "-" } }, { status: 404 });
+        },
+        silent,
+        NOTICE_KEY,
+      );
       const answer = await panel.request(
         "http://gw.test/_bucky/panel/",
         { headers: { "accept-language": language } },
-        { viewer: device },
+        { viewer: device, sessionId: SESSION_ID },
       );
       return (await answer.text()).replaceAll("&#39;", "'");
     };
@@ -397,7 +425,7 @@ describe("the overview", () => {
 
 describe("a form from another site", () => {
   test("is refused in the language of the browser that sent it", async () => {
-    const panel = createPanel(() => Response.json({}), silent);
+    const panel = createPanel(() => Response.json({}), silent, NOTICE_KEY);
     const refusal = async (language: string) => {
       const answer = await panel.request(
         "http://gw.test/_bucky/panel/backups/run",
@@ -405,7 +433,7 @@ describe("a form from another site", () => {
           method: "POST",
           headers: { host: "gw.test", origin: "http://evil.example", "accept-language": language },
         },
-        { viewer: device },
+        { viewer: device, sessionId: SESSION_ID },
       );
       return { status: answer.status, text: await answer.text() };
     };
@@ -426,12 +454,13 @@ describe("what an action leaves for the next page", () => {
               { status: 404 },
             ),
       silent,
+      NOTICE_KEY,
     );
     const headers = { host: "gw.test", "accept-language": "zh-CN" };
     const stopped = await panel.request(
       "http://gw.test/_bucky/panel/apps/notes/stop",
       { method: "POST", headers },
-      { viewer: device },
+      { viewer: device, sessionId: SESSION_ID },
     );
     const cookie = (stopped.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
     // Browsers keep a cookie of at most 4096 bytes, its name and attributes included.
@@ -439,21 +468,53 @@ describe("what an action leaves for the next page", () => {
     const next = await panel.request(
       "http://gw.test/_bucky/panel/apps/notes",
       { headers: { ...headers, cookie } },
-      { viewer: device },
+      { viewer: device, sessionId: SESSION_ID },
     );
     expect(await next.text()).toContain(message.slice(0, 40));
+  });
+
+  test("is shown to its session alone: a notice an app's script planted, or another session's, is not, and is cleared", async () => {
+    const { post } = panelFor(owner, {
+      ...withStatus(),
+      "/v1/apps/notes/stop": { app: "notes", heldElsewhere: "held" },
+    });
+    const panel = createPanel(
+      async () => Response.json(withStatus()["/v1/status"]),
+      silent,
+      NOTICE_KEY,
+    );
+    /** The overview with `cookie`: the notice it shows (if any), and the cookies it sets. */
+    const overview = async (cookie: string, sessionId = SESSION_ID) => {
+      const answer = await panel.request(
+        "http://gw.test/_bucky/panel/",
+        { headers: { cookie, "accept-language": "en" } },
+        { viewer: owner, sessionId },
+      );
+      const shown = /class="notice [^"]*"[^>]*>([^<]*)/.exec(await answer.text())?.[1];
+      return { shown, setCookies: answer.headers.getSetCookie() };
+    };
+    // Right name and format, as a script of `evil.gw.test` writes it with `domain=gw.test`.
+    const words = { kind: "error", text: "Your recovery phrase leaked: re-enter it at evil" };
+    const planted = `bucky_notice=${Buffer.from(JSON.stringify(words)).toString("base64url")}`;
+    const cleared = [
+      "bucky_notice=; Path=/_bucky/panel; Max-Age=0",
+      "bucky_notice=; Path=/_bucky/panel; Max-Age=0; Domain=gw.test",
+    ];
+    expect(await overview(planted)).toEqual({ shown: undefined, setCookies: cleared });
+    // The panel's own notice, after an action: shown to the session it was left for alone,
+    // even behind a planted one.
+    const stopped = await post("apps/notes/stop");
+    expect(stopped.status).toBe(303);
+    const own = (stopped.headers.get("set-cookie") ?? "").split(";")[0] as string;
+    expect(await overview(own, "session-2")).toEqual({ shown: undefined, setCookies: cleared });
+    expect(await overview(`${planted}; ${own}`)).toEqual({
+      shown: noticeOf(stopped).text,
+      setCookies: cleared,
+    });
   });
 });
 
 describe("an action no other device holds yet", () => {
-  /** The notice an action's redirect leaves, as the next page reads it. */
-  const noticeOf = (answer: Response) => {
-    const value = /bucky_notice=([^;]*)/.exec(answer.headers.get("set-cookie") ?? "")?.[1] ?? "";
-    return JSON.parse(Buffer.from(value, "base64url").toString("utf8")) as {
-      kind: string;
-      hint?: string;
-    };
-  };
   const notYet = { heldElsewhere: "not yet" };
   const enrolled = {
     user: "ann",
@@ -577,24 +638,28 @@ describe("a form's body", () => {
   /** A local API stand-in that reads an upload as it comes, noting how much of the form had come by its first piece. */
   function uploadsTo(pulled: () => number) {
     const uploads: { path: string; pulledAtFirstPiece: number; bytes: Uint8Array }[] = [];
-    const panel = createPanel(async (request) => {
-      const url = new URL(request.url);
-      let pulledAtFirstPiece = -1;
-      const pieces: Uint8Array[] = [];
-      for await (const piece of request.body ?? []) {
-        if (pulledAtFirstPiece < 0) pulledAtFirstPiece = pulled();
-        pieces.push(piece);
-      }
-      uploads.push({
-        path: url.pathname + url.search,
-        pulledAtFirstPiece,
-        bytes: Buffer.concat(pieces),
-      });
-      return Response.json(
-        { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
-        { status: 404 },
-      );
-    }, silent);
+    const panel = createPanel(
+      async (request) => {
+        const url = new URL(request.url);
+        let pulledAtFirstPiece = -1;
+        const pieces: Uint8Array[] = [];
+        for await (const piece of request.body ?? []) {
+          if (pulledAtFirstPiece < 0) pulledAtFirstPiece = pulled();
+          pieces.push(piece);
+        }
+        uploads.push({
+          path: url.pathname + url.search,
+          pulledAtFirstPiece,
+          bytes: Buffer.concat(pieces),
+        });
+        return Response.json(
+          { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
+          { status: 404 },
+        );
+      },
+      silent,
+      NOTICE_KEY,
+    );
     return { panel, uploads };
   }
 
@@ -607,7 +672,7 @@ describe("a form's body", () => {
     panel.request(
       `http://gw.test/_bucky/panel/${path}`,
       { method: "POST", headers: { host: "gw.test", "content-type": type }, body },
-      { viewer: owner },
+      { viewer: owner, sessionId: SESSION_ID },
     );
 
   test("a catalog file and an app archive go on to the local API as they arrive, never held whole", async () => {
@@ -647,10 +712,14 @@ describe("a form's body", () => {
 
   test("any other form past 64 KiB is refused, the local API not asked, the rest not read", async () => {
     const asked: string[] = [];
-    const panel = createPanel(async (request) => {
-      asked.push(new URL(request.url).pathname);
-      return Response.json({});
-    }, silent);
+    const panel = createPanel(
+      async (request) => {
+        asked.push(new URL(request.url).pathname);
+        return Response.json({});
+      },
+      silent,
+      NOTICE_KEY,
+    );
     const form = new TextEncoder().encode(`source=${"a".repeat(8 * 1024 * 1024)}`);
     const body = sent(form);
     const answer = await post(
@@ -664,14 +733,7 @@ describe("a form's body", () => {
       asked: [],
       readAll: false,
     });
-    const notice = JSON.parse(
-      Buffer.from(
-        decodeURIComponent(
-          (answer.headers.get("set-cookie") ?? "").split(";")[0]?.split("=")[1] ?? "",
-        ),
-        "base64url",
-      ).toString(),
-    );
+    const notice = noticeOf(answer);
     expect(notice.text).toBe(`a form is over ${64 * 1024} bytes, the most this takes`);
   });
 });
@@ -1170,20 +1232,24 @@ describe("a page that fails", () => {
     const lines: string[] = [];
     const log = createLog({ level: "info", write: (line) => lines.push(line) });
     const answers = withStatus();
-    const panel = createPanel((request) => {
-      const path = new URL(request.url).pathname;
-      if (path === "/v1/invites") throw thrown;
-      if (path in answers) return Response.json(answers[path as keyof typeof answers]);
-      return Response.json(
-        { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
-        { status: 404 },
-      );
-    }, log);
+    const panel = createPanel(
+      (request) => {
+        const path = new URL(request.url).pathname;
+        if (path === "/v1/invites") throw thrown;
+        if (path in answers) return Response.json(answers[path as keyof typeof answers]);
+        return Response.json(
+          { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
+          { status: 404 },
+        );
+      },
+      log,
+      NOTICE_KEY,
+    );
     const get = (path: string, language = "en") =>
       panel.request(
         `http://gw.test/_bucky/panel/${path}`,
         { headers: { "accept-language": language } },
-        { viewer: owner },
+        { viewer: owner, sessionId: SESSION_ID },
       );
     return { lines, get };
   }

@@ -84,9 +84,10 @@ const STREAMED_FORMS = new Set(["apps/install", "store/catalogs/preview-file"]);
 
 /**
  * The panel, acting through the local API (`fetch`); `log` takes the one line of a page
- * that failed (a bug in it, with its stack).
+ * that failed (a bug in it, with its stack); `noticeKey` seals the notices its actions
+ * leave for the next page (notice-cookie.ts: deriveNoticeKey of the device's seed).
  */
-export function createPanel(fetch: ApiFetch, log: Log): Hono<PanelEnv> {
+export function createPanel(fetch: ApiFetch, log: Log, noticeKey: Uint8Array): Hono<PanelEnv> {
   const api = new LocalApi(fetch);
   const app = new Hono<PanelEnv>({ strict: false }).basePath(PANEL_PATH);
 
@@ -96,7 +97,7 @@ export function createPanel(fetch: ApiFetch, log: Log): Hono<PanelEnv> {
   // from the internet, and nobody there may stop a device by finding one.
   app.onError(async (thrown, c) => {
     const error = refusalOf(thrown, c.req.path, log, () => {});
-    const page = pageFor(c, api);
+    const page = pageFor(c, api, noticeKey);
     const { t } = page.locale;
     const bug = error.code === "E_INTERNAL";
     const body = (
@@ -140,7 +141,7 @@ export function createPanel(fetch: ApiFetch, log: Log): Hono<PanelEnv> {
           origin !== "null" &&
           host !== undefined &&
           URL.parse(origin)?.host !== host);
-      if (foreign) return c.text(pageFor(c, api).locale.t.access.foreignForm, 403);
+      if (foreign) return c.text(pageFor(c, api, noticeKey).locale.t.access.foreignForm, 403);
     }
     await next();
   });
@@ -156,7 +157,7 @@ export function createPanel(fetch: ApiFetch, log: Log): Hono<PanelEnv> {
         ? (needs.act ?? needs.see)
         : (PAGE_RIGHTS.find(([prefix]) => path.startsWith(prefix))?.[1] ?? needs.see);
     if (right !== null && !rights[right]) {
-      const page = pageFor(c, api);
+      const page = pageFor(c, api, noticeKey);
       const { t } = page.locale;
       const why =
         right === "useDeviceKeys" && c.env.viewer.kind === "device"
@@ -180,7 +181,7 @@ export function createPanel(fetch: ApiFetch, log: Log): Hono<PanelEnv> {
       await checkForm(c.req.raw);
     } catch (error) {
       if (!(error instanceof BuckyError)) throw error;
-      return pageFor(c, api).refuse(path.split("/")[0] ?? "", error.message);
+      return pageFor(c, api, noticeKey).refuse(path.split("/")[0] ?? "", error.message);
     }
     await next();
   });
@@ -192,7 +193,7 @@ export function createPanel(fetch: ApiFetch, log: Log): Hono<PanelEnv> {
   app.get(`/${CSS_PATH}`, asset(PANEL_CSS, "text/css; charset=utf-8"));
   app.get(`/${JS_PATH}`, asset(PANEL_JS, "text/javascript; charset=utf-8"));
 
-  const page = (c: Parameters<typeof pageFor>[0]) => pageFor(c, api);
+  const page = (c: Parameters<typeof pageFor>[0]) => pageFor(c, api, noticeKey);
   overviewPages(app, page);
   devicePages(app, page);
   appPages(app, page);
