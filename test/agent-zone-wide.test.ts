@@ -137,28 +137,37 @@ describe("an agent pressing past its limits", () => {
   test("leaves a bounded trace: its refusals past a few are counted, not each recorded", async () => {
     const client = await agentOn(alpha.home, "flood", ["--read", "status"]);
     const startedMs = Date.now();
-    const flood = () => Promise.all(Array.from({ length: 50 }, () => call(client, "list_devices")));
-    const results = await flood();
-    const refusalsAtMost = () => 20 + Math.ceil((Date.now() - startedMs) / 1000);
+    const results: ToolResult[] = [];
+    // Fifty calls at once. On a loaded machine they take seconds to come in, and the agent's
+    // rate (5 a second) lets more of them through: it floods until enough were refused.
+    const flood = async () => {
+      results.push(
+        ...(await Promise.all(Array.from({ length: 50 }, () => call(client, "list_devices")))),
+      );
+    };
     // Each refusal recorded would be an entry every device keeps for 90 days: a burst of
     // 20, then one a second.
-    expect(results.filter((r) => r.isError).length).toBeGreaterThan(25);
-    expect((await log(alpha.home, "flood")).filter((e) => !e.ok).length).toBeLessThanOrEqual(
-      refusalsAtMost(),
-    );
+    const refusalsAtMost = () => 20 + Math.ceil((Date.now() - startedMs) / 1000);
     // Past the first burst, the next refusal recorded says how many were left out.
     const counted = /\d+ more refusals before this one were not recorded/;
-    await waitFor("a refusal recorded with those left out before it", async () => {
-      results.push(...(await flood()));
-      return (await log(alpha.home, "flood")).some((e) => counted.test(e.outcome))
-        ? true
-        : undefined;
-    });
+    await waitFor(
+      "a refusal recorded with those left out before it",
+      async () => {
+        await flood();
+        const entries = await log(alpha.home, "flood");
+        expect(entries.filter((e) => !e.ok).length).toBeLessThanOrEqual(refusalsAtMost());
+        return entries.some((e) => counted.test(e.outcome)) ? true : undefined;
+      },
+      40_000,
+    );
     const entries = await log(alpha.home, "flood");
-    expect(entries.filter((e) => !e.ok).length).toBeLessThanOrEqual(refusalsAtMost());
+    const recorded = entries.filter((e) => !e.ok).length;
+    expect(recorded).toBeLessThanOrEqual(refusalsAtMost());
+    // Counted, not each recorded.
+    expect(results.filter((r) => r.isError).length).toBeGreaterThan(recorded);
     // The calls let through are each recorded.
     expect(entries.filter((e) => e.ok).length).toBe(results.filter((r) => !r.isError).length);
-  });
+  }, 60_000);
 });
 
 describe("an agent's rate", () => {
