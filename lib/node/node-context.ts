@@ -153,6 +153,8 @@ export class NodeContext {
       readonly relayHub?: RelayHub;
       /** How long a device's heartbeat keeps it live: how long its answers' chunks count as hearing it. */
       readonly liveWindowMs?: number;
+      /** How long a stream probe through a relay may take (lib/relay/stream-probe.ts). */
+      readonly streamProbeTimeoutMs?: number;
     } = {},
   ) {
     const { relayHub } = options;
@@ -178,6 +180,9 @@ export class NodeContext {
         document: () => readDeviceDocument(this.db, this.deviceName),
         ...(relayHub ? { hub: relayHub, pipeDoorDir: zone.paths.home } : {}),
         log: this.log,
+        ...(options.streamProbeTimeoutMs
+          ? { streamProbeTimeoutMs: options.streamProbeTimeoutMs }
+          : {}),
       },
       zone.requestKeys,
       options.liveWindowMs,
