@@ -200,15 +200,20 @@ describe("bucky mcp started while its agent is past its rate", () => {
   test("says so as something to try again later (exit 3), not as a token that does not work", async () => {
     const { token, mcp } = await grant(alpha.home, "eager", ["--read", "status"]);
     const client = await connect(mcp.urls[0] as string, token, mcp.certificate);
+    // Calls go on while it starts: its first call (its connect) finds the agent's rate
+    // spent. Made only before it, on a loaded machine they came in no faster than the rate
+    // refilled (5 a second), and each start found a call left.
+    const flood = () => Promise.all(Array.from({ length: 8 }, () => call(client, "list_devices")));
     const refused = await waitFor("bucky mcp refused", async () => {
-      await Promise.all(
-        Array.from({ length: 4 }, async () => {
-          for (let i = 0; i < 8; i++) await call(client, "list_devices");
-        }),
-      );
-      const run = await bucky(["mcp", "--home", alpha.home, "--json"], {
+      await flood();
+      let starting = true;
+      const started = bucky(["mcp", "--home", alpha.home, "--json"], {
         env: { BUCKY_AGENT_TOKEN: token },
+      }).finally(() => {
+        starting = false;
       });
+      while (starting) await flood();
+      const run = await started;
       return run.exitCode === 0 ? undefined : run;
     });
     expect([refused.exitCode, jsonError(refused).code]).toEqual([3, "E_UNAVAILABLE"]);
