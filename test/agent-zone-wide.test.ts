@@ -138,28 +138,37 @@ describe("an agent pressing past its limits", () => {
   test("leaves a bounded trace: its refusals past a few are counted, not each recorded", async () => {
     const client = await agentOn(alpha.home, "flood", ["--read", "status"]);
     const startedMs = Date.now();
-    const flood = () => Promise.all(Array.from({ length: 50 }, () => call(client, "list_devices")));
-    const results = await flood();
-    const refusalsAtMost = () => 20 + Math.ceil((Date.now() - startedMs) / 1000);
+    const results: ToolResult[] = [];
+    // Fifty calls at once. On a loaded machine they take seconds to come in, and the agent's
+    // rate (5 a second) lets more of them through: it floods until enough were refused.
+    const flood = async () => {
+      results.push(
+        ...(await Promise.all(Array.from({ length: 50 }, () => call(client, "list_devices")))),
+      );
+    };
     // Each refusal recorded would be an entry every device keeps for 90 days: a burst of
     // 20, then one a second.
-    expect(results.filter((r) => r.isError).length).toBeGreaterThan(25);
-    expect((await log(alpha.home, "flood")).filter((e) => !e.ok).length).toBeLessThanOrEqual(
-      refusalsAtMost(),
-    );
+    const refusalsAtMost = () => 20 + Math.ceil((Date.now() - startedMs) / 1000);
     // Past the first burst, the next refusal recorded says how many were left out.
     const counted = /\d+ more refusals before this one were not recorded/;
-    await waitFor("a refusal recorded with those left out before it", async () => {
-      results.push(...(await flood()));
-      return (await log(alpha.home, "flood")).some((e) => counted.test(e.outcome))
-        ? true
-        : undefined;
-    });
+    await waitFor(
+      "a refusal recorded with those left out before it",
+      async () => {
+        await flood();
+        const entries = await log(alpha.home, "flood");
+        expect(entries.filter((e) => !e.ok).length).toBeLessThanOrEqual(refusalsAtMost());
+        return entries.some((e) => counted.test(e.outcome)) ? true : undefined;
+      },
+      40_000,
+    );
     const entries = await log(alpha.home, "flood");
-    expect(entries.filter((e) => !e.ok).length).toBeLessThanOrEqual(refusalsAtMost());
+    const recorded = entries.filter((e) => !e.ok).length;
+    expect(recorded).toBeLessThanOrEqual(refusalsAtMost());
+    // Counted, not each recorded.
+    expect(results.filter((r) => r.isError).length).toBeGreaterThan(recorded);
     // The calls let through are each recorded.
     expect(entries.filter((e) => e.ok).length).toBe(results.filter((r) => !r.isError).length);
-  });
+  }, 60_000);
 });
 
 describe("an agent's rate", () => {
@@ -192,15 +201,20 @@ describe("bucky mcp started while its agent is past its rate", () => {
   test("says so as something to try again later (exit 3), not as a token that does not work", async () => {
     const { token, mcp } = await grant(alpha.home, "eager", ["--read", "status"]);
     const client = await connect(mcp.urls[0] as string, token, mcp.certificate);
+    // Calls go on while it starts: its first call (its connect) finds the agent's rate
+    // spent. Made only before it, on a loaded machine they came in no faster than the rate
+    // refilled (5 a second), and each start found a call left.
+    const flood = () => Promise.all(Array.from({ length: 8 }, () => call(client, "list_devices")));
     const refused = await waitFor("bucky mcp refused", async () => {
-      await Promise.all(
-        Array.from({ length: 4 }, async () => {
-          for (let i = 0; i < 8; i++) await call(client, "list_devices");
-        }),
-      );
-      const run = await bucky(["mcp", "--home", alpha.home, "--json"], {
+      await flood();
+      let starting = true;
+      const started = bucky(["mcp", "--home", alpha.home, "--json"], {
         env: { BUCKY_AGENT_TOKEN: token },
+      }).finally(() => {
+        starting = false;
       });
+      while (starting) await flood();
+      const run = await started;
       return run.exitCode === 0 ? undefined : run;
     });
     expect([refused.exitCode, jsonError(refused).code]).toEqual([3, "E_UNAVAILABLE"]);

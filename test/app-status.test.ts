@@ -1,12 +1,21 @@
 /**
  * `bucky app status` of an app pinned to a device that goes away, asked from another: its
  * last report is not shown as if it still ran. Every device but that one says it is offline
- * (as `bucky app logs` does), and says it runs again once it is back.
+ * (as `bucky app logs` does); back, it says the app stopped until it runs it again, and
+ * every device says it runs again once it does.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { buckyJson, cleanUp, type Daemon, startDaemon, startZone, waitFor } from "./harness.ts";
+import {
+  appFetch,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  startDaemon,
+  startZone,
+  waitFor,
+} from "./harness.ts";
 
 afterAll(cleanUp);
 
@@ -52,7 +61,16 @@ describe("an app whose pinned device went away", () => {
       error: "beta is offline: when last heard, it said the app was running",
       reportedBy: null,
     });
-    daemons.set("beta", await startDaemon(daemon("beta").home, FAST));
+    // Back, with alpha paused: beta cannot catch up, so it runs nothing yet. What it said
+    // before it was killed is not said as if the app ran there still (it said running, at
+    // an address where nothing answered, and the zone took its word once beta was heard).
+    process.kill(daemon("alpha").pid, "SIGSTOP");
+    try {
+      daemons.set("beta", await startDaemon(daemon("beta").home, FAST));
+      expect(await status("beta")).toMatchObject({ state: "stopped", device: "beta", url: null });
+    } finally {
+      process.kill(daemon("alpha").pid, "SIGCONT");
+    }
     const back = await waitFor(
       "whoami running on beta again, as alpha says",
       async () => {
@@ -62,5 +80,7 @@ describe("an app whose pinned device went away", () => {
       20_000,
     );
     expect(back).toMatchObject({ device: "beta", error: null, reportedBy: "beta" });
+    // Where it says it runs, it answers.
+    expect((await appFetch(back.url as string, "/health")).status).toBe(200);
   }, 60_000);
 });

@@ -670,7 +670,10 @@ describe("mending an edited state", () => {
     flipFounding();
     const again = await startDaemon(alpha.home, FAST_CHECKPOINTS);
     expect(again.log()).toMatch(/own kept changesets put back.*from=beta/);
-    expect(seqsHeld()).toEqual(heldBefore);
+    // Every one it held is kept. The daemons' runs may have added their own (a checkpoint
+    // endorsed, its addresses published anew when its port was taken while it was away):
+    // compared whole, those failed the case under load.
+    expect(seqsHeld()).toEqual(expect.arrayContaining(heldBefore));
     // Whole without beta: the full verification finds nothing to mend.
     await beta.kill();
     expect(await userState(again.home)).toEqual({

@@ -24,8 +24,23 @@ afterAll(cleanUp);
 
 const PEER_PORT = 4421;
 const HOST = "zone.test";
-/** Devices say they are alive every second: one is not live 3 s after it was last heard. */
-const ENV = { BUCKY_CONVERGE_INTERVAL_MS: "300", BUCKY_HEARTBEAT_MS: "1000" };
+/**
+ * Devices say they are alive every second: one is not live 3 s after it was last heard. A
+ * gateway awaiting an answer asks whether its device is still there after half a second,
+ * then every second (1.5 s and 2 s by default), and a relay asks a tunnel quiet for half a
+ * second for a pong, failing its streams 1.5 s on without one (1 s and 3 s), and a probe
+ * through a relay not through in 2.5 s fails (5 s): the device fallen silent is found so
+ * in half the time or less.
+ */
+const ENV = {
+  BUCKY_CONVERGE_INTERVAL_MS: "300",
+  BUCKY_HEARTBEAT_MS: "1000",
+  BUCKY_SILENCE_PROBE_AFTER_MS: "500",
+  BUCKY_SILENCE_REPROBE_MS: "1000",
+  BUCKY_RELAY_ASK_AFTER_MS: "500",
+  BUCKY_RELAY_PONG_WAIT_MS: "1500",
+  BUCKY_RELAY_PROBE_TIMEOUT_MS: "2500",
+};
 
 const lab: Lab = createLab();
 type Device = "gw" | "server" | "h1" | "h2";
@@ -43,7 +58,7 @@ afterAll(async () => {
 });
 
 /**
- * The app: "/slow" answers after 4 s, "/hang" never does ("/hung" says how many it holds);
+ * The app: "/slow" answers after 2 s, "/hang" never does ("/hung" says how many it holds);
  * anything else at once.
  */
 const APP = `let hung = 0;
@@ -52,7 +67,7 @@ Bun.serve({
   port: Number(process.env.PORT),
   fetch(request) {
     const path = new URL(request.url).pathname;
-    if (path === "/slow") return Bun.sleep(4000).then(() => new Response("slow but here"));
+    if (path === "/slow") return Bun.sleep(2000).then(() => new Response("slow but here"));
     if (path === "/hang") { hung++; return new Promise(() => {}); }
     if (path === "/hung") return new Response(String(hung));
     return new Response("hello from h1");
@@ -215,10 +230,10 @@ describe("two relays, one turned into a black hole", () => {
       15_000,
     );
     // While h1 is there, a slow answer keeps its time: h1 is asked through the relay after
-    // 1.5 s, and every 2 s after, and takes the stream each time.
+    // 0.5 s, and every second after, and takes the stream each time.
     const slowStartMs = performance.now();
     expect(await fromClient("gw", 15_000, "/slow")).toBe("200 slow but here");
-    expect(performance.now() - slowStartMs).toBeGreaterThan(3_500);
+    expect(performance.now() - slowStartMs).toBeGreaterThan(1_500);
     const post = fromClient("gw", 25_000, "/hang", "POST");
     const get = fromClient("gw", 25_000, "/hang");
     await waitFor(
@@ -235,10 +250,11 @@ describe("two relays, one turned into a black hole", () => {
     const [posted, got] = await Promise.all([timed(post), timed(get)]);
     console.log(`after h1's silence: POST ${posted.afterMs} ms, GET ${got.afterMs} ms`);
     // Not watched before: each held until the app's time ran out (30 s, then 504). Now a
-    // stream to h1 is asked of the relay after 1.5 s, and every 2 s after; the relay fails
-    // it when h1 answers no ping within 3 s, twice in a row (7.5 s after the silence,
-    // measured). The GET then goes by the next route, the same relay (a connection to h1
-    // kept alive there held it 30 s), watched the same way (15 s, measured).
+    // stream to h1 is asked of the relay after 0.5 s, and every second after; the relay
+    // fails it when h1 answers no ping within 1.5 s, twice in a row (7.5 s after the
+    // silence with the default times, measured). The GET then goes by the next route, the
+    // same relay (a connection to h1 kept alive there held it 30 s), watched the same way
+    // (15 s with the default times, measured).
     expect({ post: posted.answer, get: got.answer }).toEqual({ post: "502", get: "502" });
     expect(posted.afterMs).toBeLessThan(15_000);
     expect(got.afterMs).toBeLessThan(20_000);

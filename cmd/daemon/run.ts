@@ -10,7 +10,7 @@ import { followLoadWithJit } from "../../lib/node/jit-policy.ts";
 import { DEFAULT_PORT, DEFAULT_SYNC_INTERVAL_MS, openNode } from "../../lib/node/node.ts";
 import { ndnCollectEveryMs, ndnGraceMs } from "../collection-times.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { compactionTimes, heartbeatMs } from "../liveness.ts";
+import { compactionTimes, heartbeatMs, relayPatience, silenceTiming } from "../liveness.ts";
 import { VERSION } from "../version-info.ts";
 import { listenArgs } from "./command-line.ts";
 
@@ -84,9 +84,13 @@ export default defineBuckyCommand({
         : {}),
       compaction: compactionTimes(context.env),
       namedData: { graceMs: ndnGraceMs(context.env), everyMs: ndnCollectEveryMs(context.env) },
-      ...(context.env.BUCKY_GATEWAY_TIMEOUT_MS
-        ? { gateway: { backendTimeoutMs: Number(context.env.BUCKY_GATEWAY_TIMEOUT_MS) } }
-        : {}),
+      gateway: {
+        ...(context.env.BUCKY_GATEWAY_TIMEOUT_MS
+          ? { backendTimeoutMs: Number(context.env.BUCKY_GATEWAY_TIMEOUT_MS) }
+          : {}),
+        silence: silenceTiming(context.env),
+      },
+      relay: relayPatience(context.env),
       // Test hook: the write rules of an older bucky, enforced and said (test/versions.test.ts).
       ...(context.env.BUCKY_TEST_WRITE_RULES_LEVEL
         ? { writeRulesLevel: Number(context.env.BUCKY_TEST_WRITE_RULES_LEVEL) }

@@ -37,6 +37,7 @@ import { PACKAGE_LIMIT, unpack } from "./package-dir.ts";
 import { type AppSandbox, processLauncher } from "./process-launcher.ts";
 import { purgeGranted } from "./purge.ts";
 import { type AppLauncher, AppRunner, type RunnerChange } from "./runner.ts";
+import { reportRunsBeforeStopped } from "./runs-before.ts";
 import { cannotSandbox, type SandboxSupport, type SystemLayout, systemLayout } from "./sandbox.ts";
 import { publishSandboxFacts } from "./sandbox-facts.ts";
 import { noUserNamespacesFilter } from "./seccomp.ts";
@@ -198,6 +199,10 @@ export class Convergence {
   start(): void {
     killOrphans(this.node.zone.paths.appsDir);
     try {
+      // Quarantined, it writes nothing (converge): what it said stays as it was.
+      const stopped = this.node.quarantined() ? [] : reportRunsBeforeStopped(this.node);
+      if (stopped.length > 0)
+        this.node.log.info("apps of the run before said stopped", { apps: stopped.join(",") });
       publishSandboxFacts(
         (ops) => this.node.write(ops),
         this.node.db,

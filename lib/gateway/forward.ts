@@ -5,7 +5,7 @@
  */
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import { SESSION_COOKIE } from "./sessions.ts";
-import { type AnswersAt, watchForSilence } from "./silence-watch.ts";
+import { type AnswersAt, type SilenceTiming, watchForSilence } from "./silence-watch.ts";
 
 /**
  * A body of declared length up to this size is read whole before it goes on: a request's
@@ -242,6 +242,7 @@ export interface BridgeData {
   readonly silence?: {
     readonly address: string;
     readonly answers: AnswersAt;
+    readonly timing?: SilenceTiming;
   };
   readonly queue: (string | Uint8Array)[];
   /**
@@ -312,7 +313,7 @@ export const websocketBridge: WebSocketHandler<BridgeData> = {
       data.connectTimeoutMs,
     );
     const silence = data.silence
-      ? watchForSilence(data.silence.address, data.silence.answers)
+      ? watchForSilence(data.silence.address, data.silence.answers, data.silence.timing)
       : undefined;
     silence?.signal.addEventListener("abort", () => giveUp("the app's device did not answer"));
     const connected = () => {

@@ -20,6 +20,7 @@ import {
   type TlsPem,
 } from "./config.ts";
 import { type PanelSession, type RunningGateway, startGateway } from "./server.ts";
+import type { SilenceTiming } from "./silence-watch.ts";
 
 /**
  * How soon a gateway that could not start (its port taken by another program, say) is
@@ -51,6 +52,7 @@ export class GatewayHost implements GatewayRunner {
       log: Log;
       timeZone?: string;
       backendTimeoutMs?: number;
+      silence?: SilenceTiming;
       panel: (request: Request, session: PanelSession) => Promise<Response>;
       mcp: (request: Request) => Promise<Response>;
       /** The certificates a configuration with automatic ones has now. */

@@ -69,7 +69,7 @@ import {
 import { describeRule } from "./rules.ts";
 import { SessionConnections, SessionEnded } from "./session-connections.ts";
 import { acceptLogin, isSameOriginPath, SESSION_COOKIE, SESSION_TTL_S } from "./sessions.ts";
-import { DeviceSilent, watchForSilence } from "./silence-watch.ts";
+import { DeviceSilent, type SilenceTiming, watchForSilence } from "./silence-watch.ts";
 import { type AppEntry, RouteTable } from "./table.ts";
 
 /**
@@ -108,6 +108,8 @@ export interface GatewayOptions {
   readonly backendTimeoutMs?: number;
   /** How long a connection may sit with nothing moving (default IDLE_TIMEOUT_S). */
   readonly idleTimeoutS?: number;
+  /** When a device an answer is awaited from is asked whether it is still there (silence-watch.ts). */
+  readonly silence?: SilenceTiming;
   readonly liveWindowMs: number;
   readonly log: Log;
   /** The gateway's view of the time zone, for rules: an IANA name, or the system's. */
@@ -466,6 +468,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         "viewer" in session ? { viewer: session.viewer, cookie: session.cookie } : undefined,
         assertions,
         backendTimeoutMs,
+        options.silence ?? {},
       );
       if (data && server.upgrade(request, { data })) return undefined;
       const words = await wordsFor(request);
@@ -613,6 +616,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         viewer,
         assertions,
         options.appPipes,
+        options.silence ?? {},
       );
     } catch (error) {
       return appFailed(error);
@@ -906,6 +910,7 @@ async function forward(
   viewer: Viewer | undefined,
   assertions: AppUserAssertions,
   appPipes: AppPipeClient | undefined,
+  silence: SilenceTiming,
 ): Promise<Response> {
   const { device } = entry.status;
   if (device === node.deviceName) {
@@ -934,7 +939,7 @@ async function forward(
     return node.client.forward(peer, `/v1/ingress/${entry.spec.app}${path}`, sending);
   };
   try {
-    return await unlessSilent(node, peer, init, send);
+    return await unlessSilent(node, peer, init, send, silence);
   } catch (error) {
     // A GET or HEAD without a body, of which nothing came back, the app may take twice: it
     // goes by the next route (the silent address is now known, so the pipe and the direct
@@ -944,7 +949,7 @@ async function forward(
     // Watched as the first was: found silent through a relay, the next route may be the
     // same relay, and a connection to the device kept alive there is as silent (it held
     // the request for the app's whole time).
-    return unlessSilent(node, peer, init, send);
+    return unlessSilent(node, peer, init, send, silence);
   }
 }
 
@@ -958,10 +963,15 @@ async function unlessSilent(
   peer: Peer,
   init: PipeRequest,
   send: (init: PipeRequest) => Promise<Response>,
+  timing: SilenceTiming,
 ): Promise<Response> {
   const address = node.client.addressInUse(peer);
   if (!address) return send(init);
-  const silence = watchForSilence(address, (a, fresh) => node.client.answersAt(peer, a, fresh));
+  const silence = watchForSilence(
+    address,
+    (a, fresh) => node.client.answersAt(peer, a, fresh),
+    timing,
+  );
   try {
     return await send({ ...init, signal: AbortSignal.any([init.signal, silence.signal]) });
   } catch (error) {
@@ -983,6 +993,7 @@ async function websocketTarget(
   session: { readonly viewer: Viewer; readonly cookie: string | undefined } | undefined,
   assertions: AppUserAssertions,
   connectTimeoutMs: number,
+  silence: SilenceTiming,
 ): Promise<BridgeData | undefined> {
   const viewer = session?.viewer;
   const sessionCookie = session?.cookie;
@@ -1015,7 +1026,11 @@ async function websocketTarget(
     connectTimeoutMs,
     ...(sessionCookie !== undefined ? { sessionCookie } : {}),
     // Its own address, or through a relay's door a stream to it (see unlessSilent).
-    silence: { address, answers: (a, fresh) => node.client.answersAt(peer, a, fresh) },
+    silence: {
+      address,
+      answers: (a, fresh) => node.client.answersAt(peer, a, fresh),
+      timing: silence,
+    },
   });
 }
 

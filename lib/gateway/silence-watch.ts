@@ -38,6 +38,12 @@ export interface SilenceWatch {
  */
 export type AnswersAt = (address: string, fresh: boolean) => Promise<boolean>;
 
+/** When a device is asked whether it is still there: SILENCE_PROBE_AFTER_MS and SILENCE_REPROBE_MS unless given (tests shorten them). */
+export interface SilenceTiming {
+  readonly firstMs?: number;
+  readonly everyMs?: number;
+}
+
 /**
  * Asks whether the device at `address` takes a connection (`answers`) after `firstMs` and
  * then every `everyMs` until stopped. When it does not, it is asked again at once by a
@@ -46,7 +52,7 @@ export type AnswersAt = (address: string, fresh: boolean) => Promise<boolean>;
 export function watchForSilence(
   address: string,
   answers: AnswersAt,
-  timing: { readonly firstMs?: number; readonly everyMs?: number } = {},
+  timing: SilenceTiming = {},
 ): SilenceWatch {
   const controller = new AbortController();
   let stopped = false;

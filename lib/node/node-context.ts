@@ -164,6 +164,8 @@ export class NodeContext {
       readonly liveWindowMs?: number;
       /** Test hook: the write rules of an older bucky (NodeOptions.writeRulesLevel). */
       readonly writeRulesLevel?: number;
+      /** How long a stream probe through a relay may take (lib/relay/stream-probe.ts). */
+      readonly streamProbeTimeoutMs?: number;
     } = {},
   ) {
     const { relayHub } = options;
@@ -190,6 +192,9 @@ export class NodeContext {
         document: () => readDeviceDocument(this.db, this.deviceName),
         ...(relayHub ? { hub: relayHub, pipeDoorDir: zone.paths.home } : {}),
         log: this.log,
+        ...(options.streamProbeTimeoutMs
+          ? { streamProbeTimeoutMs: options.streamProbeTimeoutMs }
+          : {}),
       },
       zone.requestKeys,
       options.liveWindowMs,

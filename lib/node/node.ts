@@ -44,6 +44,7 @@ import { IngressViewers } from "../gateway/app-user.ts";
 import { isRelayOnly } from "../gateway/config.ts";
 import { GatewayHost } from "../gateway/host.ts";
 import { MAX_BODY_BYTES } from "../gateway/server.ts";
+import type { SilenceTiming } from "../gateway/silence-watch.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { DEFAULT_GRACE_MS } from "../ndn/collect.ts";
@@ -101,7 +102,21 @@ export interface NodeOptions {
   readonly listen: { readonly host: string; readonly port: number };
   readonly syncIntervalMs: number;
   readonly version: string;
-  readonly gateway?: { readonly backendTimeoutMs?: number; readonly idleTimeoutS?: number };
+  readonly gateway?: {
+    readonly backendTimeoutMs?: number;
+    readonly idleTimeoutS?: number;
+    readonly silence?: SilenceTiming;
+  };
+  /**
+   * When this device, as a relay, asks a quiet tunnel for a pong, and how long it waits
+   * (lib/relay/hub.ts); how long its probe of a device through a relay may take
+   * (lib/relay/stream-probe.ts).
+   */
+  readonly relay?: {
+    readonly askAfterMs?: number;
+    readonly pongWaitMs?: number;
+    readonly probeTimeoutMs?: number;
+  };
   readonly backup?: { readonly everyMs?: number; readonly verifyEveryMs?: number };
   /** How often this device publishes what agents did through it (DEFAULT_AUDIT_INTERVAL_MS). */
   readonly agentLogIntervalMs?: number;
@@ -214,6 +229,8 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       log,
       now: options.now,
       refuse: (zoneId, device) => refuseRelaying(node, zoneId, device),
+      ...(options.relay?.askAfterMs ? { askAfterMs: options.relay.askAfterMs } : {}),
+      ...(options.relay?.pongWaitMs ? { pongWaitMs: options.relay.pongWaitMs } : {}),
     });
     const peerServer = listenOnStablePort(
       (port) =>
@@ -249,6 +266,9 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       liveWindowMs,
       ...(options.writeRulesLevel !== undefined
         ? { writeRulesLevel: options.writeRulesLevel }
+        : {}),
+      ...(options.relay?.probeTimeoutMs
+        ? { streamProbeTimeoutMs: options.relay.probeTimeoutMs }
         : {}),
     });
     diskFull = (error) => node.diskFull(error);

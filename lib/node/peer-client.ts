@@ -77,6 +77,8 @@ export interface RelayOptions {
   readonly pipeDoorDir?: string;
   /** Where an own stream sent again by TLS is said. */
   readonly log?: Log;
+  /** How long a stream probe through a relay may take (STREAM_PROBE_TIMEOUT_MS unless given: labs shorten it). */
+  readonly streamProbeTimeoutMs?: number;
 }
 
 /**
@@ -107,7 +109,7 @@ export class PeerClient {
    * keyed by the door, and each door's device certificate, which its probe pins.
    */
   private readonly throughRelays = new Reachability(undefined, (door) =>
-    streamProbe(door, this.doorCerts.get(door) ?? ""),
+    streamProbe(door, this.doorCerts.get(door) ?? "", this.relays?.streamProbeTimeoutMs),
   );
   private readonly doorCerts = new Map<string, string>();
   private readonly forwarders: Forwarders | undefined;
