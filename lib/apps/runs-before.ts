@@ -23,17 +23,8 @@ export function reportRunsBeforeStopped(
   const stopped = readSpecs(node.db).flatMap((spec) => {
     const report = readReport(node.db, node.deviceName, spec.app);
     if (!report || report.state === "stopped") return [];
-    const next: AppReport = {
-      app: report.app,
-      state: "stopped",
-      version: report.version,
-      package: report.package,
-      url: null,
-      sandboxed: report.sandboxed,
-      restarts: report.restarts,
-      error: null,
-      since,
-    };
+    // The rest as it was: why an upgrade waits, above all, stays said.
+    const next: AppReport = { ...report, state: "stopped", url: null, error: null, since };
     return [{ key: appKeys.report(node.deviceName, spec.app), value: JSON.stringify(next) }];
   });
   if (stopped.length > 0) node.write(stopped);
