@@ -377,6 +377,57 @@ describe("family accounts", () => {
     await context.close();
   });
 
+  test("another app's page makes no app act as the person, at either gateway; the app's own pages do", async () => {
+    // Every app is at a name under the zone's, one site to the browser: it sends ann's
+    // cookie along with diary's script's requests to whoami.
+    const context = await browser.newContext();
+    await context.addCookies([
+      { name: "bucky_session", value: sessions.annA as string, domain: `.${HOST}`, path: "/" },
+    ]);
+    const page = await context.newPage();
+    for (const [gateway, daemon] of [
+      [gateways.a, alpha],
+      [gateways.b, beta],
+    ] as const) {
+      const port = new URL(gateway.site).port;
+      const whoami = `http://whoami.${HOST}:${port}`;
+      await page.goto(`${whoami}/`);
+      expect(await page.getByRole("heading").textContent()).toBe("Hello, ann");
+      // Its own page's POST (which carries its Origin) is ann's.
+      const own = await page.evaluate(async () => {
+        const response = await fetch("/api/whoami", { method: "POST" });
+        return ((await response.json()) as { user: string | null }).user;
+      });
+      expect([port, own]).toEqual([port, "ann"]);
+      // diary's page posts to whoami and opens a WebSocket to it: both refused at the
+      // gateway (nothing of either is the page's to read, so its log tells).
+      await page.goto(`http://diary.${HOST}:${port}/`);
+      const refusals = () => daemon.log().split(/gateway request app=whoami status=403/).length - 1;
+      const before = refusals();
+      await page.evaluate(async (to) => {
+        await fetch(`${to}/api/whoami`, {
+          method: "POST",
+          mode: "no-cors",
+          credentials: "include",
+        });
+      }, whoami);
+      await waitFor("the POST refused", async () => (refusals() === before + 1 ? true : undefined));
+      await page.evaluate(
+        (to) =>
+          new Promise<void>((resolve) => {
+            const socket = new WebSocket(`${to.replace("http", "ws")}/api/whoami`);
+            socket.onerror = () => resolve();
+            socket.onopen = () => resolve();
+          }),
+        whoami,
+      );
+      await waitFor("the WebSocket refused", async () =>
+        refusals() === before + 2 ? true : undefined,
+      );
+    }
+    await context.close();
+  });
+
   test("a time-window rule blocks the child, not the member", async () => {
     const minute = new Date().getUTCHours() * 60 + new Date().getUTCMinutes();
     const hhmm = (m: number) =>

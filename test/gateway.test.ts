@@ -56,7 +56,7 @@ Bun.serve({
         return new Response(new ReadableStream({ pull(c) { if (left-- > 0) c.enqueue(new Uint8Array(30000).fill(121)); else c.close(); } }));
       }
       case "/api/gzip": return new Response(Bun.gzipSync(new TextEncoder().encode("squeezed ".repeat(500))), { headers: { "content-encoding": "gzip", "content-type": "text/plain" } });
-      case "/api/ws": return server.upgrade(request) ? undefined : new Response("no", { status: 400 });
+      case "/api/ws": return server.upgrade(request, { data: request.headers.get("bucky-user") ?? "no one" }) ? undefined : new Response("no", { status: 400 });
       case "/api/unchanged": return new Response(null, { status: 304, headers: { etag: '"1"', "content-length": "4096" } });
       case "/api/sw.js": return new Response("self.onfetch = () => {};", { headers: { "content-type": "text/javascript", "service-worker-allowed": "/" } });
       case "/api/cookies": {
@@ -71,7 +71,7 @@ Bun.serve({
       default: return new Response("probe " + url.pathname);
     }
   },
-  websocket: { message(ws, message) { ws.send(message); } },
+  websocket: { message(ws, message) { ws.send(message === "who?" ? ws.data : message); } },
 });
 `;
 
@@ -235,7 +235,17 @@ beforeAll(async () => {
     "--home",
     alpha.home,
   ]);
-  for (const id of ["site", "notes", "probe", "meter"]) await running(id);
+  // The probe again, here on alpha beside the gateway, with its echo of headers alone open.
+  await buckyJson([
+    "app",
+    "install",
+    app("diary", { ...probe, openPaths: ["/api/headers"] }, PROBE),
+    "--device",
+    "alpha",
+    "--home",
+    alpha.home,
+  ]);
+  for (const id of ["site", "notes", "probe", "meter", "diary"]) await running(id);
   await waitFor("the gateway", async () =>
     (await get("/").catch(() => undefined))?.status === 200 ? true : undefined,
   );
@@ -1643,5 +1653,174 @@ describe("apps beside the panel", () => {
     ]);
     // The address `app install` gives for an app at a named gateway is its name alone.
     expect(siteAddresses).toEqual([`http://site.${HOST}:${port}/`]);
+  });
+});
+
+/**
+ * What a WebSocket upgrade asked of the gateway with `headers` is answered: its status and
+ * body, read on a connection of its own, closed once the answer is whole or upgraded.
+ */
+function upgradeAnswer(
+  target: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
+  const lines = Object.entries({
+    host: `127.0.0.1:${new URL(gateway).port}`,
+    connection: "Upgrade",
+    upgrade: "websocket",
+    "sec-websocket-version": "13",
+    "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+    ...headers,
+  }).map(([name, value]) => `${name}: ${value}\r\n`);
+  return new Promise((resolve, reject) => {
+    let answer = "";
+    const done = (socket: { end(): void }) => {
+      const end = answer.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const status = Number(answer.slice(9, 12));
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(answer)?.[1] ?? 0);
+      const body = answer.slice(end + 4);
+      if (status !== 101 && Buffer.byteLength(body) < length) return;
+      resolve({ status, body });
+      socket.end();
+    };
+    Bun.connect({
+      hostname: "127.0.0.1",
+      port: Number(new URL(gateway).port),
+      socket: {
+        open: (socket) => {
+          socket.write(`GET ${target} HTTP/1.1\r\n${lines.join("")}\r\n`);
+        },
+        data: (socket, data) => {
+          answer += data.toString("utf8");
+          done(socket);
+        },
+        close: () => reject(new Error(`closed before an answer: ${answer}`)),
+        error: (_socket, error) => reject(error),
+      },
+    }).catch(reject);
+  });
+}
+
+/** Who the probe at `path` was told opened a WebSocket with the person's cookie and `origin`. */
+async function whoOnSocket(path: string, cookie: string, origin: string): Promise<string> {
+  const socket = new WebSocket(`${gateway.replace("http", "ws")}${path}`, {
+    headers: { cookie, origin },
+  } as unknown as string[]);
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      socket.onopen = () => socket.send("who?");
+      socket.onmessage = (event) => resolve(String(event.data));
+      socket.onerror = () => reject(new Error(`the WebSocket to ${path} did not open`));
+    });
+  } finally {
+    socket.close();
+  }
+}
+
+describe("a request from another site's page", () => {
+  // Every app is at a name under the zone's: all are one site, and a browser sends the
+  // person's cookie along with a script's request from any app's page to any other's.
+  const port = () => new URL(gateway).port;
+  const atName = (app: string) => `${app}.${HOST}:${port()}`;
+  const evil = () => `http://evil.${HOST}:${port()}`;
+  /** Who `app` (at its own name) is told is asking, with the person's cookie and `origin`. */
+  const seenBy = async (cookie: string, app: string, origin?: string) => {
+    const response = await get("/api/headers", {
+      host: atName(app),
+      headers: origin === undefined ? { cookie } : { cookie, origin },
+    });
+    expect(response.status).toBe(200);
+    const seen = (await response.json()) as Record<string, string>;
+    return [seen["bucky-user"] ?? null, seen["bucky-user-role"] ?? null];
+  };
+
+  test("carries no person to an app, here or on another device; from the app's own page, or with no Origin, it does", async () => {
+    const cookie = await signIn();
+    // diary runs here, beside the gateway; probe on beta, through its ingress.
+    for (const app of ["diary", "probe"]) {
+      expect([app, await seenBy(cookie, app)]).toEqual([app, ["owner", "owner"]]);
+      expect([app, await seenBy(cookie, app, `http://${atName(app)}`)]).toEqual([
+        app,
+        ["owner", "owner"],
+      ]);
+      // Another app's page, the zone's own name, another scheme, a hidden origin.
+      for (const origin of [evil(), `http://${HOST}:${port()}`, `https://${atName(app)}`, "null"])
+        expect([app, origin, await seenBy(cookie, app, origin)]).toEqual([
+          app,
+          origin,
+          [null, null],
+        ]);
+    }
+  });
+
+  test("is refused by a zone-only app with a 403 that says why when it would act, and acts on nothing", async () => {
+    const cookie = await signIn();
+    const hits = async () =>
+      (
+        (await (await get("/api/hits", { host: atName("diary"), headers: { cookie } })).json()) as {
+          "/api/bytes"?: number;
+        }
+      )["/api/bytes"] ?? 0;
+    const before = await hits();
+    for (const method of ["POST", "DELETE"]) {
+      const refused = await get("/api/bytes", {
+        host: atName("diary"),
+        method,
+        body: "delete everything",
+        headers: { cookie, origin: evil() },
+      });
+      expect([method, refused.status, await refused.text()]).toEqual([
+        method,
+        403,
+        expect.stringContaining(
+          "This request came from a page of another site (another app&#39;s, say), which does not act as you, and diary is only for people of this zone. It was not forwarded.",
+        ),
+      ]);
+    }
+    expect(await hits()).toBe(before);
+    // From its own page, the same request acts, as the person.
+    const posted = await get("/api/bytes", {
+      host: atName("diary"),
+      method: "POST",
+      body: "kept",
+      headers: { cookie, origin: `http://${atName("diary")}` },
+    });
+    expect([posted.status, await posted.json()]).toEqual([200, { received: 4 }]);
+    expect(await hits()).toBe(before + 1);
+    // A page read from another site is answered as it is to no one signed in.
+    const read = await get("/api/hits", {
+      host: atName("diary"),
+      headers: { cookie, origin: evil() },
+    });
+    expect([read.status, await read.text()]).toEqual([
+      401,
+      expect.stringContaining(
+        "diary is only for people of this zone, and this request came from another site&#39;s page, which does not act as you.",
+      ),
+    ]);
+  });
+
+  test("opens a WebSocket to an app's open path, on another device, as no one; from the app's own page, as the person", async () => {
+    const cookie = await signIn();
+    const own = `http://127.0.0.1:${port()}`;
+    expect(await whoOnSocket("/apps/probe/api/ws", cookie, evil())).toBe("no one");
+    expect(await whoOnSocket("/apps/probe/api/ws", cookie, own)).toBe("owner");
+  });
+
+  test("opens no WebSocket to a zone-only app; from the app's own page, one opens as the person", async () => {
+    const cookie = await signIn();
+    // By path at the gateway's address (the zone's name leads elsewhere): its origin is this.
+    const own = `http://127.0.0.1:${port()}`;
+    const refused = await upgradeAnswer("/apps/diary/api/ws", { cookie, origin: evil() });
+    expect([refused.status, refused.body]).toEqual([
+      403,
+      expect.stringContaining("This request came from a page of another site"),
+    ]);
+    expect((await upgradeAnswer("/apps/diary/api/ws", { cookie, origin: "null" })).status).toBe(
+      403,
+    );
+    expect((await upgradeAnswer("/apps/diary/api/ws", { cookie, origin: own })).status).toBe(101);
+    expect(await whoOnSocket("/apps/diary/api/ws", cookie, own)).toBe("owner");
   });
 });

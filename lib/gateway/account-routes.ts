@@ -25,6 +25,7 @@ import {
 } from "./account-pages.ts";
 import { type GatewayConfig, gatewayBase } from "./config.ts";
 import { page, wordsFor } from "./pages.ts";
+import { fromAnotherSite } from "./request-origin.ts";
 import { ACCOUNT_PATH, ENROLL_PATH, SIGNIN_PATH, SIGNOUT_PATH } from "./routing.ts";
 import { checkSession, isSameOriginPath, SESSION_COOKIE, signOut } from "./sessions.ts";
 
@@ -78,8 +79,7 @@ export class AccountRoutes {
       rpId: this.config.host,
     };
     if (method === "POST") {
-      const origin = at.request.headers.get("origin");
-      if (origin !== null && origin !== place.origin)
+      if (fromAnotherSite(at.request, at.hostHeader, at.secure))
         return refusedPage(words, 403, said.refused, said.fromAnotherSite);
     } else if (method !== "GET") {
       return refusedPage(words, 405, said.notHere, said.notAWay({ method }));

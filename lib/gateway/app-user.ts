@@ -3,7 +3,8 @@
  * `Bucky-User-Role` on every request of a person's session, set by the device that runs
  * it and by nothing else: every `bucky-*` header a client sends (`Bucky_User` too) is
  * dropped on the way in (lib/gateway/forward.ts). A request without them has no person
- * behind it (no session, or a device's).
+ * behind it (no session, or a device's), or came from another site's page, which the
+ * gateway takes no person from the cookie for (lib/gateway/request-origin.ts).
  *
  * A gateway forwarding to an app on another device does not pass the cookie on (the
  * device could sign in as the person with it): it signs an app-user assertion for that

@@ -4,7 +4,8 @@
  * zone's rules, requires a session for zone-only apps (except their open paths) and one
  * they are shared with, enforces the app's limits, and forwards the request, streaming,
  * to the device that runs the app, counting what goes each way and telling the app who
- * is signed in (lib/gateway/app-user.ts). People sign in on its own pages
+ * is signed in (lib/gateway/app-user.ts), unless the request came from another site's page
+ * (lib/gateway/request-origin.ts). People sign in on its own pages
  * (lib/gateway/account-routes.ts).
  */
 
@@ -56,6 +57,7 @@ import { counter, TokenBucket, throttle } from "./limits.ts";
 import { escapeHtml, type Line, literal, page, textHtml, wordsFor } from "./pages.ts";
 import { sizesWithinBudget } from "./public-budget.ts";
 import { keepPublicCopies, publicObjectLimit } from "./public-copies.ts";
+import { fromAnotherSite } from "./request-origin.ts";
 import { canonicalPath, isHostHeader } from "./request-target.ts";
 import {
   ACCOUNT_PATH,
@@ -88,6 +90,8 @@ export const IDLE_TIMEOUT_S = 30;
 /** How long browsers are told to come back over HTTPS only (HSTS): a year. */
 export const HSTS_MAX_AGE_S = 365 * 24 * 3600;
 const CHALLENGE_PREFIX = "/.well-known/acme-challenge/";
+/** What a request from another site's page is taken as: no one signed in. */
+const FROM_ANOTHER_SITE = { problem: { code: "another-site" } } as const;
 
 /** The session a panel request is of: whose, and its id (lib/users/signouts.ts). */
 export interface PanelSession {
@@ -366,9 +370,13 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         ]),
       );
     }
+    // A page of another site (any other app's: all are one site, so the browser sends the
+    // person's cookie along) gets no person from it: it could read what the person keeps
+    // here and act as them (lib/gateway/request-origin.ts).
+    const foreign = fromAnotherSite(request, hostHeader, secure);
     // Not a turn's wait for a request without a session, nor with one remembered: check
     // answers those at once.
-    const checking = sessions.check(request.headers.get("cookie"));
+    const checking = foreign ? FROM_ANOTHER_SITE : sessions.check(request.headers.get("cookie"));
     const session = checking instanceof Promise ? await checking : checking;
     const viewer = "viewer" in session ? session.viewer : undefined;
     const rules = table.rules();
@@ -389,6 +397,15 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     const open = entry.spec.manifest.openPaths.some((prefix) => target.path.startsWith(prefix));
     if (entry.spec.manifest.exposure === "zone" && !open && !("viewer" in session)) {
       const words = await wordsFor(request);
+      const reads = request.method === "GET" || request.method === "HEAD";
+      if (foreign && (!reads || isWebSocketUpgrade(request)))
+        // A script's request to act, or a WebSocket: a way to sign in would not help it.
+        return finish(
+          target.app,
+          page(words, 403, words.gatewayPages.fromAnotherSite, [
+            words.gatewayPages.fromAnotherSiteWhy({ app: target.app }),
+          ]),
+        );
       return finish(
         target.app,
         page(words, 401, words.gatewayPages.signInForApp, [

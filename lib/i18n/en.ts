@@ -857,6 +857,9 @@ export const en = {
     signInForApp: "Sign in to reach this app",
     appOnlyForPeople: (p: { app: string; why: SessionProblem }) =>
       `${p.app} is only for people of this zone, and ${describeSessionProblem(p.why)}.`,
+    fromAnotherSite: "Not from this app's own pages",
+    fromAnotherSiteWhy: (p: { app: string }) =>
+      `This request came from a page of another site (another app's, say), which does not act as you, and ${p.app} is only for people of this zone. It was not forwarded.`,
     notShared: "Not shared with you",
     notSharedWith: (p: { app: string }) =>
       `${p.app} is not shared with you. An admin of the zone can share it, on the Apps page of the control panel.`,

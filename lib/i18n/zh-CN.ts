@@ -727,6 +727,9 @@ export const zhCN: Messages = {
     blockedBy: (p) => `${p.app} 在此被规则 ${p.rule} 阻止：${p.what}。`,
     signInForApp: "登录后才能访问此应用",
     appOnlyForPeople: (p) => `${p.app} 只对本区域的成员开放，而${sessionProblem(p.why)}。`,
+    fromAnotherSite: "并非来自此应用自己的页面",
+    fromAnotherSiteWhy: (p) =>
+      `此请求来自其他网站（例如另一个应用）的页面，不能以你的身份行事，而 ${p.app} 只对本区域的成员开放。此请求未被转发。`,
     notShared: "未与你共享",
     notSharedWith: (p) =>
       `${p.app} 没有与你共享。本区域的管理员可以在控制面板的“应用”页上与你共享它。`,
@@ -837,6 +840,8 @@ function sessionProblem(problem: SessionProblem): string {
       return "你的会话是由一个已不在本区域的网关打开的";
     case "link-device-gone":
       return "你的会话是用一台已不在本区域的设备生成的链接打开的";
+    case "another-site":
+      return "此请求来自其他网站的页面，不能以你的身份行事";
     case "forwarder-gone":
       return "此请求是由一台已不在本区域的设备转发的";
     case "person-gone":

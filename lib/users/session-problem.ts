@@ -9,6 +9,11 @@ export type SessionProblem =
   | { readonly code: "signed-out" }
   | { readonly code: "gateway-gone" }
   | { readonly code: "link-device-gone" }
+  /**
+   * The request came from a page of another site (another app's, say): the gateway takes no
+   * person from its cookie (lib/gateway/request-origin.ts).
+   */
+  | { readonly code: "another-site" }
   /** An app's request came through a device (its gateway) no longer in the zone. */
   | { readonly code: "forwarder-gone" }
   | { readonly code: "person-gone"; readonly user: string }
@@ -27,6 +32,8 @@ export function describeSessionProblem(problem: SessionProblem): string {
       return "your session was opened by a gateway no longer in the zone";
     case "link-device-gone":
       return "your session was opened with a link from a device no longer in the zone";
+    case "another-site":
+      return "this request came from another site's page, which does not act as you";
     case "forwarder-gone":
       return "it was forwarded by a device no longer in the zone";
     case "person-gone":
