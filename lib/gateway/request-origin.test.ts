@@ -11,6 +11,18 @@ describe("fromAnotherSite", () => {
     expect(fromAnotherSite(asked(undefined), "diary.zone.test", true)).toBe(false);
   });
 
+  test("without Origin, a subresource the browser says another origin's page included is another site's; a navigation is not", () => {
+    const fetched = (headers: Record<string, string>) =>
+      fromAnotherSite(new Request("http://gateway/", { headers }), "diary.zone.test", true);
+    // <script src> or <img> of evil.zone.test's page: no Origin, but Sec-Fetch-Site says.
+    expect(fetched({ "sec-fetch-site": "same-site", "sec-fetch-mode": "no-cors" })).toBe(true);
+    expect(fetched({ "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors" })).toBe(true);
+    // A link followed from another app, an address typed, the page's own subresources.
+    expect(fetched({ "sec-fetch-site": "same-site", "sec-fetch-mode": "navigate" })).toBe(false);
+    expect(fetched({ "sec-fetch-site": "none", "sec-fetch-mode": "navigate" })).toBe(false);
+    expect(fetched({ "sec-fetch-site": "same-origin", "sec-fetch-mode": "no-cors" })).toBe(false);
+  });
+
   test("the page's own origin is not another site's, however a browser spells it", () => {
     expect(fromAnotherSite(asked("https://diary.zone.test"), "diary.zone.test", true)).toBe(false);
     expect(

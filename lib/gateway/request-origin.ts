@@ -10,8 +10,12 @@
  * origin sends its own.
  *
  * A request with no `Origin` (a link followed, a form's GET, an address typed, curl) is
- * not from another site's script; `Origin: null` (a sandboxed frame, a `data:` page, a
- * redirect across origins) is from one whose origin is hidden, so it is another's.
+ * not from another site's script, unless the browser says it came from another origin in
+ * `Sec-Fetch-Site` and is no navigation: a `<script src>` or `<img>` of another app's page,
+ * which sends no `Origin`, could otherwise include what the person's session reads
+ * (a script's answer runs in the including page). `Origin: null` (a sandboxed frame, a
+ * `data:` page, a redirect across origins) is from one whose origin is hidden, so it is
+ * another's.
  */
 
 /**
@@ -20,7 +24,7 @@
  */
 export function fromAnotherSite(request: Request, hostHeader: string, secure: boolean): boolean {
   const origin = request.headers.get("origin");
-  if (origin === null) return false;
+  if (origin === null) return includedFromAnotherOrigin(request);
   const scheme = secure ? "https://" : "http://";
   // The common case, a browser's page at the address it asks: nothing parsed.
   if (
@@ -35,4 +39,11 @@ export function fromAnotherSite(request: Request, hostHeader: string, secure: bo
   return (
     claimed === null || own === null || claimed.origin === "null" || claimed.origin !== own.origin
   );
+}
+
+/** Whether the browser says a request without `Origin` is a subresource of another origin's page. */
+function includedFromAnotherOrigin(request: Request): boolean {
+  const site = request.headers.get("sec-fetch-site");
+  if (site === null || site === "same-origin" || site === "none") return false;
+  return request.headers.get("sec-fetch-mode") !== "navigate";
 }
