@@ -126,26 +126,32 @@ describe("a grant's record a bucky before kept under its id alone", () => {
   });
 });
 
+/** A zone of two test nodes, a and b, b holding what a founded; `sync` sends what `to` lacks. */
+function zoneOfTwo(seedA: number, seedB: number) {
+  const a = openTestNode(seedA);
+  const b = openTestNode(seedB);
+  appendLocalChangeset(
+    a.db,
+    { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
+    foundingOps({ a: a.key, b: b.key }),
+    1000,
+  );
+  const quiet = createLog({ level: "silent" });
+  const sync = (from: TestNode, to: TestNode) =>
+    ingestEntries(to.db, entriesMissingFrom(from.db, versionVector(to.db)).entries, {
+      zone: testZone.id,
+      nowMs: Date.now() + 5_000,
+      log: quiet,
+      source: "test",
+      seal: to.seal,
+    });
+  sync(a, b);
+  return { a, b, sync };
+}
+
 describe("two devices granting one name at once", () => {
   test("the later grant holds on both; the other is found replaced when it is answered, and listed so on both", () => {
-    const a = openTestNode(92);
-    const b = openTestNode(93);
-    appendLocalChangeset(
-      a.db,
-      { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
-      foundingOps({ a: a.key, b: b.key }),
-      1000,
-    );
-    const quiet = createLog({ level: "silent" });
-    const sync = (from: TestNode, to: TestNode) =>
-      ingestEntries(to.db, entriesMissingFrom(from.db, versionVector(to.db)).entries, {
-        zone: testZone.id,
-        nowMs: Date.now() + 5_000,
-        log: quiet,
-        source: "test",
-        seal: to.seal,
-      });
-    sync(a, b);
+    const { a, b, sync } = zoneOfTwo(92, 93);
     const onA = testNodeContext(a, "a");
     const onB = testNodeContext(b, "b", { now: () => Date.now() + 1_000 });
     const request = { name: "twin", read: ["status"], ttlMs: 3_600_000 };
@@ -168,24 +174,7 @@ describe("two devices granting one name at once", () => {
 
 describe("grants while a member runs a bucky that refuses a record under its issuer", () => {
   test("a grant is kept under its id, as that bucky takes it, and moved under its issuer when the member says it reads that", async () => {
-    const a = openTestNode(95);
-    const b = openTestNode(96);
-    appendLocalChangeset(
-      a.db,
-      { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
-      foundingOps({ a: a.key, b: b.key }),
-      1000,
-    );
-    const quiet = createLog({ level: "silent" });
-    const sync = (from: TestNode, to: TestNode) =>
-      ingestEntries(to.db, entriesMissingFrom(from.db, versionVector(to.db)).entries, {
-        zone: testZone.id,
-        nowMs: Date.now() + 5_000,
-        log: quiet,
-        source: "test",
-        seal: to.seal,
-      });
-    sync(a, b);
+    const { a, b, sync } = zoneOfTwo(95, 96);
     const onB = { zone: testZone.id, name: "b", key: b.key, seal: b.seal };
     // b's info as a bucky before levels says it: no level, so level 0.
     const info = { addrs: [], cert: "", version: "0.0.9" };
