@@ -36,6 +36,7 @@ describe("state database", () => {
       .all();
     expect(tables.map((table) => table.name)).toEqual([
       "agent_audit",
+      "app_state_bytes",
       "changesets",
       "checkpoint",
       "checkpoint_base",
@@ -107,6 +108,7 @@ describe("state database", () => {
       schema.ndnPins,
       schema.ndnUnreferenced,
       schema.ndnCollection,
+      schema.appStateBytes,
     ]) {
       const config = getTableConfig(table);
       const primaryKeyColumns = new Set([
