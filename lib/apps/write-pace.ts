@@ -21,9 +21,10 @@ export interface WritePaceBounds {
  * Changes: a burst of 100, then 10 a second. Bytes (key and value): the zone state is for
  * small records (settings, indexes, ids of named data); bulk data belongs in the app's data
  * directory or in named data, which are not copied into every device's history. At 2 KiB/s
- * sustained, a week of history (what every device keeps before compaction) is at most
- * 1.2 GiB an app, small next to a device's disk, and 170 MiB a day is still far more than
- * an app of records writes. The 1 MiB burst (refilled in about 8.5 minutes) lets an app save
+ * sustained, a week of history (what every device keeps before compaction) holds at most
+ * 1.2 GiB of an app's keys and values, small next to a device's disk, and 170 MiB a day is
+ * still far more than an app of records writes. (Each change's envelope, some 270 bytes of
+ * clock, hashes and signature, is bounded by the count: at 10 a second, 1.5 GiB a week more.) The 1 MiB burst (refilled in about 8.5 minutes) lets an app save
  * a few large records at once (sixteen of the largest, 64 KiB, values) or set itself up.
  * Without the byte bound, 10 values of 64 KiB a second grew every device by 78 GB a day.
  */
