@@ -168,6 +168,38 @@ finish({ written, ms: Date.now() - started, refusal });`,
   });
 });
 
+describe("an app that exits once past its burst", () => {
+  test("gets no new burst when it is restarted", async () => {
+    const value = jsonOfBytes(64 * KIB);
+    await install(
+      "restarter",
+      `const marker = require("node:path").join(process.env.BUCKY_DATA_DIR, "ran-once");
+if (!require("node:fs").existsSync(marker)) {
+  let first = 0;
+  for (let i = 0; i < 40; i++) {
+    first = (await api("PUT", "apps/restarter/k" + i, ${JSON.stringify(value)})).status;
+    if (first !== 200) break;
+  }
+  require("node:fs").writeFileSync(marker, String(first));
+  process.exit(1);
+}
+// Ten more: a new burst would take them all; the same pace only what the wait to restart refilled.
+const statuses = [];
+for (let i = 0; i < 10; i++) statuses.push((await api("PUT", "apps/restarter/again" + i, ${JSON.stringify(value)})).status);
+const first = Number(require("node:fs").readFileSync(marker, "utf8"));
+finish({ first, written: statuses.filter((s) => s === 200).length, refused: statuses.filter((s) => s === 429).length });`,
+    );
+    const restarter = await resultsOf<{ first: number; written: number; refused: number }>(
+      "restarter",
+    );
+    expect({ ...restarter, written: restarter.written <= 2 }).toEqual({
+      first: 429,
+      written: true,
+      refused: 10 - restarter.written,
+    });
+  });
+});
+
 describe("an app at its live cap", () => {
   test("is refused a write past it with 507, and nothing is written", async () => {
     // The owner fills the app's prefix to within one large value of the cap.

@@ -67,7 +67,6 @@ export function createAppApi(
     pace = new WritePace(app, node.now, log),
     stateMaxBytes = APP_STATE_MAX_BYTES,
   }: {
-    /** The app's pace on this device, kept across its restarts (a restart is no new burst). */
     readonly pace?: WritePace;
     readonly stateMaxBytes?: number;
   } = {},
@@ -276,9 +275,11 @@ export function serveAppApi(
   path: string,
   user: AppUser | undefined,
   onBug: (error: unknown) => void,
-  pace: WritePace,
 ): RunningAppApi {
-  const api = createAppApi(node, app, node.log, onBug, { pace });
+  // One API, and so one pace, for as long as the app runs here: the runner restarts a
+  // process that exits behind the same socket, so an app that exits after its burst is
+  // given no new one.
+  const api = createAppApi(node, app, node.log, onBug);
   rmSync(path, { force: true });
   const server = Bun.serve({
     unix: path,

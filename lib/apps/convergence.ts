@@ -45,7 +45,6 @@ import { placementCandidates } from "./status.ts";
 import { markHealthy, rollBackFailedUpgrade } from "./upgrade-rollback.ts";
 import { reportUpgradeWait } from "./upgrade-wait.ts";
 import { versionBeforeToRun } from "./version-before.ts";
-import { WritePace } from "./write-pace.ts";
 
 export interface ConvergenceOptions {
   /** How often to re-check even when nothing changed. */
@@ -149,11 +148,6 @@ export class Convergence {
    * by app (its time): one entry an app, however many removals a member writes.
    */
   private readonly warnedUngranted = new Map<string, string>();
-  /**
-   * Each app's write pace on this device, kept while the daemon runs: an app that exits
-   * after its burst would otherwise be given a new one with each restart.
-   */
-  private readonly paces = new Map<string, WritePace>();
   private readonly layout: SystemLayout;
   private readonly images: DeviceImages;
   /** The image apps as of the last pass: when they change, unused images go. */
@@ -528,7 +522,6 @@ export class Convergence {
       join(sandboxDir, "api", "api.sock"),
       user,
       this.options.onBug,
-      this.paceOf(spec.app),
     );
     const runner = new AppRunner({
       app: spec.app,
@@ -694,15 +687,6 @@ export class Convergence {
         `the package ${spec.package} is app ${manifest.id}, not ${spec.app}`,
       );
     }
-  }
-
-  private paceOf(app: string): WritePace {
-    let pace = this.paces.get(app);
-    if (!pace) {
-      pace = new WritePace(app, this.node.now, this.node.log);
-      this.paces.set(app, pace);
-    }
-    return pace;
   }
 
   private async halt(app: string): Promise<void> {
