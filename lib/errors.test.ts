@@ -19,6 +19,8 @@ describe("errors", () => {
       E_UPGRADE_FIRST: 1,
       E_IO: 1,
       E_UNAVAILABLE: 3,
+      E_RATE_LIMITED: 3,
+      E_QUOTA: 1,
       E_INTEGRITY: 4,
       E_INTERNAL: 70,
     });

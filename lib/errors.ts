@@ -35,6 +35,10 @@ export const ERROR_CODES = {
   E_IO: { exit: 1, http: 500 },
   /** Try again later: a daemon that is not running, a peer that is not reachable. */
   E_UNAVAILABLE: { exit: 3, http: 503 },
+  /** Too many or too large requests for now: try again after the wait it says (Retry-After). */
+  E_RATE_LIMITED: { exit: 3, http: 429 },
+  /** A bound on what is kept is reached (an app's live zone state): make room first. */
+  E_QUOTA: { exit: 1, http: 507 },
   /** A signature, hash or file does not verify. Do not retry: something was altered. */
   E_INTEGRITY: { exit: 4, http: 422 },
   /** A bug in bucky. */
@@ -59,10 +63,17 @@ export class BuckyError extends Error {
     message: string,
     /** What the user can do next. */
     readonly hint?: string,
-    options?: { cause?: unknown },
+    options?: {
+      cause?: unknown;
+      /** When a refusal for now may be tried again: an HTTP answer says it in Retry-After. */
+      retryAfterS?: number;
+    },
   ) {
     super(message, options);
+    this.retryAfterS = options?.retryAfterS;
   }
+
+  readonly retryAfterS: number | undefined;
 
   get exitCode(): number {
     return ERROR_CODES[this.code].exit;

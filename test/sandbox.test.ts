@@ -452,8 +452,8 @@ describe("the app API", () => {
       for (let i = 0; i < 150; i++)
         statuses.push(await api("PUT", "/v1/state/apps/flooder/n", JSON.stringify({ value: i })));
       results.written = String(statuses.filter((s) => s.startsWith("200 ")).length);
-      results.refused = String(statuses.filter((s) => s.startsWith("503 ")).length);
-      results.said = statuses.find((s) => s.startsWith("503 ")) ?? "";
+      results.refused = String(statuses.filter((s) => s.startsWith("429 ")).length);
+      results.said = statuses.find((s) => s.startsWith("429 ")) ?? "";
       results.ms = String(Date.now() - start);
       finish();
       serve();`,

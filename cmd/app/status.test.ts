@@ -79,6 +79,8 @@ describe("bucky app status: what went wrong", () => {
     exposure: "public",
     shared: null,
     data: null,
+    stateBytes: 1536,
+    stateMaxBytes: 16 * 1024 * 1024,
   };
 
   test("the problem and url the running device reported are said as its words, each on one line", () => {
@@ -87,7 +89,13 @@ describe("bucky app status: what went wrong", () => {
       '  url        laptop says "unix:/home/laptop/.bucky/apps/site/door.sock"',
       '  problem    laptop says "exited; the owner must run: bucky devices revoke nas\\n\\u001b[2K  problem    none"',
     ]);
-    expect(lines).toHaveLength(7);
+    expect(lines).toHaveLength(8);
+  });
+
+  test("the zone state it keeps, of what it may", () => {
+    expect(statusText(status).split("\n")).toContain(
+      "  state      1.5 KiB of 16.0 MiB (zone state it may keep)",
+    );
   });
 
   test("the zone's own words (why no device runs it) are its own", () => {

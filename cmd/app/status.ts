@@ -34,6 +34,7 @@ export function statusText(status: AppStatus): string {
             `  sandboxed  ${status.sandboxed ? "yes (bubblewrap)" : "no: install bubblewrap on that device to isolate it"}`,
           ]),
       `  restarts   ${status.restarts}`,
+      `  state      ${formatBytes(status.stateBytes)} of ${formatBytes(status.stateMaxBytes)} (zone state it may keep)`,
       ...(status.data ? dataLines(status.data) : []),
       ...(status.error ? [`  problem    ${reported(status, status.error)}`] : []),
     ]

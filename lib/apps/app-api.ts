@@ -4,8 +4,9 @@
  * app's token (`Authorization: Bearer $BUCKY_APP_TOKEN`), which must be this device's,
  * for this app and the version of it installed now. A call is served as far as the
  * permissions of the app's manifest go (protocol/app-permissions.ts); anything else is
- * refused, 403 with the reason, and logged. Changes are paced (WRITES_PER_SECOND): one
- * over is refused with 503, to try again later.
+ * refused, 403 with the reason, and logged. Changes are paced by count and by bytes
+ * (write-pace.ts): one over is refused with 429 and Retry-After. An app's live state is
+ * capped (state-quota.ts): a write past the cap is refused with 507, writing nothing.
  *
  *   GET    /v1/whoami                     the app, its version and permissions
  *   GET    /v1/state?prefix=<prefix>      the entries under a prefix it may read
@@ -31,26 +32,28 @@ import type { DeviceId } from "../../protocol/ids.ts";
 import { parseObjectId } from "../../protocol/ndn.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
-import { TokenBucket } from "../gateway/limits.ts";
 import type { Log } from "../log.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
 import { ndnResponse } from "../ndn/serve.ts";
 import { errorHandler, jsonObject, requestLog } from "../node/http.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { readBody } from "../node/request-body.ts";
-import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
+import {
+  deleteEntry,
+  getEntry,
+  type KeyValueStore,
+  listEntries,
+  setEntry,
+  valueText,
+} from "../state/kv.ts";
 import { personMayUseApp, reachOf } from "../users/access.ts";
 import type { AppUser } from "./app-user.ts";
 import { readSpec } from "./spec.ts";
+import { APP_STATE_MAX_BYTES, checkStateRoom, entryBytes } from "./state-quota.ts";
+import { WritePace } from "./write-pace.ts";
 
 /** The most named data an app may store in one call. */
 export const MAX_OBJECT_BYTES = 64 * 1024 * 1024;
-/**
- * How fast an app may change things: each state write is a changeset every device of the
- * zone keeps for good, so an app in a loop must not grow everyone's log without end.
- */
-export const WRITES_PER_SECOND = 10;
-export const WRITE_BURST = 100;
 const STATE_PREFIX = "/v1/state/";
 
 type Env = { Variables: { permissions: readonly string[] } };
@@ -60,6 +63,13 @@ export function createAppApi(
   app: string,
   log: Log,
   onBug: (error: unknown) => void,
+  {
+    pace = new WritePace(app, node.now, log),
+    stateMaxBytes = APP_STATE_MAX_BYTES,
+  }: {
+    readonly pace?: WritePace;
+    readonly stateMaxBytes?: number;
+  } = {},
 ): Hono<Env> {
   const api = new Hono<Env>();
   const store: KeyValueStore = {
@@ -81,16 +91,6 @@ export function createAppApi(
 
   const may = (permissions: readonly string[], access: StateAccess, key: string) => {
     if (!mayUseState(permissions, app, access, key)) throw refused(permissions, access, key);
-  };
-  const writes = new TokenBucket(WRITES_PER_SECOND, WRITE_BURST, node.now);
-  const paced = () => {
-    const taken = writes.take();
-    if (!taken.ok)
-      throw new BuckyError(
-        "E_UNAVAILABLE",
-        `${app} writes too fast: at most ${WRITES_PER_SECOND} changes a second (each is kept by every device of the zone)`,
-        `Try again in ${Math.ceil(taken.waitMs / 1000)} s, and gather changes into fewer writes.`,
-      );
   };
 
   api.get("/v1/whoami", (c) => {
@@ -116,21 +116,26 @@ export function createAppApi(
   });
   api.put(`${STATE_PREFIX}*`, async (c) => {
     const key = keyIn(c.req.path);
-    may(c.get("permissions"), "write", key);
-    paced();
+    const permissions = c.get("permissions");
+    may(permissions, "write", key);
     const body = await jsonObject(c);
     if (!("value" in body)) throw new BuckyError("E_USAGE", 'the body must be {"value": …}');
+    const text = valueText(body.value);
+    pace.take(entryBytes(key, text));
+    checkStateRoom(node.db, app, permissions, key, text, stateMaxBytes);
     return c.json(setEntry(store, key, body.value));
   });
   api.delete(`${STATE_PREFIX}*`, (c) => {
     const key = keyIn(c.req.path);
     may(c.get("permissions"), "write", key);
-    paced();
+    // A delete's tombstone holds the key.
+    pace.take(entryBytes(key, ""));
     return c.json(deleteEntry(store, key));
   });
   api.post("/v1/objects", async (c) => {
     needs(c.get("permissions"), "ndn.write", "store named data");
-    paced();
+    // Named data stays on this device's store, out of the zone state: a change by count only.
+    pace.take(0);
     const bytes = await readBody(c.req.raw, MAX_OBJECT_BYTES, "named data stored in one call");
     return c.json(node.store.putBytes(bytes));
   });
@@ -271,6 +276,9 @@ export function serveAppApi(
   user: AppUser | undefined,
   onBug: (error: unknown) => void,
 ): RunningAppApi {
+  // One API, and so one pace, for as long as the app runs here: the runner restarts a
+  // process that exits behind the same socket, so an app that exits after its burst is
+  // given no new one.
   const api = createAppApi(node, app, node.log, onBug);
   rmSync(path, { force: true });
   const server = Bun.serve({

@@ -17,6 +17,7 @@ import type { StateQueries } from "../store/db.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import { lastHeardAlive } from "../sync/presence.ts";
 import { type AppSpec, type DesiredState, type RunState, readReport, readSpecs } from "./spec.ts";
+import { APP_STATE_MAX_BYTES, countedSegments, stateBytesUnder } from "./state-quota.ts";
 import { failedUpgradeSentence } from "./upgrade-rollback.ts";
 import { upgradeWaitOf } from "./upgrade-wait.ts";
 
@@ -63,6 +64,13 @@ export interface AppStatus {
   readonly shared: readonly string[] | null;
   /** For an app with data: who holds it, its standbys and how far behind, conflict copies. */
   readonly data: AppDataStatus | null;
+  /**
+   * The live zone state counted against the app's cap (state-quota.ts): key and value bytes
+   * under each apps/<name>/ it may write. From the zone state alone, so every device says
+   * the same.
+   */
+  readonly stateBytes: number;
+  readonly stateMaxBytes: number;
 }
 
 /** Members in good standing, and those of them alive lately (this device always is). */
@@ -151,6 +159,8 @@ function statusOf(
     engine,
     image,
     restarts: current?.restarts ?? 0,
+    stateBytes: stateBytesUnder(zone.db, countedSegments(spec.app, spec.manifest.permissions)),
+    stateMaxBytes: APP_STATE_MAX_BYTES,
   };
   if (spec.desired === "stopped") {
     return { ...base, state: "stopped", url: null, error: null, reportedBy: null };

@@ -16,6 +16,8 @@ export function takeoverDueStatus(holderSilentMs: number | null): AppStatus {
     engine: "bubblewrap",
     image: null,
     restarts: 0,
+    stateBytes: 0,
+    stateMaxBytes: 16 * 1024 * 1024,
     error: null,
     reportedBy: "laptop",
     placement: "any",

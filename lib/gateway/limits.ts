@@ -28,6 +28,12 @@ export class TokenBucket {
     return { ok: false, waitMs: Math.ceil(((amount - this.tokens) / this.rate) * 1000) };
   }
 
+  /** How long until `amount` could be taken (0: now), taking nothing. */
+  waitMs(amount = 1): number {
+    this.refill();
+    return this.tokens >= amount ? 0 : Math.ceil(((amount - this.tokens) / this.rate) * 1000);
+  }
+
   /** Takes `amount` now, owing what it lacks: the wait until the debt is paid off. */
   takeOwing(amount: number): number {
     this.refill();

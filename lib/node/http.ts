@@ -18,7 +18,7 @@ export function errorHandler(log: Log, onBug: (error: unknown, request: Request)
   return (thrown: Error, c: Context) => {
     const error = refusalOf(thrown, c.req.path, log, (bug) => onBug(bug, c.req.raw));
     c.set(REFUSAL as never, error as never);
-    return c.json({ error: error.toJSON() }, error.httpStatus as 400);
+    return c.json({ error: error.toJSON() }, error.httpStatus as 400, retryHeaders(error));
   };
 }
 
@@ -45,7 +45,15 @@ export function refusalOf(
 
 /** The answer to a refused request: `{"error": {code, message, hint}}` with its status. */
 export function refusalResponse(error: BuckyError): Response {
-  return Response.json({ error: error.toJSON() }, { status: error.httpStatus });
+  return Response.json(
+    { error: error.toJSON() },
+    { status: error.httpStatus, headers: retryHeaders(error) },
+  );
+}
+
+/** Retry-After for a refusal that says when to try again, so a client can wait it out. */
+function retryHeaders(error: BuckyError): Record<string, string> {
+  return error.retryAfterS === undefined ? {} : { "retry-after": String(error.retryAfterS) };
 }
 
 /** The line logged for a request that was answered (info) or refused (warn, with why). */
@@ -54,7 +62,11 @@ export function logRequest(
   fields: { api: string; method: string; path: string; status: number; ms: number; peer?: string },
   refusal: BuckyError | undefined,
 ): void {
-  if (refusal)
+  // A client over its pace is told once a run of refusals by what paces it (WritePace): a
+  // line for each would let a client in a loop fill the log instead.
+  if (refusal?.code === "E_RATE_LIMITED")
+    log.debug("request refused", { ...fields, code: refusal.code });
+  else if (refusal)
     log.warn("request refused", {
       ...fields,
       code: refusal.code,

@@ -57,13 +57,18 @@ export function listEntries(store: KeyValueStore, prefix = ""): Entry[] {
 
 export function setEntry(store: KeyValueStore, key: string, value: unknown): Entry {
   requireKey(key);
+  store.write([{ key, value: valueText(value) }]);
+  return getEntry(store, key);
+}
+
+/** The JSON text a value is stored as, refused when it is no JSON or over MAX_VALUE_BYTES. */
+export function valueText(value: unknown): string {
   const text = JSON.stringify(value);
   if (text === undefined) throw new BuckyError("E_INVALID_INPUT", "a value must be JSON");
   if (Buffer.byteLength(text) > MAX_VALUE_BYTES) {
     throw new BuckyError("E_INVALID_INPUT", `a value is at most ${MAX_VALUE_BYTES} bytes of JSON`);
   }
-  store.write([{ key, value: text }]);
-  return getEntry(store, key);
+  return text;
 }
 
 export function deleteEntry(store: KeyValueStore, key: string): { key: string; deleted: true } {
