@@ -239,7 +239,7 @@ finish({ big, after: after.status, small: small.status });`,
           error: {
             code: "E_QUOTA",
             message: expect.stringMatching(
-              /^hoard may keep at most 16\.0 MiB of zone state \(under apps\/hoard\/\), and holds 1[56]\.\d MiB: this write of 64\.0 KiB would pass it, so nothing was written$/,
+              /^hoard may keep at most 16\.0 MiB of zone state \(under apps\/hoard\/\), and holds 1[56]\.\d MiB: this write of 64\.0 KiB more would pass it, so nothing was written$/,
             ),
             hint: expect.stringContaining("Delete keys the app no longer needs"),
           },

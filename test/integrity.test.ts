@@ -238,14 +238,6 @@ function madeBeforeTheSeal(home: string): void {
     "state_rules",
   ])
     sql(home, `DROP TABLE ${table}`);
-  for (const trigger of [
-    "app_state_bytes_added",
-    "app_state_bytes_removed",
-    "app_state_bytes_replaced",
-    "app_state_bytes_replacing",
-  ])
-    sql(home, `DROP TRIGGER ${trigger}`);
-  sql(home, "DROP TABLE app_state_bytes");
   sql(home, `PRAGMA user_version = ${BEFORE_THE_SEAL}`);
 }
 

@@ -49,7 +49,7 @@ import {
 import { personMayUseApp, reachOf } from "../users/access.ts";
 import type { AppUser } from "./app-user.ts";
 import { readSpec } from "./spec.ts";
-import { APP_STATE_MAX_BYTES, checkStateRoom, entryBytes } from "./state-quota.ts";
+import { APP_STATE_MAX_BYTES, entryBytes, StateRoom } from "./state-quota.ts";
 import { WritePace } from "./write-pace.ts";
 
 /** The most named data an app may store in one call. */
@@ -72,6 +72,7 @@ export function createAppApi(
   } = {},
 ): Hono<Env> {
   const api = new Hono<Env>();
+  const room = new StateRoom(node.db, app, node.now, stateMaxBytes);
   const store: KeyValueStore = {
     db: node.db,
     write: (ops) => node.write(ops),
@@ -122,7 +123,7 @@ export function createAppApi(
     if (!("value" in body)) throw new BuckyError("E_USAGE", 'the body must be {"value": …}');
     const text = valueText(body.value);
     pace.take(entryBytes(key, text));
-    checkStateRoom(node.db, app, permissions, key, text, stateMaxBytes);
+    room.take(permissions, key, text);
     return c.json(setEntry(store, key, body.value));
   });
   api.delete(`${STATE_PREFIX}*`, (c) => {
@@ -130,6 +131,7 @@ export function createAppApi(
     may(c.get("permissions"), "write", key);
     // A delete's tombstone holds the key.
     pace.take(entryBytes(key, ""));
+    room.take(c.get("permissions"), key, null);
     return c.json(deleteEntry(store, key));
   });
   api.post("/v1/objects", async (c) => {

@@ -28,7 +28,7 @@ afterAll(removeTestDatabases);
 const KIB = 1024;
 const quiet = createLog({ level: "silent" });
 
-/** Every app's live bytes, summed over every key of the state: what the triggers must keep. */
+/** Every app's live bytes, added up here over every key of the state. */
 function summed(node: TestNode): Record<string, number> {
   const rows = node.db.$client
     .query<{ key: string; value: string }, []>(
@@ -43,13 +43,19 @@ function summed(node: TestNode): Record<string, number> {
   return sums;
 }
 
+/** Every app's live bytes as the cap counts them (stateBytesUnder), of those holding any. */
 function kept(node: TestNode): Record<string, number> {
-  const rows = node.db.$client
-    .query<{ app: string; bytes: number }, []>(
-      "SELECT app, bytes FROM app_state_bytes WHERE bytes > 0",
+  const apps = node.db.$client
+    .query<{ app: string }, []>(
+      "SELECT DISTINCT substr(key, 6, instr(substr(key, 6), '/') - 1) AS app FROM state WHERE key GLOB 'apps/*/*'",
     )
-    .all();
-  return Object.fromEntries(rows.map((row) => [row.app, row.bytes]));
+    .all()
+    .map((row) => row.app);
+  return Object.fromEntries(
+    apps
+      .map((app) => [app, stateBytesUnder(node.db, [app])] as const)
+      .filter(([, bytes]) => bytes > 0),
+  );
 }
 
 /** A zone of device a (and b, admitted), with `app` installed with `permissions`. */
@@ -80,7 +86,7 @@ function writeOn(node: TestNode, ops: { key: string; value: string | null }[], m
 }
 
 describe("an app's live state bytes", () => {
-  test("are kept right through writes, overwrites, deletes and a merge on another device", () => {
+  test("are counted right through writes, overwrites, deletes and a merge on another device", () => {
     const { a, b } = zoneWith("notes", ["state.write"], 140);
     writeOn(
       a,
@@ -229,7 +235,7 @@ describe("the app API's bounds on state writes", () => {
         error: {
           code: "E_QUOTA",
           message: expect.stringMatching(
-            /^notes may keep at most 200\.0 KiB of zone state \(under apps\/notes\/, apps\/shared\/\), and holds 180\.\d KiB: this write of 30\.0 KiB would pass it, so nothing was written$/,
+            /^notes may keep at most 200\.0 KiB of zone state \(under apps\/notes\/, apps\/shared\/\), and holds 180\.\d KiB: this write of 30\.0 KiB more would pass it, so nothing was written$/,
           ),
           hint: expect.stringContaining("Delete keys the app no longer needs"),
         },

@@ -36,7 +36,6 @@ describe("state database", () => {
       .all();
     expect(tables.map((table) => table.name)).toEqual([
       "agent_audit",
-      "app_state_bytes",
       "changesets",
       "checkpoint",
       "checkpoint_base",
@@ -87,27 +86,6 @@ describe("state database", () => {
     old.$client.close();
   });
 
-  test("a home made by bucky 0.1.0 has its apps' live state bytes counted as it is migrated", () => {
-    const path = join(dir, "v0.1.0-apps.db");
-    copyFileSync(join(import.meta.dir, "../../fixtures/homes/v0.1.0/nas/state.db"), path);
-    const old = openStateDb(path, { create: false });
-    const counted = old.$client
-      .query<{ app: string; bytes: number }, []>(
-        "SELECT app, bytes FROM app_state_bytes ORDER BY app",
-      )
-      .all();
-    const summed = old.$client
-      .query<{ app: string; bytes: number }, []>(
-        `SELECT substr(key, 6, instr(substr(key, 6), '/') - 1) AS app,
-                sum(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))) AS bytes
-         FROM state WHERE key GLOB 'apps/*/*' AND value IS NOT NULL GROUP BY 1 ORDER BY 1`,
-      )
-      .all();
-    // Seven live keys of music's (the eighth is deleted) and one of notes'.
-    expect([counted, counted.map((row) => row.app)]).toEqual([summed, ["music", "notes"]]);
-    old.$client.close();
-  });
-
   test("a missing database is not created when create is false", () => {
     expect(() => openStateDb(join(dir, "absent.db"), { create: false })).toThrow(BuckyError);
   });
@@ -129,7 +107,6 @@ describe("state database", () => {
       schema.ndnPins,
       schema.ndnUnreferenced,
       schema.ndnCollection,
-      schema.appStateBytes,
     ]) {
       const config = getTableConfig(table);
       const primaryKeyColumns = new Set([

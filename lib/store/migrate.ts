@@ -15,7 +15,6 @@ import inviteBackupKey from "./migrations/0007-invite-backup-key.sql" with { typ
 import checkpoints from "./migrations/0008-checkpoints.sql" with { type: "text" };
 import namedData from "./migrations/0009-named-data.sql" with { type: "text" };
 import stateRules from "./migrations/0010-state-rules.sql" with { type: "text" };
-import appStateBytes from "./migrations/0011-app-state-bytes.sql" with { type: "text" };
 
 /** In order; never edit or reorder one that has shipped, only append. */
 export const MIGRATIONS: readonly string[] = [
@@ -29,7 +28,6 @@ export const MIGRATIONS: readonly string[] = [
   checkpoints,
   namedData,
   stateRules,
-  appStateBytes,
 ];
 
 export function migrate(sqlite: Database, path: string): void {

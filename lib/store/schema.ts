@@ -170,12 +170,3 @@ export const ndnCollection = sqliteTable("ndn_collection", {
   id: integer("id").primaryKey(),
   startedAt: integer("started_at").notNull(),
 });
-
-/**
- * The live bytes (key and value) of the zone state under each `apps/<app>/`, kept by
- * triggers on `state` (migrations/0011-app-state-bytes.sql): the app API's cap reads it.
- */
-export const appStateBytes = sqliteTable("app_state_bytes", {
-  app: text("app").primaryKey(),
-  bytes: integer("bytes").notNull(),
-});
