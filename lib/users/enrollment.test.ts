@@ -95,7 +95,20 @@ function zone() {
     parallelism: 1,
     createdAt: "2026-12-01T04:00:00.000Z",
   });
-  return { node, write, link, password, c: deviceIdFromPublicKey(cKey.publicKey) };
+  /** c says, in its info, that it reads write rules of `level` (0: an older bucky's). */
+  const cReads = (level: number) =>
+    appendLocalChangeset(
+      a.db,
+      { zone: a.zone, name: "c", key: cKey, seal: a.seal },
+      [
+        {
+          key: "devices/c/info",
+          value: JSON.stringify({ ...JSON.parse(infoOp("c").value), writeRules: level }),
+        },
+      ],
+      tick(),
+    );
+  return { node, write, link, password, cReads, c: deviceIdFromPublicKey(cKey.publicKey) };
 }
 
 const refusal = async (work: () => unknown): Promise<string> => {
@@ -148,5 +161,29 @@ describe("an enrollment link for several gateways", () => {
     expect(made).toContain("already used");
     const mine = userKeys.credentialAt(ann, second.nonce, node.deviceId);
     expect(stateValue(node.db, mine)).toBeUndefined();
+  });
+
+  test("while a member runs an older bucky, it is refused before anything is made, and not spent", async () => {
+    const { node, link, password, cReads } = zone();
+    const enrollments = new Enrollments(node);
+    const several = link([node.deviceId, b]);
+    const make = async () => ({ credential: password(several.jws), result: "made" });
+    cReads(0);
+    expect(await refusal(() => enrollments.open(several.jws))).toContain(
+      "a device of the zone runs an older bucky",
+    );
+    expect(await refusal(() => enrollments.complete(several.jws, make))).toContain("older bucky");
+    // The member said so only while the password was being made: the write is refused, and
+    // the link is still good once every member reads it.
+    cReads(1);
+    const meanwhile = await refusal(() =>
+      enrollments.complete(several.jws, async () => {
+        cReads(0);
+        return make();
+      }),
+    );
+    expect(meanwhile).toContain("refuses");
+    cReads(1);
+    expect(await enrollments.complete(several.jws, make)).toBe("made");
   });
 });

@@ -139,6 +139,11 @@ export class Enrollments {
     if (!person) throw refused(`${enrollment.user} is not a person of this zone any more`);
     if (person.creds !== enrollment.creds)
       throw refused(`a newer link for ${enrollment.user} replaced it`);
+    // A link for several gateways records its credential under this gateway's id, which a
+    // member of an older bucky refuses (lib/zone/readers.ts): said before anything is made
+    // or the link is spent, in words its person can act on. A new link names one gateway.
+    if (enrollment.version !== 1 && !everyMemberReads(this.node, this.credentialOp(enrollment)))
+      throw refused("a device of the zone runs an older bucky, which would refuse what it records");
     return { enrollment, person };
   }
 
@@ -161,25 +166,29 @@ export class Enrollments {
         throw refused(`${enrollment.user}'s account changed while it was being set up`);
       // Or another gateway took the link meanwhile: a second record would void both.
       if (this.used(enrollment)) throw refused("it was already used: each link works once");
+      this.node.write([{ ...this.credentialOp(enrollment), value: JSON.stringify(credential) }]);
+      // Spent once recorded, not before: a write refused (a member of an older bucky come
+      // in meanwhile, a full disk) leaves the link to be used again. A crash between the two
+      // spends it all the same: the record holds it (used).
       this.node.db
         .insert(usedLogins)
         .values({ nonce: enrollment.nonce, expiresAt: enrollment.expiresAt })
         .onConflictDoNothing()
         .run();
-      this.node.write([
-        {
-          key:
-            enrollment.version === 1
-              ? userKeys.credential(enrollment.user, enrollment.nonce)
-              : userKeys.credentialAt(enrollment.user, enrollment.nonce, this.node.deviceId),
-          value: JSON.stringify(credential),
-        },
-      ]);
       this.node.log.info("person enrolled", { user: enrollment.user, with: credential.kind });
       return result;
     } finally {
       this.busy.delete(enrollment.nonce);
     }
+  }
+
+  /** Where this gateway records `enrollment`'s credential (its value left to the caller). */
+  private credentialOp(enrollment: Enrollment): { key: string; value: null } {
+    const key =
+      enrollment.version === 1
+        ? userKeys.credential(enrollment.user, enrollment.nonce)
+        : userKeys.credentialAt(enrollment.user, enrollment.nonce, this.node.deviceId);
+    return { key, value: null };
   }
 
   private used(enrollment: Enrollment): boolean {
