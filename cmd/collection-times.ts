@@ -5,13 +5,14 @@
 import { DEFAULT_GRACE_MS } from "../lib/ndn/collect.ts";
 import { DEFAULT_COLLECT_EVERY_MS } from "../lib/ndn/collector.ts";
 import type { Environment } from "./context.ts";
+import { msOf } from "./liveness.ts";
 
 /** BUCKY_NDN_GRACE_MS: how long named data nothing refers to is kept before it is collected. */
 export function ndnGraceMs(env: Environment): number {
-  return Number(env.BUCKY_NDN_GRACE_MS ?? DEFAULT_GRACE_MS);
+  return msOf(env, "BUCKY_NDN_GRACE_MS", 0) ?? DEFAULT_GRACE_MS;
 }
 
 /** BUCKY_NDN_COLLECT_EVERY_MS: how often the daemon collects named data. */
 export function ndnCollectEveryMs(env: Environment): number {
-  return Number(env.BUCKY_NDN_COLLECT_EVERY_MS ?? DEFAULT_COLLECT_EVERY_MS);
+  return msOf(env, "BUCKY_NDN_COLLECT_EVERY_MS") ?? DEFAULT_COLLECT_EVERY_MS;
 }

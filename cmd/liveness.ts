@@ -4,11 +4,30 @@
  * status` loads this: the named data's times are in collection-times.ts, with their code.)
  */
 import { DEFAULT_HEARTBEAT_MS, LIVE_WINDOW_BEATS } from "../lib/apps/status.ts";
+import { BuckyError } from "../lib/errors.ts";
 import type { Environment } from "./context.ts";
+
+/**
+ * The milliseconds `env[name]` says, or undefined when it says none. Anything but a whole
+ * number of at least `least` is refused: Number() of a typo is NaN, and a timer of NaN
+ * fires at once, again and again.
+ */
+export function msOf(env: Environment, name: string, least = 1): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === "") return undefined;
+  const ms = Number(text);
+  if (!Number.isSafeInteger(ms) || ms < least)
+    throw new BuckyError(
+      "E_USAGE",
+      `${name} must be a whole number of milliseconds, at least ${least}, not ${JSON.stringify(text)}`,
+      `Unset it, or set it like ${name}=1500.`,
+    );
+  return ms;
+}
 
 /** BUCKY_HEARTBEAT_MS, for tests and labs that need failover in seconds. */
 export function heartbeatMs(env: Environment): number {
-  return Number(env.BUCKY_HEARTBEAT_MS ?? DEFAULT_HEARTBEAT_MS);
+  return msOf(env, "BUCKY_HEARTBEAT_MS") ?? DEFAULT_HEARTBEAT_MS;
 }
 
 export function liveWindowMs(env: Environment): number {
@@ -19,11 +38,11 @@ export function liveWindowMs(env: Environment): number {
 export function compactionTimes(
   env: Environment,
 ): Partial<{ horizonMs: number; periodMs: number; everyMs: number }> {
-  const times: { horizonMs?: number; periodMs?: number; everyMs?: number } = {};
-  if (env.BUCKY_CHECKPOINT_HORIZON_MS) times.horizonMs = Number(env.BUCKY_CHECKPOINT_HORIZON_MS);
-  if (env.BUCKY_CHECKPOINT_PERIOD_MS) times.periodMs = Number(env.BUCKY_CHECKPOINT_PERIOD_MS);
-  if (env.BUCKY_CHECKPOINT_EVERY_MS) times.everyMs = Number(env.BUCKY_CHECKPOINT_EVERY_MS);
-  return times;
+  return defined({
+    horizonMs: msOf(env, "BUCKY_CHECKPOINT_HORIZON_MS"),
+    periodMs: msOf(env, "BUCKY_CHECKPOINT_PERIOD_MS"),
+    everyMs: msOf(env, "BUCKY_CHECKPOINT_EVERY_MS"),
+  });
 }
 
 /**
@@ -32,10 +51,10 @@ export function compactionTimes(
  * that make a device silent and wait for the gateway to find it so.
  */
 export function silenceTiming(env: Environment): { firstMs?: number; everyMs?: number } {
-  const timing: { firstMs?: number; everyMs?: number } = {};
-  if (env.BUCKY_SILENCE_PROBE_AFTER_MS) timing.firstMs = Number(env.BUCKY_SILENCE_PROBE_AFTER_MS);
-  if (env.BUCKY_SILENCE_REPROBE_MS) timing.everyMs = Number(env.BUCKY_SILENCE_REPROBE_MS);
-  return timing;
+  return defined({
+    firstMs: msOf(env, "BUCKY_SILENCE_PROBE_AFTER_MS"),
+    everyMs: msOf(env, "BUCKY_SILENCE_REPROBE_MS"),
+  });
 }
 
 /**
@@ -49,10 +68,18 @@ export function relayPatience(env: Environment): {
   pongWaitMs?: number;
   probeTimeoutMs?: number;
 } {
-  const patience: { askAfterMs?: number; pongWaitMs?: number; probeTimeoutMs?: number } = {};
-  if (env.BUCKY_RELAY_ASK_AFTER_MS) patience.askAfterMs = Number(env.BUCKY_RELAY_ASK_AFTER_MS);
-  if (env.BUCKY_RELAY_PONG_WAIT_MS) patience.pongWaitMs = Number(env.BUCKY_RELAY_PONG_WAIT_MS);
-  if (env.BUCKY_RELAY_PROBE_TIMEOUT_MS)
-    patience.probeTimeoutMs = Number(env.BUCKY_RELAY_PROBE_TIMEOUT_MS);
-  return patience;
+  return defined({
+    askAfterMs: msOf(env, "BUCKY_RELAY_ASK_AFTER_MS"),
+    pongWaitMs: msOf(env, "BUCKY_RELAY_PONG_WAIT_MS"),
+    probeTimeoutMs: msOf(env, "BUCKY_RELAY_PROBE_TIMEOUT_MS"),
+  });
+}
+
+/** `fields` without those left undefined (the options' shapes have no undefined members). */
+function defined<T extends Record<string, number | undefined>>(
+  fields: T,
+): { [K in keyof T]?: number } {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as {
+    [K in keyof T]?: number;
+  };
 }

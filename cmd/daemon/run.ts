@@ -8,9 +8,10 @@ import { detectSandbox } from "../../lib/apps/sandbox.ts";
 import { BuckyError } from "../../lib/errors.ts";
 import { followLoadWithJit } from "../../lib/node/jit-policy.ts";
 import { DEFAULT_PORT, DEFAULT_SYNC_INTERVAL_MS, openNode } from "../../lib/node/node.ts";
+import { WRITE_RULES_LEVEL } from "../../protocol/write-rules.ts";
 import { ndnCollectEveryMs, ndnGraceMs } from "../collection-times.ts";
 import { defineBuckyCommand } from "../command.ts";
-import { compactionTimes, heartbeatMs, relayPatience, silenceTiming } from "../liveness.ts";
+import { compactionTimes, heartbeatMs, msOf, relayPatience, silenceTiming } from "../liveness.ts";
 import { VERSION } from "../version-info.ts";
 import { listenArgs } from "./command-line.ts";
 
@@ -55,46 +56,28 @@ export default defineBuckyCommand({
       log: context.log,
       now: context.now,
       listen: { host: args.listen ?? "0.0.0.0", port },
-      syncIntervalMs: Number(context.env.BUCKY_SYNC_INTERVAL_MS ?? DEFAULT_SYNC_INTERVAL_MS),
+      syncIntervalMs: msOf(context.env, "BUCKY_SYNC_INTERVAL_MS") ?? DEFAULT_SYNC_INTERVAL_MS,
       version: VERSION,
       backup: {
-        ...(context.env.BUCKY_BACKUP_EVERY_MS
-          ? { everyMs: Number(context.env.BUCKY_BACKUP_EVERY_MS) }
-          : {}),
-        ...(context.env.BUCKY_VERIFY_EVERY_MS
-          ? { verifyEveryMs: Number(context.env.BUCKY_VERIFY_EVERY_MS) }
-          : {}),
+        ...given("everyMs", msOf(context.env, "BUCKY_BACKUP_EVERY_MS")),
+        ...given("verifyEveryMs", msOf(context.env, "BUCKY_VERIFY_EVERY_MS")),
       },
-      ...(context.env.BUCKY_AGENT_LOG_INTERVAL_MS
-        ? { agentLogIntervalMs: Number(context.env.BUCKY_AGENT_LOG_INTERVAL_MS) }
-        : {}),
-      ...(context.env.BUCKY_TRAFFIC_FACTS_EVERY_MS
-        ? { trafficFactsEveryMs: Number(context.env.BUCKY_TRAFFIC_FACTS_EVERY_MS) }
-        : {}),
+      ...given("agentLogIntervalMs", msOf(context.env, "BUCKY_AGENT_LOG_INTERVAL_MS")),
+      ...given("trafficFactsEveryMs", msOf(context.env, "BUCKY_TRAFFIC_FACTS_EVERY_MS")),
       stateCheck: {
-        ...(context.env.BUCKY_STATE_CHECK_EVERY_MS
-          ? { everyMs: Number(context.env.BUCKY_STATE_CHECK_EVERY_MS) }
-          : {}),
-        ...(context.env.BUCKY_STATE_VERIFY_EVERY_MS
-          ? { verifyEveryMs: Number(context.env.BUCKY_STATE_VERIFY_EVERY_MS) }
-          : {}),
+        ...given("everyMs", msOf(context.env, "BUCKY_STATE_CHECK_EVERY_MS")),
+        ...given("verifyEveryMs", msOf(context.env, "BUCKY_STATE_VERIFY_EVERY_MS")),
       },
-      ...(context.env.BUCKY_REPLICA_VERIFY_EVERY_MS
-        ? { replicaVerifyEveryMs: Number(context.env.BUCKY_REPLICA_VERIFY_EVERY_MS) }
-        : {}),
+      ...given("replicaVerifyEveryMs", msOf(context.env, "BUCKY_REPLICA_VERIFY_EVERY_MS")),
       compaction: compactionTimes(context.env),
       namedData: { graceMs: ndnGraceMs(context.env), everyMs: ndnCollectEveryMs(context.env) },
       gateway: {
-        ...(context.env.BUCKY_GATEWAY_TIMEOUT_MS
-          ? { backendTimeoutMs: Number(context.env.BUCKY_GATEWAY_TIMEOUT_MS) }
-          : {}),
+        ...given("backendTimeoutMs", msOf(context.env, "BUCKY_GATEWAY_TIMEOUT_MS")),
         silence: silenceTiming(context.env),
       },
       relay: relayPatience(context.env),
       // Test hook: the write rules of an older bucky, enforced and said (test/versions.test.ts).
-      ...(context.env.BUCKY_TEST_WRITE_RULES_LEVEL
-        ? { writeRulesLevel: Number(context.env.BUCKY_TEST_WRITE_RULES_LEVEL) }
-        : {}),
+      ...given("writeRulesLevel", olderRulesLevel(context.env.BUCKY_TEST_WRITE_RULES_LEVEL)),
       // Test hook: a relay hello as an older bucky says it (test/relay.test.ts).
       ...(context.env.BUCKY_TEST_RELAY_HELLO_V1 === "1" ? { relayHelloV1: true } : {}),
       apps: {
@@ -102,11 +85,9 @@ export default defineBuckyCommand({
         runtime: process.execPath,
         path,
         heartbeatMs: heartbeatMs(context.env),
-        intervalMs: Number(context.env.BUCKY_CONVERGE_INTERVAL_MS ?? 2000),
+        intervalMs: msOf(context.env, "BUCKY_CONVERGE_INTERVAL_MS") ?? 2000,
         // Test hook: a shorter first restart of a failed app (tests that wait out restarts).
-        ...(context.env.BUCKY_APP_RESTART_MS
-          ? { firstRestartMs: Number(context.env.BUCKY_APP_RESTART_MS) }
-          : {}),
+        ...given("firstRestartMs", msOf(context.env, "BUCKY_APP_RESTART_MS")),
         // BUCKY_PODMAN: another Podman (a path), or off (a device that runs no images).
         images: {
           podman:
@@ -161,3 +142,25 @@ export default defineBuckyCommand({
   },
   text: () => "",
 });
+
+/** `{[field]: value}` when there is a value, else nothing: an option left at its default. */
+function given<K extends string>(field: K, value: number | undefined): { [P in K]?: number } {
+  return (value === undefined ? {} : { [field]: value }) as { [P in K]?: number };
+}
+
+/**
+ * BUCKY_TEST_WRITE_RULES_LEVEL: the level of write rules of an older bucky, which a test's
+ * daemon enforces and says in its stead (test/versions.test.ts). Never above this bucky's:
+ * a device saying it reads rules it does not would stall the zone at itself.
+ */
+function olderRulesLevel(text: string | undefined): number | undefined {
+  if (text === undefined || text === "") return undefined;
+  const level = Number(text);
+  if (!Number.isSafeInteger(level) || level < 0 || level > WRITE_RULES_LEVEL)
+    throw new BuckyError(
+      "E_USAGE",
+      `BUCKY_TEST_WRITE_RULES_LEVEL must be a level from 0 to ${WRITE_RULES_LEVEL}, not ${JSON.stringify(text)}`,
+      "It stands a test's daemon in for an older bucky: unset it.",
+    );
+  return level;
+}
