@@ -93,10 +93,11 @@ const CHALLENGE_PREFIX = "/.well-known/acme-challenge/";
 /** What a request from another site's page is taken as: no one signed in. */
 const FROM_ANOTHER_SITE = { problem: { code: "another-site" } } as const;
 
-/** The session a panel request is of: whose, and its id (lib/users/signouts.ts). */
+/** The session a panel request is of: whose, its id (lib/users/signouts.ts), and its cookie. */
 export interface PanelSession {
   readonly viewer: Viewer;
   readonly sessionId: string;
+  readonly cookie: string;
 }
 
 export interface GatewayOptions {
@@ -302,6 +303,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
           await options.panel(canonical(), {
             viewer: session.viewer,
             sessionId: session.sessionId,
+            cookie: session.cookie,
           }),
         );
       }

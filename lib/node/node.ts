@@ -43,7 +43,7 @@ import { appPipeOnDemand } from "../gateway/app-pipe-on-demand.ts";
 import { IngressViewers } from "../gateway/app-user.ts";
 import { isRelayOnly } from "../gateway/config.ts";
 import { GatewayHost } from "../gateway/host.ts";
-import { MAX_BODY_BYTES } from "../gateway/server.ts";
+import { MAX_BODY_BYTES, type PanelSession } from "../gateway/server.ts";
 import type { SilenceTiming } from "../gateway/silence-watch.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
@@ -384,13 +384,16 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     // are never asked, and an idle daemon holds less without it.
     let panelApp: Promise<Hono<PanelEnv>> | undefined;
     const panel = {
-      fetch: async (request: Request, env: PanelEnv["Bindings"]) => {
-        panelApp ??= Promise.all([
-          import("../panel/panel.tsx"),
-          import("../panel/notice-cookie.ts"),
-        ]).then(([{ createPanel }, { deriveNoticeKey }]) =>
-          createPanel(callLocal, log, deriveNoticeKey(seed)),
+      fetch: async (request: Request, session: PanelSession) => {
+        panelApp ??= import("../panel/panel.tsx").then(({ createPanel }) =>
+          createPanel(callLocal, log),
         );
+        const { deriveNoticeKey } = await import("../panel/notice-cookie.ts");
+        const env: PanelEnv["Bindings"] = {
+          viewer: session.viewer,
+          sessionId: session.sessionId,
+          noticeKey: deriveNoticeKey(session.cookie),
+        };
         return (await panelApp).fetch(request, env);
       },
     };

@@ -315,12 +315,11 @@ describe("the overview, with every note of every kind", () => {
           : Response.json({ error: { code: "E_NOT_FOUND", message: "-" } }, { status: 404 });
       },
       createLog({ level: "silent" }),
-      NOTICE_KEY,
     );
     const answer = await panel.request(
       "http://gw.test/_bucky/panel/",
       { headers: { "accept-language": language } },
-      { viewer, sessionId: SESSION_ID },
+      { viewer, sessionId: SESSION_ID, noticeKey: NOTICE_KEY },
     );
     expect(answer.status).toBe(200);
     return readable(await answer.text());
@@ -390,12 +389,11 @@ describe("an app's problem in the zone's own words", () => {
             return Response.json({ error: { code: "E_NOT_FOUND", message: "-" } }, { status: 404 });
           },
           createLog({ level: "silent" }),
-          NOTICE_KEY,
         );
         const answer = await panel.request(
           `http://gw.test/_bucky/panel/${path}`,
           { headers: { "accept-language": language } },
-          { viewer: OWNER, sessionId: SESSION_ID },
+          { viewer: OWNER, sessionId: SESSION_ID, noticeKey: NOTICE_KEY },
         );
         expect(answer.status).toBe(200);
         const page = readable(await answer.text());

@@ -9,7 +9,7 @@ import {
   sealNotice,
 } from "./notice-cookie.ts";
 
-const key = deriveNoticeKey(new Uint8Array(32).fill(1));
+const key = deriveNoticeKey("the-session-cookie-of-ann");
 const session = "session-of-ann";
 const nowMs = 1_764_000_000_000;
 const notice: Notice = { kind: "ok", text: "notes is stopped", hint: "no other device holds it" };
@@ -27,8 +27,8 @@ describe("a notice's cookie", () => {
     expect(openNotice(key, session, sealed, nowMs + 120_000)).toBeUndefined();
   });
 
-  test("does not open one made without the key: unsealed, with a made-up mac, or another device's", () => {
-    const otherKey = deriveNoticeKey(new Uint8Array(32).fill(2));
+  test("does not open one made without the key: unsealed, with a made-up mac, or another session cookie's", () => {
+    const otherKey = deriveNoticeKey("another-session-cookie");
     const payload = sealed.split(".")[0] as string;
     for (const forged of [
       planted,

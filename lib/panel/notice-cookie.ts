@@ -1,6 +1,6 @@
 /**
- * The notice an action leaves for the next page of the panel, in a cookie only this
- * device's gateway can make, and for one session only.
+ * The notice an action leaves for the next page of the panel, in a cookie only a gateway
+ * of the zone can make, and for one session only.
  *
  * A cookie's name is all a browser checks: a script of an app at `evil.<zone host>` may set
  * `bucky_notice` for `Domain=<zone host>`, and the browser sends it to the panel. Its words
@@ -9,11 +9,14 @@
  * gateway made for the session the request is of; any other is ignored, silently (a
  * person can do nothing about it), and cleared.
  *
- *   key   = HKDF-SHA256(device seed, salt "bucky", info "bucky panel notice v1")
+ *   key   = HKDF-SHA256(the session cookie's value, salt "bucky", info "bucky panel notice v1")
  *   mac   = HMAC-SHA256(key, "bucky panel notice v1" ‖ u32 length ‖ session id ‖ payload)
  *   value = base64url(payload) "." base64url(mac), payload = JSON {kind, text, hint?, exp}
  *
- * The key is derived, not stored: the device seed is the secret the gateway already keeps.
+ * The key is the session's own: every gateway of the zone is sent the session cookie, and no
+ * app's script can read it (HttpOnly) nor is any app sent it (lib/gateway/forward.ts), so a
+ * notice one gateway made opens at another answering the same name (two gateways sharing
+ * it), where a key of each device's own was lost between them.
  * `exp` (ms) bounds a notice's life as the cookie's Max-Age does, whatever the browser keeps.
  */
 import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
@@ -35,10 +38,9 @@ const LABEL = "bucky panel notice v1";
 const KEY_BYTES = 32;
 const MAC_BYTES = 32;
 
-/** The key notices are sealed with: only the holder of the device's seed makes one. */
-export function deriveNoticeKey(deviceSeed: Uint8Array): Uint8Array {
-  if (deviceSeed.length !== 32) throw new Error("a device seed is 32 bytes");
-  return new Uint8Array(hkdfSync("sha256", deviceSeed, "bucky", LABEL, KEY_BYTES));
+/** The key a session's notices are sealed with: only what is sent its cookie makes one. */
+export function deriveNoticeKey(sessionCookie: string): Uint8Array {
+  return new Uint8Array(hkdfSync("sha256", sessionCookie, "bucky", LABEL, KEY_BYTES));
 }
 
 /** The cookie value carrying `notice` for the session `sessionId`, good until `expiresAtMs`. */

@@ -27,7 +27,8 @@ import {
  * Whose session the panel serves a request for, and its id (lib/users/signouts.ts): the
  * gateway says.
  */
-export type PanelEnv = { Bindings: { viewer: Viewer; sessionId: string } };
+/** Whose session a request is of, its id, and the key its notices are sealed with (notice-cookie.ts). */
+export type PanelEnv = { Bindings: { viewer: Viewer; sessionId: string; noticeKey: Uint8Array } };
 export type PanelContext = Context<PanelEnv>;
 
 /**
@@ -59,8 +60,7 @@ export interface Page {
   refuse(path: string, text: string): Response;
 }
 
-/** `noticeKey` seals the notices actions leave (notice-cookie.ts). */
-export function pageFor(c: PanelContext, shared: LocalApi, noticeKey: Uint8Array): Page {
+export function pageFor(c: PanelContext, shared: LocalApi): Page {
   const language = languageOfAcceptLanguage(c.req.header("accept-language"));
   const locale: Locale = { t: messagesFor(language), language, nowMs: Date.now() };
   const viewer = c.env.viewer;
@@ -68,7 +68,7 @@ export function pageFor(c: PanelContext, shared: LocalApi, noticeKey: Uint8Array
   const api = viewer.kind === "person" ? shared.actingFor(viewer.user) : shared;
   const redirect = (path: string, notice: Notice) => {
     const value = sealNotice(
-      noticeKey,
+      c.env.noticeKey,
       c.env.sessionId,
       fitted(notice),
       Date.now() + NOTICE_TTL_S * 1000,
@@ -86,7 +86,7 @@ export function pageFor(c: PanelContext, shared: LocalApi, noticeKey: Uint8Array
       const status = await api.get<ZoneStatus>("/v1/status");
       // Read once: the page clears it, and clears one not ours (planted) as well.
       const { came, notice } = noticeOfCookies(
-        noticeKey,
+        c.env.noticeKey,
         c.env.sessionId,
         c.req.header("cookie"),
         Date.now(),

@@ -81,25 +81,21 @@ function withStatus(fields: Record<string, unknown> = {}) {
 function panelFor(viewer: Viewer, answers: Record<string, unknown> = {}) {
   const asked: string[] = [];
   const bodies: unknown[] = [];
-  const panel = createPanel(
-    async (request) => {
-      const path = new URL(request.url).pathname;
-      asked.push(path);
-      if (request.method === "POST") bodies.push(await request.json().catch(() => null));
-      if (path in answers) return Response.json(answers[path]);
-      return Response.json(
-        { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
-        { status: 404 },
-      );
-    },
-    silent,
-    NOTICE_KEY,
-  );
+  const panel = createPanel(async (request) => {
+    const path = new URL(request.url).pathname;
+    asked.push(path);
+    if (request.method === "POST") bodies.push(await request.json().catch(() => null));
+    if (path in answers) return Response.json(answers[path]);
+    return Response.json(
+      { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
+      { status: 404 },
+    );
+  }, silent);
   const get = (path: string, headers: Record<string, string> = {}) =>
     panel.request(
       `http://gw.test/_bucky/panel/${path}`,
       { headers },
-      { viewer, sessionId: SESSION_ID },
+      { viewer, sessionId: SESSION_ID, noticeKey: NOTICE_KEY },
     );
   const post = (path: string, form?: Record<string, string>) =>
     panel.request(
@@ -109,7 +105,7 @@ function panelFor(viewer: Viewer, answers: Record<string, unknown> = {}) {
         headers: { host: "gw.test", origin: "http://gw.test" },
         ...(form ? { body: new URLSearchParams(form) } : {}),
       },
-      { viewer, sessionId: SESSION_ID },
+      { viewer, sessionId: SESSION_ID, noticeKey: NOTICE_KEY },
     );
   return { asked, bodies, get, post };
 }
@@ -186,20 +182,16 @@ describe("the overview", () => {
       ],
     });
     const page = async (language: string) => {
-      const panel = createPanel(
-        async (request) => {
-          const path = new URL(request.url).pathname;
-          return path in answers
-            ? Response.json(answers[path as keyof typeof answers])
-            : Response.json({ error: { code: "E_NOT_FOUND", message: "-" } }, { status: 404 });
-        },
-        silent,
-        NOTICE_KEY,
-      );
+      const panel = createPanel(async (request) => {
+        const path = new URL(request.url).pathname;
+        return path in answers
+          ? Response.json(answers[path as keyof typeof answers])
+          : Response.json({ error: { code: "E_NOT_FOUND", message: "-" } }, { status: 404 });
+      }, silent);
       const answer = await panel.request(
         "http://gw.test/_bucky/panel/",
         { headers: { "accept-language": language } },
-        { viewer: device, sessionId: SESSION_ID },
+        { viewer: device, sessionId: SESSION_ID, noticeKey: NOTICE_KEY },
       );
       return (await answer.text()).replaceAll("&#39;", "'");
     };
@@ -425,7 +417,7 @@ describe("the overview", () => {
 
 describe("a form from another site", () => {
   test("is refused in the language of the browser that sent it", async () => {
-    const panel = createPanel(() => Response.json({}), silent, NOTICE_KEY);
+    const panel = createPanel(() => Response.json({}), silent);
     const refusal = async (language: string) => {
       const answer = await panel.request(
         "http://gw.test/_bucky/panel/backups/run",
@@ -433,7 +425,7 @@ describe("a form from another site", () => {
           method: "POST",
           headers: { host: "gw.test", origin: "http://evil.example", "accept-language": language },
         },
-        { viewer: device, sessionId: SESSION_ID },
+        { viewer: device, sessionId: SESSION_ID, noticeKey: NOTICE_KEY },
       );
       return { status: answer.status, text: await answer.text() };
     };
@@ -454,13 +446,12 @@ describe("what an action leaves for the next page", () => {
               { status: 404 },
             ),
       silent,
-      NOTICE_KEY,
     );
     const headers = { host: "gw.test", "accept-language": "zh-CN" };
     const stopped = await panel.request(
       "http://gw.test/_bucky/panel/apps/notes/stop",
       { method: "POST", headers },
-      { viewer: device, sessionId: SESSION_ID },
+      { viewer: device, sessionId: SESSION_ID, noticeKey: NOTICE_KEY },
     );
     const cookie = (stopped.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
     // Browsers keep a cookie of at most 4096 bytes, its name and attributes included.
@@ -468,7 +459,7 @@ describe("what an action leaves for the next page", () => {
     const next = await panel.request(
       "http://gw.test/_bucky/panel/apps/notes",
       { headers: { ...headers, cookie } },
-      { viewer: device, sessionId: SESSION_ID },
+      { viewer: device, sessionId: SESSION_ID, noticeKey: NOTICE_KEY },
     );
     expect(await next.text()).toContain(message.slice(0, 40));
   });
@@ -478,17 +469,13 @@ describe("what an action leaves for the next page", () => {
       ...withStatus(),
       "/v1/apps/notes/stop": { app: "notes", heldElsewhere: "held" },
     });
-    const panel = createPanel(
-      async () => Response.json(withStatus()["/v1/status"]),
-      silent,
-      NOTICE_KEY,
-    );
+    const panel = createPanel(async () => Response.json(withStatus()["/v1/status"]), silent);
     /** The overview with `cookie`: the notice it shows (if any), and the cookies it sets. */
     const overview = async (cookie: string, sessionId = SESSION_ID) => {
       const answer = await panel.request(
         "http://gw.test/_bucky/panel/",
         { headers: { cookie, "accept-language": "en" } },
-        { viewer: owner, sessionId },
+        { viewer: owner, sessionId, noticeKey: NOTICE_KEY },
       );
       const shown = /class="notice [^"]*"[^>]*>([^<]*)/.exec(await answer.text())?.[1];
       return { shown, setCookies: answer.headers.getSetCookie() };
@@ -638,28 +625,24 @@ describe("a form's body", () => {
   /** A local API stand-in that reads an upload as it comes, noting how much of the form had come by its first piece. */
   function uploadsTo(pulled: () => number) {
     const uploads: { path: string; pulledAtFirstPiece: number; bytes: Uint8Array }[] = [];
-    const panel = createPanel(
-      async (request) => {
-        const url = new URL(request.url);
-        let pulledAtFirstPiece = -1;
-        const pieces: Uint8Array[] = [];
-        for await (const piece of request.body ?? []) {
-          if (pulledAtFirstPiece < 0) pulledAtFirstPiece = pulled();
-          pieces.push(piece);
-        }
-        uploads.push({
-          path: url.pathname + url.search,
-          pulledAtFirstPiece,
-          bytes: Buffer.concat(pieces),
-        });
-        return Response.json(
-          { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
-          { status: 404 },
-        );
-      },
-      silent,
-      NOTICE_KEY,
-    );
+    const panel = createPanel(async (request) => {
+      const url = new URL(request.url);
+      let pulledAtFirstPiece = -1;
+      const pieces: Uint8Array[] = [];
+      for await (const piece of request.body ?? []) {
+        if (pulledAtFirstPiece < 0) pulledAtFirstPiece = pulled();
+        pieces.push(piece);
+      }
+      uploads.push({
+        path: url.pathname + url.search,
+        pulledAtFirstPiece,
+        bytes: Buffer.concat(pieces),
+      });
+      return Response.json(
+        { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
+        { status: 404 },
+      );
+    }, silent);
     return { panel, uploads };
   }
 
@@ -672,7 +655,7 @@ describe("a form's body", () => {
     panel.request(
       `http://gw.test/_bucky/panel/${path}`,
       { method: "POST", headers: { host: "gw.test", "content-type": type }, body },
-      { viewer: owner, sessionId: SESSION_ID },
+      { viewer: owner, sessionId: SESSION_ID, noticeKey: NOTICE_KEY },
     );
 
   test("a catalog file and an app archive go on to the local API as they arrive, never held whole", async () => {
@@ -712,14 +695,10 @@ describe("a form's body", () => {
 
   test("any other form past 64 KiB is refused, the local API not asked, the rest not read", async () => {
     const asked: string[] = [];
-    const panel = createPanel(
-      async (request) => {
-        asked.push(new URL(request.url).pathname);
-        return Response.json({});
-      },
-      silent,
-      NOTICE_KEY,
-    );
+    const panel = createPanel(async (request) => {
+      asked.push(new URL(request.url).pathname);
+      return Response.json({});
+    }, silent);
     const form = new TextEncoder().encode(`source=${"a".repeat(8 * 1024 * 1024)}`);
     const body = sent(form);
     const answer = await post(
@@ -1232,24 +1211,20 @@ describe("a page that fails", () => {
     const lines: string[] = [];
     const log = createLog({ level: "info", write: (line) => lines.push(line) });
     const answers = withStatus();
-    const panel = createPanel(
-      (request) => {
-        const path = new URL(request.url).pathname;
-        if (path === "/v1/invites") throw thrown;
-        if (path in answers) return Response.json(answers[path as keyof typeof answers]);
-        return Response.json(
-          { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
-          { status: 404 },
-        );
-      },
-      log,
-      NOTICE_KEY,
-    );
+    const panel = createPanel((request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/v1/invites") throw thrown;
+      if (path in answers) return Response.json(answers[path as keyof typeof answers]);
+      return Response.json(
+        { error: { code: "E_NOT_FOUND", message: "a stand-in" } },
+        { status: 404 },
+      );
+    }, log);
     const get = (path: string, language = "en") =>
       panel.request(
         `http://gw.test/_bucky/panel/${path}`,
         { headers: { "accept-language": language } },
-        { viewer: owner, sessionId: SESSION_ID },
+        { viewer: owner, sessionId: SESSION_ID, noticeKey: NOTICE_KEY },
       );
     return { lines, get };
   }

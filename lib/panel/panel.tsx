@@ -84,10 +84,11 @@ const STREAMED_FORMS = new Set(["apps/install", "store/catalogs/preview-file"]);
 
 /**
  * The panel, acting through the local API (`fetch`); `log` takes the one line of a page
- * that failed (a bug in it, with its stack); `noticeKey` seals the notices its actions
- * leave for the next page (notice-cookie.ts: deriveNoticeKey of the device's seed).
+ * that failed (a bug in it, with its stack). Each request's session comes with it (the
+ * bindings), with the key that seals the notices its actions leave for the next page
+ * (notice-cookie.ts: deriveNoticeKey of the session's cookie).
  */
-export function createPanel(fetch: ApiFetch, log: Log, noticeKey: Uint8Array): Hono<PanelEnv> {
+export function createPanel(fetch: ApiFetch, log: Log): Hono<PanelEnv> {
   const api = new LocalApi(fetch);
   const app = new Hono<PanelEnv>({ strict: false }).basePath(PANEL_PATH);
 
@@ -97,7 +98,7 @@ export function createPanel(fetch: ApiFetch, log: Log, noticeKey: Uint8Array): H
   // from the internet, and nobody there may stop a device by finding one.
   app.onError(async (thrown, c) => {
     const error = refusalOf(thrown, c.req.path, log, () => {});
-    const page = pageFor(c, api, noticeKey);
+    const page = pageFor(c, api);
     const { t } = page.locale;
     const bug = error.code === "E_INTERNAL";
     const body = (
@@ -141,7 +142,7 @@ export function createPanel(fetch: ApiFetch, log: Log, noticeKey: Uint8Array): H
           origin !== "null" &&
           host !== undefined &&
           URL.parse(origin)?.host !== host);
-      if (foreign) return c.text(pageFor(c, api, noticeKey).locale.t.access.foreignForm, 403);
+      if (foreign) return c.text(pageFor(c, api).locale.t.access.foreignForm, 403);
     }
     await next();
   });
@@ -157,7 +158,7 @@ export function createPanel(fetch: ApiFetch, log: Log, noticeKey: Uint8Array): H
         ? (needs.act ?? needs.see)
         : (PAGE_RIGHTS.find(([prefix]) => path.startsWith(prefix))?.[1] ?? needs.see);
     if (right !== null && !rights[right]) {
-      const page = pageFor(c, api, noticeKey);
+      const page = pageFor(c, api);
       const { t } = page.locale;
       const why =
         right === "useDeviceKeys" && c.env.viewer.kind === "device"
@@ -181,7 +182,7 @@ export function createPanel(fetch: ApiFetch, log: Log, noticeKey: Uint8Array): H
       await checkForm(c.req.raw);
     } catch (error) {
       if (!(error instanceof BuckyError)) throw error;
-      return pageFor(c, api, noticeKey).refuse(path.split("/")[0] ?? "", error.message);
+      return pageFor(c, api).refuse(path.split("/")[0] ?? "", error.message);
     }
     await next();
   });
@@ -193,7 +194,7 @@ export function createPanel(fetch: ApiFetch, log: Log, noticeKey: Uint8Array): H
   app.get(`/${CSS_PATH}`, asset(PANEL_CSS, "text/css; charset=utf-8"));
   app.get(`/${JS_PATH}`, asset(PANEL_JS, "text/javascript; charset=utf-8"));
 
-  const page = (c: Parameters<typeof pageFor>[0]) => pageFor(c, api, noticeKey);
+  const page = (c: Parameters<typeof pageFor>[0]) => pageFor(c, api);
   overviewPages(app, page);
   devicePages(app, page);
   appPages(app, page);
