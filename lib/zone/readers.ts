@@ -101,9 +101,15 @@ export function heldBackError(op: Op, readers: readonly Reader[]): BuckyError {
   const named = readers.map(
     (reader) => `${reader.name} (bucky ${reader.version ?? "of a version not said yet"})`,
   );
+  const names = readers.map((reader) => reader.name).join(", ");
+  // A member that has said nothing yet (admitted, its daemon not run since) may well run this
+  // bucky: starting it says so.
+  const unheard = readers.every((reader) => reader.version === null);
   return new BuckyError(
     "E_UPGRADE_FIRST",
     `cannot write ${op.key}: ${named.join(", ")} run${readers.length === 1 ? "s" : ""} a bucky that refuses it, and would then refuse every later change of this device`,
-    `Upgrade ${readers.map((reader) => reader.name).join(", ")} first (install this bucky there and restart its daemon), then try again.`,
+    unheard
+      ? `Start the daemon on ${names} (\`bucky up\`), so that it says which bucky it runs, then try again.`
+      : `Upgrade ${names} first (install this bucky there and restart its daemon), then try again.`,
   );
 }
