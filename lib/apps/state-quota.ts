@@ -103,7 +103,7 @@ export class StateRoom {
   private used(segments: readonly string[]): number {
     const nowMs = this.now();
     const of = segments.join("/");
-    if (this.summed && of === this.summedFor && nowMs - this.summed.atMs < SUMMED_FOR_MS)
+    if (this.summed && of === this.summedFor && Math.abs(nowMs - this.summed.atMs) < SUMMED_FOR_MS)
       return this.summed.bytes;
     this.summed = { bytes: stateBytesUnder(this.db, segments), atMs: nowMs };
     this.summedFor = of;
