@@ -788,6 +788,7 @@ export class Convergence {
     // (it starts as it is said, on a device just restarted): sayWhyWaits says it once a minute.
     const said = readReport(this.node.db, this.node.deviceName, spec.app);
     const waitingFor = said?.package === spec.package ? said.waitingFor : undefined;
+    const ranHealthy = change.state === "running" ? spec.package : said?.ranHealthy;
     const report: AppReport = {
       app: spec.app,
       state: change.state,
@@ -798,6 +799,7 @@ export class Convergence {
       restarts: change.restarts,
       error: change.error,
       since: new Date(now).toISOString(),
+      ...(ranHealthy ? { ranHealthy } : {}),
       ...(waitingFor ? { waitingFor } : {}),
     };
     try {

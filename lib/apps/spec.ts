@@ -115,6 +115,12 @@ export interface AppReport {
   /** What went wrong last, in words. */
   readonly error: string | null;
   readonly since: string;
+  /**
+   * The package that last ran healthy on this device, kept through the reports after it (a
+   * stop, a crash, a restart's "stopped"): what says a version ran here once the state no
+   * longer does, and so may have migrated the app's data (upgrade-rollback.ts ranSomewhere).
+   */
+  readonly ranHealthy?: ObjectId;
   /** Why an upgrade of the version running waits, when one does (lib/apps/upgrade-wait.ts). */
   readonly waitingFor?: {
     readonly version: string;
@@ -231,6 +237,7 @@ export function parseReport(text: string, app: string): AppReport | undefined {
     requireUint(report.restarts, "its restarts");
     if (report.error !== null) requireString(report.error, "its error", MAX_LONG_TEXT);
     requireString(report.since, "its since", MAX_TEXT);
+    if (report.ranHealthy !== undefined) checkObjectId(report.ranHealthy, "its ranHealthy");
     if (report.waitingFor !== undefined) {
       const waiting = requireRecord(report.waitingFor, "its waitingFor");
       requireString(waiting.version, "its waitingFor's version", MAX_TEXT);

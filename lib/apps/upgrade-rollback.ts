@@ -59,12 +59,16 @@ function healthyHere(appDir: string, pkg: ObjectId): boolean {
 
 /**
  * Whether a device's report the zone holds (of `devices`) says `spec`'s version runs
- * there: then it may have migrated the app's data, which its version before may not read.
+ * there, or ran there healthy since (stopped, crashed, or said stopped by a daemon back from
+ * a kill): then it may have migrated the app's data, which its version before may not read.
  */
 export function ranSomewhere(db: StateReader, spec: AppSpec, devices: readonly string[]): boolean {
   return devices.some((device) => {
     const report = readReport(db, device, spec.app);
-    return report?.package === spec.package && report.state === "running";
+    return (
+      report?.ranHealthy === spec.package ||
+      (report?.package === spec.package && report.state === "running")
+    );
   });
 }
 

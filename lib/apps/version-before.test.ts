@@ -5,8 +5,9 @@ import { MANIFEST_FILE } from "../../protocol/app-manifest.ts";
 import { encodePackage } from "../../protocol/app-package.ts";
 import { parseObjectId } from "../../protocol/ndn.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
-import { heldNotesZone } from "../replica/test-held-app.ts";
+import { heldNotesZone, writeAs } from "../replica/test-held-app.ts";
 import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
+import { type AppReport, appKeys, readReport } from "./spec.ts";
 import { TEST_PACKAGE, testManifest, testSpec } from "./test-spec.ts";
 import { markHealthy } from "./upgrade-rollback.ts";
 import { versionBeforeToRun } from "./version-before.ts";
@@ -19,7 +20,8 @@ const NEW_PACKAGE = `sha256:${"cd".repeat(32)}` as typeof TEST_PACKAGE;
  */
 function restartedNas() {
   const home = mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-version-before-"));
-  const node = testNodeContext(heldNotesZone({ copyOnNas: true }), "nas", { home });
+  const zone = heldNotesZone({ copyOnNas: true });
+  const node = testNodeContext(zone, "nas", { home });
   const manifest = testManifest("notes", { version: "1.0.0", data: ["db"] });
   const bytes = new TextEncoder().encode(JSON.stringify(manifest));
   const before = node.store.putBytes(
@@ -34,7 +36,7 @@ function restartedNas() {
     previousPackage: before,
     manifest: testManifest("notes", { version: "2.0.0", data: ["db"] }),
   });
-  return { node, before, appDir, upgrade };
+  return { node, zone, before, appDir, upgrade };
 }
 
 describe("the version before, on a device restarted while an upgrade waits for its package", () => {
@@ -61,6 +63,20 @@ describe("the version before, on a device restarted while an upgrade waits for i
     const { node, upgrade } = restartedNas();
     // Laptop's report says TEST_PACKAGE runs there.
     expect(versionBeforeToRun(node, { ...upgrade, package: TEST_PACKAGE })).toBeUndefined();
+  });
+
+  test("not when a device's report says the new version ran healthy there, stopped since", () => {
+    const { node, zone, upgrade } = restartedNas();
+    const stopped = {
+      ...(readReport(node.db, "laptop", "notes") as AppReport),
+      state: "stopped",
+      url: null,
+      ranHealthy: NEW_PACKAGE,
+    };
+    writeAs(zone, "laptop", [
+      { key: appKeys.report("laptop", "notes"), value: JSON.stringify(stopped) },
+    ]);
+    expect(versionBeforeToRun(node, upgrade)).toBeUndefined();
   });
 
   test("not when its package is damaged here: it waits, and the daemon goes on", () => {
