@@ -11,7 +11,7 @@ import { StateBoundMemo } from "../node/state-bound-memo.ts";
 import type { Viewer } from "../users/access.ts";
 import type { SessionProblem } from "../users/session-problem.ts";
 import type { SessionCheck } from "../users/sessions.ts";
-import { checkSessionCookie, NOT_SIGNED_IN, sessionCookies } from "./sessions.ts";
+import { checkSessionCookie, firstThatOpens, NOT_SIGNED_IN, sessionCookies } from "./sessions.ts";
 
 /** Who, and the session's id (lib/users/signouts.ts); or why no one. */
 type Answer = { viewer: Viewer; sessionId: string } | { problem: SessionProblem };
@@ -43,22 +43,12 @@ export class CheckedSessions {
     const values = sessionCookies(cookieHeader);
     const [only] = values;
     if (only === undefined) return NOT_SIGNED_IN;
-    if (values.length > 1) return this.first(values);
+    if (values.length > 1)
+      return firstThatOpens(values, async (value) => withCookie(await this.one(value), value));
     const answer = this.one(only);
     return answer instanceof Promise
       ? answer.then((settled) => withCookie(settled, only))
       : withCookie(answer, only);
-  }
-
-  /** The first of several cookies that opens a session, or the first's reason. */
-  private async first(values: readonly string[]): Promise<Checked> {
-    let problem: { problem: SessionProblem } | undefined;
-    for (const value of values) {
-      const answer = await this.one(value);
-      if ("viewer" in answer) return { ...answer, cookie: value };
-      problem ??= answer;
-    }
-    return problem ?? NOT_SIGNED_IN;
   }
 
   private one(value: string): Promise<Answer> | Answer {

@@ -292,16 +292,29 @@ export type CheckedSession =
  * Who is behind the first of a request's session cookies that opens a session
  * (sessionCookies), with that cookie; or why no one is (the first cookie's reason).
  */
-export async function checkSession(
+export function checkSession(
   node: NodeContext,
   cookieHeader: string | null,
   people: SessionCheck,
 ): Promise<CheckedSession> {
-  let problem: { problem: SessionProblem } | undefined;
-  for (const value of sessionCookies(cookieHeader)) {
-    const checked = await checkSessionCookie(node, value, people);
-    if ("viewer" in checked) return checked;
-    problem ??= checked;
+  return firstThatOpens(sessionCookies(cookieHeader), (value) =>
+    checkSessionCookie(node, value, people),
+  );
+}
+
+/**
+ * The answer of the first of `values` whose `check` finds a session, or the first's reason
+ * why none does (NOT_SIGNED_IN for no values): the one way several session cookies count.
+ */
+export async function firstThatOpens<A extends { viewer: Viewer } | { problem: SessionProblem }>(
+  values: readonly string[],
+  check: (value: string) => A | Promise<A>,
+): Promise<A | { problem: SessionProblem }> {
+  let problem: A | undefined;
+  for (const value of values) {
+    const answer = await check(value);
+    if ("viewer" in answer) return answer;
+    problem ??= answer;
   }
   return problem ?? NOT_SIGNED_IN;
 }
