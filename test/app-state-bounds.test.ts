@@ -59,8 +59,12 @@ const api = async (method, key, value) => {
   });
   return { status: response.status, retryAfter: response.headers.get("retry-after"), body: await response.json() };
 };
-const finish = (results) =>
-  require("node:fs").writeFileSync(require("node:path").join(process.env.BUCKY_DATA_DIR, "results.json"), JSON.stringify(results));
+// Written aside and renamed, so the test never reads it half written.
+const finish = (results) => {
+  const file = require("node:path").join(process.env.BUCKY_DATA_DIR, "results.json");
+  require("node:fs").writeFileSync(file + ".part", JSON.stringify(results));
+  require("node:fs").renameSync(file + ".part", file);
+};
 `;
   const dir = appDir(
     {
