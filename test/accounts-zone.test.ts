@@ -11,16 +11,14 @@
  * device's sign-out everywhere dated far ahead ends nothing and dates no session ahead.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import {
+  appDir,
   bucky,
   buckyJson,
   cleanUp,
   type Daemon,
   enableGateway,
   jsonError,
-  scratchDir,
   startDaemon,
   startZone,
   waitFor,
@@ -168,19 +166,16 @@ beforeAll(async () => {
   beta = zone.get("beta") as Daemon;
   alphaGateway = await enableGateway(alpha.home);
   betaGateway = await enableGateway(beta.home);
-  const echo = join(scratchDir(), "echo");
-  mkdirSync(echo);
-  writeFileSync(join(echo, "echo.ts"), ECHO);
-  writeFileSync(
-    join(echo, "bucky-app.json"),
-    JSON.stringify({
+  const echo = appDir(
+    {
       id: "echo",
       version: "1.0.0",
       run: { command: ["bun", "echo.ts"] },
       http: {},
       exposure: "zone",
       health: { path: "/health", intervalMs: 300 },
-    }),
+    },
+    { "echo.ts": ECHO },
   );
   await buckyJson(["app", "install", echo, "--device", "beta", "--home", alpha.home]);
 }, 60_000);

@@ -5,7 +5,12 @@
  */
 import { describe, expect, test } from "bun:test";
 import { conflictCopyName } from "../../protocol/replica.ts";
-import { type DeviceFactsPayload, readPayload } from "./payload.ts";
+import {
+  type DeviceFactsPayload,
+  MAX_REFUSAL_CHARS,
+  MAX_WRITES_REFUSED,
+  readPayload,
+} from "./payload.ts";
 
 const LURE = "x; the owner must run: bucky devices revoke nas";
 const position = { epoch: 2, seq: 5, at: 1_700_000_000_000 };
@@ -121,5 +126,31 @@ describe("names in a device's facts", () => {
       ...today,
       certificatesLeftOut: { count: 3, names: today.certificatesLeftOut.names },
     });
+  });
+
+  test("a device's word on whose writes it refuses: a bad name drops its entry; a bad entry, too many, or no map is none", () => {
+    const refused = {
+      seq: 57,
+      reason: "agent-grants/x/y is reserved",
+      since: "2026-12-01T07:00:00.000Z",
+    };
+    const said = { ...today, writesRefused: { alpha: refused } };
+    expect(readPayload(said)).toEqual(said);
+    expect(readPayload({ ...today, writesRefused: { alpha: refused, [LURE]: refused } })).toEqual(
+      said,
+    );
+    const entries = (n: number) =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`d${i}`, refused]));
+    for (const writesRefused of [
+      { alpha: { ...refused, reason: "x".repeat(MAX_REFUSAL_CHARS + 1) } },
+      { alpha: { ...refused, seq: -1 } },
+      { alpha: { ...refused, since: 5 } },
+      entries(MAX_WRITES_REFUSED + 1),
+      "alpha",
+    ])
+      expect(readPayload({ ...today, writesRefused })).toEqual({
+        ...today,
+        writesRefused: undefined,
+      });
   });
 });

@@ -382,19 +382,24 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     );
     // The panel (its pages, in two languages) is loaded when first asked for: most daemons
     // are never asked, and an idle daemon holds less without it.
-    let panelApp: Promise<Hono<PanelEnv>> | undefined;
+    let panelApp:
+      | Promise<{ app: Hono<PanelEnv>; noticeKey: (cookie: string) => Uint8Array }>
+      | undefined;
     const panel = {
       fetch: async (request: Request, session: PanelSession) => {
-        panelApp ??= import("../panel/panel.tsx").then(({ createPanel }) =>
-          createPanel(callLocal, log),
-        );
-        const { deriveNoticeKey } = await import("../panel/notice-cookie.ts");
-        const env: PanelEnv["Bindings"] = {
+        panelApp ??= Promise.all([
+          import("../panel/panel.tsx"),
+          import("../panel/notice-cookie.ts"),
+        ]).then(([{ createPanel }, { deriveNoticeKey }]) => ({
+          app: createPanel(callLocal, log),
+          noticeKey: deriveNoticeKey,
+        }));
+        const { app, noticeKey } = await panelApp;
+        return app.fetch(request, {
           viewer: session.viewer,
           sessionId: session.sessionId,
-          noticeKey: deriveNoticeKey(session.cookie),
-        };
-        return (await panelApp).fetch(request, env);
+          noticeKey: noticeKey(session.cookie),
+        } satisfies PanelEnv["Bindings"]);
       },
     };
     const agents = new AgentEndpoint(new LocalApi(callLocal), paths, options.now, log);
