@@ -38,6 +38,8 @@ export class ReplicaDb {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.db = new Database(path, { create: true, strict: true });
     try {
+      // Before anything else: another process reading it (a command) may hold it a moment.
+      this.db.run("PRAGMA busy_timeout = 5000");
       this.db.run("PRAGMA journal_mode = WAL");
       this.db.run("PRAGMA synchronous = NORMAL");
       this.db.run(

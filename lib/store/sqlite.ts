@@ -17,6 +17,10 @@ export function openStateSqlite(path: string, options: { create: boolean }): Dat
   let sqlite: Database | undefined;
   try {
     sqlite = new Database(path, { create: options.create, readwrite: true, strict: true });
+    // First: every statement after, the pragmas too, may meet another process's lock (the
+    // last one closing folds the log in and removes it, holding the file alone meanwhile),
+    // and without a wait that is SQLITE_BUSY at once, a command failed for nothing.
+    sqlite.run("PRAGMA busy_timeout = 5000");
     // A new database gives pages back as compaction frees them (it can be set only before
     // the first table; an older one is switched over by a VACUUM, lib/checkpoint/vacuum.ts).
     if (options.create && userVersion(sqlite) === 0) sqlite.run("PRAGMA auto_vacuum = INCREMENTAL");
@@ -24,7 +28,6 @@ export function openStateSqlite(path: string, options: { create: boolean }): Dat
     // The write-ahead log is cut back to this once folded in (a compaction grows it for a while).
     sqlite.run(`PRAGMA journal_size_limit = ${WAL_LIMIT_BYTES}`);
     sqlite.run(`PRAGMA synchronous = ${STATE_SYNCHRONOUS}`);
-    sqlite.run("PRAGMA busy_timeout = 5000");
     migrate(sqlite, path);
   } catch (error) {
     sqlite?.close();
