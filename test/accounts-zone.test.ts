@@ -13,6 +13,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
   appDir,
+  appOrigin,
   bucky,
   buckyJson,
   cleanUp,
@@ -124,7 +125,8 @@ async function echoSocket(
 ): Promise<{ closed: () => { code: number; reason: string } | undefined }> {
   let closed: { code: number; reason: string } | undefined;
   // Bun's client takes headers: a browser sends the cookie itself.
-  const socket = new WebSocket(`${gateway.replace("http", "ws")}/apps/echo/`, {
+  const echo = await appOrigin(gateway, "echo");
+  const socket = new WebSocket(`${echo.replace("http", "ws")}/`, {
     headers: { cookie },
   } as unknown as string[]);
   socket.onclose = (event) => {
@@ -144,7 +146,8 @@ async function echoStream(
   gateway: string,
   cookie: string,
 ): Promise<{ ended: () => string | undefined }> {
-  const response = await fetch(`${gateway}/apps/echo/stream`, { headers: { cookie } });
+  const echo = await appOrigin(gateway, "echo");
+  const response = await fetch(`${echo}/stream`, { headers: { cookie } });
   expect(response.status).toBe(200);
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   expect((await reader.read()).done).toBe(false);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import {
   answeredOnceHeld,
+  appOrigin,
   buckyJson,
   cleanUp,
   type Daemon,
@@ -27,20 +28,21 @@ const FAST = {
 
 let alpha: Daemon;
 let zone: Map<string, Daemon>;
-let gateways: { url: string; home: string }[];
+/** Each gateway: its own URL, and the site app's own (the port it gives the app). */
+let gateways: { url: string; home: string; site: string }[];
 
-async function status(gateway: string): Promise<number> {
-  const response = await fetch(`${gateway}/apps/site/`, { redirect: "manual" });
+async function status(site: string): Promise<number> {
+  const response = await fetch(`${site}/`, { redirect: "manual" });
   await response.arrayBuffer();
   return response.status;
 }
 
-/** Waits until every gateway answers `/apps/site/` with `expected`. */
+/** Waits until every gateway answers the site app with `expected`. */
 function everyGatewayAnswers(what: string, expected: number): Promise<true> {
   return waitFor(
     what,
     async () =>
-      (await Promise.all(gateways.map((gateway) => status(gateway.url)))).every(
+      (await Promise.all(gateways.map((gateway) => status(gateway.site)))).every(
         (s) => s === expected,
       )
         ? true
@@ -55,16 +57,17 @@ beforeAll(async () => {
   gateways = [];
   for (const name of ["beta", "gamma"]) {
     const home = (zone.get(name) as Daemon).home;
-    gateways.push({ url: await enableGateway(home), home });
+    gateways.push({ url: await enableGateway(home), home, site: "" });
   }
   await buckyJson(["app", "install", SITE, "--home", alpha.home]);
+  for (const gateway of gateways) gateway.site = await appOrigin(gateway.url, "site");
   await everyGatewayAnswers("site at both gateways", 200);
 }, 60_000);
 
 /** Whether three requests at once to each gateway meet its limit of one a second. */
 async function limitedAtEach(): Promise<true | undefined> {
   for (const gateway of gateways) {
-    const burst = await Promise.all([1, 2, 3].map(() => status(gateway.url)));
+    const burst = await Promise.all([1, 2, 3].map(() => status(gateway.site)));
     if (!burst.includes(429)) return undefined;
   }
   return true;
@@ -88,7 +91,7 @@ describe("rules and limits, zone-wide", () => {
     await everyGatewayAnswers("the rule at both gateways", 403);
     await alpha.kill();
     // Each gateway reads them from its copy of the zone state: alpha is not needed.
-    expect(await Promise.all(gateways.map((gateway) => status(gateway.url)))).toEqual([403, 403]);
+    expect(await Promise.all(gateways.map((gateway) => status(gateway.site)))).toEqual([403, 403]);
     // Removed on a gateway, the rule goes at both, said removed once the other holds it
     // (lost with beta, gamma would go on blocking); the limit stays at both.
     const removed = await answeredOnceHeld(
@@ -100,7 +103,7 @@ describe("rules and limits, zone-wide", () => {
     await waitFor(
       "the rule gone at both gateways",
       async () =>
-        (await Promise.all(gateways.map((gateway) => status(gateway.url)))).every((s) => s !== 403)
+        (await Promise.all(gateways.map((gateway) => status(gateway.site)))).every((s) => s !== 403)
           ? true
           : undefined,
       15_000,

@@ -46,9 +46,16 @@ function openLink(link: URL, gateway = `http://127.0.0.1:${link.port}`): Promise
 const cookieOf = (response: Response) =>
   (response.headers.get("set-cookie") ?? "").split(";")[0] as string;
 
-const notesAt = (gateway: string, cookie: string) =>
-  fetch(`${gateway}/apps/notes/`, { headers: { cookie }, redirect: "manual" });
-
+/**
+ * The notes app's page at `gateway`, with `cookie`: by path, and on to the port a gateway
+ * without a name gives it (a browser sends its cookies there too: they are kept by host).
+ */
+const notesAt = async (gateway: string, cookie: string) => {
+  const byPath = await fetch(`${gateway}/apps/notes/`, { headers: { cookie }, redirect: "manual" });
+  const location = byPath.headers.get("location");
+  if (byPath.status !== 308 || !location) return byPath;
+  return fetch(location, { headers: { cookie }, redirect: "manual" });
+};
 beforeAll(async () => {
   const zone = await startZone(["alpha", "beta", "gamma"], { BUCKY_CONVERGE_INTERVAL_MS: "300" });
   alpha = zone.get("alpha") as Daemon;

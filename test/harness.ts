@@ -400,6 +400,19 @@ export async function enableGateway(home: string, flags: readonly string[] = [])
 }
 
 /**
+ * Where a gateway without a name serves `app`: the port of its own that `/apps/<app>/`
+ * leads to (lib/gateway/app-ports.ts), once it has one; without a slash at the end, as a
+ * gateway's URL is.
+ */
+export async function appOrigin(gateway: string, app: string): Promise<string> {
+  return waitFor(`${app}'s own port at ${gateway}`, async () => {
+    const response = await fetch(`${gateway}/apps/${app}/`, { redirect: "manual" });
+    const location = response.headers.get("location");
+    return response.status === 308 && location ? new URL(location).origin : undefined;
+  });
+}
+
+/**
  * The zone state a device's daemon reports, as key → value, without bucky's own keys (boot/,
  * devices/, nodes/, the backup key epochs and the stored files' records).
  */

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import {
+  appOrigin,
   bucky,
   buckyJson,
   cleanUp,
@@ -262,14 +263,15 @@ describe("an app in the sandbox", () => {
   });
 
   test("is still reached through the gateway, which asks a session for a zone-only app", async () => {
-    const page = await fetch(`${gateway}/apps/vault/`, { redirect: "manual" });
+    const vault = await appOrigin(gateway, "vault");
+    const page = await fetch(`${vault}/`, { redirect: "manual" });
     expect(page.status).toBe(401);
     const { url } = await buckyJson<{ url: string }>(["login-link", "--home", box.home]);
     const link = new URL(url);
     const login = await fetch(`${gateway}${link.pathname}${link.search}`, { redirect: "manual" });
     expect(login.status).toBe(303);
     const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] as string;
-    const inside = await fetch(`${gateway}/apps/vault/`, { headers: { cookie } });
+    const inside = await fetch(`${vault}/`, { headers: { cookie } });
     expect([inside.status, await inside.text()]).toEqual([200, "ok"]);
   });
   test("cannot turn its socket into a way to the daemon's own API", async () => {

@@ -11,13 +11,28 @@ export default defineBuckyCommand({
   meta: {
     name: "status",
     description:
-      "Show an app's state, device and URL, and where its data is: holder, standbys and how far behind",
+      "Show an app's state, device, where people reach it, and where its data is: holder, standbys and how far behind",
   },
   args: { app: { type: "positional", required: true, description: "The app's id" } },
   run: (args, context) =>
-    requestDaemon<AppStatus>(context.home, "GET", `/v1/apps/${encodeURIComponent(args.app)}`),
-  text: (status) => statusText(status),
+    requestDaemon<AppStatus & AppAddresses>(
+      context.home,
+      "GET",
+      `/v1/apps/${encodeURIComponent(args.app)}`,
+    ),
+  text: (status) => [statusText(status), ...addressLines(status.addresses)].join("\n"),
 });
+
+/** Where people reach the app, through each of the zone's gateways (the same on every device). */
+interface AppAddresses {
+  readonly addresses: readonly string[];
+}
+
+function addressLines(addresses: readonly string[]): string[] {
+  if (addresses.length === 0)
+    return ["  address    none: no gateway yet (make one with `bucky gateway enable`)"];
+  return addresses.map((address) => `  address    ${printable(address)}`);
+}
 
 /** The app's status for people; its report's words said as the reporting device's. */
 export function statusText(status: AppStatus): string {

@@ -15,6 +15,7 @@ import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import { type StateReader, stateValue } from "../store/reads.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
+import { appPortsKey } from "./app-ports.ts";
 
 export const DEFAULT_GATEWAY_LISTEN = "0.0.0.0:8080";
 /** Where a gateway with automatic certificates serves HTTPS, and plain HTTP. */
@@ -383,8 +384,8 @@ function certificateSource(
 }
 
 export function disableGateway(zone: ZoneWriter, deviceName: string): { disabled: boolean } {
-  const keys = [gatewayKey(deviceName), relayOnlyKey(deviceName)].filter((key) =>
-    hasValue(zone.db, key),
+  const keys = [gatewayKey(deviceName), relayOnlyKey(deviceName), appPortsKey(deviceName)].filter(
+    (key) => hasValue(zone.db, key),
   );
   if (keys.length === 0) return { disabled: false };
   zone.write(keys.map((key) => ({ key, value: null })));
@@ -398,8 +399,8 @@ export function disableGateway(zone: ZoneWriter, deviceName: string): { disabled
  */
 export function enableRelayOnly(zone: ZoneWriter, deviceName: string): void {
   const ops: Op[] = [{ key: relayOnlyKey(deviceName), value: JSON.stringify({ anyZone: true }) }];
-  if (hasValue(zone.db, gatewayKey(deviceName)))
-    ops.push({ key: gatewayKey(deviceName), value: null });
+  for (const key of [gatewayKey(deviceName), appPortsKey(deviceName)])
+    if (hasValue(zone.db, key)) ops.push({ key, value: null });
   if (!hasValue(zone.db, relayOnlyKey(deviceName)) || ops.length > 1) {
     zone.write(ops);
     zone.log.info("relay-only gateway enabled", {});

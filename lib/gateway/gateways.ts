@@ -5,6 +5,7 @@
  */
 import type { NodeContext } from "../node/node-context.ts";
 import { standingOf } from "../sync/membership.ts";
+import { readAppPorts } from "./app-ports.ts";
 import { appByName, type GatewayConfig, gatewayBase, readGateway } from "./config.ts";
 
 export interface ZoneGateway {
@@ -38,12 +39,18 @@ export function zoneGateways(node: NodeContext): ZoneGateway[] {
 }
 
 /**
- * Where people reach an app: by name under a gateway's host, and by path on a gateway
- * without one (at a named gateway's host, a path only leads to the name: routing.ts).
+ * Where people reach an app: by name under a gateway's host, and at the port a gateway
+ * without one gave it (app-ports.ts). Until that gateway says which, by path there, which
+ * leads to that port once it has one.
  */
 export function appAddresses(node: NodeContext, app: string): string[] {
-  const addresses = zoneGateways(node).map((gateway) =>
-    gateway.config.host ? appByName(gateway.config, app) : `${gateway.base}/apps/${app}/`,
-  );
+  const addresses = zoneGateways(node).map((gateway) => {
+    if (gateway.config.host) return appByName(gateway.config, app);
+    const port = readAppPorts(node.db, gateway.device).get(app);
+    if (port === undefined) return `${gateway.base}/apps/${app}/`;
+    const address = new URL(gateway.base);
+    address.port = String(port);
+    return `${address.origin}/`;
+  });
   return [...new Set(addresses)];
 }

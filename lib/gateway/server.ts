@@ -37,6 +37,7 @@ import { SessionCheck } from "../users/sessions.ts";
 import { AccountRoutes } from "./account-routes.ts";
 import { Accounting } from "./accounting.ts";
 import type { AppPipeClient, PipeRequest } from "./app-pipe-client.ts";
+import { AppListeners, appPortsKey, encodeAppPorts, readAppPorts } from "./app-ports.ts";
 import { AppUserAssertions, tellApp } from "./app-user.ts";
 import { CheckedSessions } from "./checked-sessions.ts";
 import { type ClientBody, ClientBodyStalled, clientBody } from "./client-body.ts";
@@ -207,10 +208,15 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     return limiter;
   };
 
+  /**
+   * Answers `request`, reached at the gateway's own port, or at the port of `ownApp`
+   * alone (app-ports.ts), where every path is the app's.
+   */
   const handle = async (
     request: Request,
     server: Server<BridgeData>,
     secure: boolean,
+    ownApp?: string,
   ): Promise<Response | undefined> => {
     const startMs = performance.now();
     const client = server.requestIP(request)?.address ?? "unknown";
@@ -250,7 +256,10 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         page(words, 400, words.gatewayPages.badRequest, [words.gatewayPages.ambiguousPath]),
       );
     }
-    const target = route(hostHeader, path + url.search, config.host);
+    const target: Route =
+      ownApp === undefined
+        ? route(hostHeader, path + url.search, config.host)
+        : { kind: "app", app: ownApp, path: path + url.search, prefix: "" };
     /**
      * Whether the client is still there to be answered. The runtime answers pipelined
      * requests only while each is answered at once: when it reads one behind a request
@@ -275,6 +284,33 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     // only for them: it takes the request's body).
     const canonical = () =>
       path === url.pathname ? request : new Request(new URL(path + url.search, url).href, request);
+    /** The way from a path to an app to its own port, at the address the client asked. */
+    const toAppPort = async (app: string, rest: string): Promise<Response> => {
+      const port = appListeners?.portOf(app);
+      if (!table.app(app) || port === undefined) {
+        const words = await wordsFor(request);
+        return table.app(app)
+          ? finish(
+              app,
+              page(
+                words,
+                503,
+                words.gatewayPages.noAppPortYet({ app }),
+                [words.gatewayPages.appPortWhy({ app })],
+                { "retry-after": "30" },
+              ),
+            )
+          : finish(
+              "",
+              page(words, 404, words.gatewayPages.noSuchApp, [
+                words.gatewayPages.noAppNamed({ app }),
+              ]),
+            );
+      }
+      // 308 keeps a request's method and body, for an API client that follows it.
+      const location = `${secure ? "https" : "http"}://${url.hostname}:${port}${rest}`;
+      return finish(app, new Response(null, { status: 308, headers: { location } }));
+    };
 
     switch (target.kind) {
       case "login":
@@ -326,6 +362,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         );
       }
       case "app-slash":
+        if (appListeners) return toAppPort(target.app, "/");
         // Counted for the app only if there is one: a name is anything a request says, and
         // each made up was an app of its own in the traffic table and the zone's figures.
         return finish(
@@ -362,6 +399,8 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       }
     }
 
+    // By path at a gateway without a name: only the way to the app's own port.
+    if (appListeners && target.prefix) return toAppPort(target.app, target.path);
     const entry = table.app(target.app);
     if (!entry) {
       const words = await wordsFor(request);
@@ -412,8 +451,14 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         target.app,
         page(words, 401, words.gatewayPages.signInForApp, [
           words.gatewayPages.appOnlyForPeople({ app: target.app, why: session.problem }),
-          // Back to where it asked, by path: at the zone's name that leads to the app's.
-          signInLine(words, config, `/apps/${target.app}${target.path}`),
+          // Back to where it asked, by path: at the zone's name that leads to the app's, at
+          // the gateway's own port to the app's.
+          signInLine(
+            words,
+            config,
+            `/apps/${target.app}${target.path}`,
+            ownApp === undefined ? "" : `${secure ? "https" : "http"}://${url.hostname}:${port}`,
+          ),
         ]),
       );
     }
@@ -815,12 +860,40 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       throw listenError(config, config.listen, error);
     }
   };
+  /** Starts the apps' own listeners, kept as apps come and go. */
+  const listenForEachApp = (): AppListeners => {
+    const listeners = new AppListeners({
+      mainPort: port,
+      reserved: new Set([
+        port,
+        ...(config.httpListen ? [parseListen(config.httpListen).port] : []),
+      ]),
+      published: readAppPorts(node.db, node.deviceName),
+      serve: (app, appPort) => {
+        const secure = served.httpsUp;
+        return serve({ host, port: appPort }, secure, (request, srv) =>
+          handle(request, srv, secure, app),
+        );
+      },
+      publish: (ports) =>
+        node.write([{ key: appPortsKey(node.deviceName), value: encodeAppPorts(ports) }]),
+      log,
+      now: node.now,
+    });
+    const sync = () => listeners.sync(table.allApps().map((entry) => entry.spec.app));
+    sync();
+    table.onRefresh(sync);
+    return listeners;
+  };
   let main: Server<BridgeData> | undefined;
   let plain: Server<BridgeData> | undefined;
   let copies: KeptCopies | undefined;
+  /** Each app's own port, on a gateway without a name (app-ports.ts). */
+  let appListeners: AppListeners | undefined;
   const stopAll = (closeActive = true) => {
     main?.stop(closeActive);
     plain?.stop(closeActive);
+    appListeners?.stop();
     copies?.stop();
     publicSizes.stop();
     table.stop();
@@ -842,6 +915,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       } catch (error) {
         throw listenError(config, config.httpListen, error);
       }
+    if (config.host === null) appListeners = listenForEachApp();
   } catch (error) {
     stopAll();
     throw error;
@@ -868,6 +942,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       main?.stop(false);
       main = undefined;
       main = startMain();
+      appListeners?.restart();
       log.info("gateway certificates", {
         https: served.httpsUp,
         certificates: certificates.length,
@@ -1190,10 +1265,14 @@ function homePage(words: Messages, table: RouteTable, viewer: Viewer | undefined
  * whatever origin the page is shown at: on an app's own name every path is the app's, and
  * the session is the zone name's.
  */
-function signInLine(words: Messages, config: GatewayConfig, next: string): Line {
+/**
+ * The way to sign in, back to `next` after: at the zone's name, or at `base` (the gateway's
+ * own port, from an app's), or else where the request came.
+ */
+function signInLine(words: Messages, config: GatewayConfig, next: string, base = ""): Line {
   return {
     text: words.gatewayPages.signInHow,
-    href: `${config.host ? gatewayBase(config) : ""}${SIGNIN_PATH}?next=${encodeURIComponent(next)}`,
+    href: `${config.host ? gatewayBase(config) : base}${SIGNIN_PATH}?next=${encodeURIComponent(next)}`,
   };
 }
 

@@ -30,6 +30,7 @@ export class RouteTable {
   private rulesList: Rule[] = [];
   private timer: ReturnType<typeof setInterval> | undefined;
   private unsubscribe: (() => void) | undefined;
+  private readonly refreshed: (() => void)[] = [];
 
   constructor(
     private readonly node: NodeContext,
@@ -50,6 +51,11 @@ export class RouteTable {
   stop(): void {
     clearInterval(this.timer);
     this.unsubscribe?.();
+  }
+
+  /** Calls `listener` after each refresh (at every change of the state, and each second). */
+  onRefresh(listener: () => void): void {
+    this.refreshed.push(listener);
   }
 
   app(name: string): AppEntry | undefined {
@@ -83,6 +89,7 @@ export class RouteTable {
     }
     this.apps = apps;
     this.rulesList = readRules(this.node.db);
+    for (const listener of this.refreshed) listener();
   }
 }
 

@@ -869,6 +869,9 @@ export const en = {
     noCertificateYet: (p: { app: string }) => `${p.app}'s certificate is on its way`,
     certificateOnItsWay: (p: { address: string }) =>
       `Its address is ${p.address}, which this gateway has no certificate for yet. Try again in a minute; if it stays so, the zone's control panel says why.`,
+    noAppPortYet: (p: { app: string }) => `${p.app} has no address of its own here yet`,
+    appPortWhy: (p: { app: string }) =>
+      `This gateway has no name, so each app is served at a port of its own, where it cannot read the control panel or the other apps. ${p.app} has none yet: every port this gateway tried is held by another program, or it was installed a moment ago. Try again in a minute; if it stays so, the gateway's log says which ports were taken.`,
     notRunning: (p: { app: string }) => `${p.app} is not running`,
     stateIs: (p: { state: string; error: string }) =>
       p.error ? `Its state is ${p.state}: ${p.error}.` : `Its state is ${p.state}.`,

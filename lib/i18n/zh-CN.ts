@@ -738,6 +738,9 @@ export const zhCN: Messages = {
     noCertificateYet: (p) => `${p.app} 的证书正在申请中`,
     certificateOnItsWay: (p) =>
       `它的地址是 ${p.address}，本网关还没有这个名字的证书。请一分钟后重试；如果仍然不行，本区域的控制面板会说明原因。`,
+    noAppPortYet: (p) => `${p.app} 在这里还没有自己的地址`,
+    appPortWhy: (p) =>
+      `本网关没有名字，所以每个应用都在自己的端口上提供服务，在那里它读不到控制面板和其他应用。${p.app} 还没有端口：本网关试过的端口都被其他程序占用，或者它刚刚安装。请一分钟后重试；如果仍然不行，网关的日志会说明哪些端口被占用。`,
     notRunning: (p) => `${p.app} 没有在运行`,
     stateIs: (p) => (p.error ? `它的状态是“${p.state}”：${p.error}。` : `它的状态是“${p.state}”。`),
     restartsItself: "一有可能它就会自行重启；请稍后重试。",

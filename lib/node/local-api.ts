@@ -423,7 +423,11 @@ export function createLocalApp(
       apps: found ? apps.filter((app) => personMayUseApp(found, reach(app))) : [],
     });
   });
-  app.get("/v1/apps/:app", (c) => c.json(appStatus(node, c.req.param("app"), liveWindowMs)));
+  // Where people reach it beside its state: from the zone state, so every device says the same.
+  app.get("/v1/apps/:app", (c) => {
+    const status = appStatus(node, c.req.param("app"), liveWindowMs);
+    return c.json({ ...status, addresses: appAddresses(node, status.app) });
+  });
   // Starting, stopping, removing and sharing (which may take access away) answer once
   // another device holds the change, as a revocation does: one on this device alone is lost
   // with it.

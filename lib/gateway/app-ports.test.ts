@@ -1,0 +1,197 @@
+import { describe, expect, test } from "bun:test";
+import type { Server } from "bun";
+import { createLog } from "../log.ts";
+import {
+  APP_PORTS_RETRY_MS,
+  AppListeners,
+  assignAppPorts,
+  encodeAppPorts,
+  parseAppPorts,
+} from "./app-ports.ts";
+
+const none = new Set<number>();
+
+describe("assignAppPorts", () => {
+  test("a new app takes the lowest port above the gateway's that no app has", () => {
+    const kept = new Map([["diary", 8082]]);
+    expect(assignAppPorts(kept, ["notes", "diary", "photos"], 8080, new Set([8080]), none)).toEqual(
+      new Map([
+        ["diary", 8082],
+        ["notes", 8081],
+        ["photos", 8083],
+      ]),
+    );
+  });
+
+  test("an app keeps its port, whatever was installed since; a removed app's is free again", () => {
+    const kept = new Map([
+      ["zeta", 8081],
+      ["alpha", 8083],
+    ]);
+    expect(assignAppPorts(kept, ["alpha", "beta"], 8080, none, none)).toEqual(
+      new Map([
+        ["alpha", 8083],
+        ["beta", 8081],
+      ]),
+    );
+  });
+
+  test("never a port of the gateway's own, nor one found held, nor one given twice", () => {
+    const kept = new Map([
+      ["notes", 9000],
+      ["diary", 9000],
+    ]);
+    const ports = assignAppPorts(kept, ["notes", "diary"], 8999, new Set([9001]), new Set([9002]));
+    expect(ports).toEqual(
+      new Map([
+        ["notes", 9000],
+        ["diary", 9003],
+      ]),
+    );
+    // A kept port found held since is given up for the next free one.
+    expect(
+      assignAppPorts(new Map([["notes", 9000]]), ["notes"], 8999, none, new Set([9000])),
+    ).toEqual(new Map([["notes", 9001]]));
+  });
+
+  test("none past the last port", () => {
+    expect(assignAppPorts(new Map(), ["a", "b"], 65534, none, none)).toEqual(
+      new Map([["a", 65535]]),
+    );
+  });
+});
+
+describe("parseAppPorts", () => {
+  test("reads what encodeAppPorts wrote", () => {
+    const ports = new Map([
+      ["notes", 8081],
+      ["diary", 8082],
+    ]);
+    expect(parseAppPorts(encodeAppPorts(ports))).toEqual(ports);
+  });
+
+  test("keeps only an app's name with a port, each port once; another shape is no port", () => {
+    const text = JSON.stringify({
+      v: 1,
+      ports: {
+        notes: 8081,
+        "../x": 8082,
+        Diary: 8083,
+        photos: 0,
+        music: 70000,
+        books: 8081.5,
+        maps: "8084",
+        again: 8081,
+      },
+    });
+    expect(parseAppPorts(text)).toEqual(new Map([["notes", 8081]]));
+    for (const junk of ["", "{", "null", "[]", '{"v":2,"ports":{"notes":8081}}', '{"v":1}'])
+      expect(parseAppPorts(junk)).toEqual(new Map());
+  });
+});
+
+describe("AppListeners", () => {
+  /**
+   * Listeners whose `serve` fails on `held` ports, as another program's would, and whose
+   * `publish` fails while `diskFull()` says so.
+   */
+  function listeners(
+    published: ReadonlyMap<string, number>,
+    held: ReadonlySet<number>,
+    diskFull = () => false,
+  ) {
+    let nowMs = 0;
+    const open = new Map<number, string>();
+    const publishedPorts: ReadonlyMap<string, number>[] = [];
+    const lines: string[] = [];
+    const set = new AppListeners({
+      mainPort: 8080,
+      reserved: new Set([8080]),
+      published,
+      serve: (app, port) => {
+        if (held.has(port)) throw new Error(`Failed to start server. Is port ${port} in use?`);
+        open.set(port, app);
+        return { stop: () => open.delete(port) } as unknown as Server<unknown>;
+      },
+      publish: (ports) => {
+        if (diskFull())
+          throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
+        publishedPorts.push(ports);
+      },
+      log: createLog({ level: "info", write: (line) => lines.push(line) }),
+      now: () => nowMs,
+    });
+    const later = (ms: number) => {
+      nowMs += ms;
+    };
+    return { set, open, publishedPorts, lines, later };
+  }
+
+  test("listens for each app, publishes once, and keeps the ports published before", () => {
+    const { set, open, publishedPorts } = listeners(new Map([["diary", 8085]]), new Set());
+    set.sync(["diary", "notes"]);
+    expect(open).toEqual(
+      new Map([
+        [8085, "diary"],
+        [8081, "notes"],
+      ]),
+    );
+    expect(set.portOf("notes")).toBe(8081);
+    set.sync(["diary", "notes"]);
+    expect(publishedPorts).toEqual([
+      new Map([
+        ["diary", 8085],
+        ["notes", 8081],
+      ]),
+    ]);
+  });
+
+  test("a port another program holds is passed over for the next, and said", () => {
+    const { set, open, lines } = listeners(new Map([["notes", 8081]]), new Set([8081, 8082]));
+    set.sync(["notes"]);
+    expect(open).toEqual(new Map([[8083, "notes"]]));
+    expect(lines.filter((line) => line.includes("app port taken"))).toHaveLength(2);
+  });
+
+  test("a removed app's listener is closed, and the ports published without it", () => {
+    const { set, open, publishedPorts } = listeners(new Map(), new Set());
+    set.sync(["notes", "diary"]);
+    set.sync(["notes"]);
+    expect(open).toEqual(new Map([[8082, "notes"]]));
+    expect(set.portOf("diary")).toBeUndefined();
+    expect(publishedPorts.at(-1)).toEqual(new Map([["notes", 8082]]));
+  });
+
+  test("ports it could not publish are tried again a while later, not at every refresh", () => {
+    let full = true;
+    const { set, publishedPorts, lines, later } = listeners(new Map(), new Set(), () => full);
+    set.sync(["notes"]);
+    set.sync(["notes"]);
+    expect(lines.filter((line) => line.includes("app ports not published"))).toHaveLength(1);
+    full = false;
+    later(APP_PORTS_RETRY_MS - 1);
+    set.sync(["notes"]);
+    expect(publishedPorts).toEqual([]);
+    later(1);
+    set.sync(["notes"]);
+    expect(publishedPorts).toEqual([new Map([["notes", 8081]])]);
+  });
+
+  test("a publication that refreshes the table, and so calls sync again, publishes once", () => {
+    const publishedPorts: ReadonlyMap<string, number>[] = [];
+    const set: AppListeners = new AppListeners({
+      mainPort: 8080,
+      reserved: new Set([8080]),
+      published: new Map(),
+      serve: () => ({ stop: () => {} }) as unknown as Server<unknown>,
+      publish: (ports) => {
+        publishedPorts.push(ports);
+        set.sync(["notes"]);
+      },
+      log: createLog({ level: "info", write: () => {} }),
+      now: () => 0,
+    });
+    set.sync(["notes"]);
+    expect(publishedPorts).toHaveLength(1);
+  });
+});
