@@ -7,7 +7,8 @@
  * person's. When a change that may end sessions arrives here (lib/users/sessions.ts:
  * mayEndSessions), the sessions held are checked again, once per cookie, and what those
  * that no longer stand hold is ended, with why: the moment this gateway holds the change,
- * as a new request with the cookie is refused from then.
+ * as a new request with the cookie is refused from then. A session also ends with time (its
+ * expiry, 30 days after it opened): what is held is checked again each minute as well.
  */
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
@@ -21,6 +22,9 @@ export class SessionEnded extends Error {
   override readonly name = "SessionEnded";
 }
 
+/** How often what is held is checked again without a change: a session past its expiry ends within it. */
+export const SESSION_RECHECK_MS = 60_000;
+
 /** Ends one connection, saying why (its session's problem, in English). */
 type End = (why: string) => void;
 
@@ -29,9 +33,10 @@ export class SessionConnections {
   private readonly stops: (() => void)[];
 
   constructor(
-    node: NodeContext,
-    private readonly sessions: CheckedSessions,
+    node: Pick<NodeContext, "onChange" | "onRebase">,
+    private readonly sessions: Pick<CheckedSessions, "check">,
     private readonly log: Log,
+    recheckMs = SESSION_RECHECK_MS,
   ) {
     // Anything unexpected is the daemon's unhandled rejection: it crashes.
     const recheck = () => {
@@ -48,6 +53,10 @@ export class SessionConnections {
       }),
       node.onRebase(recheck),
     ];
+    const timer = setInterval(recheck, recheckMs);
+    // A gateway with nothing else to do is not kept running for it.
+    timer.unref();
+    this.stops.push(() => clearInterval(timer));
   }
 
   stop(): void {
@@ -76,7 +85,8 @@ export class SessionConnections {
     await Promise.resolve();
     for (const [cookie, all] of [...this.byCookie]) {
       const answer = await this.sessions.check(`${SESSION_COOKIE}=${cookie}`);
-      if ("viewer" in answer) continue;
+      // Ended meanwhile by a recheck of its own (a change and the minute at once): once.
+      if ("viewer" in answer || this.byCookie.get(cookie) !== all) continue;
       this.byCookie.delete(cookie);
       const why = describeSessionProblem(answer.problem);
       for (const held of all) held.end(why);
