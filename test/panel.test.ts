@@ -202,6 +202,20 @@ describe("the control panel", () => {
     const opened = await context.newPage();
     await opened.goto(`${gateway}/apps/site/`);
     expect(await opened.title()).toBe("Hello from my zone");
+    // At a port of its own (a gateway without a name): an origin apart from the panel's,
+    // whose pages its script cannot read as the person signed in.
+    const origin = new URL(opened.url()).origin;
+    expect(origin).not.toBe(gateway);
+    const readPanel = (from: Page) =>
+      from.evaluate(async (url) => {
+        try {
+          const response = await fetch(url, { credentials: "include" });
+          return `read: ${response.status}`;
+        } catch {
+          return "refused";
+        }
+      }, `${gateway}${PANEL}`);
+    expect([await readPanel(opened), await readPanel(page)]).toEqual(["refused", "read: 200"]);
     await opened.close();
     await page.goto(`${gateway}${PANEL}apps`);
     pages.push(["apps", "apps"]);
