@@ -11,6 +11,7 @@ import { checkDeviceName, type DeviceName } from "../protocol/names.ts";
 import { defineBuckyCommand } from "./command.ts";
 import { backgroundOptions, listenArgs } from "./daemon/command-line.ts";
 import { defaultDeviceName, requireName } from "./names.ts";
+import { olderRulesLevel } from "./older-rules.ts";
 import { readSecretInput } from "./stdin.ts";
 
 /**
@@ -56,6 +57,8 @@ export default defineBuckyCommand({
     );
     const token = await invitation(args.token);
     const killAfter = context.env[KILL_AFTER_ENV];
+    // Test hook: asks saying an older bucky's write rules (test/versions.test.ts).
+    const olderLevel = olderRulesLevel(context.env);
     const joined = await joinZone({
       home: context.home,
       token,
@@ -65,6 +68,7 @@ export default defineBuckyCommand({
       otherNames: args.device ? [] : numbered(deviceName),
       now: context.now,
       log: context.log,
+      ...(olderLevel === undefined ? {} : { writeRulesLevel: olderLevel }),
       ...(killAfter
         ? {
             onStep: (step: HomeStep) => step === killAfter && process.kill(process.pid, "SIGKILL"),

@@ -66,6 +66,22 @@ export function decodeJoinRequest(zone: ZoneId, value: unknown): JoinRequest {
   return { invite, secret, name: name.name, publicKey };
 }
 
+/** Where a device asks to join: POST, with the request as its body. */
+export const JOIN_PATH = "/v1/join";
+
+/**
+ * The path a device asks to join at, saying the level of write rules it reads
+ * (protocol/write-rules.ts) as `?writeRules=<n>`: in the query, not the body, since an
+ * inviting device from before it refuses a body with a field it does not know, and
+ * ignores a query. A request without one is from a bucky before levels: level 0.
+ */
+export const JOIN_RULES_QUERY = "writeRules";
+
+/** The join path saying `writeRulesLevel` (JOIN_RULES_QUERY). */
+export function joinPath(writeRulesLevel: number): string {
+  return `${JOIN_PATH}?${JOIN_RULES_QUERY}=${writeRulesLevel}`;
+}
+
 function proofInput(zone: ZoneId, invite: string, name: string, publicKey: Uint8Array): Uint8Array {
   return utf8(["bucky join v1", zone, invite, name, toBase64url(publicKey)].join("\n"));
 }

@@ -7,7 +7,12 @@ import { signingKeyFromSeed } from "./ed25519.ts";
 import { toBase64url } from "./encoding.ts";
 import { deviceIdFromPublicKey, zoneIdFromPublicKey } from "./ids.ts";
 import type { DeviceName, ZoneName } from "./names.ts";
-import { levelNeededFor, WRITE_RULES_LEVEL, writeProblem } from "./write-rules.ts";
+import {
+  LEVELED_KEY_PATTERNS,
+  levelNeededFor,
+  WRITE_RULES_LEVEL,
+  writeProblem,
+} from "./write-rules.ts";
 import { FILES_BUDGET_KEY, PUBLIC_BUDGET_KEY, signBudget } from "./zone-budget.ts";
 
 const owner = signingKeyFromSeed(new Uint8Array(32).fill(1));
@@ -488,6 +493,15 @@ describe("write-rules levels: what a bucky of a lower level refuses", () => {
       expect([op.key, levelNeededFor(op)]).toEqual([op.key, 1]);
       expect([op.key, at(op, 0)]).toEqual([op.key, `${op.key} is reserved`]);
     }
+  });
+
+  test("every key that needs a level lies where a joining device's level is checked", () => {
+    // SQLite's GLOB, where `*` takes any run of characters, slashes included.
+    const globs = LEVELED_KEY_PATTERNS.map(
+      (pattern) => new RegExp(`^${pattern.split("*").map(RegExp.escape).join(".*")}$`),
+    );
+    for (const op of newKinds)
+      expect([op.key, globs.some((glob) => glob.test(op.key))]).toEqual([op.key, true]);
   });
 
   test("every other write is taken, or refused, alike at every level", () => {

@@ -83,6 +83,17 @@ export function levelNeededFor(op: Op): number {
   return 0;
 }
 
+/**
+ * Where every key levelNeededFor gives a level lies, as SQLite GLOB patterns (`*` any run
+ * of characters, `/` included): what a zone's state is searched for when a device asks to
+ * join saying a lower level (lib/zone/readers.ts). A key that comes to need a level adds
+ * its pattern here.
+ */
+export const LEVELED_KEY_PATTERNS: readonly string[] = [
+  "agent-grants/*/*",
+  "users/*/credentials/*/*",
+];
+
 /** The top segments any rule above names; every key under another is open to any member. */
 const RULED_TOPS = new Set([
   "boot",

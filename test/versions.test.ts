@@ -7,6 +7,8 @@
  * in its facts, so every device's status says who refuses whom (a third device's, and with
  * the writer killed); and once the older daemon runs this bucky's rules again, it takes the
  * changesets it refused, the note clears, and the grant's record moves under its issuer.
+ * A device asking to join as an older bucky, once the zone holds such a grant, is refused
+ * before anything is written, and the same invitation admits it as this bucky.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import {
@@ -260,5 +262,62 @@ describe("a zone of devices on different buckys", () => {
         WAIT_MS,
       );
     expect(await linkGateways(alpha, "bob")).toEqual(["alpha", "gamma"]);
+  }, 90_000);
+
+  test("a device asking to join with an older bucky is refused before anything is written; with this bucky, the same invitation admits it", async () => {
+    const { token, id } = await buckyJson<{ token: string; id: string }>([
+      "invite",
+      "--home",
+      alpha.home,
+    ]);
+    const usesLeft = async (daemon: Daemon) =>
+      (
+        await buckyJson<{ invites: { id: string; usesLeft: number }[] }>([
+          "invite",
+          "list",
+          "--home",
+          daemon.home,
+        ])
+      ).invites.find((invite) => invite.id === id)?.usesLeft;
+    await waitFor(
+      "gamma knows alpha's invitation",
+      async () => ((await usesLeft(gamma)) === 1 ? true : undefined),
+      WAIT_MS,
+    );
+    const home = newHomePath();
+    const join = ["join", token, "--home", home, "--device", "delta", "--no-start", "--json"];
+    const older = await bucky(join, { env: OLDER });
+    expect(older.exitCode).toBe(1);
+    const { version } = await buckyJson<{ version: string }>(["version"]);
+    // The zone holds grants under their issuer, which a bucky before levels refuses.
+    const refused = jsonError(older);
+    expect(refused.code).toBe("E_UPGRADE_FIRST");
+    expect(refused.message).toStartWith(
+      `the inviting device refused: "the zone holds agent-grants/${first.issuer}/`,
+    );
+    expect(refused.message).toContain(", which the bucky of the device asking refuses: ");
+    expect(refused.message).toEndWith(
+      `and says "Install bucky ${version} (or a newer one) on the device asking, then run the same \`bucky join\` again: the invitation still holds."`,
+    );
+    expect(refused.hint).toBe(
+      "Install the bucky the zone's devices run (or a newer one) here, then run the same `bucky join` again: the invitation still holds.",
+    );
+    // Nothing written: with alpha killed, gamma lists no delta and the invitation's use is left.
+    await alpha.kill();
+    const names = async (daemon: Daemon) =>
+      (
+        await buckyJson<{ devices: { name: string }[] }>(["devices", "--home", daemon.home])
+      ).devices.map((device) => device.name);
+    expect(await names(gamma)).toEqual(["alpha", "beta", "gamma"]);
+    expect(await usesLeft(gamma)).toBe(1);
+    // The same join with this bucky: admitted, and gamma hears of it.
+    alpha = await startDaemon(homes.alpha);
+    const joined = await buckyJson<{ device: { name: string } }>(join.slice(0, -1));
+    expect(joined.device.name).toBe("delta");
+    await waitFor(
+      "gamma lists delta",
+      async () => ((await names(gamma)).includes("delta") ? true : undefined),
+      WAIT_MS,
+    );
   }, 90_000);
 });

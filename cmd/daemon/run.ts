@@ -8,10 +8,10 @@ import { detectSandbox } from "../../lib/apps/sandbox.ts";
 import { BuckyError } from "../../lib/errors.ts";
 import { followLoadWithJit } from "../../lib/node/jit-policy.ts";
 import { DEFAULT_PORT, DEFAULT_SYNC_INTERVAL_MS, openNode } from "../../lib/node/node.ts";
-import { WRITE_RULES_LEVEL } from "../../protocol/write-rules.ts";
 import { ndnCollectEveryMs, ndnGraceMs } from "../collection-times.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { compactionTimes, heartbeatMs, msOf, relayPatience, silenceTiming } from "../liveness.ts";
+import { olderRulesLevel } from "../older-rules.ts";
 import { VERSION } from "../version-info.ts";
 import { listenArgs } from "./command-line.ts";
 
@@ -77,7 +77,7 @@ export default defineBuckyCommand({
       },
       relay: relayPatience(context.env),
       // Test hook: the write rules of an older bucky, enforced and said (test/versions.test.ts).
-      ...given("writeRulesLevel", olderRulesLevel(context.env.BUCKY_TEST_WRITE_RULES_LEVEL)),
+      ...given("writeRulesLevel", olderRulesLevel(context.env)),
       // Test hook: a relay hello as an older bucky says it (test/relay.test.ts).
       ...(context.env.BUCKY_TEST_RELAY_HELLO_V1 === "1" ? { relayHelloV1: true } : {}),
       apps: {
@@ -146,21 +146,4 @@ export default defineBuckyCommand({
 /** `{[field]: value}` when there is a value, else nothing: an option left at its default. */
 function given<K extends string>(field: K, value: number | undefined): { [P in K]?: number } {
   return (value === undefined ? {} : { [field]: value }) as { [P in K]?: number };
-}
-
-/**
- * BUCKY_TEST_WRITE_RULES_LEVEL: the level of write rules of an older bucky, which a test's
- * daemon enforces and says in its stead (test/versions.test.ts). Never above this bucky's:
- * a device saying it reads rules it does not would stall the zone at itself.
- */
-function olderRulesLevel(text: string | undefined): number | undefined {
-  if (text === undefined || text === "") return undefined;
-  const level = Number(text);
-  if (!Number.isSafeInteger(level) || level < 0 || level > WRITE_RULES_LEVEL)
-    throw new BuckyError(
-      "E_USAGE",
-      `BUCKY_TEST_WRITE_RULES_LEVEL must be a level from 0 to ${WRITE_RULES_LEVEL}, not ${JSON.stringify(text)}`,
-      "It stands a test's daemon in for an older bucky: unset it.",
-    );
-  return level;
 }

@@ -9,6 +9,7 @@ import { Hono, type MiddlewareHandler } from "hono";
 import { decodePageRequest } from "../../protocol/checkpoint.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
+import { JOIN_PATH, JOIN_RULES_QUERY } from "../../protocol/join.ts";
 import { parseObjectId } from "../../protocol/ndn.ts";
 import { decodeBlobRequest, decodeReplicaAck, encodeBlobAnswer } from "../../protocol/replica.ts";
 import { REQUEST_HEADERS } from "../../protocol/request-auth.ts";
@@ -84,12 +85,14 @@ export function createPeerApp(
 
   app.all("/mcp", (c) => mcp(c.req.raw));
 
-  app.post("/v1/join", async (c) => {
-    const { answer } = admitDevice(
-      node,
-      await jsonBody(c, MAX_SYNC_MESSAGE_BYTES),
-      statedTimeMs(c.req.header(REQUEST_HEADERS.time)),
-    );
+  // A joining device says the level of write rules it reads; one that says none is of a
+  // bucky before levels (protocol/join.ts joinPath). A newer bucky's may be above ours.
+  const joinerLevels = { min: 0, max: Number.MAX_SAFE_INTEGER, absent: 0 };
+  app.post(JOIN_PATH, async (c) => {
+    const { answer } = admitDevice(node, await jsonBody(c, MAX_SYNC_MESSAGE_BYTES), {
+      clockMs: statedTimeMs(c.req.header(REQUEST_HEADERS.time)),
+      writeRules: wholeNumberQuery(c.req.query(JOIN_RULES_QUERY), JOIN_RULES_QUERY, joinerLevels),
+    });
     return c.body(answer, 200, { "content-type": "application/json" });
   });
 

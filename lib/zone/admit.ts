@@ -8,6 +8,7 @@
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { and, eq } from "drizzle-orm";
+import type { Op } from "../../protocol/changeset.ts";
 import { signDeviceDocument } from "../../protocol/documents.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
@@ -23,26 +24,29 @@ import { stateKeys } from "../../protocol/state-key.ts";
 import { sealEpochsToOps } from "../backup/key-epochs.ts";
 import { BuckyError } from "../errors.ts";
 import { clockError } from "../node/admit-member.ts";
+import { readDeviceInfo } from "../node/peers.ts";
 import { invites, state } from "../store/schema.ts";
 import { type Member, type Membership, standingOf } from "../sync/membership.ts";
 import { lastHeardAlive } from "../sync/presence.ts";
 import { inviteRecordKey, inviteRecordValue } from "./invite-records.ts";
 import { type InvitingZone, inviteMac, revokedInZone, sealedInvite } from "./invites.ts";
+import { refusedInState } from "./readers.ts";
 
 export interface Admission {
   /** The answer to send: the new device's document, and the backup key sealed to it. */
   readonly answer: string;
 }
 
-/**
- * Admits the device asking with `body`, whose clock read `joinerClockMs` as it asked (the
- * time its request states; undefined when it states none).
- */
-export function admitDevice(
-  zone: InvitingZone,
-  body: unknown,
-  joinerClockMs: number | undefined,
-): Admission {
+/** What the joining device says of itself beside its request. */
+export interface Joiner {
+  /** Its clock as it asked (the time its request states; undefined when it states none). */
+  readonly clockMs: number | undefined;
+  /** The level of write rules it reads (protocol/join.ts joinPath): 0 when it says none. */
+  readonly writeRules: number;
+}
+
+/** Admits the device asking with `body`. */
+export function admitDevice(zone: InvitingZone, body: unknown, joiner: Joiner): Admission {
   let request: ReturnType<typeof decodeJoinRequest>;
   try {
     request = decodeJoinRequest(zone.zoneId, body);
@@ -66,10 +70,14 @@ export function admitDevice(
   // Revoked here, or by any device of the zone whose revocation has reached this one.
   if (invite.revokedAt !== null || revokedInZone(zone, invite.id)) throw refuse("was revoked");
   if (invite.expiresAt <= zone.now()) throw refuse("has expired");
+  // Admitted, it would refuse that write as it syncs, and every later change of its writer:
+  // refused before anything is written, the invitation kept for the upgraded bucky.
+  const refused = refusedInState(zone.db, joiner.writeRules);
+  if (refused) throw olderJoinerError(zone, refused);
   // Admitted, a device whose clock is off by more than the request window would have its
   // every request refused (E_CLOCK), its first pull included: a member that never comes,
   // its invitation used up and its name taken. Refused before, nothing used.
-  const offsetMs = joinerClockMs === undefined ? 0 : joinerClockMs - zone.now();
+  const offsetMs = joiner.clockMs === undefined ? 0 : joiner.clockMs - zone.now();
   const id = deviceIdFromPublicKey(request.publicKey);
   const membership = zone.membership();
   const member = membership.byId.get(id);
@@ -201,6 +209,16 @@ function readmitDevice(
       ...(backupKey ? { backupKey } : {}),
     }),
   };
+}
+
+/** The refusal of a device whose bucky would refuse `op`, which the zone holds. */
+function olderJoinerError(zone: InvitingZone, op: Op): BuckyError {
+  const version = readDeviceInfo(zone.db, zone.deviceName)?.version;
+  return new BuckyError(
+    "E_UPGRADE_FIRST",
+    `the zone holds ${op.key}, which the bucky of the device asking refuses: joined, it would refuse every later change of that key's writer`,
+    `Install ${version ? `bucky ${version}` : "the bucky this device runs"} (or a newer one) on the device asking, then run the same \`bucky join\` again: the invitation still holds.`,
+  );
 }
 
 /** The zone's backup key sealed to the joining device, when this one holds it and may give it. */

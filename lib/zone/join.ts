@@ -18,12 +18,18 @@ import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { deviceIdFromPublicKey, publicKeyOfId } from "../../protocol/ids.ts";
 import { type Invite, verifyInvite } from "../../protocol/invite.ts";
-import { decodeJoinAnswer, encodeJoinRequest, openBackupKey } from "../../protocol/join.ts";
+import {
+  decodeJoinAnswer,
+  encodeJoinRequest,
+  joinPath,
+  openBackupKey,
+} from "../../protocol/join.ts";
 import { decodeJws } from "../../protocol/jws.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { stateKeys } from "../../protocol/state-key.ts";
 import { decodeEntries, encodePullRequest } from "../../protocol/sync-messages.ts";
 import { certificateDer, certificatePem, isDeviceCertificate } from "../../protocol/tls-cert.ts";
+import { WRITE_RULES_LEVEL } from "../../protocol/write-rules.ts";
 import { checkpointReplaced, type OfferOutcome, takeOffer } from "../checkpoint/transfer.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
@@ -64,6 +70,8 @@ export interface JoinOptions {
   readonly now: () => number;
   readonly log: Log;
   readonly onStep?: (step: HomeStep) => void;
+  /** The level of write rules said as it asks (WRITE_RULES_LEVEL; lower only in a test). */
+  readonly writeRulesLevel?: number;
 }
 
 export interface JoinedZone {
@@ -91,15 +99,16 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
       const key = signingKeyFromSeed(seed);
       const contacts = new MemoryContacts();
       const client = new PeerClient(key, contacts, options.now);
-      const { name, answer } = await askToJoin(client, inviter, invite, key, [
-        options.deviceName,
-        ...(options.otherNames ?? []),
-      ]).catch((error: unknown) => {
-        // Refused, it was not admitted: nothing to resume (and nothing left in the home).
-        // Any other failure may have come after the admission, its answer lost on the way.
-        if (refusedByInviter(error)) rmSync(staging.paths.joinPending, { force: true });
-        throw error;
-      });
+      const names = [options.deviceName, ...(options.otherNames ?? [])];
+      const level = options.writeRulesLevel ?? WRITE_RULES_LEVEL;
+      const { name, answer } = await askToJoin(client, inviter, invite, key, names, level).catch(
+        (error: unknown) => {
+          // Refused, it was not admitted: nothing to resume (and nothing left in the home).
+          // Any other failure may have come after the admission, its answer lost on the way.
+          if (refusedByInviter(error)) rmSync(staging.paths.joinPending, { force: true });
+          throw error;
+        },
+      );
       const { device, backupRoot } = verifyAdmission(
         new TextDecoder().decode(answer),
         invite,
@@ -250,6 +259,7 @@ async function askToJoin(
   invite: Invite,
   key: SigningKey,
   names: readonly DeviceName[],
+  writeRulesLevel: number,
 ): Promise<{ name: DeviceName; answer: Uint8Array }> {
   for (const [index, name] of names.entries()) {
     try {
@@ -258,9 +268,14 @@ async function askToJoin(
         { invite: invite.id, secret: invite.secret, name },
         key,
       );
-      const answer = await client.post(inviter, "/v1/join", new TextEncoder().encode(request), {
-        contentType: "application/json",
-      });
+      const answer = await client.post(
+        inviter,
+        joinPath(writeRulesLevel),
+        new TextEncoder().encode(request),
+        {
+          contentType: "application/json",
+        },
+      );
       return { name, answer };
     } catch (error) {
       // The only E_EXISTS of an admission with a fresh key: the name is taken.
@@ -282,7 +297,9 @@ function withJoinHint(error: unknown): unknown {
       ? "Join with another name: --device <name>."
       : error.code === "E_PERMISSION"
         ? "Ask the zone's owner for a new invitation (`bucky invite`)."
-        : undefined;
+        : error.code === "E_UPGRADE_FIRST"
+          ? "Install the bucky the zone's devices run (or a newer one) here, then run the same `bucky join` again: the invitation still holds."
+          : undefined;
   return hint ? new BuckyError(error.code, error.message, hint, { cause: error }) : error;
 }
 

@@ -9,10 +9,14 @@
  */
 import type { Op } from "../../protocol/changeset.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
-import { levelNeededFor, WRITE_RULES_LEVEL } from "../../protocol/write-rules.ts";
+import {
+  LEVELED_KEY_PATTERNS,
+  levelNeededFor,
+  WRITE_RULES_LEVEL,
+} from "../../protocol/write-rules.ts";
 import { BuckyError } from "../errors.ts";
 import { readDeviceInfo } from "../node/peers.ts";
-import type { StateReader } from "../store/reads.ts";
+import { type StateReader, stateRowsMatching } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 
 /** A member in good standing, as a reader of the zone's writes. */
@@ -94,6 +98,18 @@ export function everyMemberReads(
   if (level === 0) return true;
   const self = { name: node.deviceName, level: node.writeRulesLevel };
   return lowestLevel(zoneReaders(node.db, node.membership(), self)) >= level;
+}
+
+/**
+ * A write the zone's state holds that a device reading `level` refuses, or undefined when
+ * it takes them all. Deleted keys count: their deletion reaches it as a write too. Such a
+ * device, admitted, would refuse it as it syncs, and every later change of its writer.
+ */
+export function refusedInState(db: StateReader, level: number): Op | undefined {
+  if (level >= WRITE_RULES_LEVEL) return undefined;
+  for (const pattern of LEVELED_KEY_PATTERNS)
+    for (const row of stateRowsMatching(db, pattern)) if (levelNeededFor(row) > level) return row;
+  return undefined;
 }
 
 /** The error for a write `readers` would refuse: which device, which bucky, what to do. */
