@@ -83,8 +83,10 @@ describe("a move whose target died between its last snapshot and taking the app"
     // The move goes on without it: the holder, finding it gone, runs the app, and is
     // written to.
     await moveToStoppedStandby();
-    await write(holder, "while the target was away");
+    // Read before the write: a snapshot taken while its answer was on the way holds it, dated
+    // before the answer came, and the next finds nothing new to take.
     const writtenAt = Date.now();
+    await write(holder, "while the target was away");
     await waitFor("the holder's snapshot of it", async () => {
       const s = await status(holder);
       return Date.parse(s.data?.holder?.snapshotAt ?? "") >= writtenAt ? s : undefined;
@@ -351,8 +353,8 @@ describe("a standby away a while, the holder written to meanwhile, then killed",
     await settle();
     await (daemons.get(standby) as Daemon).kill();
     await untilHolderMissesStandby();
+    const writtenAt = Date.now(); // before: a snapshot taken as the write is answered holds it
     await write(holder, "written while the standby was away");
-    const writtenAt = Date.now();
     await waitFor("the holder's snapshot of it", async () => {
       const s = await status(holder);
       return Date.parse(s.data?.holder?.snapshotAt ?? "") >= writtenAt ? s : undefined;
@@ -389,8 +391,8 @@ describe("a standby asleep a while (paused), the holder written to meanwhile, th
     process.kill(sleeper.pid, "SIGSTOP");
     try {
       await untilHolderMissesStandby();
+      const writtenAt = Date.now(); // before: a snapshot taken as the write is answered holds it
       await write(holder, "written while the standby slept");
-      const writtenAt = Date.now();
       await waitFor("the holder's snapshot of it", async () => {
         const s = await status(holder);
         return Date.parse(s.data?.holder?.snapshotAt ?? "") >= writtenAt ? s : undefined;
