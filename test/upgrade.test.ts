@@ -273,8 +273,8 @@ describe("an upgrade that crashes at every start", () => {
 
 describe("an upgrade whose package cannot be fetched where it is to run", () => {
   test("the device restarted meanwhile runs the version before until it has the package, and every device says why", async () => {
-    // Notes 2.0.0 runs on beta (the test before). Alpha, back, writes 4.0.0 while beta hears
-    // nothing, and is killed: only it held the package. Beta is killed too (a power cut):
+    // Notes 2.0.0 runs on beta (the test before). Alpha, back, writes 3.9.0 and then 4.0.0
+    // while beta hears nothing, and is killed: only it held their packages. Beta is killed too (a power cut):
     // it once ran neither version when it came back, the app down for as long as alpha was.
     daemons.set("alpha", await startDaemon(daemon("alpha").home, FAST));
     // Alpha was killed before beta gave 3.0.0 up: it hears so first.
@@ -284,18 +284,25 @@ describe("an upgrade whose package cannot be fetched where it is to run", () => 
     const dir = join(scratchDir(), "notes");
     cpSync(resolve(import.meta.dir, "../fixtures/apps/notes"), dir, { recursive: true });
     const manifest = join(dir, "bucky-app.json");
-    writeFileSync(
-      manifest,
-      JSON.stringify({ ...JSON.parse(readFileSync(manifest, "utf8")), version: "4.0.0" }),
-    );
+    const upgrade = (version: string) => {
+      writeFileSync(
+        manifest,
+        JSON.stringify({ ...JSON.parse(readFileSync(manifest, "utf8")), version }),
+      );
+      return requestDaemon<{ upgradedFrom: string; heldElsewhere: string }>(
+        daemon("alpha").home,
+        "POST",
+        "/v1/apps",
+        { dir: resolve(dir), device: "beta" },
+      );
+    };
     process.kill(daemon("beta").pid, "SIGSTOP");
-    const upgraded = await requestDaemon<{ upgradedFrom: string; heldElsewhere: string }>(
-      daemon("alpha").home,
-      "POST",
-      "/v1/apps",
-      { dir: resolve(dir), device: "beta" },
-    );
-    expect([upgraded.upgradedFrom, upgraded.heldElsewhere]).toEqual(["2.0.0", "not yet"]);
+    // Two upgrades in a row, the first never run: 2.0.0 stays the version before (it once
+    // became 3.9.0, and 2.0.0's package was let go of on every device).
+    const first = await upgrade("3.9.0");
+    expect([first.upgradedFrom, first.heldElsewhere]).toEqual(["2.0.0", "not yet"]);
+    const upgraded = await upgrade("4.0.0");
+    expect([upgraded.upgradedFrom, upgraded.heldElsewhere]).toEqual(["3.9.0", "not yet"]);
     await daemon("alpha").kill();
     const pid = pidOnBeta();
     await daemon("beta").kill();

@@ -19,6 +19,7 @@ import { packDirectory, readPackage } from "./package-dir.ts";
 import { grantPurge, purgeGranted } from "./purge.ts";
 import { devicesWithoutSandbox } from "./sandbox-facts.ts";
 import { type AppSpec, appKeys, type DesiredState, readSpec, unreadableSpec } from "./spec.ts";
+import { ranSomewhere } from "./upgrade-rollback.ts";
 
 export interface Installed {
   readonly app: string;
@@ -191,8 +192,7 @@ export function writeSpec(
       );
     }
   }
-  // The version before stays on every device that may run it, to go back to.
-  const previous = current && current.package !== pkg ? current.package : current?.previousPackage;
+  const previous = versionBefore(zone, current, pkg);
   const spec: AppSpec = {
     app: manifest.id,
     version: manifest.version,
@@ -231,6 +231,29 @@ export function writeSpec(
     unsandboxed,
     ...imageOf(manifest),
   };
+}
+
+/**
+ * The version before `pkg` (the spec's previousPackage), which stays on every device that
+ * may run the app, to go back to: the version `current` installed, unless that never ran
+ * anywhere (an upgrade still waiting for its package, upgraded again). Then it stays the
+ * one that upgrade was to replace, which runs meanwhile: else its package would lose its
+ * place on every device, and a device restarted then would have neither version to run.
+ */
+function versionBefore(
+  zone: ZoneWriter,
+  current: AppSpec | undefined,
+  pkg: ObjectId,
+): ObjectId | undefined {
+  if (!current) return undefined;
+  if (current.package === pkg) return current.previousPackage;
+  const waited =
+    current.desired !== "removed" &&
+    current.previousPackage !== undefined &&
+    !ranSomewhere(zone.db, current, [...zone.membership().byName.keys()]);
+  if (!waited) return current.package;
+  // Back to the version that runs: there is no other to keep.
+  return current.previousPackage === pkg ? undefined : current.previousPackage;
 }
 
 function imageOf(manifest: AppManifest): { image?: string } {
