@@ -84,10 +84,11 @@ describe("a move whose target died between its last snapshot and taking the app"
     // written to.
     await moveToStoppedStandby();
     // Read before the write: a snapshot taken while its answer was on the way holds it, dated
-    // before the answer came, and the next finds nothing new to take.
+    // before the answer came, and the next finds nothing new to take. (One begun as the
+    // write was sent may not hold it; nothing below needs it to: the move's last snapshot does.)
     const writtenAt = Date.now();
     await write(holder, "while the target was away");
-    await waitFor("the holder's snapshot of it", async () => {
+    await waitFor("a snapshot of the holder's since the write was sent", async () => {
       const s = await status(holder);
       return Date.parse(s.data?.holder?.snapshotAt ?? "") >= writtenAt ? s : undefined;
     });
@@ -355,7 +356,7 @@ describe("a standby away a while, the holder written to meanwhile, then killed",
     await untilHolderMissesStandby();
     const writtenAt = Date.now(); // before: a snapshot taken as the write is answered holds it
     await write(holder, "written while the standby was away");
-    await waitFor("the holder's snapshot of it", async () => {
+    await waitFor("a snapshot of the holder's since the write was sent", async () => {
       const s = await status(holder);
       return Date.parse(s.data?.holder?.snapshotAt ?? "") >= writtenAt ? s : undefined;
     });
@@ -393,7 +394,7 @@ describe("a standby asleep a while (paused), the holder written to meanwhile, th
       await untilHolderMissesStandby();
       const writtenAt = Date.now(); // before: a snapshot taken as the write is answered holds it
       await write(holder, "written while the standby slept");
-      await waitFor("the holder's snapshot of it", async () => {
+      await waitFor("a snapshot of the holder's since the write was sent", async () => {
         const s = await status(holder);
         return Date.parse(s.data?.holder?.snapshotAt ?? "") >= writtenAt ? s : undefined;
       });

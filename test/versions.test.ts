@@ -302,7 +302,14 @@ describe("a zone of devices on different buckys", () => {
     expect(refused.hint).toBe(
       "Install the bucky the zone's devices run (or a newer one) here, then run the same `bucky join` again: the invitation still holds.",
     );
-    // Nothing written: with alpha killed, gamma lists no delta and the invitation's use is left.
+    // Nothing written: once gamma holds a later change of alpha's (a feed arrives in order),
+    // and with alpha killed, gamma lists no delta and the invitation's use is left.
+    await buckyJson(["state", "set", "test/after-refusal", "1", "--home", alpha.home]);
+    await waitFor(
+      "gamma holds alpha's change after the refusal",
+      async () => ((await keys(gamma, "test/")).includes("test/after-refusal") ? true : undefined),
+      WAIT_MS,
+    );
     await alpha.kill();
     const names = async (daemon: Daemon) =>
       (

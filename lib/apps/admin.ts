@@ -19,7 +19,7 @@ import { packDirectory, readPackage } from "./package-dir.ts";
 import { grantPurge, purgeGranted } from "./purge.ts";
 import { devicesWithoutSandbox } from "./sandbox-facts.ts";
 import { type AppSpec, appKeys, type DesiredState, readSpec, unreadableSpec } from "./spec.ts";
-import { ranSomewhere } from "./upgrade-rollback.ts";
+import { startedSomewhere } from "./upgrade-rollback.ts";
 
 export interface Installed {
   readonly app: string;
@@ -235,10 +235,12 @@ export function writeSpec(
 
 /**
  * The version before `pkg` (the spec's previousPackage), which stays on every device that
- * may run the app, to go back to: the version `current` installed, unless that never ran
- * anywhere (an upgrade still waiting for its package, upgraded again). Then it stays the
- * one that upgrade was to replace, which runs meanwhile: else its package would lose its
- * place on every device, and a device restarted then would have neither version to run.
+ * may run the app, to go back to: the version `current` installed, unless no device's
+ * report says it ever started (an upgrade still waiting for its package, upgraded again).
+ * Then it stays the one that upgrade was to replace, which runs meanwhile: else its
+ * package would lose its place on every device, and a device restarted then would have
+ * neither version to run. (A start not heard of here yet counts as none: a rollback still
+ * goes only to a version that last ran healthy on its device, lib/apps/upgrade-rollback.ts.)
  */
 function versionBefore(
   zone: ZoneWriter,
@@ -250,7 +252,7 @@ function versionBefore(
   const waited =
     current.desired !== "removed" &&
     current.previousPackage !== undefined &&
-    !ranSomewhere(zone.db, current, [...zone.membership().byName.keys()]);
+    !startedSomewhere(zone.db, current, [...zone.membership().byName.keys()]);
   if (!waited) return current.package;
   // Back to the version that runs: there is no other to keep.
   return current.previousPackage === pkg ? undefined : current.previousPackage;

@@ -73,6 +73,22 @@ export function ranSomewhere(db: StateReader, spec: AppSpec, devices: readonly s
 }
 
 /**
+ * Whether a device's report the zone holds (of `devices`) names `spec`'s version at all:
+ * started there, whatever became of it (a start that crashed may have touched the data
+ * too), or ran there healthy once.
+ */
+export function startedSomewhere(
+  db: StateReader,
+  spec: AppSpec,
+  devices: readonly string[],
+): boolean {
+  return devices.some((device) => {
+    const report = readReport(db, device, spec.app);
+    return report?.package === spec.package || report?.ranHealthy === spec.package;
+  });
+}
+
+/**
  * The manifest of package `pkg` when this device holds it whole and it is app `app`'s. One
  * damaged here is not held: said by the daemon, a throw would end it at every pass.
  */

@@ -70,10 +70,6 @@ export function admitDevice(zone: InvitingZone, body: unknown, joiner: Joiner): 
   // Revoked here, or by any device of the zone whose revocation has reached this one.
   if (invite.revokedAt !== null || revokedInZone(zone, invite.id)) throw refuse("was revoked");
   if (invite.expiresAt <= zone.now()) throw refuse("has expired");
-  // Admitted, it would refuse that write as it syncs, and every later change of its writer:
-  // refused before anything is written, the invitation kept for the upgraded bucky.
-  const refused = refusedInState(zone.db, joiner.writeRules);
-  if (refused) throw olderJoinerError(zone, refused);
   // Admitted, a device whose clock is off by more than the request window would have its
   // every request refused (E_CLOCK), its first pull included: a member that never comes,
   // its invitation used up and its name taken. Refused before, nothing used.
@@ -86,6 +82,12 @@ export function admitDevice(zone: InvitingZone, body: unknown, joiner: Joiner): 
     return readmitDevice(zone, membership, member, request, invite.givesBackupKey);
   }
   if (invite.usesLeft <= 0) throw refuse("has been used up");
+  // Admitted, it would refuse that write as it syncs, and every later change of its writer:
+  // refused before anything is written, the invitation kept for the upgraded bucky. (A
+  // member asking again, above, is answered as it was: it is in the zone already, and its
+  // refusals are said like any member's.)
+  const refused = refusedInState(zone.db, joiner.writeRules);
+  if (refused) throw olderJoinerError(zone, refused);
   if (Math.abs(offsetMs) > MAX_REQUEST_SKEW_MS) throw clockError(zone.deviceName, offsetMs);
 
   if (membership.byName.has(request.name)) {
