@@ -27,4 +27,18 @@ describe("how much a takeover may have lost", () => {
       );
     }
   });
+
+  test("a record said while the standby was away, heard as it came back (pushes queued for a paused process): not known", () => {
+    const away = { fromMs: 20_000, untilMs: 40_000 };
+    const bound = lossBound({ ...base, holderSaidAtMs: 35_000, holderHeardAtMs: 40_050, away });
+    expect(bound).toEqual({
+      lostAtMostMs: null,
+      lostUnknownReason:
+        "this device was away from 1970-01-01T00:00:20.000Z to 1970-01-01T00:00:40.000Z, and the holder's last presence it heard was said at 1970-01-01T00:00:35.000Z, while it was away: how long the holder went on writing is not known",
+    });
+    // Said after it was back: a fresh word, and the figure holds.
+    expect(
+      lossBound({ ...base, holderSaidAtMs: 41_000, holderHeardAtMs: 41_010, away }).lostAtMostMs,
+    ).toBe(31_000);
+  });
 });

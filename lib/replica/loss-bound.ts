@@ -28,12 +28,25 @@ export function lossBound(facts: {
   /** How long a heartbeat keeps a device live: a holder heard within it of this device going away was still alive then. */
   readonly liveWindowMs: number;
 }): LossBound {
-  const { away, holderHeardAtMs } = facts;
-  if (away && holderHeardAtMs >= away.fromMs - facts.liveWindowMs && holderHeardAtMs < away.untilMs)
-    return {
-      lostAtMostMs: null,
-      lostUnknownReason: `this device was away from ${iso(away.fromMs)} to ${iso(away.untilMs)} and last heard the holder alive at ${iso(holderHeardAtMs)}, as it went away: how long the holder went on writing is not known`,
-    };
+  const { away, holderHeardAtMs, holderSaidAtMs } = facts;
+  if (away) {
+    const span = `this device was away from ${iso(away.fromMs)} to ${iso(away.untilMs)}`;
+    const whileAway = (ms: number) => ms >= away.fromMs - facts.liveWindowMs && ms < away.untilMs;
+    if (whileAway(holderHeardAtMs))
+      return {
+        lostAtMostMs: null,
+        lostUnknownReason: `${span} and last heard the holder alive at ${iso(holderHeardAtMs)}, as it went away: how long the holder went on writing is not known`,
+      };
+    // Heard once back, a record said while this device was away is as stale: the holder's
+    // pushes waited for a paused process in its sockets, and came in as it woke. Said by
+    // the holder's clock: one behind this device's errs to "not known", one ahead by more
+    // than the record's age could still pass it for a fresh one.
+    if (whileAway(holderSaidAtMs))
+      return {
+        lostAtMostMs: null,
+        lostUnknownReason: `${span}, and the holder's last presence it heard was said at ${iso(holderSaidAtMs)}, while it was away: how long the holder went on writing is not known`,
+      };
+  }
   return {
     lostAtMostMs: Math.max(0, facts.holderSaidAtMs - facts.copyAtMs),
     lostUnknownReason: null,
