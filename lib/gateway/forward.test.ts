@@ -19,7 +19,7 @@ describe("what an app receives", () => {
       ["BUCKY_USER_ROLE", "admin"],
       ["Bucky-App-User", "x"],
       ["x-bucky-user", "kept: not ours"],
-      ["cookie", "bucky_session=secret; theme=dark"],
+      ["cookie", "bucky_session=secret; theme=dark; bucky_notice=done; =bucky_session=bare"],
     ]);
     const forwarded = forwardedHeaders(incoming, { "x-forwarded-for": "1.2.3.4" });
     expect(Object.fromEntries(forwarded)).toEqual({

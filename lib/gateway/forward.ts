@@ -4,7 +4,6 @@
  * zone's session cookie never reaches an app.
  */
 import type { ServerWebSocket, WebSocketHandler } from "bun";
-import { SESSION_COOKIE } from "./sessions.ts";
 import { type AnswersAt, type SilenceTiming, watchForSilence } from "./silence-watch.ts";
 
 /**
@@ -34,7 +33,7 @@ const HOP_BY_HOP = new Set([
   "content-length",
 ]);
 
-/** The request headers an app receives: the client's, less hop-by-hop ones and bucky's own headers and cookie. */
+/** The request headers an app receives: the client's, less hop-by-hop ones and bucky's own headers and cookies. */
 export function forwardedHeaders(incoming: Headers, extra: Record<string, string>): Headers {
   const headers = new Headers();
   const connection = incoming.get("connection");
@@ -54,10 +53,13 @@ export function forwardedHeaders(incoming: Headers, extra: Record<string, string
     )
       return;
     if (name === "cookie") {
+      // None of bucky's own: the session's, nor the panel's notice, which a browser sends to
+      // an app's port too (cookies go by host, whatever the port) when the app asks for a
+      // path of the panel's.
       const kept = value
         .split(";")
         .map((part) => part.trim())
-        .filter((part) => !part.startsWith(`${SESSION_COOKIE}=`));
+        .filter((part) => part !== "" && !isBuckyCookie(part));
       if (kept.length > 0) headers.set("cookie", kept.join("; "));
       return;
     }
@@ -89,16 +91,17 @@ export function isBuckyHeader(name: string): boolean {
 const NOT_BY_PATH = "service-worker-allowed";
 
 /**
- * Whether a Set-Cookie sets one of bucky's own cookies (`bucky_*`: the session, the panel's
- * notices), which only the gateway sets. An app at a host of its own could otherwise set
- * one for the zone's whole domain (`Domain=<zone host>`), and an app reached by path on the
- * panel's own origin: a session cookie so planted, sent before the person's own, signed
- * them out of the panel (or into another account) for as long as it lasted.
+ * Whether a cookie, as a Set-Cookie sets it or a Cookie header sends it, is one of bucky's
+ * own (`bucky_*`: the session, the panel's notices), which only the gateway sets and
+ * reads. An app at a host of its own could otherwise set one for the zone's whole domain
+ * (`Domain=<zone host>`), and an app reached by path on the panel's own origin: a session
+ * cookie so planted, sent before the person's own, signed them out of the panel (or into
+ * another account) for as long as it lasted.
  */
-export function setsBuckyCookie(setCookie: string): boolean {
+export function isBuckyCookie(cookie: string): boolean {
   // A cookie with no name (`=bucky_session=…`) is sent back as its value alone, which reads
   // as the name and value it spells.
-  return setCookie.replace(/^[\s=]+/, "").startsWith("bucky_");
+  return cookie.replace(/^[\s=]+/, "").startsWith("bucky_");
 }
 
 /**
@@ -108,7 +111,7 @@ export function setsBuckyCookie(setCookie: string): boolean {
 export function returnedHeaders(incoming: Headers, byPath = false): Headers {
   const headers = new Headers();
   for (const [name, value] of incoming)
-    if (isReturned(name, byPath) && !(name === "set-cookie" && setsBuckyCookie(value)))
+    if (isReturned(name, byPath) && !(name === "set-cookie" && isBuckyCookie(value)))
       headers.append(name, value);
   return headers;
 }
@@ -192,13 +195,13 @@ export function returnedResponse(
   });
 }
 
-/** Takes out of `headers` the Set-Cookies of bucky's own cookies (setsBuckyCookie), if any. */
+/** Takes out of `headers` the Set-Cookies of bucky's own cookies (isBuckyCookie), if any. */
 function dropBuckyCookies(headers: Headers): void {
   if (!headers.has("set-cookie")) return;
   const cookies = headers.getSetCookie();
-  if (!cookies.some(setsBuckyCookie)) return;
+  if (!cookies.some(isBuckyCookie)) return;
   headers.delete("set-cookie");
-  for (const cookie of cookies) if (!setsBuckyCookie(cookie)) headers.append("set-cookie", cookie);
+  for (const cookie of cookies) if (!isBuckyCookie(cookie)) headers.append("set-cookie", cookie);
 }
 
 /** The close code of a socket whose session ended: the policy it was let in under. */
