@@ -205,7 +205,7 @@ describe("apps on a gateway without a name", () => {
     expect(echoed).toBe("echo hi");
   });
 
-  test("a removed app's port closes, and no device says it any more", async () => {
+  test("a removed app's port closes, no device says it any more, and it stays photos' alone", async () => {
     await buckyJson(["app", "remove", "photos", "--home", beta.home]);
     await waitFor("photos' port closed", () =>
       fetch(photos).then(
@@ -221,9 +221,14 @@ describe("apps on a gateway without a name", () => {
         "--home",
         beta.home,
       ]);
-      const ports =
-        (entries[0]?.value as { ports?: Record<string, number> } | undefined)?.ports ?? {};
-      return !("photos" in ports) && "diary" in ports ? true : undefined;
+      const value = entries[0]?.value as
+        | { ports?: Record<string, number>; retired?: Record<string, string> }
+        | undefined;
+      const ports = value?.ports ?? {};
+      // Kept from any other app: the port is the whole origin, and what the browser holds
+      // for photos there (storage, cached pages, a service worker) would be the next app's.
+      const retired = value?.retired?.[new URL(photos).port];
+      return !("photos" in ports) && "diary" in ports && retired === "photos" ? true : undefined;
     });
   });
 

@@ -4,12 +4,17 @@ import { createLog } from "../log.ts";
 import {
   APP_PORTS_RETRY_MS,
   AppListeners,
+  type AppPortsRecord,
   assignAppPorts,
   encodeAppPorts,
   parseAppPorts,
 } from "./app-ports.ts";
 
 const none = new Set<number>();
+const record = (
+  ports: ReadonlyMap<string, number>,
+  retired: ReadonlyMap<number, string> = new Map(),
+): AppPortsRecord => ({ ports, retired });
 
 describe("assignAppPorts", () => {
   test("a new app takes the lowest port above the gateway's that no app has", () => {
@@ -54,6 +59,19 @@ describe("assignAppPorts", () => {
     ).toEqual(new Map([["notes", 9001]]));
   });
 
+  test("a port retired from an app goes to no other; that app back has it again", () => {
+    const retired = new Map([
+      [8081, "gone"],
+      [8083, "back"],
+    ]);
+    expect(assignAppPorts(new Map(), ["new", "back"], 8080, none, none, retired)).toEqual(
+      new Map([
+        ["back", 8083],
+        ["new", 8082],
+      ]),
+    );
+  });
+
   test("none past the last port", () => {
     expect(assignAppPorts(new Map(), ["a", "b"], 65534, none, none)).toEqual(
       new Map([["a", 65535]]),
@@ -67,7 +85,9 @@ describe("parseAppPorts", () => {
       ["notes", 8081],
       ["diary", 8082],
     ]);
-    expect(parseAppPorts(encodeAppPorts(ports))).toEqual(ports);
+    expect(parseAppPorts(encodeAppPorts(record(ports)))).toEqual(record(ports));
+    const retired = new Map([[8083, "photos"]]);
+    expect(parseAppPorts(encodeAppPorts(record(ports, retired)))).toEqual(record(ports, retired));
   });
 
   test("keeps only an app's name with a port, each port once; another shape is no port", () => {
@@ -84,9 +104,16 @@ describe("parseAppPorts", () => {
         again: 8081,
       },
     });
-    expect(parseAppPorts(text)).toEqual(new Map([["notes", 8081]]));
+    expect(parseAppPorts(text).ports).toEqual(new Map([["notes", 8081]]));
     for (const junk of ["", "{", "null", "[]", '{"v":2,"ports":{"notes":8081}}', '{"v":1}'])
-      expect(parseAppPorts(junk)).toEqual(new Map());
+      expect(parseAppPorts(junk)).toEqual(record(new Map()));
+    // Retired: a port to an app's name, never a port an app has now.
+    const retired = JSON.stringify({
+      v: 1,
+      ports: { notes: 8081 },
+      retired: { "8081": "diary", "8082": "photos", "8083": "../x", x: "maps", "8084": 7 },
+    });
+    expect(parseAppPorts(retired).retired).toEqual(new Map([[8082, "photos"]]));
   });
 });
 
@@ -99,24 +126,27 @@ describe("AppListeners", () => {
     published: ReadonlyMap<string, number>,
     held: ReadonlySet<number>,
     diskFull = () => false,
+    retired: ReadonlyMap<number, string> = new Map(),
   ) {
     let nowMs = 0;
     const open = new Map<number, string>();
     const publishedPorts: ReadonlyMap<string, number>[] = [];
+    const publishedRecords: AppPortsRecord[] = [];
     const lines: string[] = [];
     const set = new AppListeners({
       mainPort: 8080,
       reserved: new Set([8080]),
-      published,
+      published: record(published, retired),
       serve: (app, port) => {
         if (held.has(port)) throw new Error(`Failed to start server. Is port ${port} in use?`);
         open.set(port, app);
         return { stop: () => open.delete(port) } as unknown as Server<unknown>;
       },
-      publish: (ports) => {
+      publish: (published) => {
         if (diskFull())
           throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
-        publishedPorts.push(ports);
+        publishedPorts.push(published.ports);
+        publishedRecords.push({ ports: published.ports, retired: new Map(published.retired) });
       },
       log: createLog({ level: "info", write: (line) => lines.push(line) }),
       now: () => nowMs,
@@ -124,7 +154,7 @@ describe("AppListeners", () => {
     const later = (ms: number) => {
       nowMs += ms;
     };
-    return { set, open, publishedPorts, lines, later };
+    return { set, open, publishedPorts, publishedRecords, lines, later };
   }
 
   test("listens for each app, publishes once, and keeps the ports published before", () => {
@@ -153,13 +183,47 @@ describe("AppListeners", () => {
     expect(lines.filter((line) => line.includes("app port taken"))).toHaveLength(2);
   });
 
-  test("a removed app's listener is closed, and the ports published without it", () => {
-    const { set, open, publishedPorts } = listeners(new Map(), new Set());
+  test("a removed app's listener is closed, its port published as retired and given to no other app", () => {
+    const { set, open, publishedRecords } = listeners(new Map(), new Set());
     set.sync(["notes", "diary"]);
     set.sync(["notes"]);
     expect(open).toEqual(new Map([[8082, "notes"]]));
     expect(set.portOf("diary")).toBeUndefined();
-    expect(publishedPorts.at(-1)).toEqual(new Map([["notes", 8082]]));
+    expect(publishedRecords.at(-1)).toEqual(
+      record(new Map([["notes", 8082]]), new Map([[8081, "diary"]])),
+    );
+    // A new app passes it over; diary, installed again, has it back.
+    set.sync(["notes", "photos"]);
+    expect(set.portOf("photos")).toBe(8083);
+    set.sync(["notes", "photos", "diary"]);
+    expect(set.portOf("diary")).toBe(8081);
+    expect(publishedRecords.at(-1)?.retired).toEqual(new Map());
+  });
+
+  test("after a restart, apps published but gone keep their ports from others too", () => {
+    const { set } = listeners(
+      new Map([["diary", 8081]]),
+      new Set(),
+      () => false,
+      new Map([[8082, "maps"]]),
+    );
+    set.sync(["photos"]);
+    expect(set.portOf("photos")).toBe(8083);
+  });
+
+  test("an app moved off a port another program held keeps the old one from other apps; the next try finds it free", () => {
+    const held = new Set([8081]);
+    const { set, open } = listeners(new Map([["notes", 8081]]), held);
+    set.sync(["notes"]);
+    expect(set.portOf("notes")).toBe(8082);
+    held.clear();
+    set.sync(["notes", "diary"]);
+    expect(open).toEqual(
+      new Map([
+        [8082, "notes"],
+        [8083, "diary"],
+      ]),
+    );
   });
 
   test("ports it could not publish are tried again a while later, not at every refresh", () => {
@@ -182,10 +246,10 @@ describe("AppListeners", () => {
     const set: AppListeners = new AppListeners({
       mainPort: 8080,
       reserved: new Set([8080]),
-      published: new Map(),
+      published: record(new Map()),
       serve: () => ({ stop: () => {} }) as unknown as Server<unknown>,
-      publish: (ports) => {
-        publishedPorts.push(ports);
+      publish: (published) => {
+        publishedPorts.push(published.ports);
         set.sync(["notes"]);
       },
       log: createLog({ level: "info", write: () => {} }),

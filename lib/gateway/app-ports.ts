@@ -10,7 +10,11 @@
  * (`nodes/<device>/app-ports`, `{"v": 1, "ports": {"<app>": <port>}}`), so every device
  * gives the same address, and no two devices can hand one port out twice. An app keeps
  * its port while it is installed, across restarts; a new app takes the lowest port above
- * the gateway's own that no other app has and that this device could listen on.
+ * the gateway's own that no app has had and that this device could listen on. A port is
+ * never handed to another app, even once its app is gone (`retired`, `{"<port>":
+ * "<app>"}`): the port is the whole origin, and the next app there would inherit what the
+ * browser keeps for it (storage, cached pages, a service worker the app left behind,
+ * running with the person's session in the new app).
  */
 import type { Server } from "bun";
 import { checkAppName } from "../../protocol/names.ts";
@@ -28,27 +32,44 @@ const MAX_TRIES_PER_APP = 16;
 export const APP_PORTS_RETRY_MS = 60_000;
 /** More apps than any zone runs: a published list past it is not read. */
 const MAX_APPS = 4096;
+/** Ports kept from apps gone: past it, the longest gone is let go of (its port free again). */
+const MAX_RETIRED = 4096;
+
+/** What a gateway publishes: each app's port, and the ports apps gone (or moved) had. */
+export interface AppPortsRecord {
+  readonly ports: ReadonlyMap<string, number>;
+  /** Port to the app it was handed to, which alone may have it again. */
+  readonly retired: ReadonlyMap<number, string>;
+}
+
+const NO_PORTS: AppPortsRecord = { ports: new Map(), retired: new Map() };
 
 /** The ports `device`'s gateway published, or none when it wrote none of this shape. */
 export function readAppPorts(db: StateReader, device: string): ReadonlyMap<string, number> {
+  return readAppPortsRecord(db, device).ports;
+}
+
+/** The whole record `device`'s gateway published (its own, to go on from). */
+export function readAppPortsRecord(db: StateReader, device: string): AppPortsRecord {
   const text = stateValue(db, appPortsKey(device));
-  return text ? parseAppPorts(text) : new Map();
+  return text ? parseAppPorts(text) : NO_PORTS;
 }
 
 /**
  * A published list, each entry kept only when it is an app's name and a port (the device
  * writes its own as it likes: another shape is no port, never an address made of junk).
  */
-export function parseAppPorts(text: string): ReadonlyMap<string, number> {
+export function parseAppPorts(text: string): AppPortsRecord {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    return new Map();
+    return NO_PORTS;
   }
-  if (!isRecord(value) || value.v !== APP_PORTS_VERSION || !isRecord(value.ports)) return new Map();
+  if (!isRecord(value) || value.v !== APP_PORTS_VERSION || !isRecord(value.ports)) return NO_PORTS;
   const entries = Object.entries(value.ports);
-  if (entries.length > MAX_APPS) return new Map();
+  const retiredEntries = isRecord(value.retired) ? Object.entries(value.retired) : [];
+  if (entries.length > MAX_APPS || retiredEntries.length > MAX_RETIRED) return NO_PORTS;
   const ports = new Map<string, number>();
   const taken = new Set<number>();
   for (const [app, port] of entries) {
@@ -56,21 +77,34 @@ export function parseAppPorts(text: string): ReadonlyMap<string, number> {
     ports.set(app, port);
     taken.add(port);
   }
-  return ports;
+  const retired = new Map<number, string>();
+  for (const [portText, app] of retiredEntries) {
+    const port = Number(portText);
+    if (typeof app !== "string" || !checkAppName(app).ok || !isPort(port) || taken.has(port))
+      continue;
+    retired.set(port, app);
+  }
+  return { ports, retired };
 }
 
-export function encodeAppPorts(ports: ReadonlyMap<string, number>): string {
-  const sorted = [...ports].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify({ v: APP_PORTS_VERSION, ports: Object.fromEntries(sorted) });
+export function encodeAppPorts(record: AppPortsRecord): string {
+  const sorted = [...record.ports].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const retired = [...record.retired].sort(([a], [b]) => a - b);
+  return JSON.stringify({
+    v: APP_PORTS_VERSION,
+    ports: Object.fromEntries(sorted),
+    ...(retired.length > 0 ? { retired: Object.fromEntries(retired) } : {}),
+  });
 }
 
 const isPort = (port: unknown): port is number =>
   typeof port === "number" && Number.isInteger(port) && port > 0 && port < 65536;
 
 /**
- * The port of each of `apps`: the one it had (in `kept`) unless it is `unusable`, else the
- * lowest above `above` that is neither another app's, nor one of `reserved` (the gateway's
- * own), nor `unusable`. Apps not in `apps` lose theirs.
+ * The port of each of `apps`: the one it had (in `kept`) unless it is `unusable`, else one
+ * `retired` from it, else the lowest above `above` that is neither another app's, now or
+ * retired, nor one of `reserved` (the gateway's own), nor `unusable`. Apps not in `apps`
+ * lose theirs (the caller retires them).
  */
 export function assignAppPorts(
   kept: ReadonlyMap<string, number>,
@@ -78,21 +112,31 @@ export function assignAppPorts(
   above: number,
   reserved: ReadonlySet<number>,
   unusable: ReadonlySet<number>,
+  retired: ReadonlyMap<number, string> = new Map(),
 ): Map<string, number> {
   const ports = new Map<string, number>();
   const taken = new Set(reserved);
+  const wanted = new Set(apps);
+  const free = (port: number, app: string) =>
+    !taken.has(port) && !unusable.has(port) && (retired.get(port) ?? app) === app;
   // Those keeping theirs first, so a new app never takes a port an older one holds.
   for (const app of apps) {
     const port = kept.get(app);
-    if (port !== undefined && !unusable.has(port) && !taken.has(port)) {
+    if (port !== undefined && free(port, app)) {
       ports.set(app, port);
       taken.add(port);
     }
   }
+  // An app back (installed again) has a port it had before.
+  for (const [port, app] of retired)
+    if (!ports.has(app) && wanted.has(app) && free(port, app)) {
+      ports.set(app, port);
+      taken.add(port);
+    }
   let next = above + 1;
   for (const app of [...apps].sort()) {
     if (ports.has(app)) continue;
-    while (next < 65536 && (taken.has(next) || unusable.has(next))) next += 1;
+    while (next < 65536 && !free(next, app)) next += 1;
     if (next >= 65536) break;
     ports.set(app, next);
     taken.add(next);
@@ -105,12 +149,12 @@ export interface AppListenersOptions {
   readonly mainPort: number;
   /** Ports the gateway itself listens on. */
   readonly reserved: ReadonlySet<number>;
-  /** What was published before (a restart keeps each app's port). */
-  readonly published: ReadonlyMap<string, number>;
+  /** What was published before (a restart keeps each app's port, and the ports retired). */
+  readonly published: AppPortsRecord;
   /** Starts a listener serving `app` alone on `port`; throws when it cannot listen there. */
   readonly serve: (app: string, port: number) => Server<unknown>;
   /** Publishes the ports, for every device to read (this device's own key). */
-  readonly publish: (ports: ReadonlyMap<string, number>) => void;
+  readonly publish: (record: AppPortsRecord) => void;
   readonly log: Log;
   readonly now: () => number;
 }
@@ -121,9 +165,11 @@ export interface AppListenersOptions {
  */
 export class AppListeners {
   private readonly listening = new Map<string, { port: number; server: Server<unknown> }>();
-  /** Ports another program held when this gateway tried them: not tried again until restart. */
+  /** Ports another program held when this gateway tried them: passed over until the next try. */
   private readonly unusable = new Set<number>();
   private published: ReadonlyMap<string, number>;
+  /** Ports apps gone or moved had, each kept for its app alone (AppPortsRecord.retired). */
+  private readonly retired: Map<number, string>;
   /** The apps of the last sync, once each listens and is published: nothing to do. */
   private settledFor: string | undefined;
   /** The apps of the last sync that could not listen for each, or publish, and when to try again. */
@@ -132,7 +178,8 @@ export class AppListeners {
   private publishedText: string;
 
   constructor(private readonly options: AppListenersOptions) {
-    this.published = options.published;
+    this.published = options.published.ports;
+    this.retired = new Map(options.published.retired);
     this.publishedText = encodeAppPorts(options.published);
   }
 
@@ -163,12 +210,19 @@ export class AppListeners {
   private listenFor(apps: readonly string[], names: string): void {
     this.settledFor = undefined;
     const wanted = new Set(apps);
-    for (const [app, { server }] of this.listening)
+    // Ports another program held at the last try may be free now.
+    this.unusable.clear();
+    for (const [app, { port, server }] of this.listening)
       if (!wanted.has(app)) {
         server.stop(true);
         this.listening.delete(app);
-        this.options.log.info("app port closed", { app });
+        this.retire(port, app);
+        this.options.log.info("app port closed", { app, port });
       }
+    // An app published but not listening (this gateway restarted since) keeps its port
+    // for itself too, whether or not it is installed now.
+    for (const [app, port] of this.published)
+      if (!wanted.has(app) && !this.listening.has(app)) this.retire(port, app);
     const kept = new Map(this.published);
     for (const [app, { port }] of this.listening) kept.set(app, port);
     let ports = this.assign(kept, apps);
@@ -210,7 +264,17 @@ export class AppListeners {
 
   private assign(kept: ReadonlyMap<string, number>, apps: readonly string[]) {
     const { mainPort, reserved } = this.options;
-    return assignAppPorts(kept, apps, mainPort, reserved, this.unusable);
+    return assignAppPorts(kept, apps, mainPort, reserved, this.unusable, this.retired);
+  }
+
+  /** Keeps `port` for `app` alone; past MAX_RETIRED, the one retired longest ago goes. */
+  private retire(port: number, app: string): void {
+    this.retired.delete(port);
+    this.retired.set(port, app);
+    if (this.retired.size > MAX_RETIRED) {
+      const [oldest] = this.retired.keys();
+      if (oldest !== undefined) this.retired.delete(oldest);
+    }
   }
 
   /** Listens on each port not listened on yet; whether one could not (now unusable). */
@@ -222,6 +286,10 @@ export class AppListeners {
       try {
         const server = this.options.serve(app, port);
         current?.server.stop(false);
+        // The port it had (listened on, or published before a restart) stays its own.
+        const before = current?.port ?? this.published.get(app);
+        if (before !== undefined && before !== port) this.retire(before, app);
+        this.retired.delete(port);
         this.listening.set(app, { port, server });
         this.options.log.info("app port opened", { app, port });
       } catch (error) {
@@ -237,10 +305,11 @@ export class AppListeners {
   /** Publishes the ports listened on now, when they changed; whether they are published. */
   private publishListening(): boolean {
     const ports = new Map([...this.listening].map(([app, { port }]) => [app, port]));
-    const text = encodeAppPorts(ports);
+    const record = { ports, retired: this.retired };
+    const text = encodeAppPorts(record);
     if (text === this.publishedText) return true;
     try {
-      this.options.publish(ports);
+      this.options.publish(record);
       this.published = ports;
       this.publishedText = text;
       return true;

@@ -15,7 +15,6 @@ import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import { type StateReader, stateValue } from "../store/reads.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
-import { appPortsKey } from "./app-ports.ts";
 
 export const DEFAULT_GATEWAY_LISTEN = "0.0.0.0:8080";
 /** Where a gateway with automatic certificates serves HTTPS, and plain HTTP. */
@@ -384,8 +383,10 @@ function certificateSource(
 }
 
 export function disableGateway(zone: ZoneWriter, deviceName: string): { disabled: boolean } {
-  const keys = [gatewayKey(deviceName), relayOnlyKey(deviceName), appPortsKey(deviceName)].filter(
-    (key) => hasValue(zone.db, key),
+  // The apps' ports stay (lib/gateway/app-ports.ts): switched on again, each app has its
+  // own, and none another's origin. Only a gateway lists them (appAddresses).
+  const keys = [gatewayKey(deviceName), relayOnlyKey(deviceName)].filter((key) =>
+    hasValue(zone.db, key),
   );
   if (keys.length === 0) return { disabled: false };
   zone.write(keys.map((key) => ({ key, value: null })));
@@ -399,8 +400,9 @@ export function disableGateway(zone: ZoneWriter, deviceName: string): { disabled
  */
 export function enableRelayOnly(zone: ZoneWriter, deviceName: string): void {
   const ops: Op[] = [{ key: relayOnlyKey(deviceName), value: JSON.stringify({ anyZone: true }) }];
-  for (const key of [gatewayKey(deviceName), appPortsKey(deviceName)])
-    if (hasValue(zone.db, key)) ops.push({ key, value: null });
+  // The apps' ports stay, as when it is disabled.
+  if (hasValue(zone.db, gatewayKey(deviceName)))
+    ops.push({ key: gatewayKey(deviceName), value: null });
   if (!hasValue(zone.db, relayOnlyKey(deviceName)) || ops.length > 1) {
     zone.write(ops);
     zone.log.info("relay-only gateway enabled", {});

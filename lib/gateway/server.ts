@@ -37,7 +37,7 @@ import { SessionCheck } from "../users/sessions.ts";
 import { AccountRoutes } from "./account-routes.ts";
 import { Accounting } from "./accounting.ts";
 import type { AppPipeClient, PipeRequest } from "./app-pipe-client.ts";
-import { AppListeners, appPortsKey, encodeAppPorts, readAppPorts } from "./app-ports.ts";
+import { AppListeners, appPortsKey, encodeAppPorts, readAppPortsRecord } from "./app-ports.ts";
 import { AppUserAssertions, tellApp } from "./app-user.ts";
 import { CheckedSessions } from "./checked-sessions.ts";
 import { type ClientBody, ClientBodyStalled, clientBody } from "./client-body.ts";
@@ -868,15 +868,15 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         port,
         ...(config.httpListen ? [parseListen(config.httpListen).port] : []),
       ]),
-      published: readAppPorts(node.db, node.deviceName),
+      published: readAppPortsRecord(node.db, node.deviceName),
       serve: (app, appPort) => {
         const secure = served.httpsUp;
         return serve({ host, port: appPort }, secure, (request, srv) =>
           handle(request, srv, secure, app),
         );
       },
-      publish: (ports) =>
-        node.write([{ key: appPortsKey(node.deviceName), value: encodeAppPorts(ports) }]),
+      publish: (record) =>
+        node.write([{ key: appPortsKey(node.deviceName), value: encodeAppPorts(record) }]),
       log,
       now: node.now,
     });
