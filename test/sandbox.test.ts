@@ -516,6 +516,33 @@ describe("network", () => {
     }
   });
 
+  test("giving an app outbound network leaves the host's network namespaces as they were", async () => {
+    // slirp4netns's own sandbox, started from the host's mounts, once unmounted every one
+    // under /run/netns: `ip netns exec` then said "Invalid argument".
+    const name = `bk-sandbox-${process.pid}`;
+    const ip = (...args: string[]) =>
+      Bun.spawnSync(["ip", ...args], {
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+        stderr: "pipe",
+      });
+    const made = ip("netns", "add", name);
+    if (made.exitCode !== 0) throw new Error(`ip netns add: ${made.stderr}`);
+    try {
+      const script = `${PRELUDE}
+        finish();
+        serve();`;
+      await install("wanderer", script, {
+        run: { command: ["bun", "main.ts"] },
+        network: "outbound",
+      });
+      await resultsOf("wanderer");
+      const entered = ip("netns", "exec", name, "true");
+      expect([entered.exitCode, entered.stderr.toString().trim()]).toEqual([0, ""]);
+    } finally {
+      ip("netns", "del", name);
+    }
+  });
+
   test('a manifest asking for anything but "outbound" is refused', async () => {
     const dir = join(scratchDir(), "odd");
     mkdirSync(dir);

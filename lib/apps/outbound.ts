@@ -7,6 +7,14 @@
  *
  * It ends when the app's sandbox does (the runner stops it), and by itself if the daemon
  * dies: its --exit-fd is a pipe only the daemon holds.
+ *
+ * As root it starts in a mount namespace of its own whose mounts propagate nowhere
+ * (`unshare --mount --propagation private`): its own sandbox (--enable-sandbox) leaves the
+ * host's root by unmounting it, and from a namespace sharing the host's mounts that
+ * unmount reached the host's shared ones: every network namespace under /run/netns (`ip
+ * netns`, rootful Podman's) was unmounted, left an empty file that no one could enter
+ * again. Outside root its namespaces are the app's user's, whose unmounts do not reach
+ * the host's.
  */
 import type { Subprocess } from "bun";
 import { BuckyError } from "../errors.ts";
@@ -23,12 +31,18 @@ export interface Outbound {
  * resolves once the app can use it.
  */
 export async function connectOutbound(
-  slirp4netns: string,
+  tools: { readonly slirp4netns: string; readonly unshare: string | undefined },
   pid: number,
   asRoot: boolean,
 ): Promise<Outbound> {
+  if (asRoot && !tools.unshare)
+    throw new BuckyError(
+      "E_UNAVAILABLE",
+      "unshare (util-linux) is missing: slirp4netns cannot be kept from unmounting the host's network namespaces",
+    );
   const args = [
-    slirp4netns,
+    ...(asRoot ? [tools.unshare as string, "--mount", "--propagation", "private", "--"] : []),
+    tools.slirp4netns,
     "--configure",
     "--mtu=65520",
     "--disable-host-loopback",

@@ -125,7 +125,10 @@ export function processLauncher(options: ProcessLauncherOptions): AppLauncher {
           try {
             const pid = sandboxPid(await Bun.file(child.stdio[3] as number).text());
             network = await connectOutbound(
-              sandbox.support.slirp4netns as string,
+              {
+                slirp4netns: sandbox.support.slirp4netns as string,
+                unshare: sandbox.support.unshare,
+              },
               pid,
               sandbox.support.asRoot,
             );

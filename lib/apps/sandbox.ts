@@ -70,6 +70,8 @@ export interface SandboxSupport {
   readonly slirp4netns: string | undefined;
   /** setpriv, through which bucky (as root) runs each app as its own user. */
   readonly setpriv: string | undefined;
+  /** unshare, which keeps slirp4netns's mounts from the host's (as root: lib/apps/outbound.ts). */
+  readonly unshare?: string | undefined;
   /** Whether bucky runs as root: each app then runs as a user of its own. */
   readonly asRoot: boolean;
   /** Why apps cannot be sandboxed here, when they cannot. */
@@ -206,6 +208,7 @@ export function probeSandbox(options: {
   readonly bwrap: string | null;
   readonly slirp4netns: string | null;
   readonly setpriv: string | null;
+  readonly unshare?: string | null;
   readonly asRoot: boolean;
   readonly runtime: string;
   /** A user id no app has, to try the sandbox as. */
@@ -216,6 +219,7 @@ export function probeSandbox(options: {
   const base = {
     slirp4netns: options.slirp4netns ?? undefined,
     setpriv: options.setpriv ?? undefined,
+    unshare: options.unshare ?? undefined,
     asRoot: options.asRoot,
   };
   if (!options.bwrap)
@@ -286,6 +290,7 @@ export function detectSandbox(options: {
       bwrap: which("bwrap"),
       slirp4netns: which("slirp4netns"),
       setpriv: which("setpriv"),
+      unshare: which("unshare"),
       asRoot: options.asRoot,
       runtime: options.runtime,
       probeUser: options.probeUser,
