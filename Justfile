@@ -48,11 +48,9 @@ link:
       *) echo "$bin is not on your PATH: add it (export PATH=\"$bin:\$PATH\") to type bucky by name" >&2 ;;
     esac
 
-# Install the system packages the tests need (as root), or say which are missing; and
-# make /run/netns ready for the network lab before test files run two at a time
+# Install the system packages the tests need (as root), or say which are missing
 system-packages:
     test/system-packages.sh
-    test/netns-ready.sh
 
 # Run every test: unit, property and end-to-end (builds first). Two files at a time, each
 # in a worker process of its own: most end-to-end files wait on daemons more than they
