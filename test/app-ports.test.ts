@@ -222,12 +222,13 @@ describe("apps on a gateway without a name", () => {
         beta.home,
       ]);
       const value = entries[0]?.value as
-        | { ports?: Record<string, number>; retired?: Record<string, string> }
+        | { ports?: Record<string, number>; retired?: [number, string][] }
         | undefined;
       const ports = value?.ports ?? {};
       // Kept from any other app: the port is the whole origin, and what the browser holds
       // for photos there (storage, cached pages, a service worker) would be the next app's.
-      const retired = value?.retired?.[new URL(photos).port];
+      const port = Number(new URL(photos).port);
+      const retired = value?.retired?.find(([retiredPort]) => retiredPort === port)?.[1];
       return !("photos" in ports) && "diary" in ports && retired === "photos" ? true : undefined;
     });
   });

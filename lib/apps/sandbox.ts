@@ -261,6 +261,8 @@ export function cannotSandbox(support: SandboxSupport, outbound: boolean): strin
   if (!support.bwrap) return support.problem ?? "bubblewrap is not usable here";
   if (outbound && !support.slirp4netns)
     return "slirp4netns is not installed, and the app asks for outbound network";
+  if (outbound && support.asRoot && !support.unshare)
+    return "unshare (util-linux) is missing, and the app asks for outbound network";
   return undefined;
 }
 

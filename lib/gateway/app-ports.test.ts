@@ -72,6 +72,16 @@ describe("assignAppPorts", () => {
     );
   });
 
+  test("an app back with several ports retired has the one it had last", () => {
+    const retired = new Map([
+      [8081, "notes"],
+      [8082, "notes"],
+    ]);
+    expect(assignAppPorts(new Map(), ["notes"], 8080, none, none, retired)).toEqual(
+      new Map([["notes", 8082]]),
+    );
+  });
+
   test("none past the last port", () => {
     expect(assignAppPorts(new Map(), ["a", "b"], 65534, none, none)).toEqual(
       new Map([["a", 65535]]),
@@ -111,9 +121,28 @@ describe("parseAppPorts", () => {
     const retired = JSON.stringify({
       v: 1,
       ports: { notes: 8081 },
-      retired: { "8081": "diary", "8082": "photos", "8083": "../x", x: "maps", "8084": 7 },
+      retired: [
+        [8081, "diary"],
+        [8082, "photos"],
+        [8083, "../x"],
+        ["8085", "maps"],
+        [8084, 7],
+        8086,
+      ],
     });
     expect(parseAppPorts(retired).retired).toEqual(new Map([[8082, "photos"]]));
+    // In the order retired, whatever the ports: the longest retired goes first when too many.
+    const order = record(
+      new Map(),
+      new Map([
+        [8090, "b"],
+        [8085, "a"],
+      ]),
+    );
+    expect([...parseAppPorts(encodeAppPorts(order)).retired]).toEqual([
+      [8090, "b"],
+      [8085, "a"],
+    ]);
   });
 });
 
@@ -198,6 +227,20 @@ describe("AppListeners", () => {
     set.sync(["notes", "photos", "diary"]);
     expect(set.portOf("diary")).toBe(8081);
     expect(publishedRecords.at(-1)?.retired).toEqual(new Map());
+  });
+
+  test("an app whose port could not be listened on again keeps it from other apps", () => {
+    const held = new Set<number>();
+    const { set } = listeners(new Map(), held);
+    set.sync(["notes"]);
+    expect(set.portOf("notes")).toBe(8081);
+    held.add(8081);
+    set.restart();
+    expect(set.portOf("notes")).toBeUndefined();
+    // Free again by the next sync: notes has it back, and the new app (first by name) not.
+    held.clear();
+    set.sync(["notes", "diary"]);
+    expect([set.portOf("notes"), set.portOf("diary")]).toEqual([8081, 8082]);
   });
 
   test("after a restart, apps published but gone keep their ports from others too", () => {

@@ -11,10 +11,10 @@
  * gives the same address, and no two devices can hand one port out twice. An app keeps
  * its port while it is installed, across restarts; a new app takes the lowest port above
  * the gateway's own that no app has had and that this device could listen on. A port is
- * never handed to another app, even once its app is gone (`retired`, `{"<port>":
- * "<app>"}`): the port is the whole origin, and the next app there would inherit what the
- * browser keeps for it (storage, cached pages, a service worker the app left behind,
- * running with the person's session in the new app).
+ * never handed to another app, even once its app is gone (`retired`, `[[<port>, "<app>"],
+ * …]`, longest retired first): the port is the whole origin, and the next app there would
+ * inherit what the browser keeps for it (storage, cached pages, a service worker the app
+ * left behind, running with the person's session in the new app).
  */
 import type { Server } from "bun";
 import { checkAppName } from "../../protocol/names.ts";
@@ -38,7 +38,7 @@ const MAX_RETIRED = 4096;
 /** What a gateway publishes: each app's port, and the ports apps gone (or moved) had. */
 export interface AppPortsRecord {
   readonly ports: ReadonlyMap<string, number>;
-  /** Port to the app it was handed to, which alone may have it again. */
+  /** Port to the app it was handed to, which alone may have it again; longest retired first. */
   readonly retired: ReadonlyMap<number, string>;
 }
 
@@ -68,7 +68,7 @@ export function parseAppPorts(text: string): AppPortsRecord {
   }
   if (!isRecord(value) || value.v !== APP_PORTS_VERSION || !isRecord(value.ports)) return NO_PORTS;
   const entries = Object.entries(value.ports);
-  const retiredEntries = isRecord(value.retired) ? Object.entries(value.retired) : [];
+  const retiredEntries: unknown[] = Array.isArray(value.retired) ? value.retired : [];
   if (entries.length > MAX_APPS || retiredEntries.length > MAX_RETIRED) return NO_PORTS;
   const ports = new Map<string, number>();
   const taken = new Set<number>();
@@ -78,10 +78,12 @@ export function parseAppPorts(text: string): AppPortsRecord {
     taken.add(port);
   }
   const retired = new Map<number, string>();
-  for (const [portText, app] of retiredEntries) {
-    const port = Number(portText);
+  for (const entry of retiredEntries) {
+    if (!Array.isArray(entry) || entry.length !== 2) continue;
+    const [port, app] = entry as [unknown, unknown];
     if (typeof app !== "string" || !checkAppName(app).ok || !isPort(port) || taken.has(port))
       continue;
+    retired.delete(port);
     retired.set(port, app);
   }
   return { ports, retired };
@@ -89,11 +91,12 @@ export function parseAppPorts(text: string): AppPortsRecord {
 
 export function encodeAppPorts(record: AppPortsRecord): string {
   const sorted = [...record.ports].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const retired = [...record.retired].sort(([a], [b]) => a - b);
+  // In the order they were retired (an object's number-like keys would come back sorted).
+  const retired = [...record.retired];
   return JSON.stringify({
     v: APP_PORTS_VERSION,
     ports: Object.fromEntries(sorted),
-    ...(retired.length > 0 ? { retired: Object.fromEntries(retired) } : {}),
+    ...(retired.length > 0 ? { retired } : {}),
   });
 }
 
@@ -127,8 +130,8 @@ export function assignAppPorts(
       taken.add(port);
     }
   }
-  // An app back (installed again) has a port it had before.
-  for (const [port, app] of retired)
+  // An app back (installed again) has the port it had last.
+  for (const [port, app] of [...retired].reverse())
     if (!ports.has(app) && wanted.has(app) && free(port, app)) {
       ports.set(app, port);
       taken.add(port);
@@ -305,6 +308,9 @@ export class AppListeners {
   /** Publishes the ports listened on now, when they changed; whether they are published. */
   private publishListening(): boolean {
     const ports = new Map([...this.listening].map(([app, { port }]) => [app, port]));
+    // One published that listens no more (its port could not be listened on again) keeps
+    // it from other apps all the same.
+    for (const [app, port] of this.published) if (!ports.has(app)) this.retire(port, app);
     const record = { ports, retired: this.retired };
     const text = encodeAppPorts(record);
     if (text === this.publishedText) return true;
