@@ -23,7 +23,7 @@ import { decodeCbor, encodeCbor } from "../protocol/cbor.ts";
 import { decodeChangeset } from "../protocol/changeset.ts";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
 import { deviceIdFromPublicKey, type ZoneId } from "../protocol/ids.ts";
-import { hashInviteSecret } from "../protocol/invite.ts";
+import { hashInviteSecret, verifyInvite } from "../protocol/invite.ts";
 import { encodeJoinRequest } from "../protocol/join.ts";
 import type { DeviceName } from "../protocol/names.ts";
 import {
@@ -445,6 +445,42 @@ describe("an invitation written into state.db", () => {
       );
     expect(refused).toBeInstanceOf(BuckyError);
     expect((refused as BuckyError).message).toContain("the invitation is not valid on this device");
+    const devices = await buckyJson<{ devices: { name: string }[] }>(["status", "--home", home]);
+    expect(devices.devices.map((d) => d.name)).toEqual(["laptop"]);
+  });
+
+  test("a join saying a level of write rules that is no level is refused, its invitation kept", async () => {
+    const home = await newZone();
+    const daemon = await startDaemon(home);
+    const { token } = await buckyJson<{ token: string }>(["invite", "--home", home]);
+    const invite = verifyInvite(token);
+    const joiner = signingKeyFromSeed(new Uint8Array(32).fill(67));
+    const client = new PeerClient(joiner, new MemoryContacts(), Date.now);
+    const request = new TextEncoder().encode(
+      encodeJoinRequest(
+        invite.zone,
+        { invite: invite.id, secret: invite.secret, name: "joiner" as DeviceName },
+        joiner,
+      ),
+    );
+    for (const level of ["abc", "-1", "1e3", "99999999999999999999", ""]) {
+      const refused = await client
+        .post(await peerOf(daemon), `/v1/join?writeRules=${level}`, request, {
+          contentType: "application/json",
+        })
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      expect([level, (refused as BuckyError).code]).toEqual([level, "E_USAGE"]);
+    }
+    const { invites } = await buckyJson<{ invites: { id: string; usesLeft: number }[] }>([
+      "invite",
+      "list",
+      "--home",
+      home,
+    ]);
+    expect(invites.find((open) => open.id === invite.id)?.usesLeft).toBe(1);
     const devices = await buckyJson<{ devices: { name: string }[] }>(["status", "--home", home]);
     expect(devices.devices.map((d) => d.name)).toEqual(["laptop"]);
   });

@@ -35,13 +35,14 @@ export async function connectOutbound(
   pid: number,
   asRoot: boolean,
 ): Promise<Outbound> {
-  if (asRoot && !tools.unshare)
+  const { unshare } = tools;
+  if (asRoot && !unshare)
     throw new BuckyError(
       "E_UNAVAILABLE",
       "unshare (util-linux) is missing: slirp4netns cannot be kept from unmounting the host's network namespaces",
     );
   const args = [
-    ...(asRoot ? [tools.unshare as string, "--mount", "--propagation", "private", "--"] : []),
+    ...(asRoot && unshare ? [unshare, "--mount", "--propagation", "private", "--"] : []),
     tools.slirp4netns,
     "--configure",
     "--mtu=65520",

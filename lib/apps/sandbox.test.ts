@@ -5,6 +5,7 @@ const support = (asRoot: boolean): SandboxPlan["support"] => ({
   bwrap: "/usr/bin/bwrap",
   slirp4netns: "/usr/bin/slirp4netns",
   setpriv: "/usr/bin/setpriv",
+  unshare: "/usr/bin/unshare",
   asRoot,
 });
 

@@ -71,7 +71,7 @@ export interface SandboxSupport {
   /** setpriv, through which bucky (as root) runs each app as its own user. */
   readonly setpriv: string | undefined;
   /** unshare, which keeps slirp4netns's mounts from the host's (as root: lib/apps/outbound.ts). */
-  readonly unshare?: string | undefined;
+  readonly unshare: string | undefined;
   /** Whether bucky runs as root: each app then runs as a user of its own. */
   readonly asRoot: boolean;
   /** Why apps cannot be sandboxed here, when they cannot. */
@@ -208,7 +208,7 @@ export function probeSandbox(options: {
   readonly bwrap: string | null;
   readonly slirp4netns: string | null;
   readonly setpriv: string | null;
-  readonly unshare?: string | null;
+  readonly unshare: string | null;
   readonly asRoot: boolean;
   readonly runtime: string;
   /** A user id no app has, to try the sandbox as. */
@@ -283,6 +283,7 @@ export function detectSandbox(options: {
       bwrap: undefined,
       slirp4netns: undefined,
       setpriv: undefined,
+      unshare: undefined,
       asRoot: options.asRoot,
       problem: "the sandbox is turned off (BUCKY_SANDBOX=off)",
     };

@@ -33,7 +33,7 @@ import { saidBy } from "../facts/said-by.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { StateReader } from "../store/reads.ts";
 import { readPackage } from "./package-dir.ts";
-import { type AppSpec, appKeys, readReport, readSpec } from "./spec.ts";
+import { type AppReport, type AppSpec, appKeys, readReport, readSpec } from "./spec.ts";
 
 /** Crashes in a row at start before a new version is given up for the one before. */
 export const ROLLBACK_AFTER_CRASHES = 3;
@@ -63,13 +63,14 @@ function healthyHere(appDir: string, pkg: ObjectId): boolean {
  * a kill): then it may have migrated the app's data, which its version before may not read.
  */
 export function ranSomewhere(db: StateReader, spec: AppSpec, devices: readonly string[]): boolean {
-  return devices.some((device) => {
-    const report = readReport(db, device, spec.app);
-    return (
-      report?.ranHealthy === spec.package ||
-      (report?.package === spec.package && report.state === "running")
-    );
-  });
+  return someReport(
+    db,
+    spec,
+    devices,
+    (report) =>
+      report.ranHealthy === spec.package ||
+      (report.package === spec.package && report.state === "running"),
+  );
 }
 
 /**
@@ -82,9 +83,24 @@ export function startedSomewhere(
   spec: AppSpec,
   devices: readonly string[],
 ): boolean {
+  return someReport(
+    db,
+    spec,
+    devices,
+    (report) => report.package === spec.package || report.ranHealthy === spec.package,
+  );
+}
+
+/** Whether the report of `spec`'s app by one of `devices` says `what`. */
+function someReport(
+  db: StateReader,
+  spec: AppSpec,
+  devices: readonly string[],
+  what: (report: AppReport) => boolean,
+): boolean {
   return devices.some((device) => {
     const report = readReport(db, device, spec.app);
-    return report?.package === spec.package || report?.ranHealthy === spec.package;
+    return report !== undefined && what(report);
   });
 }
 
