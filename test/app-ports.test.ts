@@ -9,10 +9,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
   appDir,
+  bucky,
   buckyJson,
   cleanUp,
   type Daemon,
   enableGateway,
+  jsonError,
   startDaemon,
   startZone,
   waitFor,
@@ -231,6 +233,29 @@ describe("apps on a gateway without a name", () => {
       const retired = value?.retired?.find(([retiredPort]) => retiredPort === port)?.[1];
       return !("photos" in ports) && "diary" in ports && retired === "photos" ? true : undefined;
     });
+  });
+
+  test("the gateway is not moved to an app's port, now or retired; it keeps serving as it was", async () => {
+    for (const address of [diary, photos]) {
+      const port = new URL(address).port;
+      const result = await bucky([
+        "gateway",
+        "enable",
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--json",
+        "--home",
+        alpha.home,
+      ]);
+      expect(result.exitCode).not.toBe(0);
+      const error = jsonError(result);
+      expect(error.code).toBe("E_USAGE");
+      expect(error.message).toContain(
+        `port ${port} is the app ${address === diary ? "diary" : "photos"}'s`,
+      );
+    }
+    expect(await seen(diary, "/still", { cookie })).toMatchObject({ path: "/still" });
+    expect((await fetch(`${gateway}/`)).status).toBeLessThan(500);
   });
 
   test("the gateway killed and started again serves each app at the same port", async () => {

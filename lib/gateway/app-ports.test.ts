@@ -14,7 +14,8 @@ const none = new Set<number>();
 const record = (
   ports: ReadonlyMap<string, number>,
   retired: ReadonlyMap<number, string> = new Map(),
-): AppPortsRecord => ({ ports, retired });
+  highest = Math.max(0, ...ports.values(), ...retired.keys()),
+): AppPortsRecord => ({ ports, retired, highest });
 
 describe("assignAppPorts", () => {
   test("a new app takes the lowest port above the gateway's that no app has", () => {
@@ -28,7 +29,7 @@ describe("assignAppPorts", () => {
     );
   });
 
-  test("an app keeps its port, whatever was installed since; a removed app's is free again", () => {
+  test("an app keeps its port, whatever was installed since", () => {
     const kept = new Map([
       ["zeta", 8081],
       ["alpha", 8083],
@@ -37,6 +38,33 @@ describe("assignAppPorts", () => {
       new Map([
         ["alpha", 8083],
         ["beta", 8081],
+      ]),
+    );
+  });
+
+  test("a new app's port is above every port an app had, even one no longer retired", () => {
+    const kept = new Map([["notes", 8082]]);
+    expect(assignAppPorts(kept, ["notes", "diary"], 8080, none, none, new Map(), 8090)).toEqual(
+      new Map([
+        ["notes", 8082],
+        ["diary", 8091],
+      ]),
+    );
+    // A gateway moved above them all starts above its own.
+    expect(assignAppPorts(new Map(), ["diary"], 9000, none, none, new Map(), 8090)).toEqual(
+      new Map([["diary", 9001]]),
+    );
+  });
+
+  test("past the last port, the lowest free one above the gateway's, never a retired one", () => {
+    const retired = new Map([[8081, "gone"]]);
+    expect(
+      assignAppPorts(new Map(), ["a", "b", "c"], 8080, none, new Set([8082]), retired, 65534),
+    ).toEqual(
+      new Map([
+        ["a", 65535],
+        ["b", 8083],
+        ["c", 8084],
       ]),
     );
   });
@@ -98,6 +126,16 @@ describe("parseAppPorts", () => {
     expect(parseAppPorts(encodeAppPorts(record(ports)))).toEqual(record(ports));
     const retired = new Map([[8083, "photos"]]);
     expect(parseAppPorts(encodeAppPorts(record(ports, retired)))).toEqual(record(ports, retired));
+    expect(parseAppPorts(encodeAppPorts(record(ports, retired, 9000)))).toEqual(
+      record(ports, retired, 9000),
+    );
+  });
+
+  test("the highest port is never less than a port it lists (a record from before it was kept)", () => {
+    const text = JSON.stringify({ v: 1, ports: { notes: 8085 }, retired: [[8087, "diary"]] });
+    expect(parseAppPorts(text).highest).toBe(8087);
+    for (const highest of [8086, "9000", -1, 70000, 8090.5])
+      expect(parseAppPorts(JSON.stringify({ ...JSON.parse(text), highest })).highest).toBe(8087);
   });
 
   test("keeps only an app's name with a port, each port once; another shape is no port", () => {
@@ -175,7 +213,7 @@ describe("AppListeners", () => {
         if (diskFull())
           throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
         publishedPorts.push(published.ports);
-        publishedRecords.push({ ports: published.ports, retired: new Map(published.retired) });
+        publishedRecords.push({ ...published, retired: new Map(published.retired) });
       },
       log: createLog({ level: "info", write: (line) => lines.push(line) }),
       now: () => nowMs,
@@ -192,15 +230,15 @@ describe("AppListeners", () => {
     expect(open).toEqual(
       new Map([
         [8085, "diary"],
-        [8081, "notes"],
+        [8086, "notes"],
       ]),
     );
-    expect(set.portOf("notes")).toBe(8081);
+    expect(set.portOf("notes")).toBe(8086);
     set.sync(["diary", "notes"]);
     expect(publishedPorts).toEqual([
       new Map([
         ["diary", 8085],
-        ["notes", 8081],
+        ["notes", 8086],
       ]),
     ]);
   });
@@ -227,6 +265,7 @@ describe("AppListeners", () => {
     set.sync(["notes", "photos", "diary"]);
     expect(set.portOf("diary")).toBe(8081);
     expect(publishedRecords.at(-1)?.retired).toEqual(new Map());
+    expect(publishedRecords.at(-1)?.highest).toBe(8083);
   });
 
   test("an app whose port could not be listened on again keeps it from other apps", () => {

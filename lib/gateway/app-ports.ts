@@ -7,14 +7,16 @@
  * panel's pages, and every other app's, as the person signed in (README: the gateway).
  *
  * Which port each app has is the gateway's to say, and only its device writes it
- * (`nodes/<device>/app-ports`, `{"v": 1, "ports": {"<app>": <port>}}`), so every device
+ * (`nodes/<device>/app-ports`, `{"v": 1, "ports": {"<app>": <port>}, …}`), so every device
  * gives the same address, and no two devices can hand one port out twice. An app keeps
- * its port while it is installed, across restarts; a new app takes the lowest port above
- * the gateway's own that no app has had and that this device could listen on. A port is
- * never handed to another app, even once its app is gone (`retired`, `[[<port>, "<app>"],
- * …]`, longest retired first): the port is the whole origin, and the next app there would
- * inherit what the browser keeps for it (storage, cached pages, a service worker the app
- * left behind, running with the person's session in the new app).
+ * its port while it is installed, across restarts; a new app takes the next port above
+ * both the gateway's own and the highest any app has had (`highest`) that this device
+ * could listen on. A port is never handed to another app, even once its app is gone
+ * (`retired`, `[[<port>, "<app>"], …]`, longest retired first): the port is the whole
+ * origin, and the next app there would inherit what the browser keeps for it (storage,
+ * cached pages, a service worker the app left behind, running with the person's session
+ * in the new app). `retired` is bounded; `highest` keeps a port let go of from it from
+ * being handed out again until every port above has been (tens of thousands of apps).
  */
 import type { Server } from "bun";
 import { checkAppName } from "../../protocol/names.ts";
@@ -40,9 +42,11 @@ export interface AppPortsRecord {
   readonly ports: ReadonlyMap<string, number>;
   /** Port to the app it was handed to, which alone may have it again; longest retired first. */
   readonly retired: ReadonlyMap<number, string>;
+  /** The highest port ever handed to an app (0: none): new apps' ports are above it. */
+  readonly highest: number;
 }
 
-const NO_PORTS: AppPortsRecord = { ports: new Map(), retired: new Map() };
+const NO_PORTS: AppPortsRecord = { ports: new Map(), retired: new Map(), highest: 0 };
 
 /** The ports `device`'s gateway published, or none when it wrote none of this shape. */
 export function readAppPorts(db: StateReader, device: string): ReadonlyMap<string, number> {
@@ -86,7 +90,10 @@ export function parseAppPorts(text: string): AppPortsRecord {
     retired.delete(port);
     retired.set(port, app);
   }
-  return { ports, retired };
+  // A record written before `highest` was, or one that says less than its own ports.
+  let highest = isPort(value.highest) ? value.highest : 0;
+  for (const port of [...ports.values(), ...retired.keys()]) highest = Math.max(highest, port);
+  return { ports, retired, highest };
 }
 
 export function encodeAppPorts(record: AppPortsRecord): string {
@@ -97,6 +104,7 @@ export function encodeAppPorts(record: AppPortsRecord): string {
     v: APP_PORTS_VERSION,
     ports: Object.fromEntries(sorted),
     ...(retired.length > 0 ? { retired } : {}),
+    ...(record.highest > 0 ? { highest: record.highest } : {}),
   });
 }
 
@@ -105,9 +113,10 @@ const isPort = (port: unknown): port is number =>
 
 /**
  * The port of each of `apps`: the one it had (in `kept`) unless it is `unusable`, else one
- * `retired` from it, else the lowest above `above` that is neither another app's, now or
- * retired, nor one of `reserved` (the gateway's own), nor `unusable`. Apps not in `apps`
- * lose theirs (the caller retires them).
+ * `retired` from it, else the next above both `above` and `highest` that is neither another
+ * app's, now or retired, nor one of `reserved` (the gateway's own), nor `unusable`; past
+ * the last port, the lowest such above `above`. Apps not in `apps` lose theirs (the caller
+ * retires them).
  */
 export function assignAppPorts(
   kept: ReadonlyMap<string, number>,
@@ -116,6 +125,7 @@ export function assignAppPorts(
   reserved: ReadonlySet<number>,
   unusable: ReadonlySet<number>,
   retired: ReadonlyMap<number, string> = new Map(),
+  highest = 0,
 ): Map<string, number> {
   const ports = new Map<string, number>();
   const taken = new Set(reserved);
@@ -136,15 +146,23 @@ export function assignAppPorts(
       ports.set(app, port);
       taken.add(port);
     }
-  let next = above + 1;
+  const candidates = newPorts(above, highest);
   for (const app of [...apps].sort()) {
     if (ports.has(app)) continue;
-    while (next < 65536 && !free(next, app)) next += 1;
-    if (next >= 65536) break;
-    ports.set(app, next);
-    taken.add(next);
+    let port = candidates.next();
+    while (!port.done && !free(port.value, app)) port = candidates.next();
+    if (port.done) break;
+    ports.set(app, port.value);
+    taken.add(port.value);
   }
   return ports;
+}
+
+/** Ports for new apps in the order they are tried: above `highest`, then the rest above `above`. */
+function* newPorts(above: number, highest: number): Generator<number> {
+  const start = Math.max(above, Math.min(highest, 65535)) + 1;
+  for (let port = start; port < 65536; port++) yield port;
+  for (let port = above + 1; port < start; port++) yield port;
 }
 
 export interface AppListenersOptions {
@@ -173,6 +191,8 @@ export class AppListeners {
   private published: ReadonlyMap<string, number>;
   /** Ports apps gone or moved had, each kept for its app alone (AppPortsRecord.retired). */
   private readonly retired: Map<number, string>;
+  /** The highest port an app was ever served on here (AppPortsRecord.highest). */
+  private highest: number;
   /** The apps of the last sync, once each listens and is published: nothing to do. */
   private settledFor: string | undefined;
   /** The apps of the last sync that could not listen for each, or publish, and when to try again. */
@@ -183,6 +203,7 @@ export class AppListeners {
   constructor(private readonly options: AppListenersOptions) {
     this.published = options.published.ports;
     this.retired = new Map(options.published.retired);
+    this.highest = options.published.highest;
     this.publishedText = encodeAppPorts(options.published);
   }
 
@@ -267,7 +288,8 @@ export class AppListeners {
 
   private assign(kept: ReadonlyMap<string, number>, apps: readonly string[]) {
     const { mainPort, reserved } = this.options;
-    return assignAppPorts(kept, apps, mainPort, reserved, this.unusable, this.retired);
+    const { unusable, retired, highest } = this;
+    return assignAppPorts(kept, apps, mainPort, reserved, unusable, retired, highest);
   }
 
   /** Keeps `port` for `app` alone; past MAX_RETIRED, the one retired longest ago goes. */
@@ -293,6 +315,7 @@ export class AppListeners {
         const before = current?.port ?? this.published.get(app);
         if (before !== undefined && before !== port) this.retire(before, app);
         this.retired.delete(port);
+        this.highest = Math.max(this.highest, port);
         this.listening.set(app, { port, server });
         this.options.log.info("app port opened", { app, port });
       } catch (error) {
@@ -311,7 +334,7 @@ export class AppListeners {
     // One published that listens no more (its port could not be listened on again) keeps
     // it from other apps all the same.
     for (const [app, port] of this.published) if (!ports.has(app)) this.retire(port, app);
-    const record = { ports, retired: this.retired };
+    const record = { ports, retired: this.retired, highest: this.highest };
     const text = encodeAppPorts(record);
     if (text === this.publishedText) return true;
     try {

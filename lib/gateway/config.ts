@@ -15,6 +15,7 @@ import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import { type StateReader, stateValue } from "../store/reads.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
+import { readAppPortsRecord } from "./app-ports.ts";
 
 export const DEFAULT_GATEWAY_LISTEN = "0.0.0.0:8080";
 /** Where a gateway with automatic certificates serves HTTPS, and plain HTTP. */
@@ -206,6 +207,31 @@ export function parseListen(text: string): { host: string; port: number } {
 }
 
 /**
+ * Refuses a port an app of this gateway has or had: it is that app's origin in every browser
+ * that opened it, and what the app left there (a service worker above all) would run in the
+ * panel's pages, or another app's, with the person's session (app-ports.ts).
+ */
+function refuseAppPorts(
+  db: StateReader,
+  deviceName: string,
+  listens: Record<string, string | undefined>,
+): void {
+  const record = readAppPortsRecord(db, deviceName);
+  for (const [flag, listen] of Object.entries(listens)) {
+    if (listen === undefined) continue;
+    const { port } = parseListen(listen);
+    const app =
+      [...record.ports].find(([, appPort]) => appPort === port)?.[0] ?? record.retired.get(port);
+    if (app !== undefined)
+      throw new BuckyError(
+        "E_USAGE",
+        `${flag} ${listen}: port ${port} is the app ${app}'s own address on this gateway`,
+        "Give the gateway another port: a browser keeps what an app left at its address, and it would run in the gateway's pages.",
+      );
+  }
+}
+
+/**
  * Makes this device a gateway: starts `options` on `runner` (a port in use, a bad
  * certificate: an error, and nothing changes), then keeps them in the home and the state.
  */
@@ -258,6 +284,7 @@ export function enableGateway(
         "Give plain HTTP another port (80, where ACME looks).",
       );
   }
+  refuseAppPorts(zone.db, deviceName, { "--listen": listen, "--http-listen": httpListen });
   const acmeDirectory =
     source === "acme" ? (options.acmeDirectory ?? defaults.acmeDirectory) : undefined;
   if (acmeDirectory !== undefined && !/^https:\/\/[^\s]+$/.test(acmeDirectory))
