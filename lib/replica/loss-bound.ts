@@ -7,6 +7,7 @@
  * "at most".
  */
 
+import { MAX_CLOCK_AHEAD_MS } from "../../protocol/hlc.ts";
 import type { AwaySpan } from "../sync/presence.ts";
 
 export type LossBound =
@@ -14,6 +15,9 @@ export type LossBound =
   | { readonly lostAtMostMs: null; readonly lostUnknownReason: string }
   /** Nothing to say: not taken over from a copy, or from a holder never heard of. */
   | { readonly lostAtMostMs: null; readonly lostUnknownReason: null };
+
+/** How much lower than the holder's true lead a guess of it may be: its requests' quickest transit, and more. */
+const GUESS_LOW_MS = 1_000;
 
 export const NO_FIGURE: LossBound = { lostAtMostMs: null, lostUnknownReason: null };
 
@@ -24,6 +28,12 @@ export function lossBound(facts: {
   readonly holderSaidAtMs: number;
   /** When that record was heard (here, or by the device that passed it on), by this device's clock. */
   readonly holderHeardAtMs: number;
+  /**
+   * How far the holder's clock is ahead of this device's, as its requests said (a guess
+   * that errs low by their quickest transit); undefined when not known, then as far as any
+   * record is taken (MAX_CLOCK_AHEAD_MS).
+   */
+  readonly holderClockAheadMs: number | undefined;
   readonly away: AwaySpan | undefined;
   /** How long a heartbeat keeps a device live: a holder heard within it of this device going away was still alive then. */
   readonly liveWindowMs: number;
@@ -39,12 +49,20 @@ export function lossBound(facts: {
       };
     // Heard once back, a record said while this device was away is as stale: the holder's
     // pushes waited for a paused process in its sockets, and came in as it woke. Said by
-    // the holder's clock: one behind this device's errs to "not known", one ahead by more
-    // than the record's age could still pass it for a fresh one.
-    if (whileAway(holderSaidAtMs))
+    // the holder's clock, read on this one's: a holder whose clock runs ahead would pass a
+    // stale record off as fresh, and one whose lead is not known may lead by the most any
+    // record is taken at. Whatever its clock, a record was said before it was heard.
+    const ahead = facts.holderClockAheadMs;
+    const earliest =
+      holderSaidAtMs - (ahead === undefined ? MAX_CLOCK_AHEAD_MS : ahead + GUESS_LOW_MS);
+    const latest = Math.min(
+      holderHeardAtMs,
+      ahead === undefined ? Infinity : holderSaidAtMs - ahead,
+    );
+    if (earliest < away.untilMs && latest >= away.fromMs - facts.liveWindowMs)
       return {
         lostAtMostMs: null,
-        lostUnknownReason: `${span}, and the holder's last presence it heard was said at ${iso(holderSaidAtMs)}, while it was away: how long the holder went on writing is not known`,
+        lostUnknownReason: `${span}, and the holder's last presence it heard was said at ${iso(holderSaidAtMs)} by the holder's clock${ahead === undefined ? ", whose lead on this one's is not known" : ""}: it may have been said while this device was away, and how long the holder went on writing is not known`,
       };
   }
   return {
