@@ -21,6 +21,8 @@ import { BuckyError } from "../errors.ts";
 
 /** How long slirp4netns may take to set the network up. */
 const READY_TIMEOUT_MS = 10_000;
+/** How long what it said is still read once it has ended. */
+const STDERR_WAIT_MS = 1_000;
 
 export interface Outbound {
   stop(): void;
@@ -61,7 +63,7 @@ export async function connectOutbound(
   // What it says is kept for an error message, the first few lines only; the rest is
   // read and dropped so it never blocks on a full pipe.
   let said = "";
-  void (async () => {
+  const heard = (async () => {
     for await (const chunk of child.stderr as ReadableStream<Uint8Array>)
       if (said.length < 4096) said += new TextDecoder().decode(chunk);
   })();
@@ -75,13 +77,17 @@ export async function connectOutbound(
   if (!ok) {
     child.kill("SIGKILL");
     await child.exited;
+    // What it said before it ended, read to the end (unless something it left holds the pipe).
+    await Promise.race([heard, Bun.sleep(STDERR_WAIT_MS)]);
     const why = said
       .split("\n")
       .filter((line) => line && !line.startsWith("WARNING"))
       .at(0);
+    // unshare's own failures start "unshare:"; slirp4netns's name themselves not.
+    const who = why?.startsWith("unshare:") ? "" : "slirp4netns: ";
     throw new BuckyError(
       "E_UNAVAILABLE",
-      `slirp4netns could not give the app its outbound network${why ? `: ${why}` : ""}`,
+      `the app's outbound network could not be set up${why ? ` (${who}${why})` : " (slirp4netns said nothing)"}`,
     );
   }
   return { stop: () => child.kill("SIGKILL") };
