@@ -16,9 +16,6 @@ export type LossBound =
   /** Nothing to say: not taken over from a copy, or from a holder never heard of. */
   | { readonly lostAtMostMs: null; readonly lostUnknownReason: null };
 
-/** How much lower than the holder's true lead a guess of it may be: its requests' quickest transit, and more. */
-const GUESS_LOW_MS = 1_000;
-
 export const NO_FIGURE: LossBound = { lostAtMostMs: null, lostUnknownReason: null };
 
 export function lossBound(facts: {
@@ -28,12 +25,6 @@ export function lossBound(facts: {
   readonly holderSaidAtMs: number;
   /** When that record was heard (here, or by the device that passed it on), by this device's clock. */
   readonly holderHeardAtMs: number;
-  /**
-   * How far the holder's clock is ahead of this device's, as its requests said (a guess
-   * that errs low by their quickest transit); undefined when not known, then as far as any
-   * record is taken (MAX_CLOCK_AHEAD_MS).
-   */
-  readonly holderClockAheadMs: number | undefined;
   readonly away: AwaySpan | undefined;
   /** How long a heartbeat keeps a device live: a holder heard within it of this device going away was still alive then. */
   readonly liveWindowMs: number;
@@ -48,21 +39,19 @@ export function lossBound(facts: {
         lostUnknownReason: `${span} and last heard the holder alive at ${iso(holderHeardAtMs)}, as it went away: how long the holder went on writing is not known`,
       };
     // Heard once back, a record said while this device was away is as stale: the holder's
-    // pushes waited for a paused process in its sockets, and came in as it woke. Said by
-    // the holder's clock, read on this one's: a holder whose clock runs ahead would pass a
-    // stale record off as fresh, and one whose lead is not known may lead by the most any
-    // record is taken at. Whatever its clock, a record was said before it was heard.
-    const ahead = facts.holderClockAheadMs;
-    const earliest =
-      holderSaidAtMs - (ahead === undefined ? MAX_CLOCK_AHEAD_MS : ahead + GUESS_LOW_MS);
-    const latest = Math.min(
-      holderHeardAtMs,
-      ahead === undefined ? Infinity : holderSaidAtMs - ahead,
-    );
-    if (earliest < away.untilMs && latest >= away.fromMs - facts.liveWindowMs)
+    // pushes waited for a paused process in its sockets, and came in as it woke. When it
+    // was said is the holder's clock's word, which may run ahead of this one's by as much
+    // as a record is taken at (MAX_CLOCK_AHEAD_MS, a guess of the lead from its requests
+    // can be far off after a sleep): so one heard since it came back, said less than that
+    // after, may have been said while it was away.
+    const heardSinceBack = holderHeardAtMs >= away.untilMs;
+    if (
+      whileAway(holderSaidAtMs) ||
+      (heardSinceBack && holderSaidAtMs - MAX_CLOCK_AHEAD_MS < away.untilMs)
+    )
       return {
         lostAtMostMs: null,
-        lostUnknownReason: `${span}, and the holder's last presence it heard was said at ${iso(holderSaidAtMs)} by the holder's clock${ahead === undefined ? ", whose lead on this one's is not known" : ""}: it may have been said while this device was away, and how long the holder went on writing is not known`,
+        lostUnknownReason: `${span}, and the holder's last presence it heard was said at ${iso(holderSaidAtMs)} by the holder's clock, which may have been while it was away: how long the holder went on writing is not known`,
       };
   }
   return {

@@ -531,7 +531,6 @@ export class Replication {
       copyAtMs: copy.at,
       holderSaidAtMs: last.at,
       holderHeardAtMs: last.heardAt,
-      holderClockAheadMs: this.node.contacts.clockOffsetMs(holder.deviceId as DeviceId),
       away: this.node.lastAway(),
       liveWindowMs: this.node.liveWindowMs,
     });
