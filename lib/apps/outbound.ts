@@ -66,15 +66,15 @@ export async function connectOutbound(
   const heard = (async () => {
     for await (const chunk of child.stderr as ReadableStream<Uint8Array>)
       if (said.length < 4096) said += new TextDecoder().decode(chunk);
-  })();
+  })().catch(() => undefined);
   const ready = Bun.file(child.stdio[3] as number)
     .stream()
     .getReader()
     .read()
     .then((read) => !read.done);
-  const timeout = Bun.sleep(READY_TIMEOUT_MS).then(() => false);
+  const timeout = Bun.sleep(READY_TIMEOUT_MS).then(() => "timeout" as const);
   const ok = await Promise.race([ready, timeout, child.exited.then(() => false)]);
-  if (!ok) {
+  if (ok !== true) {
     child.kill("SIGKILL");
     await child.exited;
     // What it said before it ended, read to the end (unless something it left holds the pipe).
@@ -87,7 +87,7 @@ export async function connectOutbound(
     const who = why?.startsWith("unshare:") ? "" : "slirp4netns: ";
     throw new BuckyError(
       "E_UNAVAILABLE",
-      `the app's outbound network could not be set up${why ? ` (${who}${why})` : " (slirp4netns said nothing)"}`,
+      `the app's outbound network could not be set up${why ? ` (${who}${why})` : ok === "timeout" ? ` (slirp4netns was not ready within ${READY_TIMEOUT_MS / 1000} s)` : " (slirp4netns said nothing)"}`,
     );
   }
   return { stop: () => child.kill("SIGKILL") };
