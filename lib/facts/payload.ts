@@ -60,7 +60,10 @@ export interface TargetFacts {
 interface SnapshotPosition {
   epoch: number;
   seq: number;
-  /** When that snapshot was taken (the holder's clock, ms). */
+  /**
+   * Until when that snapshot holds every write (the holder's clock, ms): when it was taken,
+   * or, held or a standby's position, when the holder last found its data unchanged since.
+   */
   at: number;
 }
 

@@ -355,7 +355,8 @@ export class Replication {
       held[app] = {
         epoch: head.epoch,
         seq: head.seq,
-        at: head.at,
+        // As each standby's position is timed: a snapshot found unchanged since holds more.
+        at: source.heldAt() ?? head.at,
         bytes: head.bytes,
         servedBytes: source.servedBytes,
         standbys: Object.fromEntries(source.positions()),

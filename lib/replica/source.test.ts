@@ -119,6 +119,9 @@ describe("a write while the holder takes a snapshot", () => {
     const position = nas.source.positions().get("standby");
     expect(position?.lagMs).toBe(0);
     expect(position?.at).toBeGreaterThanOrEqual(writtenAt);
+    // The holder says the same of its own snapshot: taken before, holding all since.
+    expect(shipped.at).toBeLessThan(position?.at as number);
+    expect(nas.source.heldAt()).toBe(position?.at as number);
   });
 
   test("not caught by that snapshot: the next one ships it, and the standby lags until it has it", async () => {

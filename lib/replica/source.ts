@@ -106,6 +106,16 @@ export class ReplicaSource {
   }
 
   /**
+   * The time up to which this epoch's newest snapshot holds every write: when it was
+   * taken, or later, when a look since found the data unchanged from it.
+   */
+  heldAt(): number | undefined {
+    const head = this.head();
+    if (!head) return undefined;
+    return this.confirmed?.seq === head.seq ? Math.max(head.at, this.confirmed.at) : head.at;
+  }
+
+  /**
    * A snapshot now if the data changed since the last one (or, with `final`, now in any
    * case, marked as the last before a move: the app must be stopped).
    */
