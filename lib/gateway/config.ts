@@ -284,7 +284,10 @@ export function enableGateway(
         "Give plain HTTP another port (80, where ACME looks).",
       );
   }
-  refuseAppPorts(zone.db, deviceName, { "--listen": listen, "--http-listen": httpListen });
+  refuseAppPorts(zone.db, deviceName, {
+    [options.listen === undefined ? "the default --listen" : "--listen"]: listen,
+    [options.httpListen === undefined ? "the default --http-listen" : "--http-listen"]: httpListen,
+  });
   const acmeDirectory =
     source === "acme" ? (options.acmeDirectory ?? defaults.acmeDirectory) : undefined;
   if (acmeDirectory !== undefined && !/^https:\/\/[^\s]+$/.test(acmeDirectory))
