@@ -91,7 +91,7 @@ export default defineBuckyCommand({
           `This device is a gateway of the zone, listening on ${config.listen}${config.https ? " (HTTPS)" : ""}${config.httpListen ? ` and ${config.httpListen} (plain HTTP)` : ""}.`,
           config.host
             ? `Apps answer at <app>.${config.host}, and at /apps/<app>/.`
-            : "Apps answer at /apps/<app>/ (give --host to reach them by name).",
+            : "Each app answers at a port of its own, above this one (`bucky app status <app>` gives its address; /apps/<app>/ leads there). Give --host to reach them by name.",
           ...(config.tls === "acme"
             ? [
                 `Its certificates come over ACME from ${config.acmeDirectory}, and renew by themselves; \`bucky status\` shows them. ${config.host} and each app's name under it must point at this device, port 80 reaching it.`,

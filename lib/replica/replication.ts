@@ -25,6 +25,7 @@ import type { HeadOnWire } from "../../protocol/replica.ts";
 import { BLOB_ANSWER_BYTES, conflictCopyName, isConflictCopyName } from "../../protocol/replica.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { AppSpec } from "../apps/spec.ts";
+import { LIVE_WINDOW_BEATS } from "../apps/status.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { ReplicaFacts } from "../facts/payload.ts";
@@ -507,8 +508,8 @@ export class Replication {
   }
 
   /**
-   * At most how long before the holder went quiet its last shipped snapshot was taken, or
-   * why that is not known (lib/replica/loss-bound.ts). A move's last snapshot holds
+   * At most how long the holder may have written after its last shipped snapshot was
+   * taken, or why that is not known (lib/replica/loss-bound.ts). A move's last snapshot holds
    * everything only when the move arrives (`arrival`: the holder live, its app stopped for
    * it); taken over from a holder gone quiet, it says nothing of what the holder wrote
    * after: the move may have been given up, the app run there again.
@@ -534,6 +535,7 @@ export class Replication {
       holderHeardAtMs: last.heardAt,
       away: this.node.lastAway(),
       liveWindowMs: this.node.liveWindowMs,
+      heartbeatMs: this.node.liveWindowMs / LIVE_WINDOW_BEATS,
     });
   }
 
