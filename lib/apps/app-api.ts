@@ -13,7 +13,8 @@
  *   GET    /v1/state/<key>                one entry
  *   PUT    /v1/state/<key>                write one: {"value": <JSON>}
  *   DELETE /v1/state/<key>                delete one
- *   POST   /v1/objects                    store the request body as named data: {"id", "size"}
+ *   POST   /v1/objects                    store the request body as named data, zone-wide: {"id", "size"}
+ *   DELETE /v1/objects/<id>               let it go: {"id", "deleted"}
  *   GET    /v1/objects/<id>               named data, from this device or the zone's others
  *   GET    /v1/users                      the people who may use the app: name and role
  *   GET    /v1/users/<name>               one of them (the name in a request's Bucky-User)
@@ -29,12 +30,13 @@ import {
 import { verifyAppToken } from "../../protocol/app-token.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
-import { parseObjectId } from "../../protocol/ndn.ts";
+import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
 import { ndnResponse } from "../ndn/serve.ts";
+import { recordAppObject, releaseAppObject } from "../ndn/stored-files.ts";
 import { errorHandler, jsonObject, requestLog } from "../node/http.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { readBody } from "../node/request-body.ts";
@@ -54,6 +56,19 @@ import { WritePace } from "./write-pace.ts";
 
 /** The most named data an app may store in one call. */
 export const MAX_OBJECT_BYTES = 64 * 1024 * 1024;
+/** What an object's record in the zone state takes, paced as a state write's bytes are. */
+const OBJECT_RECORD_BYTES = 150;
+
+function objectId(text: string): ObjectId {
+  const parsed = parseObjectId(text);
+  if (!parsed)
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `${text} is not an object id`,
+      "Ids look like sha256:<64 hex> or clist:<64 hex>.",
+    );
+  return parsed.id;
+}
 const STATE_PREFIX = "/v1/state/";
 
 type Env = { Variables: { permissions: readonly string[] } };
@@ -136,25 +151,28 @@ export function createAppApi(
   });
   api.post("/v1/objects", async (c) => {
     needs(c.get("permissions"), "ndn.write", "store named data");
-    // Named data stays on this device's store, out of the zone state: a change by count only.
-    pace.take(0);
+    // The bytes stay out of the zone state; its record of them (some 150 bytes) is in it.
+    pace.take(OBJECT_RECORD_BYTES);
     const bytes = await readBody(c.req.raw, MAX_OBJECT_BYTES, "named data stored in one call");
-    return c.json(node.store.putBytes(bytes));
+    const stored = node.store.putBytes(bytes);
+    // The zone's, as stored files are: every device copies it, and it outlives this one.
+    recordAppObject(node, node.deviceName, app, { id: stored.id, sizeBytes: stored.size });
+    return c.json(stored);
+  });
+  api.delete("/v1/objects/:id", (c) => {
+    needs(c.get("permissions"), "ndn.write", "let named data go");
+    const id = objectId(c.req.param("id"));
+    pace.take(OBJECT_RECORD_BYTES);
+    return c.json({ id, deleted: releaseAppObject(node, app, id) });
   });
   api.get("/v1/objects/:id", async (c) => {
     needs(c.get("permissions"), "ndn.read", "fetch named data");
-    const parsed = parseObjectId(c.req.param("id"));
-    if (!parsed)
-      throw new BuckyError(
-        "E_INVALID_INPUT",
-        `${c.req.param("id")} is not an object id`,
-        "Ids look like sha256:<64 hex> or clist:<64 hex>.",
-      );
-    await fetchToStore(parsed.id, node.store, [
+    const id = objectId(c.req.param("id"));
+    await fetchToStore(id, node.store, [
       storeSource(node.store),
       ...node.peers().map((peer) => peerSource(node.client, peer)),
     ]);
-    return ndnResponse(node.store, parsed.id, c.req.raw);
+    return ndnResponse(node.store, id, c.req.raw);
   });
   // Who may use the app: what a multi-user app needs to keep each person's data apart.
   const people = () => {

@@ -11,7 +11,8 @@
  *   public       objects the zone serves to anyone (`bucky put --public`), within its
  *                budget for them (lib/gateway/public-budget.ts)
  *   stored-file  this device's copies of the files the zone stores (lib/ndn/stored-files.ts),
- *                within its budget for them, until `bucky rm` on any device
+ *                within its budget for them, until `bucky rm` on any device; the objects
+ *                apps store through their API are among them, until the app lets them go
  */
 import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { readSpecs } from "../apps/spec.ts";

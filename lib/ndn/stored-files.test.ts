@@ -9,6 +9,9 @@ import {
   FILES_BUDGET_KEY,
   FILES_PREFIX,
   heldFileOps,
+  recordAppObject,
+  releaseAppObject,
+  storedFileRecords,
   storedFileRow,
   storedFilesBudget,
   summarizeStoredFiles,
@@ -171,5 +174,72 @@ describe("the zone's stored files", () => {
       { kind: "released", atMs: 1000 },
       { kind: "none" },
     ]);
+  });
+});
+
+describe("the named data an app stores", () => {
+  const APPS = `${FILES_PREFIX}apps/`;
+
+  test("is recorded for each app that stored it, copied and counted as the owner's files are", () => {
+    const db = stateOf({
+      [`${FILES_PREFIX}${idOf("a")}`]: { size: 10, at: "1", name: "a.txt" },
+      [`${APPS}photos/${idOf("b")}`]: { size: 20, at: "2" },
+      [`${APPS}notes/${idOf("b")}`]: { size: 20, at: "3" },
+      // No app's name, no id, a path beneath: not records.
+      [`${APPS}Photos/${idOf("c")}`]: { size: 1, at: "4" },
+      [`${APPS}../${idOf("c")}`]: { size: 1, at: "4" },
+      [`${APPS}photos/not-an-id`]: { size: 1, at: "4" },
+      [`${APPS}photos/${idOf("c")}/more`]: { size: 1, at: "4" },
+      [`${APPS}photos`]: { size: 1, at: "4" },
+      [`${APPS}notes/${idOf("d")}`]: null,
+    });
+    expect(storedFileRecords(db).map((r) => [r.id, r.app, r.sizeBytes])).toEqual([
+      [idOf("a"), null, 10],
+      [idOf("b"), "photos", 20],
+      [idOf("b"), "notes", 20],
+    ]);
+    const membership = membershipOf({ alpha: "member" });
+    expect(new Set(storedFilesBudget(db, membership).within.map((r) => r.id))).toEqual(
+      new Set([idOf("a"), idOf("b")]),
+    );
+    // One file for both apps, counted once.
+    expect(summarizeStoredFiles(db, membership).files).toBe(2);
+    expect(heldFileOps(db, "alpha", () => true)).toEqual([
+      { key: `nodes/alpha/files/${idOf("a")}`, value: "true" },
+      { key: `nodes/alpha/files/${idOf("b")}`, value: "true" },
+    ]);
+  });
+
+  test("is recorded once, held here; one app letting it go leaves another's record", () => {
+    const db = stateOf({});
+    const written: unknown[][] = [];
+    const zoneOf = {
+      db,
+      now: () => Date.parse("2026-12-02T00:00:00.000Z"),
+      write(ops: readonly { key: string; value: string | null }[]) {
+        written.push([...ops]);
+        writeRows(db, Object.fromEntries(ops.map((op) => [op.key, op.value])), "dev-alpha", 2000);
+      },
+    };
+    const object = { id: idOf("b"), sizeBytes: 20 };
+    recordAppObject(zoneOf, "alpha", "photos", object);
+    expect(written).toEqual([
+      [
+        { key: `${APPS}photos/${idOf("b")}`, value: '{"size":20,"at":"2026-12-02T00:00:00.000Z"}' },
+        { key: `nodes/alpha/files/${idOf("b")}`, value: "true" },
+      ],
+    ]);
+    recordAppObject(zoneOf, "alpha", "photos", object);
+    expect(written).toHaveLength(1);
+    recordAppObject(zoneOf, "alpha", "notes", object);
+    expect(written.at(-1)).toEqual([
+      { key: `${APPS}notes/${idOf("b")}`, value: '{"size":20,"at":"2026-12-02T00:00:00.000Z"}' },
+    ]);
+    expect(releaseAppObject(zoneOf, "photos", idOf("b"))).toBe(true);
+    expect(releaseAppObject(zoneOf, "photos", idOf("b"))).toBe(false);
+    expect(written).toHaveLength(3);
+    expect(storedFileRecords(db).map((r) => [r.id, r.app])).toEqual([[idOf("b"), "notes"]]);
+    expect(releaseAppObject(zoneOf, "notes", idOf("b"))).toBe(true);
+    expect(storedFileRecords(db)).toEqual([]);
   });
 });

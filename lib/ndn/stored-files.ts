@@ -9,6 +9,12 @@
  * copies alike on every device. `bucky rm <id>`, from any device, deletes the record:
  * every device lets its copy go a day later, as named data nothing keeps.
  *
+ * An app's named data (`POST /v1/objects` of the app API) is the zone's the same way: one
+ * record for each app that stored it, `system/files/apps/<app>/<id>` = `{size, at}`, which
+ * the app deletes when it lets the object go (`DELETE /v1/objects/<id>`). Kept on the device
+ * running the app alone, it was lost with that device, and collected there a day later as
+ * named data nothing kept.
+ *
  * A record is a member's words: its size bounds what any device fetches for it (a file
  * larger than it said gets no copy), and the budget bounds them all (every device keeps a
  * copy of each within it, so a huge size, or many records, fill no disk past it). Each
@@ -18,6 +24,7 @@
 
 import type { Op } from "../../protocol/changeset.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
+import { checkAppName } from "../../protocol/names.ts";
 import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { isRecord } from "../../protocol/shape.ts";
 import { FILES_BUDGET_KEY } from "../../protocol/zone-budget.ts";
@@ -47,6 +54,9 @@ export const FILES_KEYS = "system/files";
 export const FILES_BUDGET_BYTES = 32 * 1024 ** 3;
 
 const recordKey = (id: ObjectId) => `${FILES_PREFIX}${id}`;
+/** Where an app's stored objects are recorded: `system/files/apps/<app>/<id>`. */
+const APP_FILES_PREFIX = `${FILES_PREFIX}apps/`;
+const appRecordKey = (app: string, id: ObjectId) => `${APP_FILES_PREFIX}${app}/${id}`;
 /** Where `device` says it holds the whole of `id`. */
 const heldKey = (device: string, id: ObjectId) => `nodes/${device}/files/${id}`;
 const heldPrefix = (device: string) => `nodes/${device}/files/`;
@@ -57,8 +67,10 @@ export interface StoredFileRecord {
   /** As it was stored; null when the record says none a size can be. */
   readonly sizeBytes: number | null;
   readonly at: string;
-  /** The file's name where it was stored. */
+  /** The file's name where it was stored ("" for an app's). */
   readonly name: string;
+  /** The app that stored it through its API; null for the owner's (`bucky put`). */
+  readonly app: string | null;
   /** The device that wrote the record, when it is a member the zone knows. */
   readonly storedBy: string | null;
   /** The id of the device that wrote the record, and its clock then (its row's). */
@@ -111,7 +123,7 @@ export function storedFileRecords(db: StateReader, membership?: Membership): Sto
     )
     .all(`${FILES_PREFIX}*`)
     .flatMap((row) => {
-      const id = parseObjectId(row.key.slice(FILES_PREFIX.length))?.id;
+      const { id, app } = recordOf(row.key);
       if (!id || row.value === null) return [];
       const said = parsedValue(row.value);
       const field = (name: string) => (isRecord(said) ? said[name] : undefined);
@@ -124,6 +136,7 @@ export function storedFileRecords(db: StateReader, membership?: Membership): Sto
           sizeBytes: Number.isSafeInteger(size) && (size as number) >= 0 ? (size as number) : null,
           at: typeof at === "string" ? at : "",
           name: typeof name === "string" ? name.slice(0, 200) : "",
+          app,
           storedBy: membership?.byId.get(row.author as DeviceId)?.name ?? null,
           author: row.author,
           hlcMs: row.hlcMs,
@@ -132,6 +145,21 @@ export function storedFileRecords(db: StateReader, membership?: Membership): Sto
       ];
     })
     .sort(compareWritten);
+}
+
+/** What writes the records: the zone writer, or a running node. */
+interface StateWriter {
+  readonly db: StateReader;
+  write(ops: readonly Op[]): unknown;
+}
+
+/** The object and app a record's key names (no id: a key of another shape). */
+function recordOf(key: string): { id: ObjectId | undefined; app: string | null } {
+  const rest = key.slice(FILES_PREFIX.length);
+  if (!rest.startsWith("apps/")) return { id: parseObjectId(rest)?.id, app: null };
+  const [app = "", id = "", ...more] = rest.slice("apps/".length).split("/");
+  const valid = more.length === 0 && checkAppName(app).ok;
+  return { id: valid ? parseObjectId(id)?.id : undefined, app };
 }
 
 /**
@@ -161,6 +189,38 @@ export function storedFileOps(
     },
     { key: heldKey(device, file.id), value: "true" },
   ];
+}
+
+/**
+ * Records `id` as an object `app` stored through its API on this device, held whole here:
+ * every device then copies it, within the budget, until the app lets it go. An object the
+ * app recorded already keeps its record (and its place in the budget's order).
+ */
+export function recordAppObject(
+  zone: StateWriter & { now(): number },
+  device: string,
+  app: string,
+  object: { id: ObjectId; sizeBytes: number },
+): void {
+  const key = appRecordKey(app, object.id);
+  const said = parsedValue(stateValue(zone.db, key));
+  const ops: Op[] = [];
+  if (!isRecord(said) || said.size !== object.sizeBytes)
+    ops.push({
+      key,
+      value: JSON.stringify({ size: object.sizeBytes, at: new Date(zone.now()).toISOString() }),
+    });
+  if (!filesHeldBy(zone.db, device).has(object.id))
+    ops.push({ key: heldKey(device, object.id), value: "true" });
+  if (ops.length > 0) zone.write(ops);
+}
+
+/** Lets `app`'s record of `id` go: whether it had one (nothing is written when not). */
+export function releaseAppObject(zone: StateWriter, app: string, id: ObjectId): boolean {
+  const key = appRecordKey(app, id);
+  if (!stateValue(zone.db, key)) return false;
+  zone.write([{ key, value: null }]);
+  return true;
 }
 
 /** The write that lets `id` go, zone-wide, and says this device no longer keeps it. */
