@@ -97,17 +97,41 @@ async function listedVersion(home: string, name: string): Promise<number | undef
 }
 
 describe("a catalog added from a file", () => {
-  test("is copied to every device: with the device that added it killed, another lists it and installs its app", async () => {
+  test("with another device stopped, add answers in a moment that no other device holds it yet", async () => {
+    const { out, publisher } = await publishWhoami("held-apps");
+    process.kill(beta.pid, "SIGSTOP");
+    try {
+      const added = await buckyJson<{ heldElsewhere: string }>([
+        "store",
+        "add",
+        out,
+        "--key",
+        publisher,
+        "--home",
+        alpha.home,
+      ]);
+      expect(added.heldElsewhere).toBe("not yet");
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
+  }, 30_000);
+
+  test("is copied to every device before add answers: with the device that added it killed at once, another lists it and installs its app", async () => {
     const { out, publisher } = await publishWhoami("file-apps");
-    await buckyJson(["store", "add", out, "--key", publisher, "--home", alpha.home]);
-    // Nobody browses the store on beta: it must take its copy by itself.
+    const added = await buckyJson<{ heldElsewhere: string }>([
+      "store",
+      "add",
+      out,
+      "--key",
+      publisher,
+      "--home",
+      alpha.home,
+    ]);
+    expect(added.heldElsewhere).toBe("held");
+    // Nobody browses the store on beta: it took its copy by itself, and add waited for it.
     const betaStore = new ObjectStore(join(beta.home, "ndn"));
     const named = publishedObjects(out);
-    await waitFor(
-      "beta's copy of the catalog's index, icon, description and package",
-      () => (named.every((id) => betaStore.readObject(id) !== undefined) ? true : undefined),
-      15_000,
-    );
+    expect(named.filter((id) => betaStore.readObject(id) === undefined)).toEqual([]);
     await alpha.kill();
 
     const listed = await buckyJson<{

@@ -8,8 +8,10 @@ import { resolve } from "node:path";
 import type { CatalogPreview } from "../../lib/catalog/catalogs.ts";
 import { BuckyError } from "../../lib/errors.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import type { CatalogRecord } from "../../protocol/catalog-record.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -32,6 +34,7 @@ export default defineBuckyCommand({
       valueHint: "publisher",
       description: "The publisher's key you accept (p…, as the publisher gives it)",
     },
+    ...waitArgs(),
   },
   async run(args, context) {
     const path = resolve(args.source);
@@ -73,11 +76,16 @@ export default defineBuckyCommand({
       if (!/^(y|yes|是|好)$/i.test(answer.trim()))
         throw new BuckyError("E_USAGE", "the catalog was not added: its key was not accepted");
     }
-    return requestDaemon<CatalogRecord>(context.home, "POST", "/v1/store/catalogs", {
-      token: preview.token,
-      publisher: preview.publisher,
-    });
+    return requestDaemon<CatalogRecord & HeldAnswer>(
+      context.home,
+      "POST",
+      pathAsked("/v1/store/catalogs", args),
+      { token: preview.token, publisher: preview.publisher },
+    );
   },
   text: (r, _args, t) =>
-    t.cli.store.added({ catalog: r.name, version: r.version, publisher: r.publisher }),
+    [
+      t.cli.store.added({ catalog: r.name, version: r.version, publisher: r.publisher }),
+      ...notHeldYetNote(r, "catalog"),
+    ].join("\n"),
 });

@@ -6,9 +6,7 @@
  * So an install is held elsewhere once a device that may run it, other than this one,
  * holds the whole package too.
  */
-import type { ObjectId } from "../../protocol/ndn.ts";
-import { parseObjectId } from "../../protocol/ndn.ts";
-import { untilHeldByPeers } from "../ndn/held-by-peers.ts";
+import { objectSize, untilHeldByPeers } from "../ndn/held-by-peers.ts";
 import type { HeldElsewhere, NodeContext } from "../node/node-context.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { Installed } from "./admin.ts";
@@ -38,7 +36,7 @@ export async function untilPackageHeldElsewhere(
   const { heldBy } = await untilHeldByPeers(
     node,
     installed.package,
-    sizeOf(node, installed.package),
+    objectSize(node.store, installed.package),
     runners,
   );
   if (heldBy.length > 0) return "held";
@@ -46,12 +44,4 @@ export async function untilPackageHeldElsewhere(
     package: installed.package,
   });
   return "not yet";
-}
-
-/** The size of an object this device holds (0 when it cannot tell: the shortest wait). */
-function sizeOf(node: NodeContext, id: ObjectId): number {
-  const parsed = parseObjectId(id);
-  if (!parsed) return 0;
-  if (parsed.kind === "chunk") return node.store.chunkSize(parsed.id) ?? 0;
-  return node.store.readList(parsed.id)?.size ?? 0;
 }

@@ -356,7 +356,13 @@ async function storeCatalog(
   catalog: Catalog,
   source: CatalogSource,
 ): Promise<CatalogRecord> {
-  const sources = [...node.zoneSources(), objectsAt(source)];
+  // A directory on this device (a file unpacked) is read before any peer is asked: a peer
+  // that does not answer (asleep, paused) held every add up for as long as its timeout.
+  const [own, ...peers] = node.zoneSources();
+  const sources =
+    source.kind === "dir"
+      ? [...(own ? [own] : []), objectsAt(source), ...peers]
+      : [...node.zoneSources(), objectsAt(source)];
   for (const entry of catalog.apps) {
     const small: [ObjectId, number][] = [
       ...(entry.icon ? [[entry.icon, MAX_ICON_BYTES] as [ObjectId, number]] : []),

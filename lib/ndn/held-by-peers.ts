@@ -4,9 +4,10 @@
  * (a public file, an app's package) outlives the device that wrote it only once another
  * device holds its bytes, not just the zone state's record of it.
  */
-import type { ObjectId } from "../../protocol/ndn.ts";
+import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import type { ObjectStore } from "./store.ts";
 
 /** Where a peer says whether it holds an object whole (lib/node/peer-api.ts). */
 const heldPath = (id: ObjectId) => `/v1/ndn/held/${id}`;
@@ -74,4 +75,12 @@ function saysWhole(answer: Uint8Array): boolean {
   } catch {
     return false;
   }
+}
+
+/** The size of an object `store` holds (0 when it cannot tell: the shortest wait). */
+export function objectSize(store: ObjectStore, id: ObjectId): number {
+  const parsed = parseObjectId(id);
+  if (!parsed) return 0;
+  if (parsed.kind === "chunk") return store.chunkSize(parsed.id) ?? 0;
+  return store.readList(parsed.id)?.size ?? 0;
 }

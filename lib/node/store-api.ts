@@ -5,12 +5,14 @@
  */
 import { join } from "node:path";
 import { Hono } from "hono";
+import type { CatalogRecord } from "../../protocol/catalog-record.ts";
 import { parsePublisherId } from "../../protocol/ids.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import type { Installed } from "../apps/admin.ts";
 import { appStatus } from "../apps/status.ts";
 import { BUILTIN_CATALOG, builtinCatalog } from "../catalog/builtin.ts";
 import { CATALOG_FILE_BYTES } from "../catalog/catalog-archive.ts";
+import { untilCatalogHeldElsewhere } from "../catalog/catalog-held.ts";
 import {
   acceptCatalog,
   type CatalogNode,
@@ -25,7 +27,7 @@ import { findEntry, storeView } from "../catalog/store-view.ts";
 import { BuckyError } from "../errors.ts";
 import { appAddresses } from "../gateway/gateways.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
-import { asksToWait, type HeldAnswer, heldAsAsked, installHeld } from "./held-wait.ts";
+import { asksToWait, type HeldAnswer, heldAnswer, heldAsAsked, installHeld } from "./held-wait.ts";
 import { jsonObject } from "./http.ts";
 import type { Jobs } from "./jobs.ts";
 import type { NodeContext } from "./node-context.ts";
@@ -112,11 +114,24 @@ export function storeRoutes(node: NodeContext, jobs: Jobs, liveWindowMs: number)
         "E_USAGE",
         'the body must be {"token": "<from the preview>", "publisher": "<the accepted publisher id>"}',
       );
-    return c.json(await acceptCatalog(catalogs, staging, body.token, publisher));
+    const wait = asksToWait(c);
+    const record = await acceptCatalog(catalogs, staging, body.token, publisher);
+    return c.json({ ...record, ...(await catalogHeld(record, wait)) });
   });
-  app.post("/catalogs/:name/refresh", async (c) =>
-    c.json(await refreshCatalog(catalogs, c.req.param("name"))),
-  );
+  app.post("/catalogs/:name/refresh", async (c) => {
+    const wait = asksToWait(c);
+    const refreshed = await refreshCatalog(catalogs, c.req.param("name"));
+    return c.json({ ...refreshed, ...(await catalogHeld(refreshed.record, wait)) });
+  });
+  /**
+   * How held a catalog added or updated here is: once another device holds its record and
+   * what it names (catalog-held.ts). Asked not to wait, at once, its objects not asked after.
+   */
+  const catalogHeld = async (record: CatalogRecord, wait: boolean): Promise<HeldAnswer> => {
+    if (wait) return { heldElsewhere: await untilCatalogHeldElsewhere(node, catalogs, record) };
+    const held = await heldAnswer(node, `catalog ${record.name}`, { wait: false });
+    return { ...held, heldElsewhere: held.heldElsewhere === "alone" ? "alone" : "not yet" };
+  };
   app.delete("/catalogs/:name", async (c) => {
     const removed = removeCatalog(catalogs, c.req.param("name"));
     // Said removed only once another device holds it: lost with this one, the catalog's
