@@ -22,7 +22,10 @@ import {
 } from "node:fs";
 import { join, resolve } from "node:path";
 import type { AppStatus } from "../lib/apps/status.ts";
+import { ImageStore } from "../lib/images/image-store.ts";
 import { engineFlags } from "../lib/images/podman.ts";
+import { ObjectStore } from "../lib/ndn/store.ts";
+import type { ObjectId } from "../protocol/ndn.ts";
 import {
   bucky,
   buckyJson,
@@ -561,7 +564,16 @@ describe("an image app from a file", () => {
         app: id,
         state: "running",
         image: expect.stringContaining("@sha256:"),
+        heldElsewhere: "held",
       });
+      // Held elsewhere means the image too: beta, which may run it, held every blob of it
+      // (no registry gives an image from a file again) by the time install answered.
+      const betaImages = new ImageStore(
+        new ObjectStore(join(home("beta"), "ndn")),
+        join(home("beta"), "images"),
+      );
+      const record = betaImages.readRecord(installed.package as ObjectId);
+      expect(record?.images.some((image) => betaImages.holds(image))).toBe(true);
       const s = await running(id);
       const body = await fetch(`http://app/`, {
         unix: (s.url as string).slice("unix:".length),
