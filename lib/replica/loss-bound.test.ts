@@ -3,41 +3,35 @@ import { MAX_CLOCK_AHEAD_MS } from "../../protocol/hlc.ts";
 import { lossBound } from "./loss-bound.ts";
 
 const WINDOW = 3_000;
-const HEARTBEAT = 1_000;
-const base = {
-  copyAtMs: 10_000,
-  holderSaidAtMs: 14_000,
-  liveWindowMs: WINDOW,
-  heartbeatMs: HEARTBEAT,
-};
+const base = { copyAtMs: 10_000, holderSaidAtMs: 14_000, liveWindowMs: WINDOW };
 /** Away from 20 s to 40 s. */
 const away = { fromMs: 20_000, untilMs: 40_000 };
 const BACK = away.untilMs;
 
 describe("how much a takeover may have lost", () => {
-  test("a standby that ran throughout: from the snapshot to a heartbeat past the holder's last presence", () => {
+  test("a standby that ran throughout: from the snapshot to a live window past the holder's last presence", () => {
     expect(lossBound({ ...base, holderHeardAtMs: 50_000, away: undefined })).toEqual({
-      lostAtMostMs: 5_000,
+      lostAtMostMs: 7_000,
       lostUnknownReason: null,
     });
   });
 
-  test("a snapshot shipped after the holder's last presence: it may have written on until its next", () => {
+  test("a snapshot shipped after the holder's last presence heard: it may have written on, unheard, for a live window", () => {
     const after = { ...base, copyAtMs: 14_600, holderHeardAtMs: 50_000, away: undefined };
-    expect(lossBound(after).lostAtMostMs).toBe(400);
-    // Only a snapshot from a heartbeat past it holds all it can have written.
-    expect(lossBound({ ...after, copyAtMs: 15_000 }).lostAtMostMs).toBe(0);
+    expect(lossBound(after).lostAtMostMs).toBe(2_400);
+    // Only a snapshot from a live window past it holds all it can have written.
+    expect(lossBound({ ...after, copyAtMs: 17_000 }).lostAtMostMs).toBe(0);
   });
 
   test("a standby away before, that heard the holder say a word well after it came back", () => {
     const said = BACK + MAX_CLOCK_AHEAD_MS + 1_000;
     expect(
       lossBound({ ...base, holderSaidAtMs: said, holderHeardAtMs: said + 10, away }).lostAtMostMs,
-    ).toBe(said + HEARTBEAT - base.copyAtMs);
+    ).toBe(said + WINDOW - base.copyAtMs);
   });
 
   test("a standby away after the holder had gone quiet for longer than a live window, whatever the clocks", () => {
-    expect(lossBound({ ...base, holderHeardAtMs: 16_000, away }).lostAtMostMs).toBe(5_000);
+    expect(lossBound({ ...base, holderHeardAtMs: 16_000, away }).lostAtMostMs).toBe(7_000);
   });
 
   test("a standby away when the holder was last heard, and not hearing it since: not known", () => {

@@ -1,12 +1,14 @@
 /**
  * How much of an app's writes a takeover may have lost: those the holder made after the
  * snapshot the new holder starts from, until it died. When it died is known only from its
- * heartbeats: after its last presence, and before the next one it would have said, a
- * heartbeat later (that one never came). So the figure runs from the snapshot to a
- * heartbeat past the holder's last presence. It holds only if someone was listening all
- * along: a standby that was itself off when the holder went quiet cannot tell whether the
- * holder wrote on for seconds or for hours. Then the figure is unknown, said with why,
- * never a false "at most".
+ * presence as heard here: after the last one heard, and before a live window past it. Its
+ * later words may have been said and not reached this device (they travel with syncs,
+ * through relays, behind a full uplink; a beat may be late), but a device alive and unheard
+ * for a live window is what the zone takes for gone, so the figure runs from the snapshot
+ * to a live window past the holder's last presence heard. It holds only if someone was
+ * listening all along: a standby that was itself off when the holder went quiet cannot tell
+ * whether the holder wrote on for seconds or for hours. Then the figure is unknown, said
+ * with why, never a false "at most".
  */
 
 import { MAX_CLOCK_AHEAD_MS } from "../../protocol/hlc.ts";
@@ -30,8 +32,6 @@ export function lossBound(facts: {
   readonly away: AwaySpan | undefined;
   /** How long a heartbeat keeps a device live: a holder heard within it of this device going away was still alive then. */
   readonly liveWindowMs: number;
-  /** How often a device says its presence: the holder, alive a heartbeat past its last, would have said another. */
-  readonly heartbeatMs: number;
 }): LossBound {
   const { away, holderHeardAtMs, holderSaidAtMs } = facts;
   if (away) {
@@ -59,7 +59,7 @@ export function lossBound(facts: {
       };
   }
   return {
-    lostAtMostMs: Math.max(0, holderSaidAtMs + facts.heartbeatMs - facts.copyAtMs),
+    lostAtMostMs: Math.max(0, holderSaidAtMs + facts.liveWindowMs - facts.copyAtMs),
     lostUnknownReason: null,
   };
 }

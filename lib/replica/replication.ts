@@ -25,7 +25,6 @@ import type { HeadOnWire } from "../../protocol/replica.ts";
 import { BLOB_ANSWER_BYTES, conflictCopyName, isConflictCopyName } from "../../protocol/replica.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { AppSpec } from "../apps/spec.ts";
-import { LIVE_WINDOW_BEATS } from "../apps/status.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { ReplicaFacts } from "../facts/payload.ts";
@@ -535,7 +534,6 @@ export class Replication {
       holderHeardAtMs: last.heardAt,
       away: this.node.lastAway(),
       liveWindowMs: this.node.liveWindowMs,
-      heartbeatMs: this.node.liveWindowMs / LIVE_WINDOW_BEATS,
     });
   }
 
