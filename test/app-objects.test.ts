@@ -64,8 +64,8 @@ async function liveKeys(home: string, prefix: string): Promise<string[]> {
 async function store(bytes: Uint8Array): Promise<string> {
   const response = await appFetch(vault, "/store", { method: "POST", body: bytes });
   expect(response.status).toBe(200);
-  const stored = (await response.json()) as { id: string; size: number };
-  expect(stored.size).toBe(bytes.length);
+  const stored = (await response.json()) as { id: string; size: number; withinBudget: boolean };
+  expect(stored).toMatchObject({ size: bytes.length, withinBudget: true });
   return stored.id;
 }
 

@@ -13,7 +13,7 @@
  *   GET    /v1/state/<key>                one entry
  *   PUT    /v1/state/<key>                write one: {"value": <JSON>}
  *   DELETE /v1/state/<key>                delete one
- *   POST   /v1/objects                    store the request body as named data, zone-wide: {"id", "size"}
+ *   POST   /v1/objects                    store the request body as named data, zone-wide: {"id", "size", "withinBudget"}
  *   DELETE /v1/objects/<id>               let it go: {"id", "deleted"}
  *   GET    /v1/objects/<id>               named data, from this device or the zone's others
  *   GET    /v1/users                      the people who may use the app: name and role
@@ -156,8 +156,12 @@ export function createAppApi(
     const bytes = await readBody(c.req.raw, MAX_OBJECT_BYTES, "named data stored in one call");
     const stored = node.store.putBytes(bytes);
     // The zone's, as stored files are: every device copies it, and it outlives this one.
-    recordAppObject(node, node.deviceName, app, { id: stored.id, sizeBytes: stored.size });
-    return c.json(stored);
+    const { withinBudget } = recordAppObject(node, node.deviceName, app, {
+      id: stored.id,
+      sizeBytes: stored.size,
+    });
+    // Past the zone's budget for stored files, no other device copies it: the app is told.
+    return c.json({ ...stored, withinBudget });
   });
   api.delete("/v1/objects/:id", (c) => {
     needs(c.get("permissions"), "ndn.write", "let named data go");

@@ -9,7 +9,7 @@ import {
   type ObjectId,
   parseObjectId,
 } from "../../protocol/ndn.ts";
-import { PUBLIC_BUDGET_KEY, signBudget } from "../../protocol/zone-budget.ts";
+import { FILES_BUDGET_KEY, PUBLIC_BUDGET_KEY, signBudget } from "../../protocol/zone-budget.ts";
 import { appKeys } from "../apps/spec.ts";
 import { testSpec } from "../apps/test-spec.ts";
 import { createLog } from "../log.ts";
@@ -138,6 +138,42 @@ describe("named data collection", () => {
     expect([existsSync(store.pathOf(first)), existsSync(store.pathOf(second))]).toEqual([
       true,
       false,
+    ]);
+  });
+
+  test("an app's object past the budget for stored files stays on the device that stored it", async () => {
+    const { node, store } = setUp();
+    await collect(node, store, 0);
+    const first = store.putBytes(bytes("an app's first object")).id;
+    const second = store.putBytes(bytes("an app's next object")).id;
+    const record = (size: number) => JSON.stringify({ size, at: "2026-12-02T00:00:00.000Z" });
+    appendLocalChangeset(
+      node.db,
+      { zone: node.zone, name: "d", key: node.key, seal: node.seal },
+      [
+        { key: `system/files/apps/photos/${first}`, value: record(21) },
+        { key: `system/files/apps/photos/${second}`, value: record(20) },
+        // Room for one of them: no other device copies the second, so this one keeps it.
+        {
+          key: FILES_BUDGET_KEY,
+          value: JSON.stringify(
+            signBudget({
+              key: FILES_BUDGET_KEY,
+              zone: node.zone,
+              bytes: 30,
+              atMs: 1000,
+              owner: testOwner,
+            }),
+          ),
+        },
+      ],
+      1000,
+    );
+    await collect(node, store, 1);
+    await collect(node, store, 1 + DAY);
+    expect([existsSync(store.pathOf(first)), existsSync(store.pathOf(second))]).toEqual([
+      true,
+      true,
     ]);
   });
 

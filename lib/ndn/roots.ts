@@ -18,7 +18,7 @@ import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { readSpecs } from "../apps/spec.ts";
 import { sizesWithinBudget } from "../gateway/public-budget.ts";
 import type { StateQueries } from "../store/db.ts";
-import { ndnPins } from "../store/schema.ts";
+import { ndnPins, node } from "../store/schema.ts";
 import { storedFilesBudget } from "./stored-files.ts";
 
 export interface RootKind {
@@ -57,9 +57,14 @@ export function builtInRoots(db: StateQueries): RootKind[] {
     {
       kind: "stored-file",
       // Those within the zone's budget for stored files, which every device copies; one
-      // past it stays on the device that stored it, kept by its pin (put).
+      // past it stays on the device that stored it, kept by its pin (put), or an app's by
+      // its record, written here.
       *ids() {
-        for (const record of storedFilesBudget(db).within) yield record.id;
+        const { within, past } = storedFilesBudget(db);
+        for (const record of within) yield record.id;
+        const self = db.select({ deviceId: node.deviceId }).from(node).get()?.deviceId;
+        for (const record of past)
+          if (record.app !== null && record.author === self) yield record.id;
       },
     },
   ];

@@ -210,6 +210,33 @@ describe("the named data an app stores", () => {
     ]);
   });
 
+  test("takes only what the owner's files leave of the budget, each app its own share", () => {
+    const budgetOf = (bytes: number) =>
+      signBudget({ key: FILES_BUDGET_KEY, zone, bytes, atMs: 1000, owner: testOwner });
+    const db = stateOf({
+      [FILES_BUDGET_KEY]: budgetOf(100),
+      [`${APPS}photos/${idOf("1")}`]: { size: 50, at: "1" },
+      [`${APPS}photos/${idOf("2")}`]: { size: 50, at: "2" },
+      [`${APPS}notes/${idOf("3")}`]: { size: 20, at: "3" },
+    });
+    // The owner's files come first, stored after, from another device.
+    writeRows(db, { [`${FILES_PREFIX}${idOf("a")}`]: { size: 60, at: "4" } }, "dev-beta", 2000);
+    const split = storedFilesBudget(db, membershipOf({ alpha: "member", beta: "member" }));
+    // 40 left: notes' 20 fits a share of 20, photos' 50s fit none.
+    expect(split.within.map((r) => [r.id, r.app])).toEqual([
+      [idOf("3"), "notes"],
+      [idOf("a"), null],
+    ]);
+    expect(split.past.map((r) => r.id)).toEqual([idOf("1"), idOf("2")]);
+    // An object the owner's files keep takes no more of it.
+    writeRows(db, { [`${APPS}photos/${idOf("a")}`]: { size: 60, at: "5" } }, "dev-alpha", 3000);
+    expect(storedFilesBudget(db).within.map((r) => [r.id, r.app])).toEqual([
+      [idOf("3"), "notes"],
+      [idOf("a"), null],
+      [idOf("a"), "photos"],
+    ]);
+  });
+
   test("is recorded once, held here; one app letting it go leaves another's record", () => {
     const db = stateOf({});
     const written: unknown[][] = [];

@@ -169,8 +169,27 @@ function recordOf(key: string): { id: ObjectId | undefined; app: string | null }
  */
 export function storedFilesBudget(db: StateReader, membership?: Membership): StoredFilesBudget {
   const budgetBytes = storedFilesBudgetBytes(db);
-  const { within, past } = splitByBudgetPerAuthor(storedFileRecords(db, membership), budgetBytes);
-  return { budgetBytes, within, past };
+  const records = storedFileRecords(db, membership);
+  // The owner's files first: apps' objects share what they leave, each app on each device
+  // a share of its own, so an app storing without end pushes only its own past the budget.
+  const owners = splitByBudgetPerAuthor(
+    records.filter((record) => record.app === null),
+    budgetBytes,
+  );
+  const ownersWithin = new Set(owners.within.map((record) => record.id));
+  const apps = records.filter((record) => record.app !== null);
+  // An object the owner's files keep already takes no more of the budget.
+  const free = apps.filter((record) => ownersWithin.has(record.id));
+  const rest = splitByBudgetPerAuthor(
+    apps.filter((record) => !ownersWithin.has(record.id)),
+    budgetBytes - owners.usedBytes,
+    (record) => `${record.author}/${record.app}`,
+  );
+  return {
+    budgetBytes,
+    within: [...owners.within, ...free, ...rest.within].sort(compareWritten),
+    past: [...owners.past, ...rest.past].sort(compareWritten),
+  };
 }
 
 /** The writes that record `id` as a file stored here, held whole here. */
@@ -201,7 +220,7 @@ export function recordAppObject(
   device: string,
   app: string,
   object: { id: ObjectId; sizeBytes: number },
-): void {
+): { withinBudget: boolean } {
   const key = appRecordKey(app, object.id);
   const said = parsedValue(stateValue(zone.db, key));
   const ops: Op[] = [];
@@ -213,6 +232,10 @@ export function recordAppObject(
   if (!filesHeldBy(zone.db, device).has(object.id))
     ops.push({ key: heldKey(device, object.id), value: "true" });
   if (ops.length > 0) zone.write(ops);
+  const withinBudget = storedFilesBudget(zone.db).within.some(
+    (record) => record.app === app && record.id === object.id,
+  );
+  return { withinBudget };
 }
 
 /** Lets `app`'s record of `id` go: whether it had one (nothing is written when not). */

@@ -63,12 +63,15 @@ export function compareWritten(a: Authored, b: Authored): number {
 export function splitByBudgetPerAuthor<T extends Authored>(
   records: readonly T[],
   budgetBytes: number,
+  /** Whose share a record takes: its author's unless said (an app's, on its device). */
+  shareOf: (record: T) => string = (record) => record.author,
 ): { within: T[]; past: T[]; usedBytes: number } {
   const byAuthor = new Map<string, T[]>();
   for (const record of [...records].sort(compareWritten)) {
-    const own = byAuthor.get(record.author) ?? [];
+    const key = shareOf(record);
+    const own = byAuthor.get(key) ?? [];
     own.push(record);
-    byAuthor.set(record.author, own);
+    byAuthor.set(key, own);
   }
   const usedWith = (shareBytes: number) => {
     let used = 0;
