@@ -13,6 +13,12 @@ import type { CatalogRecord } from "../../protocol/catalog-record.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
+/**
+ * How long adding may take: storing a file catalog's packages, then waiting for another
+ * device to hold each (25 s at most each, all at once), well past the 30 s of a plain call.
+ */
+export const CATALOG_TIMEOUT_MS = 10 * 60_000;
+
 export default defineBuckyCommand({
   meta: {
     name: "add",
@@ -81,6 +87,7 @@ export default defineBuckyCommand({
       "POST",
       pathAsked("/v1/store/catalogs", args),
       { token: preview.token, publisher: preview.publisher },
+      CATALOG_TIMEOUT_MS,
     );
   },
   text: (r, _args, t) =>

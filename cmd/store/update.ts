@@ -5,6 +5,7 @@ import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import type { CatalogRecord } from "../../protocol/catalog-record.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
+import { CATALOG_TIMEOUT_MS } from "./add.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -30,6 +31,8 @@ export default defineBuckyCommand({
         context.home,
         "POST",
         pathAsked(`/v1/store/catalogs/${encodeURIComponent(name)}/refresh`, args),
+        undefined,
+        CATALOG_TIMEOUT_MS,
       );
       catalogs.push({
         catalog: name,

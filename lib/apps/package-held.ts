@@ -37,15 +37,11 @@ export async function untilPackageHeldElsewhere(
           .map((member) => member.name)
       : [installed.device],
   );
-  const objects = [installed.package, ...imageObjects(node, installed)];
-  // Held by a device that holds them all, asked of all at once: each answer names devices.
-  const answers = await Promise.all(
-    objects.map(
-      async (id) => (await untilHeldByPeers(node, id, objectSize(node.store, id), runners)).heldBy,
-    ),
-  );
-  const everywhere = answers.reduce((held, by) => held.filter((device) => by.includes(device)));
-  if (everywhere.length > 0) return "held";
+  const heldBy = async (id: ObjectId, among: ReadonlySet<string>) =>
+    (await untilHeldByPeers(node, id, objectSize(node.store, id), among)).heldBy;
+  const holders = await heldBy(installed.package, runners);
+  if (holders.length > 0 && (await holdsAnImage(node, installed, new Set(holders), heldBy)))
+    return "held";
   node.log.warn(
     `install of ${installed.app}: its ${installed.image === undefined ? "package" : "image"} held by this device alone for now`,
     { package: installed.package },
@@ -54,15 +50,35 @@ export async function untilPackageHeldElsewhere(
 }
 
 /**
- * The blobs of an image app's image that this device holds, as its record names them (of
- * each platform it holds: the one it pulled or imported); none for another app.
+ * Whether one of `holders` (devices that hold the app's package) holds the whole image of
+ * one of the platforms this device holds (the one it pulled or imported, or each platform
+ * of the zone's it pulled: each device fetches only its own); true for an app of no image.
+ * Each platform's blobs are asked of the first holder to hold its manifest, all at once.
  */
-function imageObjects(node: NodeContext, installed: Installed): ObjectId[] {
-  if (installed.image === undefined) return [];
+async function holdsAnImage(
+  node: NodeContext,
+  installed: Installed,
+  holders: ReadonlySet<string>,
+  heldBy: (id: ObjectId, among: ReadonlySet<string>) => Promise<readonly string[]>,
+): Promise<boolean> {
+  if (installed.image === undefined) return true;
   const images = new ImageStore(node.store, node.zone.paths.imagesDir);
   const record = images.readRecord(installed.package);
-  const held = (record?.images ?? []).filter((image) => images.holds(image));
-  return held.flatMap((image) =>
-    blobsOf(image).flatMap((blob) => parseObjectId(blob.object)?.id ?? []),
+  const platforms = (record?.images ?? []).filter((image) => images.holds(image));
+  // None held here: nothing of it is on this device alone.
+  if (platforms.length === 0) return true;
+  const answers = await Promise.all(
+    platforms.map(async (image) => {
+      const [manifest, ...rest] = blobsOf(image).flatMap(
+        (blob) => parseObjectId(blob.object)?.id ?? [],
+      );
+      if (!manifest) return false;
+      const [device] = await heldBy(manifest, holders);
+      if (!device) return false;
+      const one = new Set([device]);
+      const held = await Promise.all(rest.map(async (id) => (await heldBy(id, one)).length > 0));
+      return held.every(Boolean);
+    }),
   );
+  return answers.some(Boolean);
 }

@@ -10,6 +10,7 @@
 import { entryObjects } from "../../protocol/catalog.ts";
 import type { CatalogRecord } from "../../protocol/catalog-record.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
+import { BuckyError } from "../errors.ts";
 import { objectSize, untilHeldByPeers } from "../ndn/held-by-peers.ts";
 import type { HeldElsewhere, NodeContext } from "../node/node-context.ts";
 import { standingOf } from "../sync/membership.ts";
@@ -27,7 +28,15 @@ export async function untilCatalogHeldElsewhere(
   const what = `catalog ${record.name}`;
   const recordHeld = await node.untilHeldElsewhere(what);
   if (recordHeld !== "held") return recordHeld;
-  const catalog = await loadCatalog(catalogs, record);
+  let catalog: Awaited<ReturnType<typeof loadCatalog>>;
+  try {
+    catalog = await loadCatalog(catalogs, record);
+  } catch (error) {
+    // Its index not whole here (an update another device stored first): not known held.
+    if (!(error instanceof BuckyError)) throw error;
+    node.log.warn(`${what}: not read here, not known held elsewhere`, { error: error.message });
+    return "not yet";
+  }
   // A catalog at an address gives its packages again at each install; one from a file does not.
   const objects: ObjectId[] = [
     record.index,

@@ -121,7 +121,11 @@ export function storeRoutes(node: NodeContext, jobs: Jobs, liveWindowMs: number)
   app.post("/catalogs/:name/refresh", async (c) => {
     const wait = asksToWait(c);
     const refreshed = await refreshCatalog(catalogs, c.req.param("name"));
-    return c.json({ ...refreshed, ...(await catalogHeld(refreshed.record, wait)) });
+    // Up to date: nothing new of it was stored here to wait for.
+    const held = refreshed.updated
+      ? await catalogHeld(refreshed.record, wait)
+      : await heldAnswer(node, `catalog ${refreshed.record.name}`, { wait });
+    return c.json({ ...refreshed, ...held });
   });
   /**
    * How held a catalog added or updated here is: once another device holds its record and
