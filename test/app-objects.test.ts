@@ -15,6 +15,7 @@ import {
   cleanUp,
   type Daemon,
   scratchDir,
+  startDaemon,
   startZone,
   waitFor,
 } from "./harness.ts";
@@ -149,4 +150,14 @@ describe("named data an app stores", () => {
     await buckyJson(["get", id, "-o", out, "--home", beta.home]);
     expect(Buffer.from(readFileSync(out)).equals(bytes)).toBe(true);
   });
+
+  test("goes with the app's data when the owner removes it with --purge", async () => {
+    alpha = await startDaemon(alpha.home, { BUCKY_HEARTBEAT_MS: "500" });
+    expect(await liveKeys(beta.home, "system/files/apps/vault/")).toHaveLength(2);
+    // The owner key is alpha's: only it purges.
+    await buckyJson(["app", "remove", "vault", "--purge", "--home", alpha.home]);
+    await waitFor("beta to hear the app's objects let go", async () =>
+      (await liveKeys(beta.home, "system/files/apps/vault/")).length === 0 ? true : undefined,
+    );
+  }, 30_000);
 });

@@ -10,6 +10,7 @@ import type { ObjectId } from "../../protocol/ndn.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { ObjectStore } from "../ndn/store.ts";
+import { releasedAppObjectsOps } from "../ndn/stored-files.ts";
 import { readHoldingFacts } from "../replica/zone-holding.ts";
 import { listInSentence } from "../sentence.ts";
 import { standingOf } from "../sync/membership.ts";
@@ -342,7 +343,11 @@ export function setDesired(
     ...(purgeGrant ? { purgeGrant } : {}),
     updatedAt,
   };
-  zone.write([{ key: appKeys.spec(app), value: JSON.stringify(spec) }]);
+  zone.write([
+    { key: appKeys.spec(app), value: JSON.stringify(spec) },
+    // Its named data goes with its data, by the same grant, zone-wide.
+    ...(purgeGrant ? releasedAppObjectsOps(zone.db, app) : []),
+  ]);
   zone.log.info(
     `app ${desired === "removed" ? "removed" : desired === "running" ? "started" : "stopped"}`,
     { app, ...(desired === "removed" ? { purge } : {}) },

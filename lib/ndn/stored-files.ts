@@ -246,6 +246,13 @@ export function releaseAppObject(zone: StateWriter, app: string, id: ObjectId): 
   return true;
 }
 
+/** The writes that let every object `app` recorded go (its purge, with its data). */
+export function releasedAppObjectsOps(db: StateReader, app: string): Op[] {
+  return stateRowsMatching(db, `${APP_FILES_PREFIX}${app}/*`)
+    .filter((row) => row.value !== null)
+    .map((row) => ({ key: row.key, value: null }));
+}
+
 /** The write that lets `id` go, zone-wide, and says this device no longer keeps it. */
 export function releasedFileOps(device: string, id: ObjectId): Op[] {
   return [
@@ -328,7 +335,7 @@ export interface StoredFilesSummary {
   readonly bytes: number;
   /** Those fewer than two devices hold whole: lost with the device that holds them. */
   readonly fewerThanTwoCopies: number;
-  /** Those past the zone's budget for stored files: no other device copies them. */
+  /** The owner's past the zone's budget for stored files: no other device copies them. */
   readonly pastBudget: number;
   readonly budgetBytes: number;
 }
@@ -342,7 +349,9 @@ export function summarizeStoredFiles(db: StateReader, membership: Membership): S
     bytes += record.sizeBytes ?? 0;
     if (count < 2) fewerThanTwoCopies++;
   }
-  return { files: copies.size, bytes, fewerThanTwoCopies, pastBudget: past.length, budgetBytes };
+  // The owner's alone: what `bucky rm` can let go (an app's past it, the app was told).
+  const pastBudget = new Set(past.filter((record) => record.app === null).map((r) => r.id)).size;
+  return { files: copies.size, bytes, fewerThanTwoCopies, pastBudget, budgetBytes };
 }
 
 /** The note `bucky status` gives when some stored files have fewer than two copies. */
