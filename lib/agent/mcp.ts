@@ -19,12 +19,12 @@ import {
   mayUseData,
 } from "../../protocol/agent-token.ts";
 import { checkAppName } from "../../protocol/names.ts";
-import { parseObjectId } from "../../protocol/ndn.ts";
 import { stateKeyProblem, statePrefixProblem } from "../../protocol/state-key.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { readObjectHead } from "../ndn/files.ts";
+import { requireObjectId } from "../ndn/object-id.ts";
 import type { LocalApi } from "../node/local-client.ts";
 import { contentOf, DataDirectory, dataPathProblem, MAX_READ_BYTES } from "./data-files.ts";
 import type { GrantHere } from "./grants.ts";
@@ -390,8 +390,7 @@ export function createAgentServer(context: AgentContext): McpServer {
 
 /** The first MiB of an object, from this device or fetched from another (verified). */
 async function readObject(context: AgentContext, id: string): Promise<unknown> {
-  const parsed = parseObjectId(id);
-  if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`);
+  const parsed = requireObjectId(id);
   const { bytes, size } = await readObjectHead({
     home: context.paths.home,
     id: parsed.id,

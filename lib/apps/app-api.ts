@@ -30,11 +30,11 @@ import {
 import { verifyAppToken } from "../../protocol/app-token.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
-import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
+import { requireObjectId } from "../ndn/object-id.ts";
 import { ndnResponse } from "../ndn/serve.ts";
 import { recordAppObject, releaseAppObject } from "../ndn/stored-files.ts";
 import { errorHandler, jsonObject, requestLog } from "../node/http.ts";
@@ -59,16 +59,6 @@ export const MAX_OBJECT_BYTES = 64 * 1024 * 1024;
 /** What an object's record in the zone state takes, paced as a state write's bytes are. */
 const OBJECT_RECORD_BYTES = 150;
 
-function objectId(text: string): ObjectId {
-  const parsed = parseObjectId(text);
-  if (!parsed)
-    throw new BuckyError(
-      "E_INVALID_INPUT",
-      `${text} is not an object id`,
-      "Ids look like sha256:<64 hex> or clist:<64 hex>.",
-    );
-  return parsed.id;
-}
 const STATE_PREFIX = "/v1/state/";
 
 type Env = { Variables: { permissions: readonly string[] } };
@@ -165,13 +155,13 @@ export function createAppApi(
   });
   api.delete("/v1/objects/:id", (c) => {
     needs(c.get("permissions"), "ndn.write", "let named data go");
-    const id = objectId(c.req.param("id"));
+    const id = requireObjectId(c.req.param("id")).id;
     pace.take(OBJECT_RECORD_BYTES);
     return c.json({ id, deleted: releaseAppObject(node, app, id) });
   });
   api.get("/v1/objects/:id", async (c) => {
     needs(c.get("permissions"), "ndn.read", "fetch named data");
-    const id = objectId(c.req.param("id"));
+    const id = requireObjectId(c.req.param("id")).id;
     await fetchToStore(id, node.store, [
       storeSource(node.store),
       ...node.peers().map((peer) => peerSource(node.client, peer)),

@@ -27,6 +27,7 @@ import {
 import { BuckyError, fileSystemError } from "../errors.ts";
 import type { PeerClient } from "../node/peer-client.ts";
 import type { Peer } from "../node/peers.ts";
+import { requireObjectId } from "./object-id.ts";
 import { PartialFile } from "./partial-file.ts";
 import type { ObjectStore } from "./store.ts";
 
@@ -168,8 +169,7 @@ export async function fetchHead(
   sources: readonly ObjectSource[],
   maxBytes: number,
 ): Promise<{ bytes: Uint8Array; size: number }> {
-  const parsed = parseObjectId(id);
-  if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`);
+  const parsed = requireObjectId(id);
   if (parsed.kind === "chunk") {
     const bytes = await fetchChunk(parsed.id, sources);
     return { bytes: bytes.subarray(0, maxBytes), size: bytes.length };
@@ -188,13 +188,7 @@ async function fetchInto(
   sources: readonly ObjectSource[],
   write: (offset: number, bytes: Uint8Array) => Promise<void>,
 ): Promise<number> {
-  const parsed = parseObjectId(id);
-  if (!parsed)
-    throw new BuckyError(
-      "E_INVALID_INPUT",
-      `${id} is not an object id`,
-      "Ids look like sha256:<64 hex> or clist:<64 hex>.",
-    );
+  const parsed = requireObjectId(id);
   if (parsed.kind === "chunk") {
     const bytes = await fetchChunk(parsed.id, sources);
     await write(0, bytes);

@@ -6,7 +6,6 @@
 import { existsSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import type { ObjectId } from "../../protocol/ndn.ts";
-import { parseObjectId } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
@@ -19,6 +18,7 @@ import { homeHasZone } from "../zone/home-contents.ts";
 import { openZone } from "../zone/open.ts";
 import { referrers } from "./collect.ts";
 import { fetchHead, fetchToFile, type ObjectSource, peerSource, storeSource } from "./fetch.ts";
+import { requireObjectId } from "./object-id.ts";
 import { pin, unpin } from "./pins.ts";
 import { builtInRoots, type RootKind } from "./roots.ts";
 import { ObjectStore, type StoredObject } from "./store.ts";
@@ -93,13 +93,7 @@ export function releaseObject(
     releasedZoneWide: boolean;
   },
 ): Released {
-  const parsed = parseObjectId(id);
-  if (!parsed)
-    throw new BuckyError(
-      "E_INVALID_INPUT",
-      `${id} is not an object id`,
-      "Ids look like sha256:<64 hex> or clist:<64 hex>.",
-    );
+  const parsed = requireObjectId(id);
   const zone = openZone(home, log);
   try {
     // The zone's record keeps it on every device: let go here alone, it would stay.
@@ -142,14 +136,7 @@ export async function getObject(options: {
   log: Log;
   now: () => number;
 }): Promise<{ id: ObjectId; size: number; path: string }> {
-  const parsed = parseObjectId(options.id);
-  if (!parsed) {
-    throw new BuckyError(
-      "E_INVALID_INPUT",
-      `${options.id} is not an object id`,
-      "Ids look like sha256:<64 hex> or clist:<64 hex>.",
-    );
-  }
+  const parsed = requireObjectId(options.id);
   if (existsSync(options.output)) {
     throw new BuckyError(
       "E_EXISTS",

@@ -6,8 +6,9 @@
  * receiver check every byte.
  */
 import { Hono } from "hono";
-import { type ChunkId, type ChunkList, parseObjectId } from "../../protocol/ndn.ts";
+import type { ChunkId, ChunkList } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
+import { requireObjectId } from "./object-id.ts";
 import type { ObjectStore } from "./store.ts";
 
 export function ndnRoutes(store: ObjectStore): Hono {
@@ -18,8 +19,7 @@ export function ndnRoutes(store: ObjectStore): Hono {
 
 /** The response to `GET /ndn/<id>` from what `store` holds. */
 export function ndnResponse(store: ObjectStore, id: string, request: Request): Response {
-  const parsed = parseObjectId(id);
-  if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`);
+  const parsed = requireObjectId(id);
   const headers = { "cyfs-obj-id": id, "accept-ranges": "bytes" };
   if (parsed.kind === "list" && new URL(request.url).searchParams.has("object")) {
     const bytes = store.listBytes(parsed.id);

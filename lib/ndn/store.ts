@@ -33,6 +33,7 @@ import {
 } from "../../protocol/ndn.ts";
 import { fsyncDirectory, writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError, fileSystemError } from "../errors.ts";
+import { requireObjectId } from "./object-id.ts";
 
 export interface StoredObject {
   readonly id: ObjectId;
@@ -248,8 +249,7 @@ export class ObjectStore {
 
   /** The path an object is stored at. */
   pathOf(id: ObjectId): string {
-    const parsed = parseObjectId(id);
-    if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`);
+    const parsed = requireObjectId(id);
     return parsed.kind === "chunk" ? this.chunkPath(parsed.id) : this.listPath(parsed.id);
   }
 

@@ -70,6 +70,7 @@ import { zoneTraffic, zoneTrafficSince } from "../gateway/zone-traffic.ts";
 import { ImageStore } from "../images/image-store.ts";
 import type { Log } from "../log.ts";
 import { untilHeldByPeers } from "../ndn/held-by-peers.ts";
+import { requireObjectId } from "../ndn/object-id.ts";
 import { isPinned } from "../ndn/pins.ts";
 import { FILES_BUDGET_BYTES, recordStoredFile, releaseStoredFile } from "../ndn/stored-files.ts";
 import { addRelay, listRelays, removeRelay } from "../relay/relays.ts";
@@ -874,9 +875,7 @@ export function createLocalApp(
   });
   app.post("/v1/ndn/files", async (c) => {
     const body = (await jsonObject(c)) as { id?: string; size?: number; name?: string };
-    const parsed = parseObjectId(String(body.id));
-    if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${body.id} is not an object id`);
-    // `?wait=false`, as every write says it: `--no-wait`, and a public put, which waits for
+    const parsed = requireObjectId(String(body.id)); // `?wait=false`, as every write says it: `--no-wait`, and a public put, which waits for
     // the gateways' copies instead (/v1/ndn/public). The body's `wait: false` of earlier
     // CLIs is not read: their public put waits here too, and answers all the same.
     const asked = asksToWait(c);
@@ -918,8 +917,7 @@ export function createLocalApp(
   });
   app.delete("/v1/ndn/files/:id", async (c) => {
     const id = c.req.param("id");
-    const parsed = parseObjectId(id);
-    if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`);
+    const parsed = requireObjectId(id);
     const wait = asksToWait(c);
     // Asked before: once released, this device's own pin goes as it hears of it.
     const storedHere = isPinned(node.db, parsed.id);
@@ -933,8 +931,7 @@ export function createLocalApp(
   });
   app.post("/v1/ndn/public", async (c) => {
     const body = (await jsonObject(c)) as { id?: string; size?: number };
-    const parsed = parseObjectId(String(body.id));
-    if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${body.id} is not an object id`);
+    const parsed = requireObjectId(String(body.id));
     const size = body.size ?? 0;
     if (!Number.isSafeInteger(size) || size < 0)
       throw new BuckyError("E_INVALID_INPUT", `"size" must be a whole number of bytes`);
@@ -949,8 +946,7 @@ export function createLocalApp(
   });
   app.delete("/v1/ndn/public/:id", async (c) => {
     const id = c.req.param("id");
-    const parsed = parseObjectId(id);
-    if (!parsed) throw new BuckyError("E_INVALID_INPUT", `${id} is not an object id`);
+    const parsed = requireObjectId(id);
     const unmarked = unmarkPublic(node, parsed.id);
     // Said done (no gateway serves it) only once another device holds it: lost with this
     // one, the gateways would go on serving it to anyone.

@@ -10,7 +10,6 @@ import { decodePageRequest } from "../../protocol/checkpoint.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { JOIN_PATH, JOIN_RULES_QUERY } from "../../protocol/join.ts";
-import { parseObjectId } from "../../protocol/ndn.ts";
 import { decodeBlobRequest, decodeReplicaAck, encodeBlobAnswer } from "../../protocol/replica.ts";
 import { REQUEST_HEADERS } from "../../protocol/request-auth.ts";
 import {
@@ -28,6 +27,7 @@ import { BuckyError } from "../errors.ts";
 import type { IngressViewers } from "../gateway/app-user.ts";
 import type { BridgeData } from "../gateway/forward.ts";
 import type { Log } from "../log.ts";
+import { requireObjectId } from "../ndn/object-id.ts";
 import { ndnRoutes } from "../ndn/serve.ts";
 import type { RelayHub, RelaySocketData } from "../relay/hub.ts";
 import { HEAD_WAIT_MS } from "../replica/follower.ts";
@@ -127,9 +127,7 @@ export function createPeerApp(
   // by the device that made it public (lib/gateway/public-copies.ts).
   app.use("/v1/ndn/*", memberOnly(node));
   app.get("/v1/ndn/held/:id", (c) => {
-    const parsed = parseObjectId(c.req.param("id"));
-    if (!parsed)
-      throw new BuckyError("E_INVALID_INPUT", `${c.req.param("id")} is not an object id`);
+    const parsed = requireObjectId(c.req.param("id"));
     return c.json({ whole: node.store.holdsWhole(parsed.id) });
   });
 
