@@ -585,6 +585,30 @@ describe("an image app from a file", () => {
   );
 });
 
+describe("an image app installed from a file", () => {
+  test("is answered once another device that may run it holds its image, not its record alone", async () => {
+    const file = join(scratchDir(), "held.tar");
+    workshop.save("site:2", file, "docker-archive");
+    // The daemon's own answer, before the CLI waits for the app to run (by which time any
+    // device might have fetched the image).
+    const response = await fetch("http://localhost/v1/apps", {
+      method: "POST",
+      unix: join(home("alpha"), "daemon.sock"),
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ archive: file, port: 8080, id: "held", device: "beta" }),
+    } as RequestInit);
+    const installed = (await response.json()) as { package: string; heldElsewhere: string };
+    expect(installed.heldElsewhere).toBe("held");
+    const betaImages = new ImageStore(
+      new ObjectStore(join(home("beta"), "ndn")),
+      join(home("beta"), "images"),
+    );
+    const record = betaImages.readRecord(installed.package as ObjectId);
+    expect(record?.images.some((image) => betaImages.holds(image))).toBe(true);
+    await buckyJson(["app", "remove", "held", "--purge", "--home", home("alpha")]);
+  }, 60_000);
+});
+
 describe("bucky app import", () => {
   test("turns a compose file of one service into a manifest, listing what it could not carry over", async () => {
     const out = join(scratchDir(), "jellyfin");

@@ -381,7 +381,7 @@ describe("the app API", () => {
     ]);
     expect(body(keeper["read a granted key"])).toMatchObject({ value: "hello, apps" });
     const stored = body(keeper["store named data"]);
-    expect(stored).toEqual({ id: expect.stringMatching(/^sha256:/), size: 11 });
+    expect(stored).toEqual({ id: expect.stringMatching(/^sha256:/), size: 11, withinBudget: true });
     expect(keeper["fetch named data"]).toBe("200 named bytes");
     // What it wrote is zone state like any other, under its own prefix.
     const entry = await buckyJson<{ value: unknown }>([
