@@ -96,21 +96,24 @@ async function listedVersion(home: string, name: string): Promise<number | undef
   return catalogs.find((c) => c.name === name)?.version;
 }
 
+/** `bucky store add` of a published catalog on `device`, its publisher's key accepted. */
+const addedOn = (device: Daemon, out: string, publisher: string) =>
+  buckyJson<{ heldElsewhere: string }>([
+    "store",
+    "add",
+    out,
+    "--key",
+    publisher,
+    "--home",
+    device.home,
+  ]);
+
 describe("a catalog added from a file", () => {
   test("with another device stopped, add answers in a moment that no other device holds it yet", async () => {
     const { out, publisher } = await publishWhoami("held-apps");
     process.kill(beta.pid, "SIGSTOP");
     try {
-      const added = await buckyJson<{ heldElsewhere: string }>([
-        "store",
-        "add",
-        out,
-        "--key",
-        publisher,
-        "--home",
-        alpha.home,
-      ]);
-      expect(added.heldElsewhere).toBe("not yet");
+      expect((await addedOn(alpha, out, publisher)).heldElsewhere).toBe("not yet");
     } finally {
       process.kill(beta.pid, "SIGCONT");
     }
@@ -118,16 +121,7 @@ describe("a catalog added from a file", () => {
 
   test("is copied to every device before add answers: with the device that added it killed at once, another lists it and installs its app", async () => {
     const { out, publisher } = await publishWhoami("file-apps");
-    const added = await buckyJson<{ heldElsewhere: string }>([
-      "store",
-      "add",
-      out,
-      "--key",
-      publisher,
-      "--home",
-      alpha.home,
-    ]);
-    expect(added.heldElsewhere).toBe("held");
+    expect((await addedOn(alpha, out, publisher)).heldElsewhere).toBe("held");
     // Nobody browses the store on beta: it took its copy by itself, and add waited for it.
     const betaStore = new ObjectStore(join(beta.home, "ndn"));
     const named = publishedObjects(out);

@@ -32,7 +32,13 @@ function generator(seed: number) {
 test("no request a hostile app makes is taken for a bug", async () => {
   const pick = generator(SEED);
   const a = openTestNode(120);
-  const permissions = ["state.read", "state.write", "state.read:apps/shared/", "ndn.read"];
+  const permissions = [
+    "state.read",
+    "state.write",
+    "state.read:apps/shared/",
+    "ndn.read",
+    "ndn.write",
+  ];
   const spec = testSpec("notes", { manifest: testManifest("notes", { permissions }) });
   appendLocalChangeset(
     a.db,
@@ -106,6 +112,7 @@ test("no request a hostile app makes is taken for a bug", async () => {
     ["PUT", "/v1/state/%s"],
     ["DELETE", "/v1/state/%s"],
     ["GET", "/v1/objects/%s"],
+    ["DELETE", "/v1/objects/%s"],
     ["GET", "/v1/users"],
     ["GET", "/v1/users/%s"],
     ["POST", "/v1/whoami"],

@@ -10,7 +10,7 @@ import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import { blobsOf, ImageStore } from "../images/image-store.ts";
 import { objectSize, untilHeldByPeers } from "../ndn/held-by-peers.ts";
 import type { HeldElsewhere, NodeContext } from "../node/node-context.ts";
-import { standingOf } from "../sync/membership.ts";
+import { otherMemberNames } from "../sync/membership.ts";
 import type { Installed } from "./admin.ts";
 
 /**
@@ -26,17 +26,10 @@ export async function untilPackageHeldElsewhere(
   installed: Installed,
 ): Promise<HeldElsewhere> {
   if (installed.device === node.deviceName) return "held";
-  const membership = node.membership();
-  const runners = new Set(
+  const runners =
     installed.device === "any"
-      ? [...membership.byId.values()]
-          .filter(
-            (member) =>
-              member.name !== node.deviceName && standingOf(membership, member.id) === "member",
-          )
-          .map((member) => member.name)
-      : [installed.device],
-  );
+      ? otherMemberNames(node.membership(), node.deviceName)
+      : new Set([installed.device]);
   const heldBy = async (id: ObjectId, among: ReadonlySet<string>) =>
     (await untilHeldByPeers(node, id, objectSize(node.store, id), among)).heldBy;
   const holders = await heldBy(installed.package, runners);

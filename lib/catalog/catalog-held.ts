@@ -13,7 +13,7 @@ import type { ObjectId } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
 import { objectSize, untilHeldByPeers } from "../ndn/held-by-peers.ts";
 import type { HeldElsewhere, NodeContext } from "../node/node-context.ts";
-import { standingOf } from "../sync/membership.ts";
+import { otherMemberNames } from "../sync/membership.ts";
 import { type CatalogNode, loadCatalog } from "./catalogs.ts";
 
 /**
@@ -44,12 +44,7 @@ export async function untilCatalogHeldElsewhere(
       entryObjects(record.source === null ? entry : { ...entry, package: null }),
     ),
   ];
-  const membership = node.membership();
-  const others = new Set(
-    [...membership.byId.values()]
-      .filter((m) => m.name !== node.deviceName && standingOf(membership, m.id) === "member")
-      .map((m) => m.name),
-  );
+  const others = otherMemberNames(node.membership(), node.deviceName);
   const answers = await Promise.all(
     [...new Set(objects)].map(async (id) => ({
       id,

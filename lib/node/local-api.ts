@@ -79,7 +79,7 @@ import type { ConflictCopy } from "../replica/replication.ts";
 import { runSliced } from "../sliced.ts";
 import { budgetNotDeletable, ownerSignedBudget } from "../state/budgets.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
-import { standingOf } from "../sync/membership.ts";
+import { otherMemberNames } from "../sync/membership.ts";
 import { personMayUseApp, reachOf } from "../users/access.ts";
 import { checkDeviceChange } from "../users/account-rights.ts";
 import {
@@ -894,13 +894,7 @@ export function createLocalApp(
     });
     // Said stored once another device holds the bytes: the file outlives this device then
     // (a laptop closed as the command ends). Past the budget, no other device copies it.
-    const others = new Set(
-      [...node.membership().byId.values()].flatMap((member) =>
-        member.id !== node.deviceId && standingOf(node.membership(), member.id) === "member"
-          ? [member.name]
-          : [],
-      ),
-    );
+    const others = otherMemberNames(node.membership(), node.deviceName);
     const copies = !recorded.withinBudget
       ? { heldBy: [], notHeldBy: [...others].sort() }
       : !asked

@@ -63,6 +63,15 @@ export function standingOf(membership: Membership, id: DeviceId): MemberStanding
   return member.quarantined ? "quarantined" : "member";
 }
 
+/** The names of the members in good standing other than `self`: who may keep a copy for it. */
+export function otherMemberNames(membership: Membership, self: string): Set<string> {
+  const names = new Set<string>();
+  for (const member of membership.byId.values())
+    if (member.name !== self && standingOf(membership, member.id) === "member")
+      names.add(member.name);
+  return names;
+}
+
 /**
  * The state's rows under `devices/` (tombstones too), given [devices/, devices/DEL). Keys
  * are ASCII below DEL, so that is exactly those: a range the key's index answers, where
