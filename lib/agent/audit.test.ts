@@ -40,7 +40,7 @@ function device(seed: number, startMs = 1_800_000_000_000) {
     now: () => nowMs,
     call(agent: string, outcome = "ok") {
       recordCall(
-        db,
+        writer,
         {
           agent,
           tool: "read_file",
@@ -322,5 +322,22 @@ describe("retention", () => {
       log: quiet,
     });
     expect(read.map((e) => e.agent)).toEqual(["new"]);
+  });
+
+  test("a call after every row aged out is published and shown, its id past the batches'", () => {
+    const d = device(38);
+    const reader = device(39);
+    for (const n of [1, 2, 3]) d.call(`old ${n}`);
+    publishAudit(d.writer);
+    d.at(d.now() + AUDIT_RETENTION_MS + DAY_MS);
+    publishAudit(d.writer);
+    expect(d.db.select().from(agentAudit).all()).toEqual([]);
+    d.call("new");
+    expect(publishAudit(d.writer)).toBe(1);
+    syncBatches(d, reader);
+    const agents = (db: typeof d.db, self: string, selfId: DeviceId) =>
+      readAudit(db, { self, selfId, limit: 10, nowMs: d.now(), log: quiet }).map((e) => e.agent);
+    expect(agents(d.db, d.name, d.writer.deviceId)).toEqual(["new"]);
+    expect(agents(reader.db, reader.name, reader.writer.deviceId)).toEqual(["new"]);
   });
 });

@@ -46,13 +46,24 @@ export interface AuditEntry {
   readonly outcome: string;
 }
 
+/** This device, as its audit rows and batches name it. */
+export type AuditDevice = Pick<AuditWriter, "db" | "deviceName" | "deviceId">;
+
 export function recordCall(
-  db: StateDb,
+  device: AuditDevice,
   entry: Omit<AuditEntry, "at" | "device">,
   nowMs: number,
 ): void {
+  const { db } = device;
+  // Past every id this device published, not only past the rows it keeps: with its rows
+  // aged out (or its home restored from an older backup) SQLite would hand out ids its
+  // batches already name, and rows at or below publishedUpTo are never published or shown.
+  const lastRow =
+    sqliteOf(db).query<{ id: number | null }, []>("SELECT max(id) AS id FROM agent_audit").get()
+      ?.id ?? 0;
   db.insert(agentAudit)
     .values({
+      id: Math.max(lastRow, publishedUpTo(db, device.deviceName, device.deviceId)) + 1,
       at: nowMs,
       agent: entry.agent,
       tool: entry.tool,

@@ -505,7 +505,7 @@ export function checkAgentCall(
     const budget = refusals.take(caller);
     if (budget.record) {
       recordCall(
-        zone.db,
+        zone,
         {
           ...call,
           agent,

@@ -738,14 +738,14 @@ export function createLocalApp(
       const budget = agentLimits.refusals.take(entry.agent);
       if (!budget.record) return c.json({ recorded: false });
       recordCall(
-        node.db,
+        node,
         { ...entry, outcome: withSkipped(entry.outcome, budget.skipped) },
         node.now(),
       );
       void services.publishAuditSoon();
       return c.json({ recorded: true });
     }
-    recordCall(node.db, entry, node.now());
+    recordCall(node, entry, node.now());
     if (body.changed !== true) {
       void services.publishAuditSoon();
       return c.json({ recorded: true });
