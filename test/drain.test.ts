@@ -7,9 +7,11 @@
  * asked from a device other than the one drained.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DrainProgress } from "../lib/replica/drain.ts";
+import type { ObjectId } from "../protocol/ndn.ts";
 import { conflictCopyName } from "../protocol/replica.ts";
 import {
   bucky,
@@ -223,5 +225,51 @@ describe("what else the zone needs of a device", () => {
       return now.done ? now : undefined;
     });
     expect(done).toMatchObject({ backupVia: [], onlyOwnerKey: false, onlyGateway: false });
+  }, 90_000);
+});
+
+describe("a stored file only on the device", () => {
+  test("past the budget, keeps the drain from being done until it is let go; what is within is on another device", async () => {
+    await drain("nas", laptop, "--cancel");
+    // The target the test above added through the laptop goes: the laptop is its via.
+    await buckyJson(["backup", "target", "rm", "usb2", "--home", nas.home]);
+    await buckyJson(["state", "set", "system/files-budget", "65536", "--home", nas.home]);
+    const within = join(scratchDir(), "within.txt");
+    const past = join(scratchDir(), "past.bin");
+    writeFileSync(within, "kept by the zone\n");
+    writeFileSync(past, randomBytes(100_000));
+    const kept = await buckyJson<{ id: string; copiedBy: string[] }>([
+      "put",
+      within,
+      "--home",
+      laptop.home,
+    ]);
+    expect(kept.copiedBy).toEqual(["nas"]);
+    const alone = await buckyJson<{ id: ObjectId }>(["put", past, "--home", laptop.home]);
+
+    const progress = await waitFor("the NAS to hear of the laptop's file", async () => {
+      const now = await drain("laptop", nas, "--no-wait");
+      return now.files.length > 0 ? now : undefined;
+    });
+    expect(progress).toMatchObject({ draining: true, done: false, conflicts: [] });
+    expect(progress.files).toEqual([
+      { id: alone.id, name: "past.bin", apps: [], bytes: 100_000, withinBudget: false },
+    ]);
+    const said = await bucky(["devices", "drain", "laptop", "--no-wait", "--home", nas.home]);
+    expect(said.exitCode).toBe(3);
+    expect(said.stdout).toContain(`bucky rm ${alone.id}`);
+    expect(said.stdout).not.toContain("Revoke it");
+
+    await buckyJson(["rm", alone.id, "--home", nas.home]);
+    const done = await waitFor("the drain of the laptop to be done", async () => {
+      const now = await drain("laptop", nas, "--no-wait");
+      return now.done ? now : undefined;
+    });
+    expect(done.files).toEqual([]);
+    // Drained, the laptop goes: the file within the budget is had from the NAS.
+    await laptop.kill();
+    const out = join(scratchDir(), "within.out");
+    await buckyJson(["get", kept.id, "-o", out, "--home", nas.home]);
+    expect(readFileSync(out, "utf8")).toBe("kept by the zone\n");
   }, 90_000);
 });

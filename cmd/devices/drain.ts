@@ -1,7 +1,10 @@
 /** `bucky devices drain <name>`: move everything off a device, so it can be revoked or switched off. */
+
+import { FILES_BUDGET_KEY } from "../../lib/ndn/stored-files.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import type { DrainProgress } from "../../lib/replica/drain.ts";
 import { anythingStillOn } from "../../lib/replica/still-on.ts";
+import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
 
 const DRAIN_TIMEOUT_MS = 10 * 60_000;
@@ -58,8 +61,16 @@ export default defineBuckyCommand({
   exitCode: (p) => (p.draining && !p.done ? 3 : 0),
 });
 
+/** Stored files listed one by one at most; the rest are counted. */
+const FILES_LISTED = 10;
+
 function moving(p: DrainProgress): boolean {
-  return p.holds.length > 0 || p.runs.length > 0 || p.catchingUp.length > 0;
+  return (
+    p.holds.length > 0 ||
+    p.runs.length > 0 ||
+    p.catchingUp.length > 0 ||
+    p.files.some((file) => file.withinBudget)
+  );
 }
 
 /** What is still on it, a line each with what to do; the apps' moves first. */
@@ -71,6 +82,7 @@ function stillOnIt(p: DrainProgress): string {
       (copy) =>
         `the conflict copy ${copy.name} of ${copy.app} (${copy.bytes} bytes, kept ${copy.at}) is only on it: bring it back with \`bucky app restore-copy ${copy.app} ${copy.name}\` (it moves off with the app), or delete it on purpose with \`bucky app delete-copy ${copy.app} ${copy.name}\` on ${p.device}`,
     ),
+    ...onlyFilesLines(p),
     ...p.backupVia.map(
       (target) =>
         `the backup target ${target} is reached through it (the others back up through ${p.device}): remove it (\`bucky backup target rm ${target}\`) and add it again on a device that stays (\`bucky backup target add ${target} <url>\` there)`,
@@ -94,11 +106,27 @@ function stillOnIt(p: DrainProgress): string {
   ].join("\n");
 }
 
+/** Its stored files past the budget that no other device holds: those wait on the owner. */
+function onlyFilesLines(p: DrainProgress): string[] {
+  const past = p.files.filter((file) => !file.withinBudget);
+  const lines = past.slice(0, FILES_LISTED).map((file) => {
+    const what = `${file.name ? `${file.name} (${file.id})` : file.id}${file.apps.length > 0 ? `, stored by ${file.apps.join(", ")}` : ""}, ${file.bytes === null ? "of no size said" : formatBytes(file.bytes)}`;
+    return `the stored file ${what}, is only on it, past the zone's budget for stored files, which no other device copies: raise the budget (\`bucky state set ${FILES_BUDGET_KEY} <bytes>\` on a device holding the owner key), or let it go (\`bucky rm ${file.id}\`; an app's, by the app)`;
+  });
+  if (past.length > FILES_LISTED)
+    lines.push(`and ${past.length - FILES_LISTED} more stored files past the budget, only on it`);
+  return lines;
+}
+
 function left(p: DrainProgress): string {
+  const copying = p.files.filter((file) => file.withinBudget).length;
   const parts = [
     p.holds.length > 0 ? `holds the data of ${p.holds.join(", ")}` : "",
     p.runs.length > 0 ? `runs ${p.runs.join(", ")}` : "",
     p.catchingUp.length > 0 ? `other devices are catching up with ${p.catchingUp.join(", ")}` : "",
+    copying > 0
+      ? `other devices are copying ${copying} of its stored files (a nearly full one takes none)`
+      : "",
     p.pinned.length > 0
       ? `${p.pinned.join(", ")} ${p.pinned.length === 1 ? "is" : "are"} pinned to it (move with \`bucky app move <app> --to <device>\`)`
       : "",

@@ -13,6 +13,7 @@ import { type AppStatus, appStatuses, type ZoneView } from "../apps/status.ts";
 import { BuckyError } from "../errors.ts";
 import { readZoneFacts } from "../facts/zone-facts.ts";
 import { standingOf } from "../sync/membership.ts";
+import { STANDBY_LAG_LIMIT_MS } from "../zone/reliability.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import { anythingStillOn, type StillOn, stillOn } from "./still-on.ts";
 import { appHasData, drainKey, readDraining } from "./zone-holding.ts";
@@ -89,10 +90,15 @@ export function drainProgress(zone: ZoneView, device: string, liveWindowMs: numb
 
 /**
  * Whether an app's data has a copy besides the drained device's, where the zone has a
- * device for one: a standby that is not the drained device and is up to date.
+ * device for one: a standby that is not the drained device and is current, as status
+ * counts it (within STANDBY_LAG_LIMIT_MS; an app that writes all the time keeps every
+ * standby a little behind, and would hold every drain up).
  */
-function caughtUpElsewhere(status: AppStatus, device: string): boolean {
+export function caughtUpElsewhere(status: Pick<AppStatus, "data">, device: string): boolean {
   const standbys = status.data?.standbys ?? [];
   if (standbys.length === 0) return true;
-  return standbys.some((standby) => standby.device !== device && standby.lagMs === 0);
+  return standbys.some(
+    (standby) =>
+      standby.device !== device && standby.lagMs !== null && standby.lagMs <= STANDBY_LAG_LIMIT_MS,
+  );
 }

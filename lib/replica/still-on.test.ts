@@ -2,9 +2,11 @@
 import { describe, expect, test } from "bun:test";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
+import type { ObjectId } from "../../protocol/ndn.ts";
 import { conflictCopyName } from "../../protocol/replica.ts";
 import type { DeviceFactsPayload } from "../facts/payload.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
+import { FILES_BUDGET_BYTES } from "../ndn/stored-files.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, seed, testDeviceDocument, testZone } from "../state/test-db.ts";
 import { loadMembership } from "../sync/membership.ts";
@@ -43,7 +45,19 @@ function zone(gateways: readonly string[]) {
       [{ key: `nodes/${name}/gateway`, value: gateway }],
       2,
     );
-  return { db: node.db, membership: loadMembership(node.db, node.zone) };
+  return { db: node.db, seal: node.seal, membership: loadMembership(node.db, node.zone) };
+}
+
+/** Writes `ops` as `name` does, by its own key. */
+function writeAs(
+  { db, seal }: ReturnType<typeof zone>,
+  name: (typeof NAMES)[number],
+  ops: { key: string; value: string }[],
+  hlcMs: number,
+) {
+  const key = keys.get(name);
+  if (!key) throw new Error(name);
+  appendLocalChangeset(db, { zone: testZone.id, name, key, seal }, ops, hlcMs);
 }
 
 function standing(name: string, facts: DeviceFactsPayload): DeviceStanding {
@@ -83,6 +97,7 @@ describe("what is still on a device being drained", () => {
     ];
     expect(stillOn(db, membership, devices, "nas", new Set(["nas"]))).toEqual({
       conflicts: [{ app: "notes", name: only, at: "2026-11-28T21:40:03.120Z", bytes: 20 }],
+      files: [],
       backupVia: [],
       onlyOwnerKey: true,
       onlyBackupKey: false,
@@ -115,6 +130,7 @@ describe("what is still on a device being drained", () => {
     const devices = [standing("laptop", {}), standing("nas", {}), standing("tv", {})];
     expect(stillOn(db, membership, devices, "nas", new Set(["nas"]))).toEqual({
       conflicts: [],
+      files: [],
       backupVia: [],
       onlyOwnerKey: true,
       onlyBackupKey: true,
@@ -131,5 +147,47 @@ describe("what is still on a device being drained", () => {
         new Set(["nas"]),
       ),
     ).toMatchObject({ onlyOwnerKey: false, onlyBackupKey: false });
+  });
+
+  test("stored files no other device holds whole: within the budget, past it, an app's", () => {
+    const theZone = zone([]);
+    const { db, membership } = theZone;
+    const id = (letter: string) => `sha256:${letter.repeat(64)}` as ObjectId;
+    const file = (size: number, name: string) =>
+      JSON.stringify({ size, at: "2026-12-02T00:00:00.000Z", name });
+    writeAs(
+      theZone,
+      "nas",
+      [
+        { key: `system/files/${id("a")}`, value: file(10, "a.txt") },
+        { key: `system/files/${id("b")}`, value: file(FILES_BUDGET_BYTES + 1, "b.iso") },
+        { key: `system/files/${id("c")}`, value: file(10, "c.txt") },
+        { key: `system/files/${id("d")}`, value: file(10, "d.txt") },
+        { key: `system/files/apps/photos/${id("e")}`, value: file(10, "") },
+        { key: `system/files/apps/photos/${id("a")}`, value: file(10, "") },
+        ...["a", "b", "c", "d", "e"].map((letter) => ({
+          key: `nodes/nas/files/${id(letter)}`,
+          value: "true",
+        })),
+      ],
+      3,
+    );
+    writeAs(theZone, "tv", [{ key: `nodes/tv/files/${id("c")}`, value: "true" }], 4);
+    writeAs(theZone, "laptop", [{ key: `nodes/laptop/files/${id("d")}`, value: "true" }], 5);
+    const devices = NAMES.map((name) => standing(name, {}));
+    const only = (draining: string[]) =>
+      stillOn(db, membership, devices, "nas", new Set(draining)).files;
+    expect(only(["nas"])).toEqual([
+      { id: id("a"), name: "a.txt", apps: ["photos"], bytes: 10, withinBudget: true },
+      { id: id("e"), name: "", apps: ["photos"], bytes: 10, withinBudget: true },
+      { id: id("b"), name: "b.iso", apps: [], bytes: FILES_BUDGET_BYTES + 1, withinBudget: false },
+    ]);
+    // A copy on a device drained with it is no copy.
+    expect(only(["nas", "laptop"]).map((file) => file.id)).toEqual([
+      id("a"),
+      id("d"),
+      id("e"),
+      id("b"),
+    ]);
   });
 });

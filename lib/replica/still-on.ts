@@ -5,6 +5,8 @@
  * the same answer:
  *
  *   - conflict copies of app data kept on it alone (`<home>/apps/<app>/conflicts/`);
+ *   - stored files (`bucky put`, and apps' named data) no other device holds whole: those
+ *     within the zone's budget the others are still copying, those past it none will;
  *   - backup targets it is the via of (the others reach them through it);
  *   - the owner key, or the backup key, no other device holds;
  *   - the zone's only gateway, or its only relay (devices behind NAT are reached through one).
@@ -12,10 +14,13 @@
  * Other devices being drained count as gone already: two devices drained together must
  * not each count on the other.
  */
+
+import type { ObjectId } from "../../protocol/ndn.ts";
 import { readZoneTargets } from "../backup/zone-targets.ts";
 import type { DeviceFactsPayload } from "../facts/payload.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
 import { isRelayOnly, readGateway } from "../gateway/config.ts";
+import { fileHolders, storedFilesBudget } from "../ndn/stored-files.ts";
 import { readRelays } from "../relay/relays.ts";
 import type { StateQueries } from "../store/db.ts";
 import type { Membership } from "../sync/membership.ts";
@@ -28,9 +33,23 @@ export interface OnlyCopy {
   readonly bytes: number;
 }
 
+/** A stored file no other device holds whole. */
+export interface OnlyFile {
+  readonly id: ObjectId;
+  /** Its name where it was stored ("" for an app's). */
+  readonly name: string;
+  /** The apps that stored it through their API (none: the owner's alone). */
+  readonly apps: readonly string[];
+  readonly bytes: number | null;
+  /** Within the zone's budget for stored files: the others copy it by themselves. */
+  readonly withinBudget: boolean;
+}
+
 export interface StillOn {
   /** Conflict copies kept only on it: restore them, or delete them on purpose. */
   readonly conflicts: readonly OnlyCopy[];
+  /** Stored files it alone holds whole: those within the budget first, each in the order stored. */
+  readonly files: readonly OnlyFile[];
   /** Backup targets it is the via of. */
   readonly backupVia: readonly string[];
   /** No other device holds the owner key (by what each device said). */
@@ -64,6 +83,7 @@ export function stillOn(
   const isRelay = (name: string) => readGateway(db, name) !== undefined || isRelayOnly(db, name);
   return {
     conflicts: onlyCopies(itSaid, others),
+    files: onlyFiles(db, device, new Set(others.map((other) => other.name))),
     backupVia: readZoneTargets(db)
       .filter((target) => target.via === device)
       .map((target) => target.name),
@@ -86,6 +106,7 @@ export function stillOn(
 export function anythingStillOn(still: StillOn): boolean {
   return (
     still.conflicts.length > 0 ||
+    still.files.length > 0 ||
     still.backupVia.length > 0 ||
     still.onlyOwnerKey ||
     still.onlyBackupKey ||
@@ -106,4 +127,35 @@ function onlyCopies(itSaid: DeviceFactsPayload, others: readonly DeviceStanding[
       .filter((copy) => !elsewhere(app, copy.name))
       .map((copy) => ({ app, name: copy.name, at: copy.at, bytes: copy.bytes })),
   );
+}
+
+/**
+ * The stored files `device` says it holds whole and none of `others` does. Their records
+ * are read as the budget orders them, so each says whether the others will copy it.
+ */
+function onlyFiles(db: StateQueries, device: string, others: ReadonlySet<string>): OnlyFile[] {
+  const holders = fileHolders(db);
+  const onlyThere = (id: ObjectId) => {
+    const held = holders.get(id);
+    return held?.has(device) === true && ![...held].some((holder) => others.has(holder));
+  };
+  const { within, past } = storedFilesBudget(db);
+  const files = new Map<ObjectId, OnlyFile>();
+  // Within first: a file one record keeps within the budget is copied, whatever another says.
+  for (const [records, withinBudget] of [
+    [within, true],
+    [past, false],
+  ] as const)
+    for (const record of records) {
+      if (!onlyThere(record.id)) continue;
+      const known = files.get(record.id);
+      files.set(record.id, {
+        id: record.id,
+        name: known?.name || record.name,
+        apps: record.app === null ? (known?.apps ?? []) : [...(known?.apps ?? []), record.app],
+        bytes: known?.bytes ?? record.sizeBytes,
+        withinBudget: known?.withinBudget ?? withinBudget,
+      });
+    }
+  return [...files.values()];
 }
