@@ -27,6 +27,11 @@ export const ERROR_CODES = {
    */
   E_QUARANTINED: { exit: 1, http: 403 },
   /**
+   * This device was revoked by the zone's owner: it takes no part in the zone any more, and
+   * its daemon does not run (an exit of its own, so a service manager does not restart it).
+   */
+  E_REVOKED: { exit: 5, http: 403 },
+  /**
    * A member of the zone runs an older bucky that would refuse this write (and every later
    * change of the writer behind it): that member is to be upgraded first.
    */
@@ -67,13 +72,17 @@ export class BuckyError extends Error {
       cause?: unknown;
       /** When a refusal for now may be tried again: an HTTP answer says it in Retry-After. */
       retryAfterS?: number;
+      /** What the answer carries beside the words, for the asker to act on (E_REVOKED's revocation). */
+      details?: Readonly<Record<string, string>>;
     },
   ) {
     super(message, options);
     this.retryAfterS = options?.retryAfterS;
+    this.details = options?.details;
   }
 
   readonly retryAfterS: number | undefined;
+  readonly details: Readonly<Record<string, string>> | undefined;
 
   get exitCode(): number {
     return ERROR_CODES[this.code].exit;
@@ -83,8 +92,18 @@ export class BuckyError extends Error {
     return ERROR_CODES[this.code].http;
   }
 
-  toJSON(): { code: ErrorCode; message: string; hint?: string } {
-    return { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) };
+  toJSON(): {
+    code: ErrorCode;
+    message: string;
+    hint?: string;
+    [detail: string]: string | undefined;
+  } {
+    return {
+      ...this.details,
+      code: this.code,
+      message: this.message,
+      ...(this.hint ? { hint: this.hint } : {}),
+    };
   }
 }
 

@@ -222,7 +222,7 @@ describe("bucky daemon install", () => {
     expect(result.installed).toBe(false);
     expect(result.unit).toContain(`ExecStart=${BUCKY} daemon --home ${home} --port 4500\n`);
     expect(result.unit).toContain("Restart=always\n");
-    expect(result.unit).toContain("RestartPreventExitStatus=4\n");
+    expect(result.unit).toContain("RestartPreventExitStatus=4 5\n");
     expect(existsSync(result.path)).toBe(false);
     const text = await bucky(["daemon", "install", "--home", home]);
     expect(text.stdout).toStartWith(

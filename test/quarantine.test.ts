@@ -250,25 +250,6 @@ describe("a device that signed two histories", () => {
     }
   });
 
-  test("revoked, both histories past the fork go on every device, which all agree at once", async () => {
-    // The owner key's device comes back, and revokes y: the revocation keeps what y signed
-    // before the fork, so x drops b, z drops a, and w drops b when it hears of it.
-    x = await restart(x);
-    const fork = (a[0] as Changeset).seq;
-    await buckyJson(["devices", "revoke", "y", "--home", x.home]);
-    const agreed = await waitFor(
-      "x, z and w to hold y up to the fork, and the same state",
-      async () => {
-        const held = await Promise.all([x, z, w].map(heldOf));
-        const states = await Promise.all([x, z, w].map((d) => userState(d.home)));
-        const same = states.every((s) => JSON.stringify(s) === JSON.stringify(states[0]));
-        return same && held.every((h) => h.head === fork - 1) ? held : undefined;
-      },
-      20_000,
-    );
-    expect(agreed).toEqual([0, 1, 2].map(() => ({ head: fork - 1, fork: undefined })));
-  });
-
   test("the device itself, holding the proof, still starts and writes nothing, saying what to do", async () => {
     const proof = makeProof((a[0] as Changeset).bytes, (b[0] as Changeset).bytes);
     const db = new Database(join(yHome, "state.db"));
@@ -291,6 +272,25 @@ describe("a device that signed two histories", () => {
     } finally {
       await yDaemon.stop();
     }
+  });
+
+  test("revoked, both histories past the fork go on every device, which all agree at once", async () => {
+    // The owner key's device comes back, and revokes y: the revocation keeps what y signed
+    // before the fork, so x drops b, z drops a, and w drops b when it hears of it.
+    x = await restart(x);
+    const fork = (a[0] as Changeset).seq;
+    await buckyJson(["devices", "revoke", "y", "--home", x.home]);
+    const agreed = await waitFor(
+      "x, z and w to hold y up to the fork, and the same state",
+      async () => {
+        const held = await Promise.all([x, z, w].map(heldOf));
+        const states = await Promise.all([x, z, w].map((d) => userState(d.home)));
+        const same = states.every((s) => JSON.stringify(s) === JSON.stringify(states[0]));
+        return same && held.every((h) => h.head === fork - 1) ? held : undefined;
+      },
+      20_000,
+    );
+    expect(agreed).toEqual([0, 1, 2].map(() => ({ head: fork - 1, fork: undefined })));
   });
 });
 

@@ -1,5 +1,8 @@
 /** Revoking a device: its later writes never reach the zone, and it can no longer sync. */
+import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import {
   answeredOnceHeld,
   bucky,
@@ -15,6 +18,10 @@ import {
 
 afterAll(cleanUp);
 
+/** A sync round an hour: a device started so syncs only what it writes, at once. */
+const HOURLY = { BUCKY_SYNC_INTERVAL_MS: "3600000" };
+const portOf = (daemon: Daemon) => Number(new URL(daemon.addresses[0] as string).port);
+
 async function statuses(home: string): Promise<Record<string, string>> {
   const { devices } = await buckyJson<{ devices: { name: string; status: string }[] }>([
     "devices",
@@ -25,16 +32,22 @@ async function statuses(home: string): Promise<Record<string, string>> {
 }
 
 describe("bucky devices revoke", () => {
-  test("the revoked device's new writes never appear, and its sync requests are refused", async () => {
+  test("the revoked device's new writes never appear, its sync requests are refused, and told why it stops", async () => {
     const zone = await startZone(["alpha", "beta", "gamma"]);
-    const [alpha, beta, gamma] = ["alpha", "beta", "gamma"].map(
-      (name) => zone.get(name) as Daemon,
-    ) as [Daemon, Daemon, Daemon];
+    const [alpha, beta] = ["alpha", "beta"].map((name) => zone.get(name) as Daemon) as [
+      Daemon,
+      Daemon,
+    ];
+    let gamma = zone.get("gamma") as Daemon;
 
     await buckyJson(["state", "set", "apps/before", '"kept"', "--home", gamma.home]);
     await waitFor("gamma's write to reach beta", async () =>
       (await userState(beta.home))["apps/before"] === "kept" ? true : undefined,
     );
+    // gamma syncs once an hour from here on: it hears of its revocation only by the push of
+    // its write below (each peer's refusal carries it).
+    await gamma.stop();
+    gamma = await startDaemon(gamma.home, HOURLY, { port: portOf(gamma) });
 
     const revoked = await buckyJson<{ name: string; keptSeq: number }>([
       "devices",
@@ -58,18 +71,25 @@ describe("bucky devices revoke", () => {
     await buckyJson(["state", "set", "apps/after", '"refused"', "--no-wait", "--home", gamma.home]);
     const refusedGamma = (log: string) =>
       log.split("\n").some((line) => line.includes("status=403") && line.includes("peer=gamma"));
-    await waitFor("alpha and beta to refuse gamma's sync", () =>
-      refusedGamma(alpha.log()) && refusedGamma(beta.log()) ? true : undefined,
+    // The first refusal stops gamma, which may call the other peer off.
+    await waitFor("alpha or beta to refuse gamma's sync", () =>
+      refusedGamma(alpha.log()) || refusedGamma(beta.log()) ? true : undefined,
     );
-    await waitFor("gamma to be told why", () =>
-      gamma.log().includes("you are revoked in this zone") ? true : undefined,
-    );
+    expect(await gamma.exited).toBe(5);
+    expect(gamma.log()).toContain("this device was revoked by the zone's owner: the daemon stops");
     // Several sync rounds later, still nowhere but on gamma.
     await Bun.sleep(1000);
     for (const daemon of [alpha, beta]) {
       expect(await userState(daemon.home)).toEqual({ "apps/before": "kept" });
     }
-    expect((await userState(gamma.home))["apps/after"]).toBe("refused");
+    // Its daemon stopped, gamma's own database still holds the write.
+    const gammaState = new Database(join(gamma.home, "state.db"), { readonly: true });
+    expect(
+      gammaState
+        .query<{ value: string }, [string]>("SELECT value FROM state WHERE key = ?")
+        .get("apps/after"),
+    ).toEqual({ value: '"refused"' });
+    gammaState.close();
   });
 
   test("an agent granted through the revoked device is listed as not working, why, and what to do", async () => {
@@ -117,7 +137,6 @@ describe("bucky devices revoke", () => {
     let [alpha, beta, gamma, delta] = ["alpha", "beta", "gamma", "delta"].map(
       (name) => zone.get(name) as Daemon,
     ) as [Daemon, Daemon, Daemon, Daemon];
-    const portOf = (daemon: Daemon) => Number(new URL(daemon.addresses[0] as string).port);
     const [alphaPort, betaPort] = [portOf(alpha), portOf(beta)];
     await waitFor("every device to know delta's address", async () => {
       const { devices } = await buckyJson<{ devices: { name: string; status: string }[] }>([
@@ -137,7 +156,6 @@ describe("bucky devices revoke", () => {
     await gamma.stop();
     // alpha comes back, and is told to revoke gamma before it has synced: its own sync
     // rounds are an hour apart, and beta (paused) misses the one alpha makes as it starts.
-    const HOURLY = { BUCKY_SYNC_INTERVAL_MS: "3600000" };
     await beta.stop();
     beta = await startDaemon(beta.home, HOURLY, { port: betaPort });
     process.kill(beta.pid, "SIGSTOP");
@@ -178,9 +196,14 @@ describe("bucky devices revoke", () => {
 
   test("revoking is answered once another device holds the revocation: the revoking device lost right after, the device stays revoked", async () => {
     const zone = await startZone(["alpha", "beta", "gamma"]);
-    const [alpha, beta, gamma] = ["alpha", "beta", "gamma"].map(
-      (name) => zone.get(name) as Daemon,
-    ) as [Daemon, Daemon, Daemon];
+    const [alpha, beta] = ["alpha", "beta"].map((name) => zone.get(name) as Daemon) as [
+      Daemon,
+      Daemon,
+    ];
+    let gamma = zone.get("gamma") as Daemon;
+    // gamma hears of its revocation only by the push of its write below.
+    await gamma.stop();
+    gamma = await startDaemon(gamma.home, HOURLY, { port: portOf(gamma) });
     await waitFor("alpha to know every device's address", async () =>
       Object.values(await statuses(alpha.home)).every((status) => status === "online")
         ? true
@@ -214,6 +237,28 @@ describe("bucky devices revoke", () => {
         : undefined,
     );
     expect(await userState(beta.home)).toEqual({});
+    // Told why by beta (alpha is gone), gamma stops.
+    expect(await gamma.exited).toBe(5);
+  }, 60_000);
+
+  test("a device revoked while it was off learns it from the first peer it reaches, stops, and does not start again", async () => {
+    const zone = await startZone(["alpha", "beta", "gamma"]);
+    const [alpha, beta, gamma] = ["alpha", "beta", "gamma"].map(
+      (name) => zone.get(name) as Daemon,
+    ) as [Daemon, Daemon, Daemon];
+    await gamma.stop();
+    await buckyJson(["devices", "revoke", "gamma", "--home", alpha.home]);
+    // The revoking device is gone: gamma hears it from beta, which holds the revocation.
+    await alpha.kill();
+    const back = await startDaemon(gamma.home);
+    expect(await back.exited).toBe(5);
+    expect(back.log()).toContain("this device was revoked by the zone's owner: the daemon stops");
+    expect(beta.log()).toMatch(/status=403.*peer=gamma|peer=gamma.*status=403/);
+    expect(existsSync(join(gamma.home, "revoked"))).toBe(true);
+    const again = await bucky(["up", "--json", "--home", gamma.home]);
+    expect([again.exitCode, jsonError(again).code]).toEqual([5, "E_REVOKED"]);
+    expect(jsonError(again).message).toContain("this device, gamma, was revoked");
+    expect(jsonError(again).hint).toContain("bucky join");
   }, 60_000);
 
   test("only a device holding the owner key can revoke, and never itself", async () => {

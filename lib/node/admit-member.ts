@@ -2,7 +2,7 @@
  * Who may call a device's peer API: a request authenticated (signed, or tagged with the
  * key this device shares with its sender), fresh and meant for this device, by a member in
  * good standing. A revoked or quarantined device, or one this device does not know, is
- * refused; so is a member whose clock is too far from this one's (E_CLOCK). Shared by the router's middleware and the apps' ingress, which is served before
+ * refused (a revoked one with its revocation); so is a member whose clock is too far from this one's (E_CLOCK). Shared by the router's middleware and the apps' ingress, which is served before
  * the router (lib/node/peer-ingress.ts).
  */
 import type { DeviceId } from "../../protocol/ids.ts";
@@ -10,6 +10,7 @@ import { checkRequest, type RequestToSign } from "../../protocol/request-auth.ts
 import { BuckyError } from "../errors.ts";
 import { standingOf } from "../sync/membership.ts";
 import { clashLostBy, nameLostError } from "../zone/name-clashes.ts";
+import { revocationIn, revokedRefusal } from "../zone/revoked-here.ts";
 import type { NodeContext } from "./node-context.ts";
 
 /**
@@ -50,6 +51,13 @@ export function admitMember(
   named?.(membership.byId.get(check.device)?.name ?? check.device);
   if (quarantinedToo && standing === "quarantined") return check.device;
   if (standing !== "member") {
+    // Revoked (under a name taken again since, it is unknown): told so with the owner's
+    // word, for it to stop (lib/zone/revoked-here.ts).
+    const revocation =
+      standing === "revoked" || standing === "unknown"
+        ? revocationIn(node.db, node.zoneId, check.device)
+        : undefined;
+    if (revocation) throw revokedRefusal(revocation);
     const clash =
       standing === "unknown"
         ? clashLostBy(node.db, node.zoneId, membership, check.device)

@@ -12,6 +12,7 @@ import { BuckyError, ERROR_CODES } from "../errors.ts";
 import { homePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { openZone } from "../zone/open.ts";
+import { refuseIfRevoked } from "../zone/revoked-here.ts";
 import { requestDaemon } from "./daemon-client.ts";
 import { DAEMON_ENV } from "./daemon-env.ts";
 import type { DaemonInfo } from "./node.ts";
@@ -64,9 +65,14 @@ export async function startInBackground(options: BackgroundOptions): Promise<Bac
   const underSystemd = options.useSystemd && unitInstalled(file);
   const running = await answering(options.home);
   if (running) return describe(options, running, false, underSystemd ? file.path : null);
-  // A zone the daemon would refuse (an altered state, a damaged key) is refused here, with
+  // A zone the daemon would refuse (an altered state, a damaged key, a device revoked) is refused here, with
   // its own error, rather than as a daemon that did not start.
-  openZone(options.home, options.log).close();
+  const zone = openZone(options.home, options.log);
+  try {
+    refuseIfRevoked(zone);
+  } finally {
+    zone.close();
+  }
   if (options.useSystemd) {
     installUnit(
       planUnit({

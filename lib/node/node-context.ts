@@ -66,6 +66,7 @@ import {
 import { RefusedWrites } from "../sync/refused-writes.ts";
 import { type Directory, readDirectory, touchesPeople } from "../users/directory.ts";
 import type { OpenZone } from "../zone/open.ts";
+import { keepRevocation, revocationIn, revokedHereError } from "../zone/revoked-here.ts";
 import { PeerClient } from "./peer-client.ts";
 import { HELD_ELSEWHERE_WITHIN_MS, PeerHoldings } from "./peer-holdings.ts";
 import { Contacts, type Peer, readDeviceDocument, readPeers } from "./peers.ts";
@@ -87,7 +88,7 @@ export type ChangeOrigin = "local" | "remote";
 export type ChangeListener = (changesets: readonly Changeset[], origin: ChangeOrigin) => void;
 /** Told of other devices' facts records kept, as they arrive from a peer. */
 export type FactsListener = (records: readonly DeviceFacts[]) => void;
-/** Told that the zone state was found altered behind bucky's back. */
+/** Told that this device must stop serving the zone: its state altered, or it revoked. */
 export type DamageListener = (error: BuckyError) => void;
 
 /** A checkpoint a peer offered that did not check out is not fetched from it again for this long. */
@@ -318,7 +319,10 @@ export class NodeContext {
     return this.zone.seal;
   }
 
-  /** Calls `listener` when the zone state turns out altered (the daemon then stops). */
+  /**
+   * Calls `listener` when this device must stop serving the zone (the daemon then stops):
+   * its zone state turns out altered (E_INTEGRITY), or it learns it was revoked (E_REVOKED).
+   */
   onDamage(listener: DamageListener): void {
     this.damageListeners.push(listener);
   }
@@ -326,6 +330,22 @@ export class NodeContext {
   /** Says that the zone state was found altered: whoever listens stops serving it. */
   damaged(error: BuckyError): void {
     for (const listener of this.damageListeners) listener(error);
+  }
+
+  /**
+   * Takes what claims to be the owner's revocation of this device (a peer's refusal carries
+   * it: lib/zone/revoked-here.ts). Once it checks out, it is kept in the home and whoever
+   * listens stops serving the zone; anything else is taken for nothing.
+   */
+  heardRevocation(jws: unknown): void {
+    const revocation = keepRevocation(this.zone.paths.home, jws, this.zoneId, this.deviceId);
+    if (revocation) this.damaged(revokedHereError(revocation));
+  }
+
+  /** Whether this device's own state says the owner revoked it: then as a peer's word of it. */
+  checkOwnStanding(): void {
+    if (standingOf(this.membership(), this.deviceId) !== "revoked") return;
+    this.heardRevocation(revocationIn(this.db, this.zoneId, this.deviceId)?.jws);
   }
 
   membership(): Membership {

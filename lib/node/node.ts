@@ -63,6 +63,7 @@ import { forgetExpiredSignOuts } from "../users/signouts.ts";
 import { tidyInviteRecords } from "../zone/invites.ts";
 import { openZone } from "../zone/open.ts";
 import { mendOwnKeptAtStart } from "../zone/repair.ts";
+import { refuseIfRevoked } from "../zone/revoked-here.ts";
 import { requestDaemon } from "./daemon-client.ts";
 import { createLocalApp } from "./local-api.ts";
 import { LocalApi } from "./local-client.ts";
@@ -184,6 +185,13 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
   // Every row of the state database is checked against its seal before anything is served.
   const zone = openZone(options.home, log, { everyRow: true });
   const { paths } = zone;
+  try {
+    // A device the owner revoked takes no part in the zone.
+    refuseIfRevoked(zone);
+  } catch (error) {
+    zone.close();
+    throw error;
+  }
   // What to undo, newest first, if starting fails half way.
   const started: (() => void)[] = [() => zone.close()];
   const undo = () => {
@@ -203,15 +211,19 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     if (diskFull && isPassing(error)) diskFull(error);
     else crash(error);
   };
-  // A state found altered stops the daemon, which then exits with that integrity error.
+  // A state found altered stops the daemon, which then exits with that integrity error;
+  // so does this device learning the owner revoked it (E_REVOKED).
   let damage: BuckyError | undefined;
   let stopNode: (() => Promise<void>) | undefined;
   const stateDamaged = (error: BuckyError) => {
     if (damage) return;
     damage = error;
-    log.fatal("the zone state was altered behind bucky's back: the daemon stops", {
-      error: error.message,
-    });
+    log.fatal(
+      error.code === "E_REVOKED"
+        ? "this device was revoked by the zone's owner: the daemon stops"
+        : "the zone state was altered behind bucky's back: the daemon stops",
+      { error: error.message },
+    );
     // While starting, the write that found it throws, and the start fails with it.
     if (stopNode) void stopNode();
   };

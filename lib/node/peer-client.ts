@@ -690,6 +690,7 @@ function peerError(peer: Peer, status: number, body: Uint8Array): PeerAnswerErro
     code,
     `${peer.name} refused: ${quoted(shortened(said.message))}${hint}`,
     status,
+    said.revocation,
   );
 }
 
@@ -703,6 +704,8 @@ export class PeerAnswerError extends BuckyError {
     code: ErrorCode,
     message: string,
     readonly status: number,
+    /** The owner's revocation of this device, a refusal of E_REVOKED carries (unchecked). */
+    readonly revocation?: string,
   ) {
     super(code, message);
   }
@@ -723,14 +726,21 @@ function shortened(words: string): string {
 /** How a peer before E_TOO_LARGE refused a body over its bound. */
 const LEGACY_TOO_LARGE = /^request body over \d+ bytes$/;
 
-/** The error a peer's answer says, when it is of that shape: `{"error": {code, message, hint?}}`. */
-function saidError(body: Uint8Array): { code: string; message: string; hint?: string } | undefined {
+/** The error a peer's answer says, when it is of that shape: `{"error": {code, message, hint?, revocation?}}`. */
+function saidError(
+  body: Uint8Array,
+): { code: string; message: string; hint?: string; revocation?: string } | undefined {
   try {
     const { error } = JSON.parse(new TextDecoder().decode(body)) as { error?: unknown };
     if (typeof error !== "object" || error === null) return undefined;
-    const { code, message, hint } = error as Record<string, unknown>;
+    const { code, message, hint, revocation } = error as Record<string, unknown>;
     if (typeof code !== "string" || typeof message !== "string") return undefined;
-    return { code, message, ...(typeof hint === "string" ? { hint } : {}) };
+    return {
+      code,
+      message,
+      ...(typeof hint === "string" ? { hint } : {}),
+      ...(typeof revocation === "string" ? { revocation } : {}),
+    };
   } catch {
     return undefined;
   }

@@ -274,6 +274,9 @@ export class SyncLoop {
       Promise.race([Promise.allSettled(exchanges), waited]).then(() => {
         clearTimeout(patience);
         if (this.stopped) return;
+        // Its own revocation heard in a sync (before the peers stopped answering it).
+        this.node.checkOwnStanding();
+        if (this.stopped) return;
         this.idle = this.peers().length === 0;
         this.timer = setTimeout(() => this.round(), this.idle ? IDLE_ROUND_MS : this.intervalMs);
       }),
@@ -507,6 +510,8 @@ export class SyncLoop {
         // whole zone of.
         this.failed(peer, { kind: "failing", code: error.code, message: error.message });
       } else {
+        // Revoked: the owner's word, checked before it stops anything (lib/zone/revoked-here.ts).
+        if (error.revocation !== undefined) this.node.heardRevocation(error.revocation);
         // A refusal (4xx): asked again every round, it would be refused every round.
         this.failed(peer, {
           kind: "refusing",

@@ -1,0 +1,118 @@
+/**
+ * A device the owner revoked learns it, and stops taking part in the zone. Revoked while
+ * it was away, it never syncs again (every peer refuses it), so it would never hear of the
+ * revocation in the zone state: it would go on running its apps on stale data, taking
+ * over apps it was a standby of (it hears nobody alive), and, as a gateway, letting people
+ * sign in with passwords changed since and sessions ended since. So each peer's refusal
+ * of a revoked device carries the revocation itself (E_REVOKED, `revocation`: the owner's
+ * signed word, which no member can forge), and the device, once it checks out against the
+ * owner key and names this device, keeps it in `<home>/revoked` and stops its daemon. The
+ * same when its own state holds it (heard before the others stopped answering). The
+ * daemon does not start again in that home; the home is left as it was.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type Revocation, verifyRevocation } from "../../protocol/documents.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import { writeFileAtomic } from "../atomic-file.ts";
+import { BuckyError } from "../errors.ts";
+import { type StateReader, sqliteOf } from "../store/reads.ts";
+import type { OpenZone } from "./open.ts";
+
+/** Where a device keeps the revocation it was told of. */
+export const revokedFile = (home: string) => join(home, "revoked");
+
+/** The owner's revocation of `device` the state holds, whatever name it was under. */
+export function revocationIn(
+  db: StateReader,
+  zone: ZoneId,
+  device: DeviceId,
+): Revocation | undefined {
+  const rows = sqliteOf(db)
+    .query<{ value: string }, []>(
+      "SELECT value FROM state WHERE key GLOB 'devices/*/revoked' AND value IS NOT NULL",
+    )
+    .all();
+  for (const { value } of rows) {
+    const revocation = checkedRevocation(jsonOrNothing(value), zone, device);
+    if (revocation) return revocation;
+  }
+  return undefined;
+}
+
+/** What a peer answers a device the owner revoked: its revocation, for it to stop. */
+export function revokedRefusal(revocation: Revocation): BuckyError {
+  return new BuckyError("E_REVOKED", "you are revoked in this zone", undefined, {
+    details: { revocation: revocation.jws },
+  });
+}
+
+/**
+ * The revocation of this device (`device` in `zone`) it knows of: kept in its home, or
+ * held in its state. Undefined while it is no revoked device.
+ */
+export function ownRevocation(
+  home: string,
+  db: StateReader,
+  zone: ZoneId,
+  device: DeviceId,
+): Revocation | undefined {
+  const path = revokedFile(home);
+  if (existsSync(path)) {
+    const kept = checkedRevocation(readFileSync(path, "utf8").trim(), zone, device);
+    if (kept) return kept;
+  }
+  return revocationIn(db, zone, device);
+}
+
+/**
+ * Keeps `jws` in the home when it is the owner's revocation of this device: a peer's
+ * word alone (a refusal's field) is taken for nothing else. Returns the revocation kept.
+ */
+export function keepRevocation(
+  home: string,
+  jws: unknown,
+  zone: ZoneId,
+  device: DeviceId,
+): Revocation | undefined {
+  const revocation = checkedRevocation(jws, zone, device);
+  if (revocation && !existsSync(revokedFile(home)))
+    writeFileAtomic(revokedFile(home), `${revocation.jws}\n`, 0o644);
+  return revocation;
+}
+
+/** Refuses a zone whose device the owner revoked, with what to do: its daemon does not start. */
+export function refuseIfRevoked(zone: OpenZone): void {
+  const revocation = ownRevocation(zone.paths.home, zone.db, zone.zone.id, zone.device.id);
+  if (revocation) throw revokedHereError(revocation);
+}
+
+/** The error this device's daemon stops with, and refuses to start with, once revoked. */
+export function revokedHereError(revocation: Revocation): BuckyError {
+  const at = new Date(revocation.issuedAt * 1000).toISOString();
+  return new BuckyError(
+    "E_REVOKED",
+    `this device, ${revocation.name}, was revoked by the zone's owner (${at}): it takes no part in the zone any more, and its daemon does not run`,
+    "Its home is left as it was. To use this machine in the zone again, ask for a new invitation and join it into a new home (`bucky join <token> --home <dir>`).",
+  );
+}
+
+function checkedRevocation(jws: unknown, zone: ZoneId, device: DeviceId): Revocation | undefined {
+  if (typeof jws !== "string") return undefined;
+  try {
+    const revocation = verifyRevocation(jws, zone);
+    return revocation.id === device ? revocation : undefined;
+  } catch (error) {
+    if (error instanceof ProtocolError) return undefined;
+    throw error;
+  }
+}
+
+function jsonOrNothing(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
