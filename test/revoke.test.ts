@@ -259,6 +259,8 @@ describe("bucky devices revoke", () => {
     expect([again.exitCode, jsonError(again).code]).toEqual([5, "E_REVOKED"]);
     expect(jsonError(again).message).toContain("this device, gamma, was revoked");
     expect(jsonError(again).hint).toContain("bucky join");
+    const status = await bucky(["status", "--json", "--home", gamma.home]);
+    expect([status.exitCode, jsonError(status).code]).toEqual([5, "E_REVOKED"]);
   }, 60_000);
 
   test("only a device holding the owner key can revoke, and never itself", async () => {

@@ -69,7 +69,7 @@ export async function startInBackground(options: BackgroundOptions): Promise<Bac
   // its own error, rather than as a daemon that did not start.
   const zone = openZone(options.home, options.log);
   try {
-    refuseIfRevoked(zone);
+    refuseIfRevoked(options.home, zone.db, zone.zone.id, zone.device.id);
   } finally {
     zone.close();
   }

@@ -187,7 +187,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
   const { paths } = zone;
   try {
     // A device the owner revoked takes no part in the zone.
-    refuseIfRevoked(zone);
+    refuseIfRevoked(paths.home, zone.db, zone.zone.id, zone.device.id);
   } catch (error) {
     zone.close();
     throw error;

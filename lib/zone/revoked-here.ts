@@ -18,7 +18,6 @@ import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
-import type { OpenZone } from "./open.ts";
 
 /** Where a device keeps the revocation it was told of. */
 export const revokedFile = (home: string) => join(home, "revoked");
@@ -82,9 +81,17 @@ export function keepRevocation(
   return revocation;
 }
 
-/** Refuses a zone whose device the owner revoked, with what to do: its daemon does not start. */
-export function refuseIfRevoked(zone: OpenZone): void {
-  const revocation = ownRevocation(zone.paths.home, zone.db, zone.zone.id, zone.device.id);
+/**
+ * Refuses a home whose device the owner revoked, with what to do: its daemon does not
+ * start, and its status says that alone.
+ */
+export function refuseIfRevoked(
+  home: string,
+  db: StateReader,
+  zone: ZoneId,
+  device: DeviceId,
+): void {
+  const revocation = ownRevocation(home, db, zone, device);
   if (revocation) throw revokedHereError(revocation);
 }
 

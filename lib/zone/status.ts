@@ -76,6 +76,7 @@ import {
   type Reliability,
   STANDBY_LAG_LIMIT_MS,
 } from "./reliability.ts";
+import { refuseIfRevoked } from "./revoked-here.ts";
 
 export interface ZoneStatus extends ZoneAttention {
   readonly home: string;
@@ -340,6 +341,7 @@ export async function zoneStatus(
 ): Promise<ZoneStatus> {
   const zone = openCheckedZone(home, log);
   try {
+    refuseIfRevoked(zone.paths.home, zone.sqlite, zone.zone.id, zone.device.id);
     const { disk, ...times } = options;
     // One answer's checks of the owner's purge grants (a running node keeps its own).
     const grants = new PurgeGrants(zone.zone.id);
