@@ -237,6 +237,42 @@ describe("the named data an app stores", () => {
     ]);
   });
 
+  test("is said within the budget or not alike, whether every record fits or not; a size lied below zero frees none", () => {
+    const db = stateOf({
+      [FILES_BUDGET_KEY]: signBudget({
+        key: FILES_BUDGET_KEY,
+        zone,
+        bytes: 100,
+        atMs: 1000,
+        owner: testOwner,
+      }),
+      [`${FILES_PREFIX}${idOf("a")}`]: { size: 60, at: "2026-12-01T00:00:01.000Z" },
+      [`${FILES_PREFIX}${idOf("d")}`]: { size: -1000, at: "2026-12-01T00:00:02.000Z" },
+    });
+    let hlcMs = 2000;
+    const zoneOf = {
+      db,
+      now: () => hlcMs,
+      write(ops: readonly { key: string; value: string | null }[]) {
+        writeRows(
+          db,
+          Object.fromEntries(ops.map((op) => [op.key, op.value])),
+          "dev-alpha",
+          ++hlcMs,
+        );
+      },
+    };
+    const store = (letter: string) =>
+      recordAppObject(zoneOf, "alpha", "photos", { id: idOf(letter), sizeBytes: 30 }).withinBudget;
+    expect(store("b")).toBe(true);
+    expect(store("c")).toBe(false);
+    expect(
+      storedFilesBudget(db)
+        .within.map((record) => record.id)
+        .sort(),
+    ).toEqual([idOf("a"), idOf("b")]);
+  });
+
   test("is recorded once, held here; one app letting it go leaves another's record", () => {
     const db = stateOf({});
     const written: unknown[][] = [];

@@ -192,6 +192,25 @@ export function storedFilesBudget(db: StateReader, membership?: Membership): Sto
   };
 }
 
+/**
+ * Whether a stored file's record `kept` picks out is within the budget. At once when every
+ * record's size, added, fits it (each is then within: the usual case, which an app storing
+ * object after object meets on every call); else as storedFilesBudget orders them all.
+ */
+function withinBudgetBy(db: StateReader, kept: (record: StoredFileRecord) => boolean): boolean {
+  // What a record says of its size, read as storedFileRecords does: a size that is no
+  // whole number of bytes uses none of the budget (its record is past it, whatever fits).
+  const said = sqliteOf(db)
+    .query<{ bytes: number }, [string]>(
+      `SELECT total(CASE WHEN json_valid(value) AND json_type(value, '$.size') = 'integer'
+         THEN max(json_extract(value, '$.size'), 0) ELSE 0 END) AS bytes
+       FROM state WHERE key GLOB ? AND value IS NOT NULL`,
+    )
+    .get(`${FILES_PREFIX}*`);
+  if ((said?.bytes ?? Number.POSITIVE_INFINITY) <= storedFilesBudgetBytes(db)) return true;
+  return storedFilesBudget(db).within.some(kept);
+}
+
 /** The writes that record `id` as a file stored here, held whole here. */
 export function storedFileOps(
   device: string,
@@ -229,10 +248,11 @@ export function recordAppObject(
       key,
       value: JSON.stringify({ size: object.sizeBytes, at: new Date(zone.now()).toISOString() }),
     });
-  if (!filesHeldBy(zone.db, device).has(object.id))
+  if (!holdsWhole(zone.db, device, object.id))
     ops.push({ key: heldKey(device, object.id), value: "true" });
   if (ops.length > 0) zone.write(ops);
-  const withinBudget = storedFilesBudget(zone.db).within.some(
+  const withinBudget = withinBudgetBy(
+    zone.db,
     (record) => record.app === app && record.id === object.id,
   );
   return { withinBudget };
@@ -262,6 +282,11 @@ export function releasedFileOps(device: string, id: ObjectId): Op[] {
 }
 
 /** The files `device` says it holds whole. */
+/** Whether `device` says it holds the whole of `id`. */
+function holdsWhole(db: StateReader, device: string, id: ObjectId): boolean {
+  return Boolean(stateValue(db, heldKey(device, id)));
+}
+
 export function filesHeldBy(db: StateReader, device: string): Set<ObjectId> {
   const prefix = heldPrefix(device);
   const held = new Set<ObjectId>();
@@ -396,13 +421,13 @@ export function recordStoredFile(
   const [record, held] = storedFileOps(device, { ...file, atMs: zone.now() }) as [Op, Op];
   const ops =
     isRecord(said) && said.size === file.sizeBytes
-      ? filesHeldBy(zone.db, device).has(file.id)
+      ? holdsWhole(zone.db, device, file.id)
         ? []
         : [held]
       : [record, held];
   if (ops.length > 0) zone.write(ops);
   if (ops.length > 1) zone.log.info("file stored in the zone", { id: file.id });
-  const withinBudget = storedFilesBudget(zone.db).within.some((record) => record.id === file.id);
+  const withinBudget = withinBudgetBy(zone.db, (record) => record.id === file.id);
   return { id: file.id, withinBudget };
 }
 
