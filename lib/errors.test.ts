@@ -16,6 +16,7 @@ describe("errors", () => {
       E_PERMISSION: 1,
       E_CLOCK: 1,
       E_QUARANTINED: 1,
+      E_REVOKED: 5,
       E_UPGRADE_FIRST: 1,
       E_IO: 1,
       E_UNAVAILABLE: 3,
@@ -27,6 +28,7 @@ describe("errors", () => {
     expect(new BuckyError("E_UNAVAILABLE", "down").httpStatus).toBe(503);
     expect(new BuckyError("E_INTEGRITY", "bad").httpStatus).toBe(422);
     expect(new BuckyError("E_QUARANTINED", "refused").httpStatus).toBe(403);
+    expect(new BuckyError("E_REVOKED", "refused").httpStatus).toBe(403);
   });
 
   test("serializes as code, message and hint", () => {

@@ -17,6 +17,7 @@ import {
   scratchDir,
   startDaemon,
   startZone,
+  stateUnder,
   waitFor,
 } from "./harness.ts";
 
@@ -51,16 +52,8 @@ let beta: Daemon;
 let vault: string;
 
 /** The keys under `prefix` that `home`'s state holds live. */
-async function liveKeys(home: string, prefix: string): Promise<string[]> {
-  const { entries } = await buckyJson<{ entries: { key: string; value: unknown }[] }>([
-    "state",
-    "list",
-    prefix,
-    "--home",
-    home,
-  ]);
-  return entries.filter((entry) => entry.value !== null).map((entry) => entry.key);
-}
+const liveKeys = async (home: string, prefix: string) =>
+  Object.keys(await stateUnder(home, prefix));
 
 async function store(bytes: Uint8Array): Promise<string> {
   const response = await appFetch(vault, "/store", { method: "POST", body: bytes });

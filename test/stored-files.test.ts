@@ -20,6 +20,7 @@ import {
   scratchDir,
   startDaemon,
   startZone,
+  stateUnder,
   storeChunkAlone,
   waitFor,
 } from "./harness.ts";
@@ -59,20 +60,6 @@ function file(name: string, bytes: number): string {
 
 const storedFiles = async (home: string) =>
   (await buckyJson<{ storedFiles: StoredFiles }>(["status", "--home", home])).storedFiles;
-
-/** The keys under `prefix` a device's state holds live, as key → value. */
-async function stateUnder(home: string, prefix: string): Promise<Record<string, unknown>> {
-  const { entries } = await buckyJson<{ entries: { key: string; value: unknown }[] }>([
-    "state",
-    "list",
-    prefix,
-    "--home",
-    home,
-  ]);
-  return Object.fromEntries(
-    entries.filter((e) => e.value !== null).map((entry) => [entry.key, entry.value]),
-  );
-}
 
 /** Waits until `home`'s status counts the stored files as `want`. */
 const untilStatus = (home: string, want: StoredFiles, timeoutMs = 15_000) =>
