@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import { heldNotesZone } from "../replica/test-held-app.ts";
+import { heldNotesZone, reportNotes } from "../replica/test-held-app.ts";
 import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
 import { parseSpec } from "./spec.ts";
 import { TEST_PACKAGE, testManifest, testSpec } from "./test-spec.ts";
@@ -49,13 +49,23 @@ describe("when an upgrade is given up for the version before", () => {
     const dir = appDir();
     markHealthy(dir, NEW_PACKAGE);
     expect(upgradeFailed(zone.db, upgrade, crashes, { appDir: dir, devices })).toBe(false);
-    // Nor where the version before never ran healthy (or before this device noted it).
-    const unnoted = { appDir: appDir(null), devices };
-    expect(upgradeFailed(zone.db, upgrade, crashes, unnoted)).toBe(false);
     // Laptop's report says TEST_PACKAGE ran there.
     const ranOnLaptop = { ...upgrade, package: TEST_PACKAGE, previousPackage: NEW_PACKAGE };
     const where = { appDir: appDir(NEW_PACKAGE), devices };
     expect(upgradeFailed(zone.db, ranOnLaptop, crashes, where)).toBe(false);
+  });
+
+  test("on a device that took the app over, as the holder's report says: its note stayed on the holder", () => {
+    // Nothing noted here; laptop's report says the version before runs there.
+    const unnoted = { appDir: appDir(null), devices };
+    expect(upgradeFailed(zone.db, upgrade, crashes, unnoted)).toBe(true);
+    // Nor where no device says the version before ran healthy (or before any noted it).
+    const crashedThere = heldNotesZone({ copyOnNas: true });
+    reportNotes(crashedThere, "laptop", "crashed");
+    expect(upgradeFailed(crashedThere.db, upgrade, crashes, unnoted)).toBe(false);
+    expect(upgradeFailed(crashedThere.db, upgrade, crashes, { appDir: appDir(), devices })).toBe(
+      true,
+    );
   });
 
   test("the spec written back names the version before and what failed, and reads as a spec", () => {

@@ -6,7 +6,8 @@
  * process ended: a package this device cannot fetch yet is no crash of the version, and
  * the upgrade waits for it), where the
  * version before was the last to run healthy (a note per app, written the first time a
- * package runs healthy there), and no device's report says the new one ran, and this
+ * package runs healthy there; or, on a device that took the app over, as the holder's
+ * report says), and no device's report says the new one ran, and this
  * device holds the package of the version before (every device that may run the app
  * keeps it: the spec's previousPackage), the device writes the app's
  * spec back to that version, with `failedUpgrade` saying what failed and why. It is the
@@ -47,14 +48,10 @@ export function markHealthy(appDir: string, pkg: ObjectId): void {
   writeFileAtomic(join(appDir, HEALTHY_FILE), pkg);
 }
 
-/** The last package that ran healthy on this device, as its note says (undefined: none noted). */
-export function healthyPackage(appDir: string): ObjectId | undefined {
-  const path = join(appDir, HEALTHY_FILE);
-  return existsSync(path) ? (readFileSync(path, "utf8") as ObjectId) : undefined;
-}
-
+/** Whether `pkg` is the last package that ran healthy on this device, as its note says. */
 function healthyHere(appDir: string, pkg: ObjectId): boolean {
-  return healthyPackage(appDir) === pkg;
+  const path = join(appDir, HEALTHY_FILE);
+  return existsSync(path) && readFileSync(path, "utf8") === pkg;
 }
 
 /**
@@ -124,11 +121,38 @@ export function heldManifest(
 }
 
 /**
+ * Whether the data here is `spec`'s version before's, as far as anyone can say: that
+ * version is the last that ran healthy here (noted in `appDir`), or a device's report
+ * (of `devices`) says it runs or ran healthy there, and none says `spec`'s version ran
+ * (ranSomewhere). The report counts for a device that took the app over: its data is the
+ * holder's, copied, and the holder's note stayed on the holder, dead or away. A version
+ * healthy before any device noted such things (an older bucky) is never taken for the
+ * data's: nothing says the new one never ran.
+ */
+export function dataOfVersionBefore(
+  db: StateReader,
+  spec: AppSpec,
+  where: { readonly appDir: string; readonly devices: readonly string[] },
+): boolean {
+  const before = spec.previousPackage;
+  if (!before || before === spec.package) return false;
+  // Healthy here once (its report may not have reached the zone), it may have migrated it.
+  if (healthyHere(where.appDir, spec.package)) return false;
+  const beforeRan =
+    healthyHere(where.appDir, before) ||
+    someReport(
+      db,
+      spec,
+      where.devices,
+      (report) =>
+        report.ranHealthy === before || (report.package === before && report.state === "running"),
+    );
+  return beforeRan && !ranSomewhere(db, spec, where.devices);
+}
+
+/**
  * Whether `spec`'s version is to be given up after a crash: `exits` crashes at start
- * in a row, and the version before is the last that ran healthy here (so this one never
- * did, and the data here is that version's), nor did this one on any device whose report
- * the zone holds (`devices`). A version healthy before this device noted such things (an
- * older bucky) is never given up: nothing says it never ran.
+ * in a row, on the data of the version before (dataOfVersionBefore).
  */
 export function upgradeFailed(
   db: StateReader,
@@ -136,10 +160,8 @@ export function upgradeFailed(
   crash: { readonly exits: number },
   where: { readonly appDir: string; readonly devices: readonly string[] },
 ): boolean {
-  if (!spec.previousPackage || spec.image || spec.previousPackage === spec.package) return false;
-  if (crash.exits < ROLLBACK_AFTER_CRASHES) return false;
-  if (!healthyHere(where.appDir, spec.previousPackage)) return false;
-  return !ranSomewhere(db, spec, where.devices);
+  if (spec.image || crash.exits < ROLLBACK_AFTER_CRASHES) return false;
+  return dataOfVersionBefore(db, spec, where);
 }
 
 /** The spec of the version before, `previous` its package's manifest, saying why it is back. */

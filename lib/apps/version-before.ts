@@ -8,16 +8,17 @@
  * the version before, and from then on is like any device running it: it keeps trying to
  * fetch the new one, says why it waits, and upgrades (the data copied first) once it has it.
  *
- * Only the version the upgrade replaced (the spec's previousPackage), when it was the last
- * to run healthy here and no device's report says the new one ran: the data here is then
- * that version's, as for a rollback (lib/apps/upgrade-rollback.ts). An image app waits as
+ * Only the version the upgrade replaced (the spec's previousPackage), when the data here is
+ * that version's, as for a rollback (dataOfVersionBefore: it was the last to run healthy
+ * here, or on the device whose data this one took over, and no device's report says the
+ * new one ran). An image app waits as
  * before: its version before is an image record, not a package with its manifest.
  */
 import { join } from "node:path";
 import { isImageRun } from "../../protocol/app-manifest.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { AppSpec } from "./spec.ts";
-import { healthyPackage, heldManifest, ranSomewhere } from "./upgrade-rollback.ts";
+import { dataOfVersionBefore, heldManifest } from "./upgrade-rollback.ts";
 
 /**
  * The spec of the version before to run here while `spec`'s package is not held, or
@@ -27,9 +28,12 @@ export function versionBeforeToRun(node: NodeContext, spec: AppSpec): AppSpec | 
   const before = spec.previousPackage;
   if (spec.image || !before || before === spec.package) return undefined;
   if (node.store.holdsWhole(spec.package)) return undefined;
-  if (healthyPackage(join(node.zone.paths.appsDir, spec.app)) !== before) return undefined;
   if (!node.store.holdsWhole(before)) return undefined;
-  if (ranSomewhere(node.db, spec, [...node.membership().byName.keys()])) return undefined;
+  const where = {
+    appDir: join(node.zone.paths.appsDir, spec.app),
+    devices: [...node.membership().byName.keys()],
+  };
+  if (!dataOfVersionBefore(node.db, spec, where)) return undefined;
   const manifest = heldManifest(node, before, spec.app);
   if (!manifest || isImageRun(manifest.run)) return undefined;
   // Not an upgrade of its own: nothing to give up (upgradeFailed) nor data to put back.
