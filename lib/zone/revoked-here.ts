@@ -15,6 +15,8 @@ import { join } from "node:path";
 import { type Revocation, verifyRevocation } from "../../protocol/documents.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import { decodeJws } from "../../protocol/jws.ts";
+import { isRecord } from "../../protocol/shape.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
@@ -108,6 +110,10 @@ export function revokedHereError(revocation: Revocation): BuckyError {
 function checkedRevocation(jws: unknown, zone: ZoneId, device: DeviceId): Revocation | undefined {
   if (typeof jws !== "string") return undefined;
   try {
+    // The name read first: a peer answering a stranger's requests (any key signs one) checks
+    // no signature for it.
+    const { payload } = decodeJws(jws);
+    if (!isRecord(payload) || payload.id !== device) return undefined;
     const revocation = verifyRevocation(jws, zone);
     return revocation.id === device ? revocation : undefined;
   } catch (error) {
