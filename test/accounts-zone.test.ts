@@ -413,6 +413,25 @@ describe("a person's sign-in, zone-wide", () => {
     alpha = await restart(alpha);
   }, 60_000);
 
+  test("a WebSocket and a stream open at beta are closed once a block rule added at alpha reaches beta, alpha killed", async () => {
+    const [, cookie] = await signIn(betaGateway, SECOND);
+    const socket = await echoSocket(betaGateway, cookie);
+    const stream = await echoStream(betaGateway, cookie);
+    // Answered once another device (beta) holds the rule.
+    const rule = await buckyJson<{ id: string; heldElsewhere: string }>([
+      ...["rule", "add", "block", "--app", "echo", "--user", "ann", "--home", alpha.home],
+    ]);
+    expect(rule.heldElsewhere).toBe("held");
+    await alpha.kill();
+    const closed = await waitFor("beta to close the socket", () => socket.closed());
+    expect(closed.code).toBe(1008);
+    expect(closed.reason).toStartWith(`blocked by rule ${rule.id}:`);
+    expect(await waitFor("beta to end the stream", () => stream.ended())).toBe("cut");
+    expect(beta.log()).toContain(`connection closed why="blocked by rule ${rule.id}:`);
+    alpha = await restart(alpha);
+    await buckyJson(["rule", "rm", rule.id, "--home", alpha.home]);
+  }, 60_000);
+
   test("signing out everywhere at alpha ends every earlier session at beta with alpha killed", async () => {
     const [, atAlpha] = await signIn(alphaGateway, SECOND);
     const [, atBeta] = await signIn(betaGateway, SECOND);

@@ -3,7 +3,9 @@
  * ingress each device serves for its own apps. Hop-by-hop headers stop here, and the
  * zone's session cookie never reaches an app.
  */
+
 import type { ServerWebSocket, WebSocketHandler } from "bun";
+import type { Refusal } from "./held-access.ts";
 import { type AnswersAt, type SilenceTiming, watchForSilence } from "./silence-watch.ts";
 
 /**
@@ -204,17 +206,20 @@ function dropBuckyCookies(headers: Headers): void {
   for (const cookie of cookies) if (!isBuckyCookie(cookie)) headers.append("set-cookie", cookie);
 }
 
-/** The close code of a socket whose session ended: the policy it was let in under. */
-const SESSION_ENDED_CLOSE = 1008;
+/**
+ * The close code of a socket no longer let in (its session ended, or a rule or the app's
+ * sharing refuses it now): the policy it was let in under.
+ */
+const NO_LONGER_LET_IN_CLOSE = 1008;
 /** A close frame's reason is at most 123 bytes. */
 const MAX_CLOSE_REASON_BYTES = 123;
 
-/** Closes a bridged socket whose session ended, saying why (cut to what a close carries). */
-export function closeForSessionEnd(client: ServerWebSocket<BridgeData>, why: string): void {
+/** Closes a bridged socket no longer let in, saying why (cut to what a close carries). */
+export function closeNoLongerLetIn(client: ServerWebSocket<BridgeData>, why: string): void {
   // By whole characters: a person's name may be any.
   const characters = [...why];
   while (Buffer.byteLength(characters.join("")) > MAX_CLOSE_REASON_BYTES) characters.pop();
-  client.close(SESSION_ENDED_CLOSE, characters.join(""));
+  client.close(NO_LONGER_LET_IN_CLOSE, characters.join(""));
 }
 
 export function isWebSocketUpgrade(request: Request): boolean {
@@ -224,6 +229,10 @@ export function isWebSocketUpgrade(request: Request): boolean {
 /** What a bridged WebSocket carries: where its other end is, and what waits to be sent. */
 export interface BridgeData {
   readonly kind: "bridge";
+  /** Why it would be refused now, asked again while it is open (lib/gateway/held-access.ts). */
+  readonly refused?: Refusal;
+  /** Lets go of what holds it open to be checked again, once it closes. */
+  releaseAccess?: () => void;
   readonly url: string;
   readonly headers: Record<string, string>;
   readonly tls?: { ca: string; serverName: string };

@@ -47,13 +47,14 @@ import {
   type BridgeData,
   bridgeData,
   carriesBody,
-  closeForSessionEnd,
+  closeNoLongerLetIn,
   forwardedHeaders,
   isWebSocketUpgrade,
   READ_WHOLE_BYTES,
   returnedResponse,
   websocketBridge,
 } from "./forward.ts";
+import { HeldAccess, type Refusal } from "./held-access.ts";
 import { counter, TokenBucket, throttle } from "./limits.ts";
 import { escapeHtml, type Line, literal, page, textHtml, wordsFor } from "./pages.ts";
 import { sizesWithinBudget } from "./public-budget.ts";
@@ -70,7 +71,7 @@ import {
   SIGNOUT_PATH,
 } from "./routing.ts";
 import { describeRule } from "./rules.ts";
-import { SessionConnections, SessionEnded } from "./session-connections.ts";
+import { NoLongerLetIn, SessionConnections } from "./session-connections.ts";
 import { acceptLogin, isSameOriginPath, SESSION_COOKIE, SESSION_TTL_S } from "./sessions.ts";
 import { DeviceSilent, type SilenceTiming, watchForSilence } from "./silence-watch.ts";
 import { type AppEntry, RouteTable } from "./table.ts";
@@ -161,6 +162,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   const sessions = new CheckedSessions(node, people);
   // WebSockets and streamed answers, ended with the sessions that opened them.
   const sessionConnections = new SessionConnections(node, sessions, log);
+  const heldAccess = new HeldAccess(table, log);
   // Which objects are within the zone's budget for public files, worked out once a change.
   const publicSizes = new StateBoundMemo<ReadonlyMap<ObjectId, number>>(node);
   const sizesOfPublic = () =>
@@ -471,6 +473,16 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         ]),
       );
     }
+    // The same two checks, asked again of what stays open (lib/gateway/held-access.ts).
+    const refusedNow: Refusal = () => {
+      const rules = table.rules();
+      const rule = rules.length > 0 ? blockingRule(rules, target.app, client, viewer) : undefined;
+      if (rule) return `blocked by rule ${rule.id}: ${describeRule(rule)}`;
+      const now = table.app(target.app);
+      if (now && !open && !mayUseApp(viewer, reachOf(now.spec)))
+        return `${target.app} is no longer shared with you`;
+      return undefined;
+    };
     if (!(await stillThere())) return unanswered();
     const limiter = limiterOf(entry);
     const allowed = limiter.requests?.take() ?? { ok: true };
@@ -534,7 +546,8 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         backendTimeoutMs,
         options.silence ?? {},
       );
-      if (data && server.upgrade(request, { data })) return undefined;
+      if (data && server.upgrade(request, { data: { ...data, refused: refusedNow } }))
+        return undefined;
       const words = await wordsFor(request);
       return finish(
         target.app,
@@ -730,17 +743,20 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     // It may last as long as the client keeps it (an event stream): held, it ends with its
     // session, as a WebSocket does, the app told by its connection's end.
     const cookie = "viewer" in session ? session.cookie : undefined;
-    const release =
-      cookie === undefined
-        ? undefined
-        : sessionConnections.hold(cookie, (why) => abort.abort(new SessionEnded(why)));
-    if (release) request.signal.addEventListener("abort", release, { once: true });
+    const cut = (why: string) => abort.abort(new NoLongerLetIn(why));
+    const releaseSession = cookie === undefined ? undefined : sessionConnections.hold(cookie, cut);
+    const releaseAccess = heldAccess.hold(refusedNow, cut);
+    const release = () => {
+      releaseSession?.();
+      releaseAccess();
+    };
+    request.signal.addEventListener("abort", release, { once: true });
     // Told once the last byte has passed: by the counter itself, unless a throttle holds
     // bytes after it. Each stream a chunk passes through costs the gateway about 0.3 ms of
     // CPU a MiB (docs/performance.md, relayed bulk), and every large relayed answer comes
     // this way: the device's ingress sends it chunked, its length lost.
     const counted = () => {
-      release?.();
+      release();
       done(target.app, response.status, bytesIn, bytesOut);
     };
     const bandwidth = limiter.bandwidth;
@@ -801,11 +817,17 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
           const cookie = client.data.sessionCookie;
           if (cookie !== undefined)
             client.data.release = sessionConnections.hold(cookie, (why) =>
-              closeForSessionEnd(client, why),
+              closeNoLongerLetIn(client, why),
+            );
+          const { refused } = client.data;
+          if (refused)
+            client.data.releaseAccess = heldAccess.hold(refused, (why) =>
+              closeNoLongerLetIn(client, why),
             );
         },
         close(client, code, reason) {
           client.data.release?.();
+          client.data.releaseAccess?.();
           websocketBridge.close?.(client, code, reason);
         },
       },

@@ -17,9 +17,12 @@ import { mayEndSessions } from "../users/sessions.ts";
 import type { CheckedSessions } from "./checked-sessions.ts";
 import { SESSION_COOKIE } from "./sessions.ts";
 
-/** Why a streamed answer was cut: its session ended (the abort's reason). */
-export class SessionEnded extends Error {
-  override readonly name = "SessionEnded";
+/**
+ * Why a streamed answer was cut (the abort's reason): its session ended, or a rule or the
+ * app's sharing refuses it now (lib/gateway/held-access.ts).
+ */
+export class NoLongerLetIn extends Error {
+  override readonly name = "NoLongerLetIn";
 }
 
 /** How often what is held is checked again without a change: a session past its expiry ends within it. */
