@@ -22,7 +22,7 @@ export function waitArgs(alsoUntil?: string) {
 }
 
 /** The lines to add to the text (none once held, nor when not waited for); `write` names it. */
-export function notHeldYetNote(held: HeldAnswer, write: string): string[] {
+export function notHeldYetNote(held: Partial<HeldAnswer>, write: string): string[] {
   if (held.heldElsewhere !== "not yet" || held.waited === false) return [];
   return [
     `No other device holds the ${write} yet (none said so within 3 s): keep this device running until another has synced it, or the ${write} is lost with it.`,

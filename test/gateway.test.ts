@@ -584,7 +584,34 @@ describe("limits", () => {
     expect(ok).toBeLessThanOrEqual(7);
     const limited = statuses.find((r) => r.status === 429) as Response;
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-    await buckyJson(["app", "limit", "probe", "--home", alpha.home]);
+    await buckyJson(["app", "limit", "probe", "--rps", "default", "--home", alpha.home]);
+  });
+
+  test("each set over the manifest's, the other kept; a word that is no limit is refused, not read as none", async () => {
+    const set = (...flags: string[]) =>
+      buckyJson<{ limits: object; manifest: object }>([
+        ...["app", "limit", "probe", ...flags, "--home", alpha.home],
+      ]);
+    await set("--rps", "9");
+    expect((await set("--bandwidth", "1MB/s")).limits).toEqual({
+      rps: 9,
+      bandwidthBytesPerSecond: 1_000_000,
+    });
+    const typo = await bucky([
+      "app",
+      "limit",
+      "probe",
+      "--rps",
+      "ten",
+      "--json",
+      "--home",
+      alpha.home,
+    ]);
+    expect([typo.exitCode, jsonError(typo).code]).toEqual([2, "E_USAGE"]);
+    expect((await set()).limits).toEqual({ rps: 9, bandwidthBytesPerSecond: 1_000_000 });
+    expect((await set("--rps", "default", "--bandwidth", "default")).limits).toEqual(
+      (await set()).manifest,
+    );
   });
 
   test("over the bandwidth: the transfer slows down and completes", async () => {
@@ -596,7 +623,7 @@ describe("limits", () => {
     expect(body.byteLength).toBe(600000);
     expect(seconds).toBeGreaterThan(2);
     expect(seconds).toBeLessThan(6);
-    await buckyJson(["app", "limit", "probe", "--home", alpha.home]);
+    await buckyJson(["app", "limit", "probe", "--bandwidth", "default", "--home", alpha.home]);
   });
 });
 

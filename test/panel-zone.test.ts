@@ -278,8 +278,9 @@ describe("the panel at another device's gateway", () => {
         !catalogs.includes("panel-apps"),
         people.includes("person-ann"),
         agents.includes("owner-helper"),
+        // The form's empty bandwidth is none: no limit, the manifest's lifted too.
         JSON.stringify(await stateValue(beta.home, limitsKey("site"))) ===
-          JSON.stringify({ rps: 7 }),
+          JSON.stringify({ rps: 7, bandwidthBytesPerSecond: null }),
         (await stateValue(beta.home, approvalKey("alpha", "beta"))) !== undefined,
         spec?.moveTo === "beta" || spec?.placement === "beta",
       ];

@@ -10,11 +10,13 @@ describe("an app's limits as a member wrote them (users/owner/apps/<app>/limits)
     expect(parseLimits(JSON.stringify({ rps: 5 }))).toEqual({ rps: 5 });
   });
 
-  test("a limit of another shape is no limit, and the value's other shapes none at all", () => {
+  test("null lifts a limit; one of another shape is not read, and the value's other shapes none at all", () => {
     expect(parseLimits(JSON.stringify({ rps: "x", bandwidthBytesPerSecond: 100 }))).toEqual({
       bandwidthBytesPerSecond: 100,
     });
-    expect(parseLimits(JSON.stringify({ rps: -1, bandwidthBytesPerSecond: null }))).toEqual({});
+    expect(parseLimits(JSON.stringify({ rps: -1, bandwidthBytesPerSecond: null }))).toEqual({
+      bandwidthBytesPerSecond: null,
+    });
     for (const text of ["null", "5", "[1,2]", '"rps"']) expect(parseLimits(text)).toEqual({});
   });
 });

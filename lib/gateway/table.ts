@@ -17,6 +17,28 @@ export interface AppLimits {
   readonly bandwidthBytesPerSecond?: number;
 }
 
+/**
+ * The limits the owner set over the manifest's (`bucky app limit`): a number is the limit,
+ * null lifts the manifest's, and a limit not named is the manifest's.
+ */
+export interface OwnerLimits {
+  readonly rps?: number | null;
+  readonly bandwidthBytesPerSecond?: number | null;
+}
+
+/** The limits in force: the owner's over the manifest's. */
+export function limitsInForce(manifest: AppLimits, owner: OwnerLimits): AppLimits {
+  const rps = owner.rps === undefined ? manifest.rps : owner.rps;
+  const bandwidth =
+    owner.bandwidthBytesPerSecond === undefined
+      ? manifest.bandwidthBytesPerSecond
+      : owner.bandwidthBytesPerSecond;
+  return {
+    ...(rps ? { rps } : {}),
+    ...(bandwidth ? { bandwidthBytesPerSecond: bandwidth } : {}),
+  };
+}
+
 export interface AppEntry {
   readonly spec: AppSpec;
   readonly status: AppStatus;
@@ -84,7 +106,7 @@ export class RouteTable {
       apps.set(spec.app, {
         spec,
         status,
-        limits: { ...spec.manifest.limits, ...readLimits(this.node, spec.app) },
+        limits: limitsInForce(spec.manifest.limits, readLimits(this.node.db, spec.app)),
       });
     }
     this.apps = apps;
@@ -93,8 +115,9 @@ export class RouteTable {
   }
 }
 
-function readLimits(node: NodeContext, app: string): AppLimits {
-  const row = node.db
+/** The limits the owner set on `app` (none: the manifest's). */
+export function readLimits(db: NodeContext["db"], app: string): OwnerLimits {
+  const row = db
     .select({ value: state.value })
     .from(state)
     .where(eq(state.key, limitsKey(app)))
@@ -103,17 +126,19 @@ function readLimits(node: NodeContext, app: string): AppLimits {
 }
 
 /**
- * An app's limits as a member wrote them, each read only when it is a positive number: a
- * limit of another shape (`"x"`, `-1`) is no limit, where it made the gateway's throttle
- * count with NaN.
+ * An app's limits as a member wrote them, each a positive number or null (lifted): a limit
+ * of another shape (`"x"`, `-1`) is not read, the manifest's standing, where it made the
+ * gateway's throttle count with NaN.
  */
-export function parseLimits(text: string): AppLimits {
+export function parseLimits(text: string): OwnerLimits {
   const value: unknown = JSON.parse(text);
   if (!isRecord(value)) return {};
-  const positive = (limit: unknown) =>
-    typeof limit === "number" && Number.isFinite(limit) && limit > 0 ? limit : undefined;
-  const rps = positive(value.rps);
-  const bandwidthBytesPerSecond = positive(value.bandwidthBytesPerSecond);
+  const read = (limit: unknown) =>
+    limit === null || (typeof limit === "number" && Number.isFinite(limit) && limit > 0)
+      ? limit
+      : undefined;
+  const rps = read(value.rps);
+  const bandwidthBytesPerSecond = read(value.bandwidthBytesPerSecond);
   return {
     ...(rps !== undefined ? { rps } : {}),
     ...(bandwidthBytesPerSecond !== undefined ? { bandwidthBytesPerSecond } : {}),

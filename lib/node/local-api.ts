@@ -44,7 +44,7 @@ import type { ReplicaFacts, UsageFacts } from "../facts/payload.ts";
 import { usageFactsSteps } from "../facts/publisher.ts";
 import { readZoneFacts } from "../facts/zone-facts.ts";
 import { trafficReport, trafficSeries } from "../gateway/accounting.ts";
-import { limitsRequest, setLimits } from "../gateway/app-limits.ts";
+import { appLimits, limitsRequest, setLimits } from "../gateway/app-limits.ts";
 import { approveGateway, ownApproval, proposedApproval } from "../gateway/approval.ts";
 import {
   disableGateway,
@@ -866,6 +866,7 @@ export function createLocalApp(
       ),
     );
   });
+  app.get("/v1/apps/:app/limits", (c) => c.json(appLimits(node.db, c.req.param("app"))));
   app.put("/v1/apps/:app/limits", async (c) => {
     const limited = setLimits(node, c.req.param("app"), limitsRequest(await jsonObject(c)));
     // Said set only once another device holds it: lost with this one, no other gateway

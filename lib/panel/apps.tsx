@@ -176,7 +176,8 @@ export function appPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Page)
     const [status, logs, limits, store, devices] = await Promise.all([
       page.api.get<AppStatus>(`/v1/apps/${encoded}`),
       page.api.get<{ device: string; lines: string[] }>(`/v1/apps/${encoded}/logs?lines=50`),
-      page.api.get<{ value: Limits }>(`/v1/state/users/owner/apps/${encoded}/limits`),
+      // In force: the owner's over the manifest's, which the form then shows.
+      page.api.get<{ limits: Limits }>(`/v1/apps/${encoded}/limits`),
       page.api.get<StoreView>("/v1/store"),
       deviceNames(page),
     ]);
@@ -198,7 +199,7 @@ export function appPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Page)
           <AppActions
             app={data}
             devices={devices}
-            limits={limits.ok ? limits.data.value : {}}
+            limits={limits.ok ? limits.data.limits : {}}
             update={update ? { catalog: update.catalog, version: update.version } : undefined}
           />
         ))}
