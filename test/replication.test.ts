@@ -157,7 +157,7 @@ describe("app data on two devices", () => {
 
     // Asked from the other device, the copy comes back, and what it replaces is kept.
     const name = s.data?.conflicts[0]?.name as string;
-    const restored = await buckyJson<{ restored: boolean; device: string }>([
+    const restored = await buckyJson<{ restored: boolean; device: string; heldElsewhere: string }>([
       "app",
       "restore-copy",
       "notes",
@@ -165,7 +165,7 @@ describe("app data on two devices", () => {
       "--home",
       home(standby),
     ]);
-    expect(restored).toMatchObject({ restored: true, device: holder });
+    expect(restored).toMatchObject({ restored: true, device: holder, heldElsewhere: "held" });
     expect(
       readFileSync(join(home(holder), "apps", "notes", "data", "db", "late.txt"), "utf8"),
     ).toBe("written in the dark\n");

@@ -1,6 +1,7 @@
 /** `bucky app restore-copy <app> <copy>`: bring back a conflict copy of an app's data. */
 import type { AppStatus } from "../../lib/apps/status.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import type { HeldAnswer } from "../../lib/node/held-wait.ts";
 import { defineBuckyCommand } from "../command.ts";
 
 const RESTORE_TIMEOUT_MS = 120_000;
@@ -19,7 +20,12 @@ export default defineBuckyCommand({
   },
   async run(args, context) {
     const path = `/v1/apps/${encodeURIComponent(args.app)}`;
-    await requestDaemon(context.home, "POST", `${path}/restore-copy`, { copy: args.copy });
+    const { heldElsewhere } = await requestDaemon<HeldAnswer>(
+      context.home,
+      "POST",
+      `${path}/restore-copy`,
+      { copy: args.copy },
+    );
     const startedAt = Date.now();
     for (;;) {
       const status = await requestDaemon<AppStatus>(context.home, "GET", path);
@@ -31,6 +37,8 @@ export default defineBuckyCommand({
           copy: args.copy,
           restored,
           device: status.data?.holder?.device ?? null,
+          // Whether another device held the restore when it was written.
+          heldElsewhere,
         };
       await Bun.sleep(POLL_MS);
     }

@@ -448,7 +448,9 @@ export function createLocalApp(
     if (typeof body.copy !== "string" || body.copy === "")
       throw new BuckyError("E_USAGE", 'the body must be {"copy": "<name>"}');
     const status = appStatus(node, c.req.param("app"), liveWindowMs);
-    return c.json(restoreCopy(node, c.req.param("app"), body.copy, status.data?.conflicts ?? []));
+    const spec = restoreCopy(node, c.req.param("app"), body.copy, status.data?.conflicts ?? []);
+    // Said on its way once another device holds it: lost with this one, nothing would come.
+    return c.json({ ...spec, ...(await heldAsAsked(c, node, `restore of ${body.copy}`)) });
   });
   // A conflict copy is deleted only where it is kept, asked there: never through the zone
   // state, which any member writes (a stolen laptop must not delete the others' copies).

@@ -526,6 +526,7 @@ describe("an action no other device holds yet", () => {
       "/v1/apps/notes/stop": { app: "notes", desired: "stopped", ...notYet },
       "/v1/apps/notes": { app: "notes", ...notYet },
       "/v1/apps/notes/share": { app: "notes", ...notYet },
+      "/v1/apps/notes/restore-copy": { app: "notes", ...notYet },
       "/v1/users/ann": { user: "ann", ...notYet },
       "/v1/users/ann/sign-out": {
         user: "ann",
@@ -546,6 +547,7 @@ describe("an action no other device holds yet", () => {
       ["apps/notes/stop"],
       ["apps/notes/remove"],
       ["apps/notes/share", { with: "ann" }],
+      ["apps/notes/restore-copy", { copy: "20261128T214003120Z-laptop-epoch3" }],
       ["people/ann/remove"],
       ["people/ann/sign-out"],
       ["agents/helper/revoke"],
