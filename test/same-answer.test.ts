@@ -108,7 +108,9 @@ beforeAll(async () => {
     Daemon,
     Daemon,
   ];
+  // Two gateways: each lists where an app answers, its own among the others.
   await enableGateway(alpha.home);
+  await enableGateway(gamma.home);
   const notes = join(scratchDir(), "notes");
   cpSync(resolve(import.meta.dir, "../fixtures/apps/notes"), notes, { recursive: true });
   await buckyJson(["app", "install", notes, "--device", "beta", "--home", alpha.home]);

@@ -3,6 +3,7 @@
  * and the address each one is reached at. This device comes first when it is one, then
  * the others by name; a gateway whose device published no address cannot be named.
  */
+import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { standingOf } from "../sync/membership.ts";
 import { readAppPorts } from "./app-ports.ts";
@@ -39,12 +40,14 @@ export function zoneGateways(node: NodeContext): ZoneGateway[] {
 }
 
 /**
- * Where people reach an app: by name under a gateway's host, and at the port a gateway
- * without one gave it (app-ports.ts). Until that gateway says which, by path there, which
+ * Where people reach an app, in the order of the gateways' names: by name under a gateway's
+ * host, and at the port a gateway without one gave it (app-ports.ts). Until that gateway says which, by path there, which
  * leads to that port once it has one.
  */
 export function appAddresses(node: NodeContext, app: string): string[] {
-  const addresses = zoneGateways(node).map((gateway) => {
+  // By the gateways' names, this device's among them: the same list on every device.
+  const gateways = zoneGateways(node).sort((a, b) => compareCodeUnits(a.device, b.device));
+  const addresses = gateways.map((gateway) => {
     if (gateway.config.host) return appByName(gateway.config, app);
     const port = readAppPorts(node.db, gateway.device).get(app);
     if (port === undefined) return `${gateway.base}/apps/${app}/`;
