@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { TokenBucket } from "./limits.ts";
+import { counter, TokenBucket } from "./limits.ts";
 
 describe("TokenBucket", () => {
   test("allows a burst, then one per 1/rate seconds, and says how long to wait", () => {
@@ -22,5 +22,61 @@ describe("TokenBucket", () => {
     expect(bucket.takeOwing(500)).toBe(500);
     now = 500;
     expect(bucket.takeOwing(0)).toBe(0);
+  });
+});
+
+/** What the test reads an answer with. */
+interface Reader {
+  read(): Promise<{ done: boolean }>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
+describe("the byte counter of an answer", () => {
+  test("says it ended however the answer ends: whole, its source failing, or its reader gone", async () => {
+    const endsOf = async (
+      source: ReadableStream<Uint8Array>,
+      read: (r: Reader) => Promise<unknown>,
+    ) => {
+      let ended = 0;
+      let bytes = 0;
+      const reader = source
+        .pipeThrough(
+          counter(
+            (n) => (bytes += n),
+            () => ended++,
+          ),
+        )
+        .getReader();
+      await read(reader).catch(() => undefined);
+      await Bun.sleep(10);
+      return { ended, bytes };
+    };
+    const readAll = async (reader: Reader) => {
+      while (!(await reader.read()).done);
+    };
+    const whole = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array(3));
+        controller.close();
+      },
+    });
+    expect(await endsOf(whole, readAll)).toEqual({ ended: 1, bytes: 3 });
+    const failing = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array(3));
+        setTimeout(() => controller.error(new Error("the app crashed")), 5);
+      },
+    });
+    expect(await endsOf(failing, readAll)).toEqual({ ended: 1, bytes: 3 });
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.enqueue(new Uint8Array(3));
+      },
+    });
+    const readOnceAndGo = async (reader: Reader) => {
+      await reader.read();
+      await reader.cancel("the client went");
+    };
+    expect((await endsOf(endless, readOnceAndGo)).ended).toBe(1);
   });
 });

@@ -66,7 +66,7 @@ export function throttle(bucket: TokenBucket): TransformStream<Uint8Array, Uint8
   });
 }
 
-/** Counts the bytes that pass through; `onEnd` is told once the last has. */
+/** Counts the bytes that pass through; `onEnd` is told once the last has, or it is cut (ends). */
 export function counter(
   onBytes: (count: number) => void,
   onEnd?: () => void,
@@ -76,6 +76,16 @@ export function counter(
       onBytes(chunk.length);
       controller.enqueue(chunk);
     },
-    ...(onEnd ? { flush: onEnd } : {}),
+    ...(onEnd ? ends(onEnd) : {}),
   });
+}
+
+/**
+ * A transformer's hooks for the end of what passes through it, however it ends: read to
+ * the end (flush), or cut (cancel: the source failed, the app's side aborted, or the
+ * client went), which would otherwise leave what waits for the end waiting for good.
+ */
+export function ends(onEnd: () => void): { flush: () => void; cancel: () => void } {
+  // Transformer's cancel, which Bun runs, is newer than TypeScript's DOM types.
+  return { flush: onEnd, cancel: onEnd };
 }

@@ -55,7 +55,7 @@ import {
   websocketBridge,
 } from "./forward.ts";
 import { HeldAccess, type Refusal } from "./held-access.ts";
-import { counter, TokenBucket, throttle } from "./limits.ts";
+import { counter, ends, TokenBucket, throttle } from "./limits.ts";
 import { escapeHtml, type Line, literal, page, textHtml, wordsFor } from "./pages.ts";
 import { sizesWithinBudget } from "./public-budget.ts";
 import { keepPublicCopies, publicObjectLimit } from "./public-copies.ts";
@@ -755,7 +755,12 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     // bytes after it. Each stream a chunk passes through costs the gateway about 0.3 ms of
     // CPU a MiB (docs/performance.md, relayed bulk), and every large relayed answer comes
     // this way: the device's ingress sends it chunked, its length lost.
+    // Once, however it ends: read whole, or cut (the app's side failed or was aborted, or
+    // the client went), when the bytes that passed are counted all the same.
+    let ended = false;
     const counted = () => {
+      if (ended) return;
+      ended = true;
       release();
       done(target.app, response.status, bytesIn, bytesOut);
     };
@@ -764,7 +769,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     if (bandwidth)
       stream = stream
         .pipeThrough(throttle(bandwidth))
-        .pipeThrough(new TransformStream({ flush: counted }));
+        .pipeThrough(new TransformStream(ends(counted)));
     return returnedResponse(response, stream, byPath);
   };
 

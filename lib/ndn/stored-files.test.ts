@@ -273,6 +273,31 @@ describe("the named data an app stores", () => {
     ).toEqual([idOf("a"), idOf("b")]);
   });
 
+  test("is past the budget when a size written as 1e2, or twice, takes it: read as the budget reads it", () => {
+    for (const said of ['{"size":1e2,"at":"x"}', '{"size":0,"size":100,"at":"x"}']) {
+      const db = stateOf({
+        [FILES_BUDGET_KEY]: signBudget({
+          key: FILES_BUDGET_KEY,
+          zone,
+          bytes: 100,
+          atMs: 1000,
+          owner: testOwner,
+        }),
+        [`${FILES_PREFIX}${idOf("a")}`]: said,
+      });
+      const zoneOf = {
+        db,
+        now: () => 2000,
+        write(ops: readonly { key: string; value: string | null }[]) {
+          writeRows(db, Object.fromEntries(ops.map((op) => [op.key, op.value])), "dev-alpha", 2000);
+        },
+      };
+      expect(recordAppObject(zoneOf, "alpha", "photos", { id: idOf("b"), sizeBytes: 30 })).toEqual({
+        withinBudget: false,
+      });
+    }
+  });
+
   test("is recorded once, held here; one app letting it go leaves another's record", () => {
     const db = stateOf({});
     const written: unknown[][] = [];

@@ -194,20 +194,18 @@ export function storedFilesBudget(db: StateReader, membership?: Membership): Sto
 
 /**
  * Whether a stored file's record `kept` picks out is within the budget. At once when every
- * record's size, added, fits it (each is then within: the usual case, which an app storing
- * object after object meets on every call); else as storedFilesBudget orders them all.
+ * record's size, added, fits it (each with a size is then within: the usual case, which an
+ * app storing object after object meets on every call); else as storedFilesBudget orders
+ * them all, sharing the budget out.
  */
 function withinBudgetBy(db: StateReader, kept: (record: StoredFileRecord) => boolean): boolean {
-  // What a record says of its size, read as storedFileRecords does: a size that is no
-  // whole number of bytes uses none of the budget (its record is past it, whatever fits).
-  const said = sqliteOf(db)
-    .query<{ bytes: number }, [string]>(
-      `SELECT total(CASE WHEN json_valid(value) AND json_type(value, '$.size') = 'integer'
-         THEN max(json_extract(value, '$.size'), 0) ELSE 0 END) AS bytes
-       FROM state WHERE key GLOB ? AND value IS NOT NULL`,
-    )
-    .get(`${FILES_PREFIX}*`);
-  if ((said?.bytes ?? Number.POSITIVE_INFINITY) <= storedFilesBudgetBytes(db)) return true;
+  // Read as the budget reads them (one parser: a size SQLite's JSON reads otherwise, a
+  // duplicate key or 1e2, would make the sum a member's to shrink).
+  const records = storedFileRecords(db);
+  let total = 0;
+  for (const record of records) total += record.sizeBytes ?? 0;
+  if (total <= storedFilesBudgetBytes(db))
+    return records.some((record) => record.sizeBytes !== null && kept(record));
   return storedFilesBudget(db).within.some(kept);
 }
 
