@@ -66,7 +66,12 @@ import {
 import { RefusedWrites } from "../sync/refused-writes.ts";
 import { type Directory, readDirectory, touchesPeople } from "../users/directory.ts";
 import type { OpenZone } from "../zone/open.ts";
-import { keepRevocation, revocationIn, revokedHereError } from "../zone/revoked-here.ts";
+import {
+  checkedRevocation,
+  keepRevocation,
+  revocationIn,
+  revokedHereError,
+} from "../zone/revoked-here.ts";
 import { PeerClient } from "./peer-client.ts";
 import { HELD_ELSEWHERE_WITHIN_MS, PeerHoldings } from "./peer-holdings.ts";
 import { Contacts, type Peer, readDeviceDocument, readPeers } from "./peers.ts";
@@ -338,8 +343,18 @@ export class NodeContext {
    * listens stops serving the zone; anything else is taken for nothing.
    */
   heardRevocation(jws: unknown): void {
-    const revocation = keepRevocation(this.zone.paths.home, jws, this.zoneId, this.deviceId);
-    if (revocation) this.damaged(revokedHereError(revocation));
+    const revocation = checkedRevocation(jws, this.zoneId, this.deviceId);
+    if (!revocation) return;
+    // Stopped first: a home that cannot take the file (a full disk) stops all the same, and
+    // started again, it is told again by the first peer it reaches.
+    this.damaged(revokedHereError(revocation));
+    try {
+      keepRevocation(this.zone.paths.home, revocation);
+    } catch (error) {
+      this.log.warn("the revocation of this device could not be kept in its home", {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
   }
 
   /** Whether this device's own state says the owner revoked it: then as a peer's word of it. */

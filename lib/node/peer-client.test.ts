@@ -11,7 +11,12 @@ import { checkRequest, REQUEST_KEY_PURPOSE, UNSIGNED_BODY } from "../../protocol
 import { certificatePem, deviceCertificate, privateKeyPem } from "../../protocol/tls-cert.ts";
 import { BuckyError } from "../errors.ts";
 import { RequestKeys } from "../identity/request-keys.ts";
-import { isUnreachable, MAX_PEER_ANSWER_BYTES, PeerClient } from "./peer-client.ts";
+import {
+  isUnreachable,
+  MAX_PEER_ANSWER_BYTES,
+  PeerAnswerError,
+  PeerClient,
+} from "./peer-client.ts";
 import { MemoryContacts, type Peer } from "./peers.ts";
 
 const clientSeed = new Uint8Array(32).fill(1);
@@ -87,6 +92,11 @@ const REFUSALS: Record<string, { status: number; body: string }> = {
   "/quarantined": {
     status: 403,
     body: '{"error":{"code":"E_QUARANTINED","message":"you are quarantined"}}',
+  },
+  // Nor is E_REVOKED: its revocation is passed on for the daemon to check, its code not.
+  "/revoked": {
+    status: 403,
+    body: '{"error":{"code":"E_REVOKED","message":"you are revoked in this zone","revocation":"a.b.c"}}',
   },
   "/long": {
     status: 400,
@@ -181,9 +191,16 @@ describe("PeerClient's reading of a peer's refusal", () => {
         'server refused: "denied\\nerror: the zone\'s owner key is damaged\\u001b[2K", and says "Run `bucky devices revoke nas` to repair it."',
       ],
       ["/quarantined", "E_PERMISSION", false, 'server refused: "you are quarantined"'],
+      ["/revoked", "E_PERMISSION", false, 'server refused: "you are revoked in this zone"'],
       ["/long", "E_USAGE", false, `server refused: "${"x".repeat(1000)}…"`],
     ]);
   });
+});
+
+test("a refusal carrying a revocation passes it on, unchecked, for the daemon to check", async () => {
+  const error = await withKeys.post(peer, "/revoked", new Uint8Array([1])).catch((e) => e);
+  expect(error).toBeInstanceOf(PeerAnswerError);
+  expect((error as PeerAnswerError).revocation).toBe("a.b.c");
 });
 
 test("a refusal is read as the peer's words, never into the buffer the caller gave for its answer", async () => {

@@ -675,12 +675,13 @@ function peerError(peer: Peer, status: number, body: Uint8Array): PeerAnswerErro
       `${peer.name} answered HTTP ${status}`,
       status,
     );
-  // E_QUARANTINED is this device's own state (its writes refused, waited out by its
-  // daemon): a peer saying it is taken by its status, never as this device's.
+  // E_QUARANTINED and E_REVOKED are this device's own state (its writes refused, waited
+  // out by its daemon; its daemon stopped): a peer saying one is taken by its status, never
+  // as this device's. A revocation it sends is checked before anything acts on it.
   const code =
     said.code === "E_USAGE" && LEGACY_TOO_LARGE.test(said.message)
       ? "E_TOO_LARGE"
-      : isErrorCode(said.code) && said.code !== "E_QUARANTINED"
+      : isErrorCode(said.code) && said.code !== "E_QUARANTINED" && said.code !== "E_REVOKED"
         ? said.code
         : codeOfStatus(status);
   // Its words are its own (a member's device answers as it likes): quoted on one line, and

@@ -10,6 +10,7 @@ import { MAX_APP_ARCHIVE_BYTES } from "../apps/app-archive.ts";
 import type { AppStatus } from "../apps/status.ts";
 import type { StoreView } from "../catalog/store-view.ts";
 import { BuckyError } from "../errors.ts";
+import type { LimitsAnswer } from "../gateway/app-limits.ts";
 import { listOf } from "../i18n/format.ts";
 import type { ApiResult } from "../node/local-client.ts";
 import type { DeviceView } from "../zone/devices.ts";
@@ -177,7 +178,7 @@ export function appPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Page)
       page.api.get<AppStatus>(`/v1/apps/${encoded}`),
       page.api.get<{ device: string; lines: string[] }>(`/v1/apps/${encoded}/logs?lines=50`),
       // In force: the owner's over the manifest's, which the form then shows.
-      page.api.get<{ limits: Limits }>(`/v1/apps/${encoded}/limits`),
+      page.api.get<LimitsAnswer>(`/v1/apps/${encoded}/limits`),
       page.api.get<StoreView>("/v1/store"),
       deviceNames(page),
     ]);
@@ -247,9 +248,21 @@ export function appPages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Page)
     const rps = typeof form.rps === "string" && form.rps.trim() ? Number(form.rps) : null;
     const mbps =
       typeof form.bandwidth === "string" && form.bandwidth.trim() ? Number(form.bandwidth) : null;
+    // The form shows the limits in force: one left as the manifest has it, and not set over
+    // it, stays the manifest's (a later version's then applies), not the owner's number.
+    const now = await page.api.get<LimitsAnswer>(`/v1/apps/${encodeURIComponent(name)}/limits`);
+    const asManifest = (limit: keyof Limits, value: number | null) =>
+      now.ok && now.data.set[limit] === undefined && (now.data.manifest[limit] ?? null) === value;
     const result = await page.api.put(`/v1/apps/${encodeURIComponent(name)}/limits`, {
-      rps,
-      bandwidth: mbps === null ? null : `${mbps}MB/s`,
+      rps: asManifest("rps", rps) ? "default" : rps,
+      bandwidth: asManifest(
+        "bandwidthBytesPerSecond",
+        mbps === null ? null : Math.round(mbps * 1e6),
+      )
+        ? "default"
+        : mbps === null
+          ? null
+          : `${mbps}MB/s`,
     });
     return page.back(
       `apps/${encodeURIComponent(name)}`,
@@ -464,8 +477,8 @@ const AppActions: FC<{
           <input
             type="number"
             name="bandwidth"
-            min="0.1"
-            step="0.1"
+            min="0.000001"
+            step="any"
             inputmode="decimal"
             value={
               limits.bandwidthBytesPerSecond ? String(limits.bandwidthBytesPerSecond / 1e6) : ""

@@ -1,6 +1,6 @@
 /** A device takes only the owner's revocation of itself for its own: a peer's word is checked. */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { signRevocation } from "../../protocol/documents.ts";
@@ -8,7 +8,13 @@ import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { deviceIdFromPublicKey, zoneIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { seed, testOwner } from "../state/test-db.ts";
-import { keepRevocation, revokedFile, revokedHereError, revokedRefusal } from "./revoked-here.ts";
+import {
+  checkedRevocation,
+  keepRevocation,
+  revokedFile,
+  revokedHereError,
+  revokedRefusal,
+} from "./revoked-here.ts";
 
 const zone = zoneIdFromPublicKey(testOwner.publicKey);
 const self = deviceIdFromPublicKey(signingKeyFromSeed(seed(20)).publicKey);
@@ -20,7 +26,11 @@ describe("a device told it is revoked", () => {
   test("keeps the owner's revocation of itself, once, and stops with what to do", () => {
     const home = mkdtempSync(join(tmpdir(), "bucky-revoked-"));
     const revocation = revoke(self);
-    expect(keepRevocation(home, revocation.jws, zone, self)?.lastSeq).toBe(7);
+    expect(checkedRevocation(revocation.jws, zone, self)?.lastSeq).toBe(7);
+    // Over a file that does not check out (damaged), and once.
+    writeFileSync(revokedFile(home), "damaged\n");
+    keepRevocation(home, revocation);
+    keepRevocation(home, revocation);
     expect(readFileSync(revokedFile(home), "utf8")).toBe(`${revocation.jws}\n`);
     const error = revokedHereError(revocation);
     expect(error).toMatchObject({ code: "E_REVOKED", exitCode: 5 });
@@ -31,7 +41,6 @@ describe("a device told it is revoked", () => {
   });
 
   test("takes nothing else: another device's revocation, another owner's, no revocation at all", () => {
-    const home = mkdtempSync(join(tmpdir(), "bucky-revoked-"));
     const stranger = signingKeyFromSeed(seed(30));
     for (const jws of [
       revoke(other).jws,
@@ -41,8 +50,7 @@ describe("a device told it is revoked", () => {
       42,
       undefined,
     ])
-      expect(keepRevocation(home, jws, zone, self)).toBeUndefined();
-    expect(existsSync(revokedFile(home))).toBe(false);
+      expect(checkedRevocation(jws, zone, self)).toBeUndefined();
   });
 
   test("a peer's refusal carries it, beside its words", () => {

@@ -67,20 +67,31 @@ export function ownRevocation(
   return revocationIn(db, zone, device);
 }
 
-/**
- * Keeps `jws` in the home when it is the owner's revocation of this device: a peer's
- * word alone (a refusal's field) is taken for nothing else. Returns the revocation kept.
- */
-export function keepRevocation(
-  home: string,
+/** `jws` when it is the owner's revocation of this device: a peer's word alone is taken for nothing. */
+export function checkedRevocation(
   jws: unknown,
   zone: ZoneId,
   device: DeviceId,
 ): Revocation | undefined {
-  const revocation = checkedRevocation(jws, zone, device);
-  if (revocation && !existsSync(revokedFile(home)))
-    writeFileAtomic(revokedFile(home), `${revocation.jws}\n`, 0o644);
-  return revocation;
+  if (typeof jws !== "string") return undefined;
+  try {
+    // The name read first: a peer answering a stranger's requests (any key signs one) checks
+    // no signature for it.
+    const { payload } = decodeJws(jws);
+    if (!isRecord(payload) || payload.id !== device) return undefined;
+    const revocation = verifyRevocation(jws, zone);
+    return revocation.id === device ? revocation : undefined;
+  } catch (error) {
+    if (error instanceof ProtocolError) return undefined;
+    throw error;
+  }
+}
+
+/** Keeps this device's revocation in its home (over anything there that does not check out). */
+export function keepRevocation(home: string, revocation: Revocation): void {
+  const path = revokedFile(home);
+  if (existsSync(path) && readFileSync(path, "utf8").trim() === revocation.jws) return;
+  writeFileAtomic(path, `${revocation.jws}\n`, 0o644);
 }
 
 /**
@@ -105,21 +116,6 @@ export function revokedHereError(revocation: Revocation): BuckyError {
     `this device, ${revocation.name}, was revoked by the zone's owner (${at}): it takes no part in the zone any more, and its daemon does not run`,
     "Its home is left as it was. To use this machine in the zone again, ask for a new invitation and join it into a new home (`bucky join <token> --home <dir>`).",
   );
-}
-
-function checkedRevocation(jws: unknown, zone: ZoneId, device: DeviceId): Revocation | undefined {
-  if (typeof jws !== "string") return undefined;
-  try {
-    // The name read first: a peer answering a stranger's requests (any key signs one) checks
-    // no signature for it.
-    const { payload } = decodeJws(jws);
-    if (!isRecord(payload) || payload.id !== device) return undefined;
-    const revocation = verifyRevocation(jws, zone);
-    return revocation.id === device ? revocation : undefined;
-  } catch (error) {
-    if (error instanceof ProtocolError) return undefined;
-    throw error;
-  }
 }
 
 function jsonOrNothing(text: string): unknown {
