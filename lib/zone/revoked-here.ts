@@ -79,7 +79,7 @@ export function checkedRevocation(
     // no signature for it.
     const { payload } = decodeJws(jws);
     if (!isRecord(payload) || payload.id !== device) return undefined;
-    const revocation = verifyRevocation(jws, zone);
+    const revocation = verifiedRevocation(jws, zone);
     return revocation.id === device ? revocation : undefined;
   } catch (error) {
     if (error instanceof ProtocolError) return undefined;
@@ -116,6 +116,24 @@ export function revokedHereError(revocation: Revocation): BuckyError {
     `this device, ${revocation.name}, was revoked by the zone's owner (${at}): it takes no part in the zone any more, and its daemon does not run`,
     "Its home is left as it was. To use this machine in the zone again, ask for a new invitation and join it into a new home (`bucky join <token> --home <dir>`).",
   );
+}
+
+/**
+ * Revocations that checked out, by zone and text: a revoked device's key (a thief's) asking
+ * again and again costs a peer no signature check of the revocation each time. Few: one a
+ * device the owner revoked.
+ */
+const verified = new Map<string, Revocation>();
+const MAX_VERIFIED = 256;
+
+function verifiedRevocation(jws: string, zone: ZoneId): Revocation {
+  const key = `${zone} ${jws}`;
+  const known = verified.get(key);
+  if (known) return known;
+  const revocation = verifyRevocation(jws, zone);
+  if (verified.size >= MAX_VERIFIED) verified.clear();
+  verified.set(key, revocation);
+  return revocation;
 }
 
 function jsonOrNothing(text: string): unknown {
