@@ -44,6 +44,22 @@ function writeRows(db: Database, rows: Record<string, unknown>, author: string, 
     ]);
 }
 
+/** The owner's budget for stored files, signed. */
+const budgetOf = (bytes: number) =>
+  signBudget({ key: FILES_BUDGET_KEY, zone, bytes, atMs: 1000, owner: testOwner });
+
+/** What writes to `db` as alpha's node does, each write a millisecond after the last. */
+function alphaWriting(db: Database) {
+  let hlcMs = 2000;
+  return {
+    db,
+    now: () => hlcMs,
+    write(ops: readonly { key: string; value: string | null }[]) {
+      writeRows(db, Object.fromEntries(ops.map((op) => [op.key, op.value])), "dev-alpha", ++hlcMs);
+    },
+  };
+}
+
 function membershipOf(names: Record<string, "member" | "revoked">): Membership {
   const byId = new Map<DeviceId, Member>();
   for (const [name, standing] of Object.entries(names))
@@ -67,13 +83,7 @@ describe("the zone's stored files", () => {
       [`${FILES_PREFIX}${idOf("d")}`]: { size: -1, at: "2026-12-01T00:00:00.000Z" },
       [`${FILES_PREFIX}${idOf("e")}`]: "not json",
       [`${FILES_PREFIX}not-an-id`]: { size: 1, at: "x" },
-      [FILES_BUDGET_KEY]: signBudget({
-        key: FILES_BUDGET_KEY,
-        zone,
-        bytes: 100,
-        atMs: 1000,
-        owner: testOwner,
-      }),
+      [FILES_BUDGET_KEY]: budgetOf(100),
     });
     const budget = storedFilesBudget(db, membershipOf({ alpha: "member" }));
     expect(budget.within.map((r) => [r.id, r.storedBy])).toEqual([
@@ -88,13 +98,7 @@ describe("the zone's stored files", () => {
     const db = stateOf({
       [`${FILES_PREFIX}${idOf("a")}`]: { size: 30, at: "2026-12-01T00:00:01.000Z" },
       [`${FILES_PREFIX}${idOf("b")}`]: { size: 30, at: "2026-12-01T00:00:02.000Z" },
-      [FILES_BUDGET_KEY]: signBudget({
-        key: FILES_BUDGET_KEY,
-        zone,
-        bytes: budget,
-        atMs: 1000,
-        owner: testOwner,
-      }),
+      [FILES_BUDGET_KEY]: budgetOf(budget),
     });
     // Of an object nobody holds, the whole budget, said stored first and written with the
     // oldest clock a changeset can carry.
@@ -211,8 +215,6 @@ describe("the named data an app stores", () => {
   });
 
   test("takes only what the owner's files leave of the budget, each app its own share", () => {
-    const budgetOf = (bytes: number) =>
-      signBudget({ key: FILES_BUDGET_KEY, zone, bytes, atMs: 1000, owner: testOwner });
     const db = stateOf({
       [FILES_BUDGET_KEY]: budgetOf(100),
       [`${APPS}photos/${idOf("1")}`]: { size: 50, at: "1" },
@@ -239,29 +241,11 @@ describe("the named data an app stores", () => {
 
   test("is said within the budget or not alike, whether every record fits or not; a size lied below zero frees none", () => {
     const db = stateOf({
-      [FILES_BUDGET_KEY]: signBudget({
-        key: FILES_BUDGET_KEY,
-        zone,
-        bytes: 100,
-        atMs: 1000,
-        owner: testOwner,
-      }),
+      [FILES_BUDGET_KEY]: budgetOf(100),
       [`${FILES_PREFIX}${idOf("a")}`]: { size: 60, at: "2026-12-01T00:00:01.000Z" },
       [`${FILES_PREFIX}${idOf("d")}`]: { size: -1000, at: "2026-12-01T00:00:02.000Z" },
     });
-    let hlcMs = 2000;
-    const zoneOf = {
-      db,
-      now: () => hlcMs,
-      write(ops: readonly { key: string; value: string | null }[]) {
-        writeRows(
-          db,
-          Object.fromEntries(ops.map((op) => [op.key, op.value])),
-          "dev-alpha",
-          ++hlcMs,
-        );
-      },
-    };
+    const zoneOf = alphaWriting(db);
     const store = (letter: string) =>
       recordAppObject(zoneOf, "alpha", "photos", { id: idOf(letter), sizeBytes: 30 }).withinBudget;
     expect(store("b")).toBe(true);
@@ -276,23 +260,12 @@ describe("the named data an app stores", () => {
   test("is past the budget when a size written as 1e2, or twice, takes it: read as the budget reads it", () => {
     for (const said of ['{"size":1e2,"at":"x"}', '{"size":0,"size":100,"at":"x"}']) {
       const db = stateOf({
-        [FILES_BUDGET_KEY]: signBudget({
-          key: FILES_BUDGET_KEY,
-          zone,
-          bytes: 100,
-          atMs: 1000,
-          owner: testOwner,
-        }),
+        [FILES_BUDGET_KEY]: budgetOf(100),
         [`${FILES_PREFIX}${idOf("a")}`]: said,
       });
-      const zoneOf = {
-        db,
-        now: () => 2000,
-        write(ops: readonly { key: string; value: string | null }[]) {
-          writeRows(db, Object.fromEntries(ops.map((op) => [op.key, op.value])), "dev-alpha", 2000);
-        },
-      };
-      expect(recordAppObject(zoneOf, "alpha", "photos", { id: idOf("b"), sizeBytes: 30 })).toEqual({
+      expect(
+        recordAppObject(alphaWriting(db), "alpha", "photos", { id: idOf("b"), sizeBytes: 30 }),
+      ).toEqual({
         withinBudget: false,
       });
     }
