@@ -360,12 +360,22 @@ export class RelayHub {
     this.unidentified.remove(data.from);
   }
 
-  /** Cuts the tunnels whose device has been silent past the limit (the close handler forgets them). */
+  /**
+   * Cuts the tunnels whose device has been silent past the limit, and those whose device
+   * this relay would refuse now (revoked since its hello): the close handler forgets them.
+   */
   private cutSilent(): void {
     const nowMs = this.options.now();
     for (const tunnel of this.tunnels.values()) {
       const data = tunnel.data;
       if (data.kind !== "relay-control") continue;
+      const refused =
+        data.zone && data.device ? this.options.refuse(data.zone, data.device) : undefined;
+      if (refused) {
+        this.options.log.info("relay tunnel refused now, cut", { device: data.name, why: refused });
+        tunnel.close(1008, refused.slice(0, 120));
+        continue;
+      }
       const silentMs = nowMs - (data.heardAtMs ?? nowMs);
       if (silentMs <= this.silenceLimitMs) continue;
       this.options.log.info("relay tunnel silent, cut", { device: data.name, silentMs });

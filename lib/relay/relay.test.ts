@@ -940,6 +940,36 @@ describe("relaying", () => {
     await until("chatty's tunnel", () => relay.hub.isAttached(chatty.id));
   }, 20_000);
 
+  test("a tunnel whose device is refused since its hello (revoked) is cut at the next sweep, and not taken again", async () => {
+    const hubLines: string[] = [];
+    let revoked = false;
+    relay = startRelay(
+      (z, d) =>
+        z !== zone
+          ? "another zone"
+          : revoked && d === target.id
+            ? "the device is revoked in this zone"
+            : undefined,
+      0,
+      createLog({ level: "info", write: (line) => hubLines.push(line) }),
+      { silenceLimitMs: 600 },
+    );
+    keepTunnel(relay, target, [], false, ownSocket, 100);
+    await until("the tunnel", () => relay.hub.isAttached(target.id));
+    revoked = true;
+    await until("the tunnel to be cut", () =>
+      hubLines.some(
+        (line) => line.includes("relay tunnel refused now, cut") && line.includes("device=target"),
+      ),
+    );
+    await until("the device's hello to be refused", () =>
+      hubLines.some(
+        (line) => line.includes("relay tunnel refused error=") && line.includes("revoked"),
+      ),
+    );
+    expect(relay.hub.isAttached(target.id)).toBe(false);
+  }, 20_000);
+
   /** A POST to the target's echo by a new stream through `door`: answered, and when. */
   async function echoBy(door: string) {
     const startedMs = Date.now();
