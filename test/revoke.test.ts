@@ -22,6 +22,19 @@ afterAll(cleanUp);
 const HOURLY = { BUCKY_SYNC_INTERVAL_MS: "3600000" };
 const portOf = (daemon: Daemon) => Number(new URL(daemon.addresses[0] as string).port);
 
+/**
+ * `daemon` started again with hourly rounds, once its first round is done: from then on it
+ * syncs only what it writes (its first round, in flight, would hear a revocation first).
+ */
+async function restartHourly(daemon: Daemon): Promise<Daemon> {
+  await daemon.stop();
+  const started = await startDaemon(daemon.home, HOURLY, { port: portOf(daemon) });
+  await waitFor("its first sync round", () =>
+    started.log().includes("caught up with the peers") ? true : undefined,
+  );
+  return started;
+}
+
 async function statuses(home: string): Promise<Record<string, string>> {
   const { devices } = await buckyJson<{ devices: { name: string; status: string }[] }>([
     "devices",
@@ -46,8 +59,7 @@ describe("bucky devices revoke", () => {
     );
     // gamma syncs once an hour from here on: it hears of its revocation only by the push of
     // its write below (each peer's refusal carries it).
-    await gamma.stop();
-    gamma = await startDaemon(gamma.home, HOURLY, { port: portOf(gamma) });
+    gamma = await restartHourly(gamma);
 
     const revoked = await buckyJson<{ name: string; keptSeq: number }>([
       "devices",
@@ -202,8 +214,7 @@ describe("bucky devices revoke", () => {
     ];
     let gamma = zone.get("gamma") as Daemon;
     // gamma hears of its revocation only by the push of its write below.
-    await gamma.stop();
-    gamma = await startDaemon(gamma.home, HOURLY, { port: portOf(gamma) });
+    gamma = await restartHourly(gamma);
     await waitFor("alpha to know every device's address", async () =>
       Object.values(await statuses(alpha.home)).every((status) => status === "online")
         ? true
