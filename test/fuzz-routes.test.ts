@@ -1364,6 +1364,7 @@ describe("the local API, to root on the device", () => {
       ["POST", "/v1/apps/%s/delete-copy"],
       ["POST", "/v1/apps/%s/move"],
       ["PUT", "/v1/apps/%s/share"],
+      ["GET", "/v1/apps/%s/limits"],
       ["PUT", "/v1/apps/%s/limits"],
       ["GET", "/v1/apps/%s/logs?lines=%s&since=%s"],
       ["GET", "/v1/gateway/approvals/%s"],

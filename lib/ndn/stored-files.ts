@@ -168,8 +168,14 @@ function recordOf(key: string): { id: ObjectId | undefined; app: string | null }
  * still fits its share is within.
  */
 export function storedFilesBudget(db: StateReader, membership?: Membership): StoredFilesBudget {
-  const budgetBytes = storedFilesBudgetBytes(db);
-  const records = storedFileRecords(db, membership);
+  return splitStoredFiles(storedFileRecords(db, membership), storedFilesBudgetBytes(db));
+}
+
+/** storedFilesBudget of records read already (storedFileRecords). */
+function splitStoredFiles(
+  records: readonly StoredFileRecord[],
+  budgetBytes: number,
+): StoredFilesBudget {
   // The owner's files first: apps' objects share what they leave, each app on each device
   // a share of its own, so an app storing without end pushes only its own past the budget.
   const owners = splitByBudgetPerAuthor(
@@ -202,11 +208,12 @@ function withinBudgetBy(db: StateReader, kept: (record: StoredFileRecord) => boo
   // Read as the budget reads them (one parser: a size SQLite's JSON reads otherwise, a
   // duplicate key or 1e2, would make the sum a member's to shrink).
   const records = storedFileRecords(db);
+  const budgetBytes = storedFilesBudgetBytes(db);
   let total = 0;
   for (const record of records) total += record.sizeBytes ?? 0;
-  if (total <= storedFilesBudgetBytes(db))
+  if (total <= budgetBytes)
     return records.some((record) => record.sizeBytes !== null && kept(record));
-  return storedFilesBudget(db).within.some(kept);
+  return splitStoredFiles(records, budgetBytes).within.some(kept);
 }
 
 /** The writes that record `id` as a file stored here, held whole here. */
