@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import {
   answeredOnceHeld,
+  appDir,
   appOrigin,
   buckyJson,
   cleanUp,
@@ -25,6 +26,20 @@ const FAST = {
   // Each gateway's traffic is counted anew for its facts every second.
   BUCKY_TRAFFIC_FACTS_EVERY_MS: "1000",
 };
+
+/** A public app that answers each WebSocket message with CHATTY_BYTES, and stays open. */
+const CHATTY_BYTES = 256 * 1024;
+const CHATTY = `
+Bun.serve({
+  hostname: "127.0.0.1",
+  port: Number(process.env.PORT),
+  fetch(request, server) {
+    if (new URL(request.url).pathname === "/health") return new Response("ok");
+    return server.upgrade(request) ? undefined : new Response("no", { status: 400 });
+  },
+  websocket: { message(ws) { ws.send(new Uint8Array(${CHATTY_BYTES})); } },
+});
+`;
 
 let alpha: Daemon;
 let zone: Map<string, Daemon>;
@@ -109,6 +124,55 @@ describe("rules and limits, zone-wide", () => {
       15_000,
     );
     await waitFor("the limit still at both gateways", limitedAtEach, 15_000);
+  }, 60_000);
+
+  test("a WebSocket held open at beta is in the zone's traffic at gamma while it is open", async () => {
+    const [beta, gamma] = [zone.get("beta") as Daemon, zone.get("gamma") as Daemon];
+    const chatty = appDir(
+      {
+        id: "chatty",
+        version: "1.0.0",
+        run: { command: ["bun", "chatty.ts"] },
+        http: {},
+        exposure: "public",
+        health: { path: "/health", intervalMs: 300 },
+      },
+      { "chatty.ts": CHATTY },
+    );
+    await buckyJson(["app", "install", chatty, "--device", "gamma", "--home", beta.home]);
+    const origin = await appOrigin(gateways[0]?.url as string, "chatty");
+    await waitFor("chatty answering at beta", async () =>
+      (await fetch(`${origin}/health`)).ok ? true : undefined,
+    );
+    const socket = new WebSocket(`${origin.replace("http", "ws")}/`);
+    socket.binaryType = "arraybuffer";
+    let received = 0;
+    socket.onmessage = (event) => {
+      received += (event.data as ArrayBuffer).byteLength;
+    };
+    await new Promise((resolve, reject) => {
+      socket.onopen = resolve;
+      socket.onerror = () => reject(new Error("the chatty socket failed"));
+    });
+    socket.send("more");
+    await waitFor("the app's bytes through beta", () =>
+      received >= CHATTY_BYTES ? true : undefined,
+    );
+    // Counted as it goes, not at its close: beta says it in its facts, gamma reads them.
+    const counted = await waitFor(
+      "beta's socket in the zone's traffic, asked at gamma",
+      async () => {
+        const { apps } = await buckyJson<{ apps: { app: string; bytesOut: number }[] }>([
+          ...["traffic", "--app", "chatty", "--home", gamma.home],
+        ]);
+        const bytesOut = apps[0]?.bytesOut ?? 0;
+        return bytesOut >= CHATTY_BYTES ? bytesOut : undefined;
+      },
+      15_000,
+    );
+    expect(counted).toBeLessThan(2 * CHATTY_BYTES);
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+    socket.close();
   }, 60_000);
 
   test("the zone's traffic is the same from every gateway, and a killed gateway's stays counted", async () => {

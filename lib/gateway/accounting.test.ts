@@ -106,4 +106,37 @@ describe("accounting", () => {
     accounting.flush();
     expect(clients()).toEqual(["192.0.2.2"]);
   });
+
+  test("a connection held open is counted in the minutes that carried its bytes, and as one request at its end", () => {
+    const { db } = openTestNode(121);
+    let nowMs = Date.parse("2026-11-29T03:00:10Z");
+    const accounting = new Accounting(db, () => nowMs);
+    const carried = { bytesIn: 0, bytesOut: 0 };
+    const end = accounting.holdOpen("game", "phone", () => carried);
+    accounting.flush(); // nothing carried yet: no row
+    expect(db.select().from(traffic).all()).toEqual([]);
+    carried.bytesIn = 100;
+    carried.bytesOut = 1_000;
+    accounting.flush();
+    nowMs += 60_000;
+    carried.bytesOut = 5_000;
+    accounting.flush();
+    nowMs += 60_000;
+    carried.bytesIn = 150;
+    end();
+    end(); // once
+    accounting.flush();
+    const minute = Math.floor(Date.parse("2026-11-29T03:00:10Z") / 60_000);
+    expect(
+      db
+        .select()
+        .from(traffic)
+        .all()
+        .map((row) => [row.minute - minute, row.requests, row.bytesIn, row.bytesOut]),
+    ).toEqual([
+      [0, 0, 100, 1_000],
+      [1, 0, 0, 4_000],
+      [2, 1, 50, 0],
+    ]);
+  });
 });

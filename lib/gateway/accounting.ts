@@ -50,6 +50,21 @@ export interface AppTraffic {
 /** Counts by minute, app and client: no key is built per request. */
 type Pending = Map<number, Map<string, Map<string, Counts>>>;
 
+/** What a connection held open has carried so far, each way. */
+export interface Carried {
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
+/** A connection counted as it goes: its running totals, and how much of them is counted. */
+interface HeldOpen {
+  readonly app: string;
+  readonly client: string;
+  readonly carried: () => Carried;
+  countedIn: number;
+  countedOut: number;
+}
+
 export class Accounting {
   private pending: Pending = new Map();
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -58,6 +73,8 @@ export class Accounting {
     minute: Number.NaN,
     clients: new Map(),
   };
+  /** The connections held open, counted at each flush (holdOpen). */
+  private readonly held = new Set<HeldOpen>();
   /** When counts past TRAFFIC_KEPT_MS were last deleted (never, yet). */
   private prunedAtMs = Number.NEGATIVE_INFINITY;
 
@@ -77,14 +94,27 @@ export class Accounting {
 
   /** Counts one request of `app` from `client` (call once the response is done). */
   count(app: string, client: string, bytesIn: number, bytesOut: number): void {
-    const minute = Math.floor(this.now() / 60_000);
-    const counts = this.countsOf(minute, app, this.apartOrOthers(minute, app, client));
-    counts.requests += 1;
-    counts.bytesIn += bytesIn;
-    counts.bytesOut += bytesOut;
+    this.add(app, client, { requests: 1, bytesIn, bytesOut });
+  }
+
+  /**
+   * Counts a connection held open (a WebSocket, a streamed answer) as it goes: at each
+   * flush the bytes it carried since the one before, and at its end (the returned call,
+   * once) the rest, and the request itself. A socket open for hours was counted only at
+   * its close: its bytes all fell in that one minute, and a gateway killed meanwhile lost
+   * them all; now it loses what passed since its last flush, as a request does.
+   */
+  holdOpen(app: string, client: string, carried: () => Carried): () => void {
+    const held: HeldOpen = { app, client, carried, countedIn: 0, countedOut: 0 };
+    this.held.add(held);
+    return () => {
+      if (!this.held.delete(held)) return;
+      this.countCarried(held, 1);
+    };
   }
 
   flush(): void {
+    for (const held of this.held) this.countCarried(held, 0);
     this.pruneWhenDue();
     if (this.pending.size === 0) return;
     const pending = this.pending;
@@ -102,6 +132,26 @@ export class Accounting {
         counts.bytesOut += add.bytesOut;
       }
     }
+  }
+
+  /** Counts what `held` carried since it was last counted, with `requests`. */
+  private countCarried(held: HeldOpen, requests: number): void {
+    const { bytesIn, bytesOut } = held.carried();
+    const moreIn = bytesIn - held.countedIn;
+    const moreOut = bytesOut - held.countedOut;
+    if (requests === 0 && moreIn === 0 && moreOut === 0) return;
+    held.countedIn = bytesIn;
+    held.countedOut = bytesOut;
+    this.add(held.app, held.client, { requests, bytesIn: moreIn, bytesOut: moreOut });
+  }
+
+  /** Adds `more` to this minute's counts of `app` from `client`. */
+  private add(app: string, client: string, more: Counts): void {
+    const minute = Math.floor(this.now() / 60_000);
+    const counts = this.countsOf(minute, app, this.apartOrOthers(minute, app, client));
+    counts.requests += more.requests;
+    counts.bytesIn += more.bytesIn;
+    counts.bytesOut += more.bytesOut;
   }
 
   /** Deletes the counts older than TRAFFIC_KEPT_MS, once an hour (by the minute's index). */

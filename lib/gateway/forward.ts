@@ -5,6 +5,7 @@
  */
 
 import type { ServerWebSocket, WebSocketHandler } from "bun";
+import type { Carried } from "./accounting.ts";
 import type { Refusal } from "./held-access.ts";
 import { type AnswersAt, type SilenceTiming, watchForSilence } from "./silence-watch.ts";
 
@@ -233,6 +234,10 @@ export interface BridgeData {
   readonly refused?: Refusal;
   /** Lets go of what holds it open to be checked again, once it closes. */
   releaseAccess?: () => void;
+  /** Starts counting its traffic as it goes, at its open (lib/gateway/accounting.ts: holdOpen). */
+  readonly countOpen?: (carried: () => Carried) => () => void;
+  /** Ends that count, once it closes. */
+  endCount?: () => void;
   readonly url: string;
   readonly headers: Record<string, string>;
   readonly tls?: { ca: string; serverName: string };
@@ -264,7 +269,7 @@ export interface BridgeData {
   readonly sessionCookie?: string;
   /** Lets go of that hold, once the socket closed. */
   release?: () => void;
-  /** Told when the bridge closes, with the bytes each way (for accounting). */
+  /** Told when the bridge closes, with the bytes each way (for its log line). */
   readonly done?: (bytesIn: number, bytesOut: number) => void;
   bytesIn: number;
   bytesOut: number;

@@ -35,7 +35,7 @@ import { StateBoundMemo } from "../node/state-bound-memo.ts";
 import { mayUseApp, reachOf, type Viewer } from "../users/access.ts";
 import { SessionCheck } from "../users/sessions.ts";
 import { AccountRoutes } from "./account-routes.ts";
-import { Accounting } from "./accounting.ts";
+import { Accounting, type Carried } from "./accounting.ts";
 import type { AppPipeClient, PipeRequest } from "./app-pipe-client.ts";
 import { AppListeners, appPortsKey, encodeAppPorts, readAppPortsRecord } from "./app-ports.ts";
 import { AppUserAssertions, tellApp } from "./app-user.ts";
@@ -228,8 +228,8 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       done(app, response.status, bytesIn, size);
       return response;
     };
-    const done = (app: string, status: number, bytesIn: number, bytesOut: number) => {
-      if (app) accounting.count(app, client, bytesIn, bytesOut);
+    /** Logs a request answered; `done` counts it too, when held open it was counted as it went. */
+    const logged = (app: string, status: number, bytesIn: number, bytesOut: number) =>
       log.info("gateway request", {
         app: app || undefined,
         status,
@@ -238,6 +238,9 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         ms: Math.round(performance.now() - startMs),
         client,
       });
+    const done = (app: string, status: number, bytesIn: number, bytesOut: number) => {
+      if (app) accounting.count(app, client, bytesIn, bytesOut);
+      logged(app, status, bytesIn, bytesOut);
     };
 
     const hostHeader = request.headers.get("host");
@@ -540,13 +543,15 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         target.path,
         forwarded,
         request.headers.get("sec-websocket-protocol"),
-        (bytesIn, bytesOut) => done(target.app, 101, bytesIn, bytesOut),
+        (bytesIn, bytesOut) => logged(target.app, 101, bytesIn, bytesOut),
         "viewer" in session ? { viewer: session.viewer, cookie: session.cookie } : undefined,
         assertions,
         backendTimeoutMs,
         options.silence ?? {},
       );
-      if (data && server.upgrade(request, { data: { ...data, refused: refusedNow } }))
+      const countOpen = (carried: () => Carried) =>
+        accounting.holdOpen(target.app, client, carried);
+      if (data && server.upgrade(request, { data: { ...data, refused: refusedNow, countOpen } }))
         return undefined;
       const words = await wordsFor(request);
       return finish(
@@ -758,11 +763,13 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     // Once, however it ends: read whole, or cut (the app's side failed or was aborted, or
     // the client went), when the bytes that passed are counted all the same.
     let ended = false;
+    const endCount = accounting.holdOpen(target.app, client, () => ({ bytesIn, bytesOut }));
     const counted = () => {
       if (ended) return;
       ended = true;
       release();
-      done(target.app, response.status, bytesIn, bytesOut);
+      endCount();
+      logged(target.app, response.status, bytesIn, bytesOut);
     };
     const bandwidth = limiter.bandwidth;
     stream = stream.pipeThrough(counter((n) => (bytesOut += n), bandwidth ? undefined : counted));
@@ -824,6 +831,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
             client.data.release = sessionConnections.hold(cookie, (why) =>
               closeNoLongerLetIn(client, why),
             );
+          client.data.endCount = client.data.countOpen?.(() => client.data);
           const { refused } = client.data;
           if (refused)
             client.data.releaseAccess = heldAccess.hold(refused, (why) =>
@@ -833,6 +841,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         close(client, code, reason) {
           client.data.release?.();
           client.data.releaseAccess?.();
+          client.data.endCount?.();
           websocketBridge.close?.(client, code, reason);
         },
       },
