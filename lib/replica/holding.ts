@@ -106,9 +106,14 @@ export function decideHolding(input: HoldingInput): Holding {
   const holderLive = input.live.has(holder.device);
   const failover = (prefer?: string): Holding => {
     const candidates = order.filter((d) => d !== holder.device && runnable(d));
-    const preferred =
-      prefer && candidates.includes(prefer) && input.copies.get(prefer)?.epoch === holder.epoch;
-    const runner = preferred ? prefer : bestCopy(candidates, holder.epoch);
+    const best = bestCopy(candidates, holder.epoch);
+    // The device the app was moved to takes over only from a copy as new as any: from an
+    // older one, what the newer held was lost. Else the newest copy takes over, and the
+    // move goes on from it, a planned one.
+    const theirs = prefer && candidates.includes(prefer) ? input.copies.get(prefer) : undefined;
+    const newest = best === undefined ? undefined : input.copies.get(best);
+    const preferred = theirs?.epoch === holder.epoch && theirs.seq >= (newest?.seq ?? 0);
+    const runner = preferred ? prefer : best;
     return {
       holder,
       runner,
