@@ -9,6 +9,7 @@ import { conflictCopyName } from "../../protocol/replica.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { foundingOps, openTestNode, removeTestDatabases, testZone } from "../state/test-db.ts";
+import type { Member, Membership } from "../sync/membership.ts";
 import { parseClaim, readClaims } from "./claims.ts";
 import { readDraining } from "./zone-holding.ts";
 
@@ -92,6 +93,27 @@ describe("keys of more segments than a pattern shows", () => {
     expect([...claims].map(([app, list]) => [app, list.map((c) => c.epoch)])).toEqual([
       ["notes", [2]],
     ]);
+  });
+
+  test("a quarantined device's claim stands, the data it held not taken for none; a revoked one's does not", () => {
+    const zone = zoneWith(94, [
+      { key: "nodes/a/holds/notes", value: JSON.stringify({ epoch: 2, since: "" }) },
+    ]);
+    const membership = zone.membership();
+    const a = membership.byName.get("a") as Member;
+    const standing = (changed: Member): Membership => ({
+      byId: new Map([[a.id, changed]]),
+      byName: new Map([["a", changed]]),
+    });
+    const epochs = (m: Membership) =>
+      readClaims(zone.db, m)
+        .get("notes")
+        ?.map((c) => c.epoch);
+    expect(epochs(membership)).toEqual([2]);
+    expect(epochs(standing({ ...a, quarantined: true, forkSeq: 3, refusedFromSeq: 3 }))).toEqual([
+      2,
+    ]);
+    expect(epochs(standing({ ...a, revokedAfterSeq: 2, refusedFromSeq: 3 }))).toBeUndefined();
   });
 
   test("a device being drained is one named by a device's name, no other key", () => {

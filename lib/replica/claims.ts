@@ -4,7 +4,7 @@
  *
  *   nodes/<device>/holds/<app>   {epoch, since, from, lostAtMostMs, lostUnknownReason?}
  *
- * The holder is the member whose claim has the highest epoch (the lower device id when
+ * The holder is the member (quarantined or not) whose claim has the highest epoch (the lower device id when
  * two devices claimed the same one in a partition). A fact every device reads alike, not
  * a command: a device that sees a higher epoch than its own steps down by itself.
  */
@@ -46,7 +46,13 @@ const MAX_REASON_CHARS = 400;
 
 export const claimKey = (device: string, app: string) => `nodes/${device}/holds/${app}`;
 
-/** Every member's claim on each app, by app. */
+/**
+ * Every member's claim on each app, by app; a quarantined member's too. A device proven to
+ * sign two histories (a home put back from an older copy, a stolen key) still holds the
+ * data it held: its claim stands, the device counted as gone, so a standby takes the app
+ * over from its copy, saying how much could be missing, or nobody runs the app. Left out,
+ * the app had no holder: it started anew, empty, wherever no copy was.
+ */
 export function readClaims(db: StateReader, membership: Membership): Map<string, HolderClaim[]> {
   const rows = stateRowsMatching(db, "nodes/*/holds/*");
   const claims = new Map<string, HolderClaim[]>();
@@ -56,7 +62,8 @@ export function readClaims(db: StateReader, membership: Membership): Map<string,
     const [, device, , app, ...rest] = key.split("/");
     if (rest.length > 0 || !app || !checkAppName(app).ok) continue;
     const member = device ? membership.byName.get(device) : undefined;
-    if (!value || !member || standingOf(membership, member.id) !== "member") continue;
+    const standing = member ? standingOf(membership, member.id) : "unknown";
+    if (!value || !member || (standing !== "member" && standing !== "quarantined")) continue;
     const claim = parseClaim(value, device as string, member.id);
     if (!claim) continue;
     claims.set(app, [...(claims.get(app) ?? []), claim]);

@@ -163,6 +163,22 @@ describe("who holds an app's data", () => {
     expect([current.runner, current.claimant]).toEqual(["gamma", "gamma"]);
   });
 
+  test("a holder no longer among the members (quarantined) is failed over from a copy, never started anew", () => {
+    const others = members.filter((m) => m.name !== "alpha");
+    const live = new Set(others.map((m) => m.name));
+    const taken = decideHolding(
+      input({
+        members: others,
+        live,
+        claims: [claim("alpha", 2)],
+        copies: new Map([["gamma", copy(2, 7)]]),
+      }),
+    );
+    expect([taken.runner, taken.claimant]).toEqual(["gamma", "gamma"]);
+    const waiting = decideHolding(input({ members: others, live, claims: [claim("alpha", 2)] }));
+    expect([waiting.runner, waiting.claimant]).toEqual([undefined, undefined]);
+  });
+
   test("a drained holder gives the app to the device with the newest copy", () => {
     const holding = decideHolding(
       input({
