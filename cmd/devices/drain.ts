@@ -6,6 +6,7 @@ import type { DrainProgress } from "../../lib/replica/drain.ts";
 import { anythingStillOn } from "../../lib/replica/still-on.ts";
 import { formatBytes } from "../../lib/units.ts";
 import { defineBuckyCommand } from "../command.ts";
+import { plural } from "../text.ts";
 
 const DRAIN_TIMEOUT_MS = 10 * 60_000;
 const POLL_MS = 500;
@@ -81,6 +82,10 @@ function stillOnIt(p: DrainProgress): string {
     ...p.conflicts.map(
       (copy) =>
         `the conflict copy ${copy.name} of ${copy.app} (${copy.bytes} bytes, kept ${copy.at}) is only on it: bring it back with \`bucky app restore-copy ${copy.app} ${copy.name}\` (it moves off with the app), or delete it on purpose with \`bucky app delete-copy ${copy.app} ${copy.name}\` on ${p.device}`,
+    ),
+    ...p.conflictsNotListed.map(
+      ({ app, count }) =>
+        `and ${plural(count, "older conflict copy", "older conflict copies")} of ${app}, only on it: listed here once those above are restored or deleted`,
     ),
     ...onlyFilesLines(p),
     ...p.backupVia.map(

@@ -98,8 +98,17 @@ export interface ReplicaFacts {
       damagedBlobs?: number;
     }
   >;
+  /** Each app's newest conflict copies kept on the device, CONFLICTS_LISTED at most. */
   conflicts: Record<string, { name: string; at: string; bytes: number; epoch: number }[]>;
+  /**
+   * How many conflict copies of each app it keeps, all of them (`conflicts` lists the newest):
+   * a drain waits on those not listed too. Absent from an older bucky's facts.
+   */
+  conflictsKept?: Record<string, number>;
 }
+
+/** The most conflict copies of an app a device lists in its facts: the newest. */
+export const CONFLICTS_LISTED = 20;
 
 /** Where the device's disk goes (lib/disk/usage.ts), as it last measured. */
 export interface UsageFacts {
@@ -389,12 +398,15 @@ const replicaFacts = object<ReplicaFacts>({
   conflicts: orElse(
     record(
       appName,
-      listOf(object({ name: text(128), at: text(40), bytes: amount, epoch: whole() }), 20, (copy) =>
-        isConflictCopyName(copy.name),
+      listOf(
+        object({ name: text(128), at: text(40), bytes: amount, epoch: whole() }),
+        CONFLICTS_LISTED,
+        (copy) => isConflictCopyName(copy.name),
       ),
     ),
     {},
   ),
+  conflictsKept: optional(record(appName, whole())),
 });
 
 const usageFacts = object<UsageFacts>({

@@ -18,6 +18,7 @@ import { join } from "node:path";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { conflictCopyName } from "../../protocol/replica.ts";
 import { testSpec } from "../apps/test-spec.ts";
+import { CONFLICTS_LISTED } from "../facts/payload.ts";
 import { createLog } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { HolderClaim } from "./claims.ts";
@@ -225,5 +226,34 @@ describe("the conflict copies a device lists", () => {
     } as unknown as NodeContext;
     replication = new Replication(node, { onChange: () => {} });
     expect(replication.conflicts("notes").map((copy) => copy.name)).toEqual([good]);
+  });
+
+  test("are the newest in its facts, beside how many it keeps in all", () => {
+    const home = join(scratch, "many-copies");
+    const appsDir = join(home, "apps");
+    const conflicts = join(appsDir, "notes", "conflicts");
+    mkdirSync(conflicts, { recursive: true });
+    const names: string[] = [];
+    for (let i = 0; i < CONFLICTS_LISTED + 3; i++) {
+      const at = Date.parse("2026-11-29T10:00:00.000Z") + i * 60_000;
+      const name = conflictCopyName(at, "nas", 1);
+      names.push(name);
+      mkdirSync(join(conflicts, name));
+      writeFileSync(
+        join(conflicts, `${name}.json`),
+        JSON.stringify({ name, at: new Date(at).toISOString(), bytes: 1, epoch: 1 }),
+      );
+    }
+    const node = {
+      deviceName: "nas",
+      zone: { paths: { home, appsDir } },
+      now: () => Date.now(),
+      log: createLog({ level: "silent" }),
+      write: () => {},
+    } as unknown as NodeContext;
+    replication = new Replication(node, { onChange: () => {} });
+    const facts = replication.facts();
+    expect(facts.conflicts.notes?.map((copy) => copy.name)).toEqual(names.slice(3));
+    expect(facts.conflictsKept).toEqual({ notes: CONFLICTS_LISTED + 3 });
   });
 });

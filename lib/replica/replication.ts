@@ -27,7 +27,7 @@ import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { AppSpec } from "../apps/spec.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
-import type { ReplicaFacts } from "../facts/payload.ts";
+import { CONFLICTS_LISTED, type ReplicaFacts } from "../facts/payload.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { runAll } from "../sliced.ts";
 import { stateValue } from "../store/reads.ts";
@@ -378,8 +378,13 @@ export class Replication {
         };
     }
     const conflicts: ReplicaFacts["conflicts"] = {};
-    for (const app of this.appsWithConflicts()) conflicts[app] = this.conflicts(app).slice(-20);
-    return { held, copies, conflicts };
+    const conflictsKept: NonNullable<ReplicaFacts["conflictsKept"]> = {};
+    for (const app of this.appsWithConflicts()) {
+      const kept = this.conflicts(app);
+      conflicts[app] = kept.slice(-CONFLICTS_LISTED);
+      conflictsKept[app] = kept.length;
+    }
+    return { held, copies, conflicts, conflictsKept };
   }
 
   /**

@@ -4,13 +4,13 @@ import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import { conflictCopyName } from "../../protocol/replica.ts";
-import type { DeviceFactsPayload } from "../facts/payload.ts";
+import { CONFLICTS_LISTED, type DeviceFactsPayload } from "../facts/payload.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
 import { FILES_BUDGET_BYTES } from "../ndn/stored-files.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, seed, testDeviceDocument, testZone } from "../state/test-db.ts";
 import { loadMembership } from "../sync/membership.ts";
-import { stillOn } from "./still-on.ts";
+import { anythingStillOn, stillOn } from "./still-on.ts";
 
 const NAMES = ["laptop", "nas", "tv"] as const;
 const keys = new Map(NAMES.map((name, i) => [name, signingKeyFromSeed(seed(10 + i))]));
@@ -75,10 +75,11 @@ function standing(name: string, facts: DeviceFactsPayload): DeviceStanding {
 }
 
 const copy = (name: string) => ({ name, at: "2026-11-28T21:40:03.120Z", bytes: 20, epoch: 3 });
-const replicas = (names: string[]): DeviceFactsPayload["replicas"] => ({
+const replicas = (names: string[], kept?: number): DeviceFactsPayload["replicas"] => ({
   held: {},
   copies: {},
   conflicts: { notes: names.map(copy) },
+  ...(kept === undefined ? {} : { conflictsKept: { notes: kept } }),
 });
 
 describe("what is still on a device being drained", () => {
@@ -97,6 +98,7 @@ describe("what is still on a device being drained", () => {
     ];
     expect(stillOn(db, membership, devices, "nas", new Set(["nas"]))).toEqual({
       conflicts: [{ app: "notes", name: only, at: "2026-11-28T21:40:03.120Z", bytes: 20 }],
+      conflictsNotListed: [],
       files: [],
       backupVia: [],
       onlyOwnerKey: true,
@@ -104,6 +106,38 @@ describe("what is still on a device being drained", () => {
       onlyGateway: true,
       onlyRelay: true,
     });
+  });
+
+  test("conflict copies past those a device lists (its newest) are still on it", () => {
+    const { db, membership } = zone([]);
+    const listed = Array.from({ length: CONFLICTS_LISTED }, (_, i) => copyOf("nas", i + 1));
+    const nas = (names: string[], kept: number) =>
+      stillOn(
+        db,
+        membership,
+        [standing("laptop", {}), standing("nas", { replicas: replicas(names, kept) })],
+        "nas",
+        new Set(["nas"]),
+      );
+    const still = nas(listed, CONFLICTS_LISTED + 5);
+    expect(still.conflicts).toHaveLength(CONFLICTS_LISTED);
+    expect(still.conflictsNotListed).toEqual([{ app: "notes", count: 5 }]);
+    // All restored or deleted but five: those five are listed now, and nothing more.
+    const now = nas(listed.slice(0, 5), 5);
+    expect([now.conflicts.length, now.conflictsNotListed]).toEqual([5, []]);
+    const nothingElse = {
+      conflicts: [],
+      files: [],
+      backupVia: [],
+      onlyOwnerKey: false,
+      onlyBackupKey: false,
+      onlyGateway: false,
+      onlyRelay: false,
+    };
+    expect(anythingStillOn({ ...nothingElse, conflictsNotListed: still.conflictsNotListed })).toBe(
+      true,
+    );
+    expect(anythingStillOn({ ...nothingElse, conflictsNotListed: [] })).toBe(false);
   });
 
   test("a device drained at the same time keeps nothing for it: both would be gone", () => {
@@ -130,6 +164,7 @@ describe("what is still on a device being drained", () => {
     const devices = [standing("laptop", {}), standing("nas", {}), standing("tv", {})];
     expect(stillOn(db, membership, devices, "nas", new Set(["nas"]))).toEqual({
       conflicts: [],
+      conflictsNotListed: [],
       files: [],
       backupVia: [],
       onlyOwnerKey: true,

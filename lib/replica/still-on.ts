@@ -33,6 +33,12 @@ export interface OnlyCopy {
   readonly bytes: number;
 }
 
+/** Conflict copies of an app the device keeps past those its facts list (the newest). */
+export interface CopiesNotListed {
+  readonly app: string;
+  readonly count: number;
+}
+
 /** A stored file no other device holds whole. */
 export interface OnlyFile {
   readonly id: ObjectId;
@@ -48,6 +54,11 @@ export interface OnlyFile {
 export interface StillOn {
   /** Conflict copies kept only on it: restore them, or delete them on purpose. */
   readonly conflicts: readonly OnlyCopy[];
+  /**
+   * Older conflict copies it keeps that its facts do not list (they list each app's newest):
+   * each is on it alone too. They are listed as the newer ones go.
+   */
+  readonly conflictsNotListed: readonly CopiesNotListed[];
   /** Stored files it alone holds whole: those within the budget first, each in the order stored. */
   readonly files: readonly OnlyFile[];
   /** Backup targets it is the via of. */
@@ -83,6 +94,7 @@ export function stillOn(
   const isRelay = (name: string) => readGateway(db, name) !== undefined || isRelayOnly(db, name);
   return {
     conflicts: onlyCopies(itSaid, others),
+    conflictsNotListed: copiesNotListed(itSaid),
     files: onlyFiles(db, device, new Set(others.map((other) => other.name))),
     backupVia: readZoneTargets(db)
       .filter((target) => target.via === device)
@@ -106,6 +118,7 @@ export function stillOn(
 export function anythingStillOn(still: StillOn): boolean {
   return (
     still.conflicts.length > 0 ||
+    still.conflictsNotListed.length > 0 ||
     still.files.length > 0 ||
     still.backupVia.length > 0 ||
     still.onlyOwnerKey ||
@@ -127,6 +140,15 @@ function onlyCopies(itSaid: DeviceFactsPayload, others: readonly DeviceStanding[
       .filter((copy) => !elsewhere(app, copy.name))
       .map((copy) => ({ app, name: copy.name, at: copy.at, bytes: copy.bytes })),
   );
+}
+
+/** The conflict copies it says it keeps of each app, past those it lists. */
+function copiesNotListed(itSaid: DeviceFactsPayload): CopiesNotListed[] {
+  const replicas = itSaid.replicas;
+  return Object.entries(replicas?.conflictsKept ?? {}).flatMap(([app, kept]) => {
+    const count = kept - (replicas?.conflicts[app]?.length ?? 0);
+    return count > 0 ? [{ app, count }] : [];
+  });
 }
 
 /**
