@@ -6,7 +6,7 @@
  * brings the app back with its data. And the daemon's own schedule of backups and verifies.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { hotChangesets } from "../lib/backup/hot.ts";
 import { LocalBackend } from "../lib/backup/local-backend.ts";
@@ -198,6 +198,9 @@ describe("a zone of two devices, both lost", () => {
         ? true
         : undefined,
     );
+    // The laptop's own files (its data/: what an agent there wrote): in its snapshot alone.
+    mkdirSync(join(laptop.home, "data"), { recursive: true });
+    writeFileSync(join(laptop.home, "data", "summary.md"), "written on the laptop\n");
     // Each backs up its own home; the NAS's snapshot is the newer.
     await buckyJson(["backup", "run", "--home", laptop.home]);
     await buckyJson(["backup", "run", "--home", nas.home]);
@@ -222,9 +225,23 @@ describe("a zone of two devices, both lost", () => {
     const restored = await buckyJson<{
       device: string;
       apps: { app: string; device: string }[];
+      otherDevicesData: { device: string; snapshot: string }[];
       replayedChangesets: number;
     }>(["backup", "restore", "latest", "--from", repo, "--home", fresh]);
     expect(restored.device).toBe("nas");
+    // The laptop's own files are not made this box's, but said, with where they are.
+    expect(restored.otherDevicesData).toEqual([
+      { device: "laptop", snapshot: expect.stringMatching(/^[0-9a-f]{32}$/) },
+    ]);
+    expect(existsSync(join(fresh, "data", "summary.md"))).toBe(false);
+    const laptopFiles = join(scratchDir(), "laptop-files");
+    await buckyJson([
+      ...["backup", "restore", restored.otherDevicesData[0]?.snapshot.slice(0, 8) as string],
+      ...["--path", "data", "--to", laptopFiles, "--from", repo, "--home", fresh],
+    ]);
+    expect(readFileSync(join(laptopFiles, "data", "summary.md"), "utf8")).toBe(
+      "written on the laptop\n",
+    );
     expect(restored.apps).toEqual([expect.objectContaining({ app: "notes", device: "laptop" })]);
     expect(restored.replayedChangesets).toBeGreaterThanOrEqual(1);
     // The laptop's data came back as this box's copy of the app: the laptop holds it still.

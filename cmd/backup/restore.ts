@@ -95,6 +95,10 @@ export default defineBuckyCommand({
         (a) =>
           `Did not take ${a.app}'s data from ${a.device}'s snapshot ${a.snapshot.slice(0, 8)}: ${a.why}. To look at it: \`bucky backup restore ${a.snapshot.slice(0, 8)} --path apps/${a.app}/data --to <dir>\`.`,
       ),
+      ...r.otherDevicesData.map(
+        (d) =>
+          `${d.device}'s own files (its data/) are in its snapshot ${d.snapshot.slice(0, 8)}, not in this home (each device keeps its own): to bring them back, \`bucky backup restore ${d.snapshot.slice(0, 8)} --path data --to <dir>\`.`,
+      ),
       ...r.apps
         .filter((a) => a.device !== r.device)
         .map(

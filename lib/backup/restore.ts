@@ -82,6 +82,7 @@ import {
   appKeepersIn,
   gatherFromDevices,
   mergeStateImages,
+  type OtherDeviceData,
   type RestoredApp,
 } from "./zone-restore.ts";
 import { revocationsIn, withRevocations } from "./zone-revocations.ts";
@@ -107,6 +108,11 @@ export interface RestoreCommandResult {
    * neither held the app nor stood by for it, or dated ahead), and why.
    */
   readonly appsNotTaken: readonly AppNotTaken[];
+  /**
+   * The other devices whose newest snapshots hold files of their own (`data/`), which a
+   * home restore leaves where they are (each device's own): restored apart, by path.
+   */
+  readonly otherDevicesData: readonly OtherDeviceData[];
   /** Changesets of the zone state taken from other devices' newer snapshots (home restores). */
   readonly mergedChangesets: number;
   /** Hot changesets replayed on top of the snapshot's zone state (home restores). */
@@ -247,6 +253,7 @@ export async function restoreSnapshot(options: {
           ...result,
           apps: [],
           appsNotTaken: [],
+          otherDevicesData: [],
           mergedChangesets: 0,
           replayedChangesets: 0,
           leftOut: [],
@@ -448,7 +455,7 @@ async function restoreHome(
         trust: out.trust,
         why: out.why,
       });
-    const { apps, notTaken } = await gatherFromDevices(
+    const { apps, notTaken, otherData } = await gatherFromDevices(
       repository,
       chosen,
       newest,
@@ -490,6 +497,7 @@ async function restoreHome(
       bytes: result.bytes,
       apps,
       appsNotTaken: notTaken,
+      otherDevicesData: otherData,
       mergedChangesets: merged,
       replayedChangesets: replayed,
       leftOut,

@@ -21,6 +21,10 @@
  *     hot changesets a restore replays after are pruned per device, up to that device's
  *     own snapshot).
  *
+ * Not the other devices' own files (`data/`, what their agents wrote): each device's is
+ * its own, and two devices' files of the same name are different files. Those are named
+ * (`OtherDeviceData`), each with the snapshot that holds it, to be restored apart.
+ *
  * Only each device's newest trusted snapshot is looked at (lib/backup/snapshot-trust.ts:
  * signed by the device it names, a member of the zone in the restored state): an older one
  * of a device holds nothing its newest does not hold newer, and no other holder of the
@@ -72,6 +76,12 @@ export interface AppNotTaken {
   readonly why: string;
 }
 
+/** Another device's own files (`data/`), in its newest snapshot: not put into the home. */
+export interface OtherDeviceData {
+  readonly device: string;
+  readonly snapshot: string;
+}
+
 /** Which devices may give an app's data back, by the restored zone state. */
 export interface AppKeepers {
   /** The holder, and since when (RFC 3339); absent when no device holds it. */
@@ -83,7 +93,7 @@ export interface AppKeepers {
 /**
  * Puts into `staging` (where `chosen` was restored) each app's data from a newer snapshot
  * of another device, and the other devices' named data. Returns where each app's data
- * came from.
+ * came from, and which other devices' snapshots hold files of their own (`data/`).
  */
 export async function gatherFromDevices(
   repository: Repository,
@@ -93,7 +103,7 @@ export async function gatherFromDevices(
   /** Who holds each app's data, since when, and who may give it back, by the restored state. */
   keepers: ReadonlyMap<string, AppKeepers>,
   nowMs: number,
-): Promise<{ apps: RestoredApp[]; notTaken: AppNotTaken[] }> {
+): Promise<{ apps: RestoredApp[]; notTaken: AppNotTaken[]; otherData: OtherDeviceData[] }> {
   const others = [...newest.values()].filter((s) => s.name !== chosen.name);
   const candidates: { snapshot: NamedSnapshot; apps: string[] }[] = [];
   for (const candidate of [chosen, ...others])
@@ -123,6 +133,11 @@ export async function gatherFromDevices(
         rmSync(aside, { recursive: true, force: true });
       }
     }
+  const otherData: OtherDeviceData[] = [];
+  for (const other of others)
+    if (await holdsOwnFiles(repository, other.snapshot.tree))
+      otherData.push({ device: other.snapshot.device, snapshot: other.name });
+  otherData.sort((a, b) => compareCodeUnits(a.device, b.device));
   for (const other of others) {
     if (!(await hasTop(repository, other.snapshot.tree, "ndn"))) continue;
     const aside = join(staging, `.ndn-${randomBytes(4).toString("hex")}`);
@@ -133,7 +148,7 @@ export async function gatherFromDevices(
       rmSync(aside, { recursive: true, force: true });
     }
   }
-  return { apps, notTaken };
+  return { apps, notTaken, otherData };
 }
 
 interface MergeContext {
@@ -342,6 +357,12 @@ async function appsWithConflicts(repository: Repository, root: string): Promise<
     if (kept?.type === "dir") found.push(app.name);
   }
   return found;
+}
+
+/** Whether a snapshot holds any of its device's own files (`data/`, not empty). */
+async function holdsOwnFiles(repository: Repository, root: string): Promise<boolean> {
+  const data = (await readTree(repository, root)).find((n) => n.name === "data");
+  return data?.type === "dir" && (await readTree(repository, data.subtree)).length > 0;
 }
 
 async function hasTop(repository: Repository, root: string, name: string): Promise<boolean> {
