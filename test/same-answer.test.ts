@@ -36,6 +36,7 @@ const READS: { args: string[]; own: (path: string) => boolean }[] = [
   },
   { args: ["app", "list"], own: () => false },
   { args: ["app", "status", "notes"], own: () => false },
+  { args: ["app", "limit", "notes"], own: () => false },
   { args: ["rule", "list"], own: () => false },
   { args: ["relay", "list"], own: () => false },
   { args: ["user", "list"], own: () => false },
