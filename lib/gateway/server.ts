@@ -228,7 +228,10 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       done(app, response.status, bytesIn, size);
       return response;
     };
-    /** Logs a request answered; `done` counts it too, when held open it was counted as it went. */
+    /**
+     * Logs a request answered. `done` counts it and logs it; a connection held open (a
+     * WebSocket, a streamed answer) is counted as it goes (Accounting.holdOpen), and logged.
+     */
     const logged = (app: string, status: number, bytesIn: number, bytesOut: number) =>
       log.info("gateway request", {
         app: app || undefined,

@@ -4,9 +4,10 @@
  *
  *   nodes/<device>/holds/<app>   {epoch, since, from, lostAtMostMs, lostUnknownReason?}
  *
- * The holder is the member (quarantined or not) whose claim has the highest epoch (the lower device id when
- * two devices claimed the same one in a partition). A fact every device reads alike, not
- * a command: a device that sees a higher epoch than its own steps down by itself.
+ * The holder is the member (quarantined or not) whose claim has the highest epoch (the
+ * lower device id when two devices claimed the same one in a partition). A fact every
+ * device reads alike, not a command: a device that sees a higher epoch than its own steps
+ * down by itself.
  */
 import type { DeviceId } from "../../protocol/ids.ts";
 import { checkAppName } from "../../protocol/names.ts";
