@@ -165,8 +165,11 @@ describe("the zone CA and the owner's approval", () => {
       'b has no certificate for home.lan yet: b says "the owner has not approved b as a gateway for home.lan, *.home.lan, 127.0.0.2"',
     );
 
-    // The same member writing its own request (its keeper stopped), with approvals forged
-    // by its own key and signed by another zone's owner: still nothing.
+    // The same member writing its own request (its keeper stopped: no gateway any more), with
+    // approvals forged by its own key and signed by another zone's owner: still nothing. Not
+    // even refused: the CA answers only gateways that take their certificates from it now
+    // (a gateway disabled kept its certificate renewed); that it never answered this one is
+    // checked once it has answered b's next request.
     await buckyJson(["gateway", "disable", "--home", b.home]);
     const { publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
     const spki = Buffer.from(publicKey.export({ format: "der", type: "spki" })).toString(
@@ -204,9 +207,6 @@ describe("the zone CA and the owner's approval", () => {
       ],
     ] as const)
       await buckyJson(["state", "set", key, JSON.stringify(value), "--home", b.home]);
-    await waitFor("the CA's refusal of router.lan", () =>
-      a.log().includes(refusal("router.lan, *.router.lan, 192.168.1.1")) ? true : undefined,
-    );
     expect(await hasKey(a.home, "nodes/a/zone-ca/issued/b")).toBe(false);
 
     // Approved by the owner for its own host and address: issued for exactly those.
@@ -276,6 +276,7 @@ describe("the zone CA and the owner's approval", () => {
       "DNS:office.lan",
       "IP Address:127.0.0.2",
     ]);
+    expect(a.log()).not.toContain("router.lan");
 
     // The approving device stopped: the approval and the CA's answer hold on every device.
     await a.stop();

@@ -8,6 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
+import { gatewayKey } from "../gateway/config.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, seed } from "../state/test-db.ts";
 import type { Member, Membership } from "../sync/membership.ts";
@@ -18,15 +19,17 @@ function membershipOf(member: Member): Membership {
 }
 
 describe("the zone CA's requests", () => {
-  test("are a member's in good standing only", () => {
+  test("are a member's in good standing only, while it is a gateway of the zone CA", () => {
     const { db, zone, key, seal } = openTestNode(60);
     const request = { publicKey: "AAAA", dnsNames: ["gw.lan", "*.gw.lan"], addresses: [] };
-    appendLocalChangeset(
-      db,
-      { zone, name: "d60", key, seal },
-      [{ key: requestKey("d60"), value: JSON.stringify(request) }],
-      Date.now(),
-    );
+    const config = (tls: string) =>
+      JSON.stringify({ listen: "0.0.0.0:443", host: "gw.lan", https: true, tls });
+    const write = (ops: { key: string; value: string | null }[]) =>
+      appendLocalChangeset(db, { zone, name: "d60", key, seal }, ops, Date.now());
+    write([
+      { key: requestKey("d60"), value: JSON.stringify(request) },
+      { key: gatewayKey("d60"), value: config("zone") },
+    ]);
     const gateway: Member = {
       id: deviceIdFromPublicKey(key.publicKey),
       name: "d60" as DeviceName,
@@ -36,6 +39,11 @@ describe("the zone CA's requests", () => {
     expect([...readRequests(db, membershipOf(gateway))]).toEqual([["d60", request]]);
     expect([...readRequests(db, membershipOf({ ...gateway, revokedAfterSeq: 3 }))]).toEqual([]);
     expect([...readRequests(db, membershipOf({ ...gateway, quarantined: true }))]).toEqual([]);
+    // Its request stays; gone over to ACME, or no gateway any more, it is not answered.
+    write([{ key: gatewayKey("d60"), value: config("acme") }]);
+    expect([...readRequests(db, membershipOf(gateway))]).toEqual([]);
+    write([{ key: gatewayKey("d60"), value: null }]);
+    expect([...readRequests(db, membershipOf(gateway))]).toEqual([]);
   });
 
   test("are read by their keys' exact spelling: another member cannot write one in another case", () => {

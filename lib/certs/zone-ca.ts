@@ -30,6 +30,7 @@ import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { certificatePem } from "../../protocol/tls-cert.ts";
 import { certificate, leafTbs, type RootRequest, rootTbs } from "../../protocol/zone-ca.ts";
 import { BuckyError } from "../errors.ts";
+import { readGateway } from "../gateway/config.ts";
 import type { StateQueries } from "../store/db.ts";
 import { keyGlob } from "../store/key-glob.ts";
 import { parsedValue } from "../store/reads.ts";
@@ -159,10 +160,11 @@ export function issueLeaf(
 }
 
 /**
- * The requests of the zone's gateways, by device name: members in good standing only. A
- * revoked or quarantined device's request stays in the state (written before), and
- * answering it would keep renewing a certificate trusted by the owner's phones for a
- * key the owner took back.
+ * The requests of the zone's gateways, by device name: members in good standing only,
+ * whose gateway takes its certificate from the zone CA now. A request stays in the state
+ * once written: answered for a revoked or quarantined device, or one no longer such a
+ * gateway (disabled, relay-only, gone over to ACME), it kept a certificate trusted by the
+ * owner's phones renewed, for a key the owner took back or a role the device left.
  */
 export function readRequests(
   db: StateQueries,
@@ -178,6 +180,7 @@ export function readRequests(
     const value = parsedValue(row.value) as Partial<CertificateRequest> | undefined;
     const member = membership.byName.get(device);
     if (!member || standingOf(membership, member.id) !== "member" || !value) continue;
+    if (readGateway(db, device)?.tls !== "zone") continue;
     if (
       typeof value.publicKey === "string" &&
       Array.isArray(value.dnsNames) &&
