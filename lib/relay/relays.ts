@@ -2,6 +2,10 @@
  * Which relays a zone's devices may keep tunnels to and be reached through: its gateways
  * and relay-only devices (members with `nodes/<name>/gateway` or `nodes/<name>/relay`),
  * and relays outside the zone it was given tickets for (`relays/<device id>`).
+ *
+ * A ticket is no one's signed word (any member writes `relays/`), so one naming a device of
+ * the zone, in any standing, is no outside relay: it would put a dead address in place of a
+ * gateway's own (every tunnel to it lost), or make a revoked device a relay again.
  */
 import { or } from "drizzle-orm";
 import { ProtocolError } from "../../protocol/errors.ts";
@@ -30,7 +34,7 @@ export function readRelays(db: StateQueries, membership: Membership): Peer[] {
     if (!value) continue;
     if (key.startsWith(OUTSIDE_PREFIX)) {
       const outside = outsideRelay(value);
-      if (outside) relays.set(outside.id, outside);
+      if (outside && !membership.byId.has(outside.id)) relays.set(outside.id, outside);
       continue;
     }
     const member = membership.byName.get(key.split("/")[1] ?? "");
