@@ -47,6 +47,15 @@ export const PING_INTERVAL_MS = 15_000;
  * with its port open, otherwise held the attempt for the kernel's two minutes, or for ever.
  */
 export const TUNNEL_READY_TIMEOUT_MS = 10_000;
+/**
+ * The most streams a relay may have this device hold open at once through one tunnel,
+ * each a socket back to the relay and one to this device's server: past it, a stream the
+ * relay asks for is not taken up (it waits it out). Every relay asked, any member adds an
+ * outside one, and one that asked without end had the device open connections until it
+ * ran out of file descriptors (and SQLite, sync and its apps with it). As many as a hub
+ * carries from one address.
+ */
+export const MAX_TUNNEL_STREAMS = 1024;
 
 export interface TunnelOptions {
   readonly key: SigningKey;
@@ -73,6 +82,8 @@ export interface TunnelOptions {
   readonly readyTimeoutMs?: number;
   /** How long after its `failures`th failure a tunnel tries again (retryDelayMs): tests lengthen it. */
   readonly retryDelayMs?: (failures: number) => number;
+  /** MAX_TUNNEL_STREAMS unless given: tests lower it. */
+  readonly maxStreams?: number;
 }
 
 type TunnelState = "connecting" | "up" | "down";
@@ -145,6 +156,8 @@ class Tunnel {
   private unanswered = 0;
   /** Ends each open stream this tunnel's relay asked for: they live no longer than it. */
   private readonly streams = new Set<() => void>();
+  /** Whether the relay was said to ask for too many streams (tooManyStreams). */
+  private tooManySaid = false;
 
   constructor(
     public relay: Peer,
@@ -226,20 +239,35 @@ class Tunnel {
         this.unanswered = 0;
         return;
       case "open":
-        this.acceptStream(address, message.stream, {
-          hostname: this.options.localPeer.host,
-          port: this.options.localPeer.port,
-        });
-        return;
       case "open-own":
-        // Only as this device's hello said: else the relay waits the stream out.
-        if (this.options.ownPeer) this.acceptStream(address, message.stream, this.options.ownPeer);
-        return;
       case "open-pipe":
+        if (this.streams.size >= (this.options.maxStreams ?? MAX_TUNNEL_STREAMS)) {
+          this.tooManyStreams();
+          return;
+        }
+        this.tooManySaid = false;
+        if (message.type === "open")
+          this.acceptStream(address, message.stream, {
+            hostname: this.options.localPeer.host,
+            port: this.options.localPeer.port,
+          });
         // Only as this device's hello said: else the relay waits the stream out.
-        if (this.options.appPipe) this.acceptPipeStream(address, message);
+        else if (message.type === "open-own") {
+          if (this.options.ownPeer)
+            this.acceptStream(address, message.stream, this.options.ownPeer);
+        } else if (this.options.appPipe) this.acceptPipeStream(address, message);
         return;
     }
+  }
+
+  /** Says once, until a stream is taken up again, that the relay asked for too many. */
+  private tooManyStreams(): void {
+    if (this.tooManySaid) return;
+    this.tooManySaid = true;
+    this.options.log.warn("relay asked for more streams than a tunnel holds: not taken up", {
+      relay: this.relay.name,
+      streams: this.streams.size,
+    });
   }
 
   private up(): void {
