@@ -49,7 +49,7 @@ import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { daemonAnswers } from "../node/daemon-client.ts";
 import { holderOf, readClaims } from "../replica/claims.ts";
-import { keepRestoredAsCopy } from "../replica/restored-copy.ts";
+import { keepRestoredAsCopy, markRestoredHeld } from "../replica/restored-copy.ts";
 import { checkIntegrity } from "../state/integrity.ts";
 import { StateSeal } from "../state/seal.ts";
 import { describeProblems, verifyNow } from "../state/verify.ts";
@@ -753,7 +753,8 @@ function holdersIn(
 /**
  * The data of apps another device holds, restored from that holder's own backup since it
  * took them, is kept as this box's copy of them (lib/replica/restored-copy.ts): it takes
- * them over once their holder is gone, as a standby would.
+ * them over once their holder is gone, as a standby would. The data of apps this box
+ * itself holds is marked as of its backup (markRestoredHeld): a standby may hold newer.
  */
 async function keepHeldElsewhereAsCopies(
   staging: string,
@@ -765,8 +766,12 @@ async function keepHeldElsewhereAsCopies(
   for (const restored of apps) {
     const holder = holders.get(restored.app);
     const takenAt = times.get(restored.snapshot);
-    if (!holder || holder.device === restoredAs || restored.device !== holder.device || !takenAt)
+    if (holder?.device === restoredAs && takenAt) {
+      const appDir = join(staging, "apps", restored.app);
+      if (existsSync(appDir)) markRestoredHeld(appDir, Date.parse(takenAt));
       continue;
+    }
+    if (!holder || restored.device !== holder.device || !takenAt) continue;
     if (takenAt < holder.since) continue;
     await keepRestoredAsCopy({
       app: restored.app,

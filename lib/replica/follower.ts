@@ -50,6 +50,11 @@ export class ReplicaFollower {
       readonly log: Log;
       /** Told after each whole snapshot. */
       readonly onCopy: (head: ReplicaHead) => void;
+      /**
+       * Told before the copy held (`own`) is replaced by a snapshot of another holder or
+       * epoch, its blobs still there: a copy newer than where the holder began may be kept.
+       */
+      readonly beforeReplacing?: (own: ReplicaHead) => void;
       /** Told when a reading back of the copy found it whole, or damaged. */
       readonly onVerified: () => void;
       readonly verifyEveryMs: number;
@@ -193,6 +198,8 @@ export class ReplicaFollower {
     if (head.holder !== holder.name) return;
     if (have && head.epoch === have.epoch && head.seq <= have.seq) return;
     await this.fetchWhole(holder, head.root);
+    if (own && (own.holder !== head.holder || own.epoch !== head.epoch))
+      this.options.beforeReplacing?.(own);
     db.setHead(head);
     db.collect([head.root]);
     this.options.onCopy(head);

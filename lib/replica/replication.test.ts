@@ -22,7 +22,7 @@ import { CONFLICTS_LISTED } from "../facts/payload.ts";
 import { createLog } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { HolderClaim } from "./claims.ts";
-import { Replication } from "./replication.ts";
+import { copyNewerThan, Replication } from "./replication.ts";
 import * as snapshot from "./snapshot.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "bucky-replication-"));
@@ -255,5 +255,24 @@ describe("the conflict copies a device lists", () => {
     const facts = replication.facts();
     expect(facts.conflicts.notes?.map((copy) => copy.name)).toEqual(names.slice(3));
     expect(facts.conflictsKept).toEqual({ notes: CONFLICTS_LISTED + 3 });
+  });
+});
+
+describe("a standby's copy, against where the holder began its epoch", () => {
+  const from = { device: "nas", epoch: 3, seq: 40, at: 5_000 };
+  test("of the snapshot it began from: newer only past it, by number", () => {
+    const copy = { holder: "nas", epoch: 3, seq: 40, at: 9_000 };
+    expect(copyNewerThan(copy, from)).toBe(false);
+    expect(copyNewerThan({ ...copy, seq: 41 }, from)).toBe(true);
+    expect(copyNewerThan({ ...copy, seq: 12, at: 1_000 }, from)).toBe(false);
+  });
+
+  test("of another holder or epoch, or where it began from no snapshot: newer when taken after", () => {
+    expect(copyNewerThan({ holder: "laptop", epoch: 2, seq: 9, at: 6_000 }, from)).toBe(true);
+    expect(copyNewerThan({ holder: "laptop", epoch: 2, seq: 9, at: 4_000 }, from)).toBe(false);
+    // A backup's data (seq 0): a copy of the same epoch is weighed by when it was taken.
+    const restored = { ...from, seq: 0 };
+    expect(copyNewerThan({ holder: "nas", epoch: 3, seq: 7, at: 5_500 }, restored)).toBe(true);
+    expect(copyNewerThan({ holder: "nas", epoch: 3, seq: 7, at: 4_500 }, restored)).toBe(false);
   });
 });

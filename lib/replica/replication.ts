@@ -7,6 +7,7 @@
  * copy that never shipped is kept as a conflict copy, never deleted.
  */
 
+import { randomBytes } from "node:crypto";
 import {
   existsSync,
   lstatSync,
@@ -36,8 +37,9 @@ import { claimKey, type HolderClaim } from "./claims.ts";
 import { ReplicaFollower, VERIFY_EVERY_MS } from "./follower.ts";
 import type { CopyPosition, Holding } from "./holding.ts";
 import { type LossBound, lossBound, NO_FIGURE } from "./loss-bound.ts";
-import { holdsFiles, replaceData } from "./materialize.ts";
+import { holdsFiles, materialize, replaceData } from "./materialize.ts";
 import { ReplicaDb, type ReplicaHead } from "./replica-db.ts";
+import { clearRestoredHeld, restoredHeldAt } from "./restored-copy.ts";
 import { takeSnapshot } from "./snapshot.ts";
 import { ReplicaSource } from "./source.ts";
 
@@ -58,6 +60,8 @@ export class Replication {
    * snapshots begin a new epoch (see renumber).
    */
   private readonly startedAnew = new Set<string>();
+  /** Each app's holder, as this device last arranged it: what a standby's copy is weighed against. */
+  private readonly holders = new Map<string, HolderClaim>();
 
   constructor(
     private readonly node: NodeContext,
@@ -248,10 +252,15 @@ export class Replication {
     const app = spec.app;
     const holder = holding.holder;
     if (holder && holder.device !== me && myClaim) await this.stepDown(app, myClaim, holder);
+    if (holder) this.holders.set(app, holder);
     if (holder?.device === me) {
       // Opened first: a replica found damaged now starts anew before its epoch is chosen.
       this.db(app);
-      const epoch = this.startedAnew.delete(app) ? this.renumber(app, holder) : holder.epoch;
+      const restoredAtMs = restoredHeldAt(this.appDir(app));
+      const epoch =
+        this.startedAnew.delete(app) || restoredAtMs !== undefined
+          ? this.renumber(app, holder, restoredAtMs)
+          : holder.epoch;
       const source = await this.source(app, epoch);
       if (holding.movingTo && holding.runner !== me) await source.snapshot(true);
     } else await this.stopSource(app);
@@ -482,18 +491,65 @@ export class Replication {
   }
 
   /**
-   * The holder's replica started anew (the damaged one moved aside): its snapshots would be
-   * numbered from 1 again in the same epoch, and a standby's copy of an old snapshot taken
-   * for one of the new under the same number (told caught up, or never told of newer
-   * data). So it claims the next epoch, from the data it has: every copy of the epoch
-   * before is then older, and each standby fetches the new snapshots.
+   * The holder's replica started anew (the damaged one moved aside, or a home restore
+   * brought the data back without it): its snapshots would be numbered from 1 again in the
+   * same epoch, and a standby's copy of an old snapshot taken for one of the new under the
+   * same number (told caught up, or never told of newer data), or replaced by one of them
+   * unseen. So it claims the next epoch, from the data it has, saying when that data is from
+   * (now, or the backup's time): every copy of the epoch before is then older, each standby
+   * fetches the new snapshots, and one whose copy is newer than that keeps it as a conflict
+   * copy first (keepAsideIfNewer).
    */
-  private renumber(app: string, mine: HolderClaim): number {
+  private renumber(app: string, mine: HolderClaim, restoredAtMs?: number): number {
     const epoch = mine.epoch + 1;
-    this.claim(app, { epoch, from: null, lostAtMostMs: null });
-    this.node.log.info("app data held anew", { app, epoch, why: "its replica was damaged" });
+    const at = restoredAtMs ?? this.node.now();
+    const restored =
+      restoredAtMs === undefined
+        ? undefined
+        : `its data came back from a backup taken ${new Date(restoredAtMs).toISOString()}: what was written after it may be missing here (a standby's newer copy is kept as a conflict copy)`;
+    this.claim(app, {
+      epoch,
+      from: { device: this.node.deviceName, epoch: mine.epoch, seq: 0, at },
+      lostAtMostMs: null,
+      ...(restored ? { lostUnknownReason: restored } : {}),
+    });
+    clearRestoredHeld(this.appDir(app));
+    this.node.log.info("app data held anew", {
+      app,
+      epoch,
+      why: restored ? "its data came back from a backup" : "its replica was damaged",
+    });
     this.options.onChange();
     return epoch;
+  }
+
+  /**
+   * Before a standby's copy is replaced by a snapshot of another epoch: a copy newer than
+   * the data the holder started that epoch from (copyNewerThan) may hold writes the holder
+   * never had (it was away when the holder took over from an older copy, or the holder came
+   * back from a backup), so it is kept whole as a conflict copy, to restore or delete. A
+   * copy of this device's own snapshots is not: stepping down kept its data already.
+   */
+  private keepAsideIfNewer(app: string, own: ReplicaHead, db: ReplicaDb): void {
+    if (own.holder === this.node.deviceName) return;
+    const from = this.holders.get(app)?.from;
+    if (!from || !copyNewerThan(own, from)) return;
+    const aside = join(this.replicaDir(app), `aside-${randomBytes(4).toString("hex")}`);
+    try {
+      materialize(db, own.root, aside);
+    } catch (error) {
+      rmSync(aside, { recursive: true, force: true });
+      if (!(error instanceof BuckyError && error.code === "E_INTEGRITY")) throw error;
+      // Damaged, it cannot be kept whole: said, and the new snapshot taken all the same.
+      this.node.log.warn("a newer copy of app data could not be kept: it is damaged", {
+        app,
+        epoch: own.epoch,
+        seq: own.seq,
+        error: error.message,
+      });
+      return;
+    }
+    this.keepConflict(app, aside, own.epoch, own.holder);
   }
 
   private keepConflict(app: string, dir: string, epoch: number, holder: string): void {
@@ -595,9 +651,11 @@ export class Replication {
     const current = this.followers.get(app);
     if (current?.holder === holder) return;
     await this.stopFollowing(app);
+    const db = this.db(app);
     const follower = new ReplicaFollower({
       app,
-      db: this.db(app),
+      db,
+      beforeReplacing: (own) => this.keepAsideIfNewer(app, own, db),
       holder: () => this.node.peer(holder),
       client: this.node.client,
       log: this.node.log,
@@ -668,8 +726,12 @@ export class Replication {
     return readdirSync(appsDir).filter((app) => existsSync(this.conflictsDir(app)));
   }
 
+  private appDir(app: string): string {
+    return join(this.node.zone.paths.appsDir, app);
+  }
+
   private dataDir(app: string): string {
-    return join(this.node.zone.paths.appsDir, app, "data");
+    return join(this.appDir(app), "data");
   }
 
   private conflictsDir(app: string): string {
@@ -679,6 +741,21 @@ export class Replication {
   private replicaDir(app: string): string {
     return join(this.node.zone.paths.home, "replicas", app);
   }
+}
+
+/**
+ * Whether a copy may hold writes that the data a holder started an epoch from does not: a
+ * later snapshot of the snapshot it started from, or one taken after that data's time
+ * (another holder's or epoch's, or where it started from no snapshot: seq 0, a backup's
+ * data or data of its own).
+ */
+export function copyNewerThan(
+  copy: Pick<ReplicaHead, "holder" | "epoch" | "seq" | "at">,
+  from: NonNullable<HolderClaim["from"]>,
+): boolean {
+  if (copy.holder === from.device && copy.epoch === from.epoch && from.seq > 0)
+    return copy.seq > from.seq;
+  return copy.at > from.at;
 }
 
 function sizeOf(dir: string): number {

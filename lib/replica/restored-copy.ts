@@ -6,10 +6,43 @@
  * could be missing (what was written after that backup); while the holder lives, the copy
  * simply follows it.
  */
-import { rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomic } from "../atomic-file.ts";
 import { ReplicaDb } from "./replica-db.ts";
 import { takeSnapshot } from "./snapshot.ts";
+
+const RESTORED_HELD = "restored-held.json";
+
+/**
+ * App data a home restore brought back on the device holding the app: its data as of the
+ * backup, while a standby may have held newer when the device was lost. Marked in the
+ * app's directory, so that the device, holding it again, begins a new epoch from it that
+ * says when the data is from (lib/replica/replication.ts): a standby whose copy is newer
+ * keeps that copy as a conflict copy, rather than have it replaced unseen by the restored
+ * data's snapshots, numbered from 1 again in the epoch it already held.
+ */
+export function markRestoredHeld(appDir: string, takenAtMs: number): void {
+  writeFileAtomic(join(appDir, RESTORED_HELD), `${JSON.stringify({ takenAtMs })}\n`, 0o600);
+}
+
+/** When the backup a restored holder's data came from was taken, if it is marked so. */
+export function restoredHeldAt(appDir: string): number | undefined {
+  const path = join(appDir, RESTORED_HELD);
+  if (!existsSync(path)) return undefined;
+  try {
+    const { takenAtMs } = JSON.parse(readFileSync(path, "utf8")) as { takenAtMs?: unknown };
+    if (Number.isSafeInteger(takenAtMs) && (takenAtMs as number) >= 0) return takenAtMs as number;
+  } catch {
+    // Cut short by a crash: still a restored holder's, from a backup of no known time.
+  }
+  return 0;
+}
+
+/** The mark gone, once the device holds the restored data in an epoch of its own. */
+export function clearRestoredHeld(appDir: string): void {
+  rmSync(join(appDir, RESTORED_HELD), { force: true });
+}
 
 export async function keepRestoredAsCopy(options: {
   readonly app: string;
