@@ -412,10 +412,6 @@ export async function appOrigin(gateway: string, app: string): Promise<string> {
   });
 }
 
-/**
- * The zone state a device's daemon reports, as key → value, without bucky's own keys (boot/,
- * devices/, nodes/, the backup key epochs and the stored files' records).
- */
 /** The keys under `prefix` a device's state holds live, as key → value. */
 export async function stateUnder(home: string, prefix: string): Promise<Record<string, unknown>> {
   const { entries } = await buckyJson<{ entries: { key: string; value: unknown }[] }>([
@@ -430,6 +426,10 @@ export async function stateUnder(home: string, prefix: string): Promise<Record<s
   );
 }
 
+/**
+ * The zone state a device's daemon reports, as key → value, without bucky's own keys (boot/,
+ * devices/, nodes/, the backup key epochs and the stored files' records).
+ */
 export async function userState(home: string): Promise<Record<string, unknown>> {
   const { entries } = await buckyJson<{ entries: { key: string; value: unknown }[] }>([
     "state",

@@ -17,6 +17,7 @@ import {
   newHomePath,
   scratchDir,
   startDaemon,
+  stateUnder,
   storeChunkAlone,
   userState,
   waitFor,
@@ -477,6 +478,30 @@ describe("devices behind different NATs", () => {
     expect(captured.length).toBeGreaterThan(10_000);
     for (const secret of secrets) expect(captured.includes(Buffer.from(secret))).toBe(false);
   }, 60_000);
+
+  test("home device 2 made a gateway too, a relay behind its NAT, keeps its tunnel to the public one and is still reached", async () => {
+    // Answered once h2's daemon runs it: its tunnels were looked at again on the write.
+    await on("h2", [
+      ...["gateway", "enable", "--listen", "0.0.0.0:8090", "--tls", "off"],
+      ...["--home", homes.h2],
+    ]);
+    await waitFor(
+      "h1 to hold h2's gateway",
+      async () =>
+        Object.keys(await stateUnder(homes.h1, "nodes/h2/gateway")).length > 0 ? true : undefined,
+      30_000,
+    );
+    // A relay needed no tunnel, it was thought: h2 dropped its own, and only its LAN
+    // reached it. Through the public gateway's relay, h1 still gets what h2 alone holds.
+    const bytes = randomBytes(256 * 1024 + 5);
+    const id = storeChunkAlone(homes.h2, bytes);
+    const output = join(scratchDir(), "from-h2-the-gateway.bin");
+    const got = await on<{ size: number }>("h1", ["get", id, "-o", output, "--home", homes.h1]);
+    expect(got.size).toBe(bytes.length);
+    expect(Buffer.compare(readFileSync(output), bytes)).toBe(0);
+    expect(daemons.gw?.log()).not.toMatch(/relay tunnel closed.*device=h2\b/);
+    await on("h2", ["gateway", "disable", "--home", homes.h2]);
+  }, 90_000);
 });
 
 describe("a relay-only node outside the zone", () => {

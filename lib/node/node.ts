@@ -517,9 +517,9 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     // A relay heard again is worth a tunnel now, not at its backoff's next turn.
     node.onPeerAnswering((peer) => tunnels.relayAnswering(peer.id));
     const followRelays = () => {
-      const relays = node.relays();
-      // A relay is what others call; it needs no tunnel itself.
-      tunnels.follow(relays.some((r) => r.id === node.deviceId) ? [] : relays);
+      // A relay keeps tunnels to the others too: one behind a NAT (a home box made a
+      // gateway for its LAN's name) is reached from outside its LAN only through them.
+      tunnels.follow(node.relays().filter((r) => r.id !== node.deviceId));
     };
     node.onChange((changesets) => {
       if (changesets.some((changeset) => changeset.ops.some((op) => touchesRelays(op.key))))
