@@ -1,7 +1,9 @@
 /**
  * Sockets a relay holds for others, counted by the address they come from and in all, so
  * that one host cannot take every descriptor the relay has (and with them every device's
- * tunnels and requests), nor all hosts together more than the relay means to give.
+ * tunnels and requests), nor all hosts together more than the relay means to give. An IPv6
+ * address counts by its /64 (rangeOf): one host is given a whole /64, and counted by each
+ * of its addresses it had the relay's every slot from a few of them.
  */
 export class HeldSockets {
   private readonly byAddress = new Map<string, number>();
@@ -16,19 +18,43 @@ export class HeldSockets {
 
   /** Whether one more from `from` would be past a bound. */
   full(from: string): boolean {
-    return (this.byAddress.get(from) ?? 0) >= this.perAddress || this.count >= this.limit;
+    return (this.byAddress.get(rangeOf(from)) ?? 0) >= this.perAddress || this.count >= this.limit;
   }
 
   add(from: string): void {
     this.count += 1;
-    this.byAddress.set(from, (this.byAddress.get(from) ?? 0) + 1);
+    const range = rangeOf(from);
+    this.byAddress.set(range, (this.byAddress.get(range) ?? 0) + 1);
   }
 
-  remove(from: string): void {
+  remove(address: string): void {
+    const from = rangeOf(address);
     const left = (this.byAddress.get(from) ?? 0) - 1;
     if (left < 0) return;
     this.count -= 1;
     if (left > 0) this.byAddress.set(from, left);
     else this.byAddress.delete(from);
   }
+}
+
+/**
+ * What sockets from `address` are counted by: an IPv6 address's /64 (`2001:db8:1:2::/64`),
+ * any other address (IPv4, an IPv4-mapped IPv6 one, "local") as it is.
+ */
+export function rangeOf(address: string): string {
+  const bare = address.split("%")[0] as string;
+  if (!bare.includes(":") || /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(bare)) return address;
+  const halves = bare.split("::");
+  if (halves.length > 2) return address;
+  const groups = (half: string | undefined) => (half ? half.split(":") : []);
+  const head = groups(halves[0]);
+  const tail = groups(halves[1]);
+  const missing = 8 - head.length - tail.length;
+  if (missing < 0 || (halves.length === 1 && missing !== 0)) return address;
+  const all = [...head, ...Array<string>(missing).fill("0"), ...tail];
+  if (!all.every((group) => /^[0-9a-f]{1,4}$/i.test(group))) return address;
+  return `${all
+    .slice(0, 4)
+    .map((group) => Number.parseInt(group, 16).toString(16))
+    .join(":")}::/64`;
 }
