@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { explain } from "./acme.ts";
+import { BuckyError } from "../errors.ts";
+import { explain, newAccountKey, orderCertificate } from "./acme.ts";
 
 const NAME = "notes.home.example.com";
 const said = (problem: unknown, step: Parameters<typeof explain>[2] = "challenge") => {
@@ -85,5 +86,33 @@ describe("what an ACME failure says", () => {
       message: `no certificate for ${NAME} (finalize): oops`,
       hint: "Nothing to do now: it is tried again later by itself. If it keeps failing, check the gateway's internet connection and --acme-directory.",
     });
+  });
+});
+
+describe("a CA that takes the connection and never answers", () => {
+  test("fails the order in time, saying so, rather than holding it for ever", async () => {
+    const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const account = {
+        directory: `http://127.0.0.1:${silent.port}/dir`,
+        key: await newAccountKey(),
+      };
+      const ordering = orderCertificate(
+        account,
+        NAME,
+        { publish: () => {}, withdraw: () => {} },
+        300,
+      );
+      const failed = await ordering.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failed).toBeInstanceOf(BuckyError);
+      expect((failed as BuckyError).message).toBe(
+        `the CA did not answer (account) for ${NAME}: no answer came in time, or the connection failed`,
+      );
+    } finally {
+      silent.stop(true);
+    }
   });
 });

@@ -18,6 +18,14 @@ async function loadAcme(): Promise<typeof acmeClient> {
 
 export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
 
+/**
+ * How long each request to the CA may wait for its answer. The client sets none: a CA that
+ * took the connection and never answered held the order for ever, its name in flight, no
+ * failure said, and the gateways sharing the name waiting on this one's turn while the
+ * certificate ran out.
+ */
+export const ACME_REQUEST_TIMEOUT_MS = 60_000;
+
 export interface AcmeAccount {
   readonly directory: string;
   /** The account key, PEM (kept in the gateway's home, mode 0600). */
@@ -58,8 +66,10 @@ export async function orderCertificate(
     /** The account's URL, once known, to keep for the next order. */
     account?(url: string): void;
   },
+  requestTimeoutMs = ACME_REQUEST_TIMEOUT_MS,
 ): Promise<Issued> {
   const acme = await loadAcme();
+  acme.axios.defaults.timeout = requestTimeoutMs;
   const client = new acme.Client({
     directoryUrl: account.directory,
     accountKey: account.key,
@@ -149,6 +159,16 @@ export function explain(
   const problem = error as { type?: string; detail?: string; message?: string; code?: string };
   const type = problem.type?.replace("urn:ietf:params:acme:error:", "") ?? "";
   const detail = (problem.detail ?? problem.message ?? String(error)).slice(0, 300);
+  // No answer at all (timed out, or the connection failed): the client's own handling of
+  // that reads the answer that is not there, and throws this TypeError.
+  const noAnswer =
+    error instanceof TypeError && /response\.config|reading 'config'/.test(error.message);
+  if (noAnswer || problem.code === "ECONNABORTED" || /^timeout of \d+ms exceeded$/.test(detail))
+    return new BuckyError(
+      "E_UNAVAILABLE",
+      `the CA did not answer (${step}) for ${name}: no answer came in time, or the connection failed`,
+      "Nothing to do now: it is tried again later by itself. If it goes on, check that the CA's directory URL is right and that this device reaches it.",
+    );
   if (type === "rateLimited" || /rate.?limit|too many/i.test(detail))
     return new BuckyError(
       "E_UNAVAILABLE",

@@ -17,6 +17,7 @@ describe("what to do about a certificate's error, in the zone's words", () => {
       [acme({ type: "urn:ietf:params:acme:error:unauthorized", detail: "404" }), "open-port-80"],
       [acme({ type: "urn:ietf:params:acme:error:caa", detail: "CAA forbids" }), "other-ca"],
       [acme({ detail: "ECONNREFUSED" }, "account"), "check-internet"],
+      [acme({ code: "ECONNABORTED", message: "timeout of 60000ms exceeded" }), "check-internet"],
       [acme({ detail: "odd" }, "finalize"), "wait"],
       ["no room on the disk to keep the certificate for photos.example.com", "free-disk"],
       ["no certificate for photos.example.com: boom", "wait"],

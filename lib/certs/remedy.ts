@@ -54,6 +54,7 @@ function remedyKind(message: string): CertificateRemedy["kind"] | undefined {
   if (/^the CA reached \S+ but not this gateway's answer: /.test(message)) return "open-port-80";
   if (message.startsWith("the CA will not issue for ")) return "other-ca";
   if (message.startsWith("the ACME directory cannot be reached")) return "check-internet";
+  if (message.startsWith("the CA did not answer (")) return "check-internet";
   if (message.startsWith("no room on the disk ")) return "free-disk";
   if (message.startsWith("no certificate for ")) return "wait";
   return undefined;
