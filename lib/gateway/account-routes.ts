@@ -24,10 +24,23 @@ import {
   signInPage,
 } from "./account-pages.ts";
 import { type GatewayConfig, gatewayBase } from "./config.ts";
+import {
+  askFellow,
+  ceremonyGatewayOf,
+  type FellowAnswer,
+  type FellowStep,
+  fellowOf,
+} from "./fellow-sign-in.ts";
 import { page, wordsFor } from "./pages.ts";
 import { fromAnotherSite } from "./request-origin.ts";
 import { ACCOUNT_PATH, ENROLL_PATH, SIGNIN_PATH, SIGNOUT_PATH } from "./routing.ts";
-import { checkSession, isSameOriginPath, SESSION_COOKIE, signOut } from "./sessions.ts";
+import {
+  acceptLogin,
+  checkSession,
+  isSameOriginPath,
+  SESSION_COOKIE,
+  signOut,
+} from "./sessions.ts";
 
 /** The most an account form or step may send. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -127,11 +140,16 @@ export class AccountRoutes {
       }
       case `POST ${SIGNIN_PATH}/passkey`: {
         const body = await this.json(at.request);
-        const cookie = await this.signIn.passkeyFinish(
-          String(body.ceremony ?? ""),
-          body.response,
+        const step = {
+          kind: "passkey",
+          ceremony: String(body.ceremony ?? ""),
+          response: body.response,
           place,
-        );
+        } as const;
+        const answer = await this.whereBegun(step);
+        if (!("cookie" in answer))
+          throw new BuckyError("E_INTERNAL", "a sign-in answered no session");
+        const { cookie } = answer;
         return Response.json(
           { next: nextOf(typeof body.next === "string" ? body.next : null) },
           {
@@ -187,7 +205,12 @@ export class AccountRoutes {
       case `POST ${ENROLL_PATH}/passkey`: {
         const body = await this.json(at.request);
         return Response.json(
-          await this.signIn.enrollPasskeyFinish(String(body.ceremony ?? ""), body.response, place),
+          await this.whereBegun({
+            kind: "enroll-passkey",
+            ceremony: String(body.ceremony ?? ""),
+            response: body.response,
+            place,
+          }),
         );
       }
       case `POST ${SIGNOUT_PATH}`: {
@@ -336,6 +359,29 @@ export class AccountRoutes {
     if (json) return Response.json({ error: error.toJSON() }, { status: error.httpStatus });
     const title = at.path.startsWith(ENROLL_PATH) ? said.linkBroken : said.signInRefused;
     return refusedPage(words, error.httpStatus, title, error.message, error.hint);
+  }
+
+  /**
+   * A step of signing in that another gateway of the zone carried here (the browser was
+   * sent there by the zone's name): taken as if it had come here.
+   */
+  async answerFellow(step: FellowStep): Promise<FellowAnswer> {
+    switch (step.kind) {
+      case "login":
+        return acceptLogin(this.node, step.token);
+      case "passkey":
+        return {
+          cookie: await this.signIn.passkeyFinish(step.ceremony, step.response, step.place),
+        };
+      case "enroll-passkey":
+        return this.signIn.enrollPasskeyFinish(step.ceremony, step.response, step.place);
+    }
+  }
+
+  /** A passkey's last step, taken where its ceremony began: here, or the gateway it names. */
+  private whereBegun(step: FellowStep & { readonly kind: "passkey" | "enroll-passkey" }) {
+    const fellow = fellowOf(this.node, ceremonyGatewayOf(step.ceremony));
+    return fellow ? askFellow(this.node, fellow, step) : this.answerFellow(step);
   }
 
   private async form(request: Request): Promise<Map<string, string>> {

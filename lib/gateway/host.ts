@@ -7,6 +7,7 @@
  */
 
 import type { ServedCertificate } from "../certs/keeper.ts";
+import { BuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { AppPipeClient } from "./app-pipe-client.ts";
@@ -19,6 +20,7 @@ import {
   readTls,
   type TlsPem,
 } from "./config.ts";
+import type { FellowAnswer, FellowStep } from "./fellow-sign-in.ts";
 import { type PanelSession, type RunningGateway, startGateway } from "./server.ts";
 import type { SilenceTiming } from "./silence-watch.ts";
 
@@ -128,6 +130,17 @@ export class GatewayHost implements GatewayRunner {
       this.running = undefined;
       this.failed(error);
     }
+  }
+
+  /** A step of signing in another gateway carried here (lib/gateway/fellow-sign-in.ts). */
+  answerFellow(step: FellowStep): Promise<FellowAnswer> {
+    if (!this.running)
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        `${this.node.deviceName} runs no gateway now`,
+        "Start again from the page.",
+      );
+    return this.running.gateway.answerFellow(step);
   }
 
   /** Makes what runs match the zone state (as at start, and after every change of it). */

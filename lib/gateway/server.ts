@@ -43,6 +43,13 @@ import { CheckedSessions } from "./checked-sessions.ts";
 import { type ClientBody, ClientBodyStalled, clientBody } from "./client-body.ts";
 import { appByName, type GatewayConfig, gatewayBase, parseListen } from "./config.ts";
 import {
+  askFellow,
+  type FellowAnswer,
+  type FellowStep,
+  fellowOf,
+  loginGatewayOf,
+} from "./fellow-sign-in.ts";
+import {
   answerReadWhole,
   type BridgeData,
   bridgeData,
@@ -143,6 +150,8 @@ export interface RunningGateway {
   serveCertificates(certificates: readonly ServedCertificate[]): void;
   /** Stops listening; `closeActive: false` lets requests under way finish (a new certificate). */
   stop(closeActive?: boolean): void;
+  /** Takes a step of signing in another gateway of the zone carried here (fellow-sign-in.ts). */
+  answerFellow(step: FellowStep): Promise<FellowAnswer>;
 }
 
 interface Limiter {
@@ -975,6 +984,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       return `${served.httpsUp ? "https" : "http"}://${address}:${listening?.port}`;
     },
     flushTraffic: () => accounting.flush(),
+    answerFellow: (step) => accounts.answerFellow(step),
     serveCertificates(certificates) {
       served = servedWith(config, certificates);
       // Requests and WebSockets under way finish on the old listener.
@@ -1200,7 +1210,14 @@ async function login(
     });
   }
   try {
-    const { cookie } = acceptLogin(node, url.searchParams.get("token") ?? "");
+    const token = url.searchParams.get("token") ?? "";
+    // A link for another gateway of the zone's name (DNS sent the browser here): spent there.
+    const fellow = fellowOf(node, loginGatewayOf(token));
+    const answer = fellow
+      ? await askFellow(node, fellow, { kind: "login", token })
+      : acceptLogin(node, token);
+    if (!("cookie" in answer)) throw new BuckyError("E_INTERNAL", "a login answered no session");
+    const { cookie } = answer;
     const attributes = [
       `${SESSION_COOKIE}=${cookie}`,
       "Path=/",
@@ -1226,7 +1243,7 @@ async function login(
     const words = await wordsFor(request);
     return page(
       words,
-      403,
+      error.httpStatus,
       words.gatewayPages.loginLinkBroken,
       error.hint ? [error.message, error.hint] : [error.message],
     );

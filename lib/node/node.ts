@@ -325,6 +325,8 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       targets: targetHost,
       people,
       appPipePort: () => appPipe.port(),
+      // Asked only once the node answers peers, the gateway host made by then.
+      answerFellow: (step) => gateway.answerFellow(step),
     });
     const gateway = new GatewayHost(node, {
       liveWindowMs,

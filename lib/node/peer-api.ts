@@ -25,6 +25,12 @@ import type { TargetHost } from "../backup/target-host.ts";
 import { checkpointPage, offerFor } from "../checkpoint/transfer.ts";
 import { BuckyError } from "../errors.ts";
 import type { IngressViewers } from "../gateway/app-user.ts";
+import {
+  decodeFellowStep,
+  FELLOW_SIGN_IN_PATH,
+  type FellowAnswer,
+  type FellowStep,
+} from "../gateway/fellow-sign-in.ts";
 import type { BridgeData } from "../gateway/forward.ts";
 import type { Log } from "../log.ts";
 import { requireObjectId } from "../ndn/object-id.ts";
@@ -56,6 +62,8 @@ export interface PeerServices {
   readonly people: IngressViewers;
   /** The port of this device's app pipe (lib/gateway/app-pipe.ts), when it runs one. */
   readonly appPipePort?: () => number | undefined;
+  /** Takes a step of signing in another gateway carried here (lib/gateway/fellow-sign-in.ts). */
+  readonly answerFellow?: (step: FellowStep) => Promise<FellowAnswer>;
 }
 
 /** The peer API, as the device's TLS server calls it. */
@@ -125,6 +133,14 @@ export function createPeerApp(
 
   // Whether this device holds an object whole: a gateway's copy of a public file, asked
   // by the device that made it public (lib/gateway/public-copies.ts).
+  // A step of signing in that began here (or a link made for here), carried by a gateway
+  // of the zone's name the browser was sent to: the member's word for where it came from.
+  app.use(FELLOW_SIGN_IN_PATH, memberOnly(node));
+  app.post(FELLOW_SIGN_IN_PATH, async (c) => {
+    if (!services.answerFellow)
+      throw new BuckyError("E_UNAVAILABLE", `${node.deviceName} runs no gateway`);
+    return c.json(await services.answerFellow(decodeFellowStep(c.get("body"))));
+  });
   app.use("/v1/ndn/*", memberOnly(node));
   app.get("/v1/ndn/held/:id", (c) => {
     const parsed = requireObjectId(c.req.param("id"));

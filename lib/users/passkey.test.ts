@@ -4,86 +4,16 @@
  * and an answer for another challenge, host or origin, or with a changed byte, does not.
  */
 import { describe, expect, test } from "bun:test";
-import { createHash, generateKeyPairSync, type KeyObject, randomBytes, sign } from "node:crypto";
-import { Encoder } from "cbor-x";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import type { Credential } from "../../protocol/accounts.ts";
 import { toBase64url } from "../../protocol/encoding.ts";
 import { BuckyError } from "../errors.ts";
 import { assertionOf, checkAssertion, checkRegistration } from "./passkey.ts";
+import { authenticator as softAuthenticator } from "./test-authenticator.ts";
 
 const RP = "home.example";
 const ORIGIN = `https://${RP}`;
-const cbor = new Encoder({
-  variableMapSize: true,
-  useRecords: false,
-  tagUint8Array: false,
-  useTag259ForMaps: false,
-} as never);
-
-/** A software authenticator holding one P-256 passkey for `rpId`. */
-function authenticator(rpId = RP) {
-  const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  const jwk = publicKey.export({ format: "jwk" }) as { x: string; y: string };
-  const id = new Uint8Array(randomBytes(16));
-  const rpHash = createHash("sha256").update(rpId).digest();
-  const data = (flags: number, counter: number, attested: Uint8Array[] = []) => {
-    const count = Buffer.alloc(4);
-    count.writeUInt32BE(counter);
-    return Buffer.concat([rpHash, Buffer.from([flags]), count, ...attested]);
-  };
-  const clientData = (type: string, challenge: string, origin: string) =>
-    Buffer.from(JSON.stringify({ type, challenge, origin, crossOrigin: false }));
-  return {
-    id: toBase64url(id),
-    make(challenge: string, origin = ORIGIN) {
-      const cose = new Map<number, unknown>([
-        [1, 2],
-        [3, -7],
-        [-1, 1],
-        [-2, Buffer.from(jwk.x, "base64url")],
-        [-3, Buffer.from(jwk.y, "base64url")],
-      ]);
-      const length = Buffer.alloc(2);
-      length.writeUInt16BE(id.length);
-      const attested = Buffer.concat([Buffer.alloc(16), length, id, cbor.encode(cose)]);
-      const attestationObject = cbor.encode({
-        fmt: "none",
-        attStmt: {},
-        authData: data(0x45, 0, [attested]),
-      });
-      return {
-        id: toBase64url(id),
-        rawId: toBase64url(id),
-        type: "public-key",
-        clientExtensionResults: {},
-        response: {
-          clientDataJSON: toBase64url(clientData("webauthn.create", challenge, origin)),
-          attestationObject: toBase64url(attestationObject),
-        },
-      };
-    },
-    use(challenge: string, origin = ORIGIN, key: KeyObject = privateKey) {
-      const authenticatorData = data(0x05, 1);
-      const json = clientData("webauthn.get", challenge, origin);
-      const signature = sign(
-        "sha256",
-        Buffer.concat([authenticatorData, createHash("sha256").update(json).digest()]),
-        key,
-      );
-      return {
-        id: toBase64url(id),
-        rawId: toBase64url(id),
-        type: "public-key",
-        clientExtensionResults: {},
-        response: {
-          clientDataJSON: toBase64url(json),
-          authenticatorData: toBase64url(authenticatorData),
-          signature: toBase64url(signature),
-        },
-      };
-    },
-  };
-}
+const authenticator = (rpId = RP) => softAuthenticator(rpId);
 
 const challenge = () => toBase64url(new Uint8Array(randomBytes(32)));
 

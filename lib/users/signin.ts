@@ -18,6 +18,7 @@ import { fromBase64url, toBase64url } from "../../protocol/encoding.ts";
 import { passwordChangeId, signPasswordChange } from "../../protocol/password-change.ts";
 import { passkeyChallenge, signPasswordProof } from "../../protocol/user-session.ts";
 import { BuckyError } from "../errors.ts";
+import { ceremonyId } from "../gateway/fellow-sign-in.ts";
 import { TokenBucket } from "../gateway/limits.ts";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
@@ -422,7 +423,8 @@ export class SignIn {
         "this gateway has too many sign-ins under way",
         "Try again in a moment.",
       );
-    const id = toBase64url(new Uint8Array(randomBytes(16)));
+    // It names this gateway: a browser sent to another of the zone's name finishes it here.
+    const id = ceremonyId(this.node.deviceId);
     this.ceremonies.set(id, ceremony);
     return id;
   }
