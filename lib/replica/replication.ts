@@ -97,6 +97,7 @@ export class Replication {
     const db = this.db(app);
     // The epoch claimed here is new in any case.
     this.startedAnew.delete(app);
+    clearRestoredHeld(this.appDir(app));
     const copy = db.head();
     const holder = holding.holder;
     const usable = copy && copy.holder !== me && (!holder || copy.epoch === holder.epoch);
@@ -253,6 +254,8 @@ export class Replication {
     const holder = holding.holder;
     if (holder && holder.device !== me && myClaim) await this.stepDown(app, myClaim, holder);
     if (holder) this.holders.set(app, holder);
+    // A restored holder's mark is for the epoch it held: another holds the app now.
+    if (holder && holder.device !== me) clearRestoredHeld(this.appDir(app));
     if (holder?.device === me) {
       // Opened first: a replica found damaged now starts anew before its epoch is chosen.
       this.db(app);
@@ -506,7 +509,7 @@ export class Replication {
     const restored =
       restoredAtMs === undefined
         ? undefined
-        : `its data came back from a backup taken ${new Date(restoredAtMs).toISOString()}: what was written after it may be missing here (a standby's newer copy is kept as a conflict copy)`;
+        : `its data came back from a backup taken ${restoredAtMs > 0 ? new Date(restoredAtMs).toISOString() : "at a time not known"}: what was written after it may be missing here (a standby's newer copy is kept as a conflict copy)`;
     this.claim(app, {
       epoch,
       from: { device: this.node.deviceName, epoch: mine.epoch, seq: 0, at },

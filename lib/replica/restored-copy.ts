@@ -34,7 +34,7 @@ export function restoredHeldAt(appDir: string): number | undefined {
     const { takenAtMs } = JSON.parse(readFileSync(path, "utf8")) as { takenAtMs?: unknown };
     if (Number.isSafeInteger(takenAtMs) && (takenAtMs as number) >= 0) return takenAtMs as number;
   } catch {
-    // Cut short by a crash: still a restored holder's, from a backup of no known time.
+    // Unreadable: still a restored holder's, from a backup of no known time (0).
   }
   return 0;
 }
