@@ -61,7 +61,8 @@ export default defineBuckyCommand({
     device: {
       type: "string",
       valueHint: "name",
-      description: 'Run it on this device (default: the manifest\'s placement, else "any")',
+      description:
+        'Run it on this device, or any (default: where it runs now, for an upgrade; else the manifest\'s placement, else "any")',
     },
     unsandboxed: {
       type: "boolean",

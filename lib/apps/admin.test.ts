@@ -11,8 +11,9 @@ import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { foundingOps, openTestNode, testZone } from "../state/test-db.ts";
 import { stateValue } from "../store/reads.ts";
-import { removeApp } from "./admin.ts";
+import { checkPlacement, removeApp } from "./admin.ts";
 import { appKeys } from "./spec.ts";
+import { testManifest, testSpec } from "./test-spec.ts";
 
 const NEWER = "it was written by a newer bucky (spec format 2; this device reads up to 1)";
 
@@ -66,5 +67,49 @@ describe("removing an app whose spec this device cannot read", () => {
       desired: "removed",
       unreadable: "a spec must be a map",
     });
+  });
+});
+
+describe("where an upgrade runs", () => {
+  function zoneWith(specs: ReturnType<typeof testSpec>[]): NodeContext {
+    const a = openTestNode(61);
+    appendLocalChangeset(
+      a.db,
+      { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
+      [
+        ...foundingOps({ a: a.key }),
+        ...specs.map((spec) => ({ key: appKeys.spec(spec.app), value: JSON.stringify(spec) })),
+      ],
+      1000,
+    );
+    return testNodeContext(a, "a", { log: createLog({ level: "silent" }), now: () => 5000 });
+  }
+  const newVersion = (id: string) => testManifest(id, { version: "2.0.0" });
+
+  test("where the app was put, not the new manifest's placement; --device over both", () => {
+    const node = zoneWith([
+      testSpec("notes", { placement: "a" }),
+      testSpec("diary", { desired: "removed", placement: "a" }),
+    ]);
+    expect(checkPlacement(node, newVersion("notes"), {})).toBe("a");
+    expect(checkPlacement(node, newVersion("notes"), { device: "any" })).toBe("any");
+    // A first install, or one after a removal: the manifest's.
+    expect(checkPlacement(node, newVersion("photos"), {})).toBe("any");
+    expect(checkPlacement(node, newVersion("diary"), {})).toBe("any");
+  });
+
+  test("pinned to a device gone from the zone, it says so and how to choose", () => {
+    const node = zoneWith([testSpec("notes", { placement: "gone" })]);
+    let refused: unknown;
+    try {
+      checkPlacement(node, newVersion("notes"), {});
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(BuckyError);
+    expect([(refused as BuckyError).message, (refused as BuckyError).hint]).toEqual([
+      "notes runs on gone, which is no device of the zone now",
+      "Say where the new version runs with --device (or --device any).",
+    ]);
   });
 });

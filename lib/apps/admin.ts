@@ -126,20 +126,31 @@ function installPackage(
   return writeSpec(zone, manifest, stored.id, placement, { unsandboxed, alongside });
 }
 
-/** Where `manifest` is placed, checked to be a device of the zone (or "any"). */
+/**
+ * Where `manifest` is placed, checked to be a device of the zone (or "any"): `--device`;
+ * else, for an upgrade, where the app was put (pinned with `--device`, or a pinned app
+ * moved): the new version's manifest says only where a first install goes. An upgrade
+ * took the manifest's again, and undid the pin (an app with no data moved at once).
+ */
 export function checkPlacement(
   zone: ZoneWriter,
   manifest: AppManifest,
   options: InstallOptions,
 ): string {
-  const placement = options.device ?? manifest.placement;
+  const current = readSpec(zone.db, manifest.id);
+  const kept = current && current.desired !== "removed" ? current.placement : undefined;
+  const placement = options.device ?? kept ?? manifest.placement;
   if (placement !== "any") {
     const member = zone.membership().byName.get(placement);
     if (!member || standingOf(zone.membership(), member.id) !== "member") {
       throw new BuckyError(
         "E_NOT_FOUND",
-        `the zone has no device named ${placement} to run ${manifest.id}`,
-        "See the devices with `bucky devices`.",
+        options.device === undefined && kept !== undefined
+          ? `${manifest.id} runs on ${placement}, which is no device of the zone now`
+          : `the zone has no device named ${placement} to run ${manifest.id}`,
+        options.device === undefined && kept !== undefined
+          ? "Say where the new version runs with --device (or --device any)."
+          : "See the devices with `bucky devices`.",
       );
     }
   }
