@@ -152,3 +152,39 @@ test("no request a hostile app makes is taken for a bug", async () => {
     refused: statuses.has(403),
   }).toEqual({ seed: SEED, wrong: [], bugs: [], answered: true, refused: true });
 });
+
+test("while an upgrade waits, the version before, which runs, is answered; the new one's token is not yet", async () => {
+  const a = openTestNode(122);
+  const permissions = ["state.read"];
+  const installed = testSpec("notes", {
+    version: "2.0.0",
+    manifest: testManifest("notes", { version: "2.0.0", permissions }),
+  });
+  appendLocalChangeset(
+    a.db,
+    { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
+    [
+      ...foundingOps({ a: a.key }),
+      { key: "users/owner/apps/notes/spec", value: JSON.stringify(installed) },
+    ],
+    1000,
+  );
+  const node = testNodeContext(a, "a");
+  const tokenOf = (version: string) =>
+    signAppToken({ zone: node.zoneId, app: "notes", version, permissions, issuedAt: 1 }, a.key);
+  const whoami = (api: ReturnType<typeof createAppApi>, version: string) =>
+    api.request("/v1/whoami", { headers: { authorization: `Bearer ${tokenOf(version)}` } });
+  const log = createLog({ level: "silent" });
+  const before = createAppApi(node, "notes", log, () => {}, { running: "1.0.0" });
+  expect((await whoami(before, "1.0.0")).status).toBe(200);
+  const refused = await whoami(before, "2.0.0");
+  expect(refused.status).toBe(403);
+  expect(((await refused.json()) as { error: { message: string } }).error.message).toBe(
+    "the token is for notes 2.0.0, which is not the version running here",
+  );
+  // Once the new version runs (its own API), its token is answered, the old one's not.
+  const after = createAppApi(node, "notes", log, () => {}, { running: "2.0.0" });
+  expect([(await whoami(after, "2.0.0")).status, (await whoami(after, "1.0.0")).status]).toEqual([
+    200, 403,
+  ]);
+});

@@ -71,9 +71,15 @@ export function createAppApi(
   {
     pace = new WritePace(app, node.now, log),
     stateMaxBytes = APP_STATE_MAX_BYTES,
+    running,
   }: {
     readonly pace?: WritePace;
     readonly stateMaxBytes?: number;
+    /**
+     * The version this device runs, whose tokens it takes: the version before while an
+     * upgrade waits for its package (default: the version installed to run).
+     */
+    readonly running?: string;
   } = {},
 ): Hono<Env> {
   const api = new Hono<Env>();
@@ -91,7 +97,7 @@ export function createAppApi(
   api.use(requestLog(log, "app"));
   api.onError(errorHandler(log, onBug));
   api.use(async (c, next) => {
-    c.set("permissions", permissionsOf(node, app, c.req.header("authorization")));
+    c.set("permissions", permissionsOf(node, app, running, c.req.header("authorization")));
     await next();
   });
 
@@ -235,9 +241,16 @@ export function createAppApi(
 
 /**
  * The permissions a call may use: those its token carries that the app's installed
- * manifest still lists. Refused (E_PERMISSION) without this device's token for this app.
+ * manifest still lists. Refused (E_PERMISSION) without this device's token for this app,
+ * of the version it runs (`running`: while an upgrade waits, the version before goes on,
+ * and was refused every call, whoami too, for as long as the wait lasted).
  */
-function permissionsOf(node: NodeContext, app: string, authorization: string | undefined) {
+function permissionsOf(
+  node: NodeContext,
+  app: string,
+  running: string | undefined,
+  authorization: string | undefined,
+) {
   const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1];
   if (!token)
     throw new BuckyError(
@@ -259,10 +272,10 @@ function permissionsOf(node: NodeContext, app: string, authorization: string | u
       "Each app calls its own API, with its own token.",
     );
   const spec = readSpec(node.db, app);
-  if (spec?.desired !== "running" || spec.version !== claims.version)
+  if (spec?.desired !== "running" || (running ?? spec.version) !== claims.version)
     throw new BuckyError(
       "E_PERMISSION",
-      `the token is for ${app} ${claims.version}, which is not the version installed to run`,
+      `the token is for ${app} ${claims.version}, which is not the version ${running === undefined ? "installed to run" : "running here"}`,
     );
   return claims.permissions.filter((permission) => spec.manifest.permissions.includes(permission));
 }
@@ -285,7 +298,7 @@ export interface RunningAppApi {
  */
 export function serveAppApi(
   node: NodeContext,
-  app: string,
+  launched: { readonly app: string; readonly version: string },
   path: string,
   user: AppUser | undefined,
   onBug: (error: unknown) => void,
@@ -293,7 +306,7 @@ export function serveAppApi(
   // One API, and so one pace, for as long as the app runs here: the runner restarts a
   // process that exits behind the same socket, so an app that exits after its burst is
   // given no new one.
-  const api = createAppApi(node, app, node.log, onBug);
+  const api = createAppApi(node, launched.app, node.log, onBug, { running: launched.version });
   rmSync(path, { force: true });
   const server = Bun.serve({
     unix: path,

@@ -523,7 +523,7 @@ export class Convergence {
     mkdirSync(join(sandboxDir, "api"), { recursive: true, mode: 0o755 });
     const api = serveAppApi(
       this.node,
-      spec.app,
+      spec,
       join(sandboxDir, "api", "api.sock"),
       user,
       this.options.onBug,
