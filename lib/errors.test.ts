@@ -1,6 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { ProtocolError } from "../protocol/errors.ts";
-import { BuckyError, ERROR_CODES, fileSystemError, toBuckyError } from "./errors.ts";
+import {
+  BuckyError,
+  ERROR_CODES,
+  fileSystemError,
+  isBusy,
+  sqliteError,
+  toBuckyError,
+} from "./errors.ts";
 
 describe("errors", () => {
   test("each code has the exit code and HTTP status of its class", () => {
@@ -62,5 +69,19 @@ describe("errors", () => {
     );
     expect(fileSystemError(error("EROFS"), "write", "/x")?.code).toBe("E_PERMISSION");
     expect(fileSystemError(new Error("plain"), "write", "/x")).toBeUndefined();
+  });
+
+  test("a database another process holds, even one stopped half way through its log, is busy, not a bug", () => {
+    for (const code of [
+      "SQLITE_BUSY",
+      "SQLITE_LOCKED",
+      "SQLITE_PROTOCOL",
+      "SQLITE_BUSY_RECOVERY",
+    ]) {
+      const error = Object.assign(new Error("locking protocol"), { name: "SQLiteError", code });
+      expect(isBusy(error)).toBe(true);
+      expect(sqliteError(error, "the state database")?.code).toBe("E_UNAVAILABLE");
+    }
+    expect(isBusy(Object.assign(new Error("x"), { code: "SQLITE_CORRUPT" }))).toBe(false);
   });
 });

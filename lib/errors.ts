@@ -120,11 +120,13 @@ export function isDiskFull(error: unknown): boolean {
 
 /**
  * Whether `error` says a SQLite database is held by another process past the wait for it
- * (SQLITE_BUSY, SQLITE_LOCKED): a passing state, tried again later, never a crash.
+ * (SQLITE_BUSY, SQLITE_LOCKED; SQLITE_PROTOCOL, what a reader meets when the process
+ * holding the log's index was stopped half way, a backup paused with Ctrl-Z): a passing
+ * state, tried again later, never a crash.
  */
 export function isBusy(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === "string" && /^SQLITE_(BUSY|LOCKED)/.test(code);
+  return typeof code === "string" && /^SQLITE_(BUSY|LOCKED|PROTOCOL)/.test(code);
 }
 
 /**
@@ -304,6 +306,7 @@ export function sqliteError(error: unknown, what: string): BuckyError | undefine
       );
     case "SQLITE_BUSY":
     case "SQLITE_LOCKED":
+    case "SQLITE_PROTOCOL":
       return new BuckyError(
         "E_UNAVAILABLE",
         `${what} is locked by another process`,
