@@ -6,7 +6,7 @@
  */
 import { saidBy } from "../facts/said-by.ts";
 import type { StateQueries } from "../store/db.ts";
-import { type StateReader, stateValue } from "../store/reads.ts";
+import { type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import type { SandboxSupport } from "./sandbox.ts";
 import { type AppSpec, readReport } from "./spec.ts";
@@ -37,6 +37,18 @@ export function sandboxFacts(support: SandboxSupport): SandboxFacts {
 export function readSandboxFacts(db: StateReader, device: string): SandboxFacts | undefined {
   const value = stateValue(db, sandboxFactsKey(device));
   return value ? parseSandboxFacts(value) : undefined;
+}
+
+/** What each device said it can do to isolate apps, by name (each record of its shape). */
+export function readAllSandboxFacts(db: StateReader): Map<string, SandboxFacts> {
+  const all = new Map<string, SandboxFacts>();
+  for (const { key, value } of stateRowsMatching(db, "nodes/*/sandbox")) {
+    // The pattern matches keys of more segments too (nodes/a/x/sandbox).
+    const [, device, ...rest] = key.split("/");
+    const facts = rest.length === 1 && device && value ? parseSandboxFacts(value) : undefined;
+    if (facts) all.set(device as string, facts);
+  }
+  return all;
 }
 
 /**

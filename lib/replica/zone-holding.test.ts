@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import type { AppManifest } from "../../protocol/app-manifest.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import { rankDevices } from "../../protocol/placement.ts";
+import type { SandboxFacts } from "../apps/sandbox-facts.ts";
 import type { AppSpec } from "../apps/spec.ts";
 import type { EngineFacts } from "../images/engine-facts.ts";
 import { type HoldingFacts, holdingOf } from "./zone-holding.ts";
@@ -86,5 +87,58 @@ describe("an image app's place", () => {
 
   test("a device that never said what it runs is not given one", () => {
     expect(holdingOf(spec("site", []), everyone, facts({})).runner).toBeUndefined();
+  });
+});
+
+describe("a process app's place", () => {
+  const bare: SandboxFacts = {
+    sandbox: false,
+    outbound: false,
+    ownUsers: false,
+    problem: "bwrap is missing",
+  };
+  const boxed: SandboxFacts = { sandbox: true, outbound: false, ownUsers: false, problem: null };
+  const withSandboxes = (said: Record<string, SandboxFacts>): HoldingFacts => ({
+    ...facts({}),
+    sandboxes: new Map(Object.entries(said)),
+  });
+  const processApp = (app: string, data: string[], fields: Partial<AppSpec> = {}) => {
+    const { image: _, ...plain } = spec(app, data);
+    return {
+      ...plain,
+      manifest: { ...plain.manifest, run: { command: ["bun", "server.ts"] } },
+      ...fields,
+    } as AppSpec;
+  };
+  // An app whose first choice is alpha, which says it cannot sandbox apps.
+  const app = ["a", "b", "c", "d", "e", "f"].find(
+    (name) => rankDevices(name, members)[0]?.name === "alpha",
+  ) as string;
+  const order = rankDevices(app, members).map((m) => m.name);
+
+  test("is never a device that says it cannot sandbox it; one that said nothing is counted", () => {
+    const said = withSandboxes({ alpha: bare, [order[1] as string]: boxed });
+    expect(holdingOf(processApp(app, []), everyone, said).runner).toBe(order[1]);
+    const holding = holdingOf(processApp(app, ["db"]), everyone, said);
+    expect([holding.runner, ...holding.standbys]).not.toContain("alpha");
+    // Owned up to unsandboxed, it goes where it goes.
+    expect(holdingOf(processApp(app, [], { unsandboxed: true }), everyone, said).runner).toBe(
+      "alpha",
+    );
+    // An image app runs in Podman: not weighed by bubblewrap.
+    const image = holdingOf(spec(app, []), everyone, {
+      ...said,
+      engines: new Map(members.map((m) => [m.name, podman("linux/amd64")])),
+    });
+    expect(image.runner).toBe("alpha");
+  });
+
+  test("waits, saying what to install, when no device can sandbox it", () => {
+    const said = withSandboxes(Object.fromEntries(members.map((m) => [m.name, bare])));
+    const holding = holdingOf(processApp(app, ["db"]), everyone, said);
+    expect([holding.runner, holding.waiting]).toEqual([
+      undefined,
+      "no device of the zone can sandbox it: install bubblewrap on one, then restart bucky there",
+    ]);
   });
 });

@@ -9,6 +9,11 @@ import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
 import type { DeviceFacts } from "../../protocol/device-facts.ts";
 import { checkDeviceName } from "../../protocol/names.ts";
 import { type Candidate, placeApp } from "../../protocol/placement.ts";
+import {
+  readAllSandboxFacts,
+  type SandboxFacts,
+  unsandboxedBecause,
+} from "../apps/sandbox-facts.ts";
 import type { AppSpec } from "../apps/spec.ts";
 import type { ReplicaFacts } from "../facts/payload.ts";
 import { readPayload } from "../facts/payload.ts";
@@ -29,6 +34,8 @@ export interface HoldingFacts {
   readonly copies: ReadonlyMap<string, ReadonlyMap<string, CopyPosition>>;
   /** What each device said it can run of images. */
   readonly engines: ReadonlyMap<string, EngineFacts>;
+  /** What each device said it can do to isolate apps (absent: not weighed). */
+  readonly sandboxes?: ReadonlyMap<string, SandboxFacts>;
 }
 
 /**
@@ -59,6 +66,7 @@ export function readHoldingFacts(
     draining: readDraining(db),
     copies,
     engines,
+    sandboxes: readAllSandboxFacts(db),
   };
 }
 
@@ -94,13 +102,42 @@ export function holdingOf(
     const able = (c: Candidate) => runsImageOf(facts.engines.get(c.name), platforms);
     const members = candidates.members.filter(able);
     const { image: _, ...plain } = spec;
-    const holding = holdingOf(plain, { members, live: candidates.live.filter(able) }, facts, own);
+    // Run by Podman, not bubblewrap: whether a device sandboxes processes is not weighed.
+    const holding = holdingOf(
+      plain,
+      { members, live: candidates.live.filter(able) },
+      { ...facts, sandboxes: undefined },
+      own,
+    );
     if (holding.runner || members.length > 0) return holding;
     // Said as the app's problem on the panel's Apps page and the app's own (the zone's
     // words): so no command to type (`bucky status` warns with the command: ImageNote).
     return {
       ...holding,
       waiting: `no device of the zone runs images for ${platforms.join(" or ")}: install Podman (with runc) on one, then restart bucky there`,
+    };
+  }
+  if (facts.sandboxes && !spec.unsandboxed) {
+    // A process app runs only where it is sandboxed (unless the owner said otherwise): a
+    // device that says it cannot would refuse it, and it ran nowhere, its data taken over
+    // there and kept from every device that could. One that has not said is not counted
+    // out (an older bucky): it refuses by itself, saying so.
+    const outbound = spec.manifest.network === "outbound";
+    const able = (c: Candidate) => {
+      const said = facts.sandboxes?.get(c.name);
+      return said === undefined || unsandboxedBecause(c.name, said, outbound) === undefined;
+    };
+    const members = candidates.members.filter(able);
+    const holding = holdingOf(
+      spec,
+      { members, live: candidates.live.filter(able) },
+      { ...facts, sandboxes: undefined },
+      own,
+    );
+    if (holding.runner || members.length > 0 || candidates.members.length === 0) return holding;
+    return {
+      ...holding,
+      waiting: `no device of the zone can sandbox it: install bubblewrap on one${outbound ? " (and slirp4netns, for its outbound network)" : ""}, then restart bucky there`,
     };
   }
   const live = new Set(candidates.live.map((c) => c.name));
