@@ -1,7 +1,8 @@
 /**
  * Login links and session cookies. A link is a one-time login token for one gateway:
  * that gateway alone accepts it (unexpired, never used before, which it alone remembers),
- * so a link opens at most one session in the zone, partitions or not. Made on a device
+ * so a link opens at most one session in the zone, partitions or not (opened at another
+ * gateway, that one asks it: lib/gateway/fellow-sign-in.ts). Made on a device
  * holding the owner key, the owner key signs it, and it opens a session of the owner
  * (lib/users/sessions.ts); made on any other device, that device signs it, and it opens
  * the device's session, which is no person's. The session cookie, signed by the gateway,
