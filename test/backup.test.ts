@@ -797,16 +797,26 @@ describe("faults while backing up", () => {
 
   test("the daemon's schedule leaves the target to a paused backup of this device, counting no failure, and backs up soon after it is ended", async () => {
     const { home } = await newHome();
-    generateTree(join(home, "data"), 40 * 1024 * 1024);
+    // Several packs' worth: paused after its first, it is far from done.
+    generateTree(join(home, "data"), 96 * 1024 * 1024);
     const repo = join(scratchDir(), "repo");
     await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
     const byHand = Bun.spawn([BUCKY, "backup", "run", "--home", home, "--json"], {
       stdout: "pipe",
       stderr: "pipe",
     });
-    // Paused as soon as it holds the target, long before it can finish.
-    await waitFor("the backup by hand to hold the target", () =>
-      existsSync(join(home, "backup", "running", "usb.json")) ? true : undefined,
+    // Paused once it holds the target and uploads (long before it can finish): by then it
+    // has taken its image of the zone state, so no lock of the database is held paused.
+    // (Paused before, half way through that, the daemon could not open the database.)
+    await waitFor(
+      "the backup by hand to hold the target and upload",
+      () =>
+        existsSync(join(home, "backup", "running", "usb.json")) &&
+        existsSync(join(repo, "data")) &&
+        packs(repo).length > 0
+          ? true
+          : undefined,
+      30_000,
     );
     byHand.kill("SIGSTOP");
     expect(byHand.exitCode).toBeNull();
