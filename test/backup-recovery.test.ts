@@ -8,10 +8,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { hotChangesets } from "../lib/backup/hot.ts";
-import { LocalBackend } from "../lib/backup/local-backend.ts";
-import { Repository } from "../lib/backup/repository.ts";
-import { decodeChangeset } from "../protocol/changeset.ts";
 import {
   appFetch,
   bucky,
@@ -23,6 +19,7 @@ import {
   startDaemon,
   waitFor,
 } from "./harness.ts";
+import { hotKeys } from "./hot-keys.ts";
 import { type Sshd, startSshd } from "./sshd.ts";
 
 afterAll(cleanUp);
@@ -37,21 +34,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await sshd?.stop();
 });
-
-/** The keys written by the changesets a repository holds hot (read as a restore would). */
-async function hotKeys(repo: string, home: string): Promise<string[]> {
-  if (!existsSync(join(repo, "hot"))) return [];
-  const key = readFileSync(join(home, "identity", "backup.key"), "utf8").trim();
-  const root = new Uint8Array(Buffer.from(key.slice(key.indexOf(":") + 1), "base64url"));
-  const repository = await Repository.open(new LocalBackend(repo), root, { withIndex: false });
-  try {
-    return (await hotChangesets(repository)).changesets.flatMap((bytes) =>
-      decodeChangeset(bytes).ops.map((op) => op.key),
-    );
-  } finally {
-    repository.close();
-  }
-}
 
 async function runningNotes(home: string): Promise<string> {
   const status = await waitFor(

@@ -9,12 +9,7 @@
  */
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { hotChangesets } from "../lib/backup/hot.ts";
-import { LocalBackend } from "../lib/backup/local-backend.ts";
-import { Repository } from "../lib/backup/repository.ts";
-import { decodeChangeset } from "../protocol/changeset.ts";
 import {
   buckyJson,
   cleanUp,
@@ -24,6 +19,7 @@ import {
   startDaemon,
   waitFor,
 } from "./harness.ts";
+import { hotKeys } from "./hot-keys.ts";
 import { notesApp } from "./notes-app.ts";
 
 afterAll(cleanUp);
@@ -37,21 +33,6 @@ const FAST = {
 
 const daemons = new Map<string, Daemon>();
 const { status, notes, write, settled, install, killDevice } = notesApp(() => daemons);
-
-/** The keys of the zone state's changes shipped hot to the repository. */
-async function hotKeys(repo: string, home: string): Promise<string[]> {
-  if (!existsSync(join(repo, "hot"))) return [];
-  const key = readFileSync(join(home, "identity", "backup.key"), "utf8").trim();
-  const root = new Uint8Array(Buffer.from(key.slice(key.indexOf(":") + 1), "base64url"));
-  const repository = await Repository.open(new LocalBackend(repo), root, { withIndex: false });
-  try {
-    return (await hotChangesets(repository)).changesets.flatMap((bytes) =>
-      decodeChangeset(bytes).ops.map((op) => op.key),
-    );
-  } finally {
-    repository.close();
-  }
-}
 
 /** The notes a copy of the app's data holds (its SQLite file, read as it is). */
 function notesIn(dataDir: string): string[] {

@@ -15,6 +15,20 @@ import { testManifest, testSpec } from "./test-spec.ts";
 
 afterAll(removeTestDatabases);
 
+/** Device "a" of a zone of its own, with `spec` installed. */
+function installedOn(a: ReturnType<typeof openTestNode>, spec: ReturnType<typeof testSpec>) {
+  appendLocalChangeset(
+    a.db,
+    { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
+    [
+      ...foundingOps({ a: a.key }),
+      { key: "users/owner/apps/notes/spec", value: JSON.stringify(spec) },
+    ],
+    1000,
+  );
+  return testNodeContext(a, "a");
+}
+
 const SEED = Number(process.env.BUCKY_FUZZ_SEED ?? 20261129);
 
 /** mulberry32: a small seeded generator, so a failing run replays. */
@@ -39,17 +53,10 @@ test("no request a hostile app makes is taken for a bug", async () => {
     "ndn.read",
     "ndn.write",
   ];
-  const spec = testSpec("notes", { manifest: testManifest("notes", { permissions }) });
-  appendLocalChangeset(
-    a.db,
-    { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
-    [
-      ...foundingOps({ a: a.key }),
-      { key: "users/owner/apps/notes/spec", value: JSON.stringify(spec) },
-    ],
-    1000,
+  const node = installedOn(
+    a,
+    testSpec("notes", { manifest: testManifest("notes", { permissions }) }),
   );
-  const node = testNodeContext(a, "a");
   const bugs: unknown[] = [];
   const api = createAppApi(node, "notes", createLog({ level: "silent" }), (error) =>
     bugs.push(error),
@@ -160,16 +167,7 @@ test("while an upgrade waits, the version before, which runs, is answered; the n
     version: "2.0.0",
     manifest: testManifest("notes", { version: "2.0.0", permissions }),
   });
-  appendLocalChangeset(
-    a.db,
-    { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
-    [
-      ...foundingOps({ a: a.key }),
-      { key: "users/owner/apps/notes/spec", value: JSON.stringify(installed) },
-    ],
-    1000,
-  );
-  const node = testNodeContext(a, "a");
+  const node = installedOn(a, installed);
   const tokenOf = (version: string) =>
     signAppToken({ zone: node.zoneId, app: "notes", version, permissions, issuedAt: 1 }, a.key);
   const whoami = (api: ReturnType<typeof createAppApi>, version: string) =>

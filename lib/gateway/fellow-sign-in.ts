@@ -110,7 +110,13 @@ export async function askFellow(
     if (error instanceof BuckyError) throw unreachable();
     throw error;
   }
-  const parsed = JSON.parse(new TextDecoder().decode(answer)) as unknown;
+  // A member answers as it likes: one not of this shape is no answer.
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(answer));
+  } catch {
+    throw unreachable();
+  }
   if (isRecord(parsed) && typeof parsed.cookie === "string") return { cookie: parsed.cookie };
   if (isRecord(parsed) && typeof parsed.user === "string") return { user: parsed.user };
   throw unreachable();

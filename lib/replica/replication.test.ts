@@ -34,6 +34,18 @@ afterEach(async () => {
   replication = undefined;
 });
 
+/** The replication of device "nas" with its home at `home`, writing nothing to a zone. */
+function replicationOn(home: string): Replication {
+  const node = {
+    deviceName: "nas",
+    zone: { paths: { home, appsDir: join(home, "apps") } },
+    now: () => Date.now(),
+    log: createLog({ level: "silent" }),
+    write: () => {},
+  } as unknown as NodeContext;
+  return new Replication(node, { onChange: () => {} });
+}
+
 describe("a conflict copy restored on the holder", () => {
   test("waits for the snapshot under way before it moves the data aside", async () => {
     const home = join(scratch, "nas");
@@ -130,14 +142,7 @@ describe("a holder's snapshots at a newer epoch", () => {
     const dataDir = join(appsDir, "notes", "data");
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(join(dataDir, "notes.txt"), "a note");
-    const node = {
-      deviceName: "nas",
-      zone: { paths: { home, appsDir } },
-      now: () => Date.now(),
-      log: createLog({ level: "silent" }),
-      write: () => {},
-    } as unknown as NodeContext;
-    replication = new Replication(node, { onChange: () => {} });
+    replication = replicationOn(home);
     const claim = (epoch: number): HolderClaim => ({
       device: "nas",
       deviceId: "dnas" as DeviceId,
@@ -217,14 +222,7 @@ describe("the conflict copies a device lists", () => {
     const other = conflictCopyName(Date.parse("2026-11-29T12:00:00.000Z"), "nas", 3);
     mkdirSync(join(conflicts, other));
     describe(`${good}-x.json`, other);
-    const node = {
-      deviceName: "nas",
-      zone: { paths: { home, appsDir } },
-      now: () => Date.now(),
-      log: createLog({ level: "silent" }),
-      write: () => {},
-    } as unknown as NodeContext;
-    replication = new Replication(node, { onChange: () => {} });
+    replication = replicationOn(home);
     expect(replication.conflicts("notes").map((copy) => copy.name)).toEqual([good]);
   });
 
@@ -244,14 +242,7 @@ describe("the conflict copies a device lists", () => {
         JSON.stringify({ name, at: new Date(at).toISOString(), bytes: 1, epoch: 1 }),
       );
     }
-    const node = {
-      deviceName: "nas",
-      zone: { paths: { home, appsDir } },
-      now: () => Date.now(),
-      log: createLog({ level: "silent" }),
-      write: () => {},
-    } as unknown as NodeContext;
-    replication = new Replication(node, { onChange: () => {} });
+    replication = replicationOn(home);
     const facts = replication.facts();
     expect(facts.conflicts.notes?.map((copy) => copy.name)).toEqual(names.slice(3));
     expect(facts.conflictsKept).toEqual({ notes: CONFLICTS_LISTED + 3 });
