@@ -316,13 +316,15 @@ describe("a device that signed two histories of one length", () => {
     // neither holds a seq the other lacks.
     const one = v.changeset([{ key: "test/even", value: '"p"' }]);
     const other = v.changeset([{ key: "test/even", value: '"q"' }]);
-    // Both at once, on connections already open. p may still pass its half on to q (a push
-    // on change, on a connection it holds) before the second reaches q: q then meets both
-    // halves itself and refuses the second; either way every device must end quarantining v.
+    // Both at once, on connections already open. Either may still pass its half on to the
+    // other (a push on change, on a connection it holds) before the other's own half reaches
+    // it: that one then meets both halves itself and refuses the second. At least one half
+    // is taken; either way every device must end quarantining v.
     await Promise.all([v.push(p, []), v.push(q, [])]);
     const [toP, toQ] = await Promise.all([v.push(p, [one.bytes]), v.push(q, [other.bytes])]);
-    expect(toP.applied).toBe(1);
+    expect([0, 1]).toContain(toP.applied);
     expect([0, 1]).toContain(toQ.applied);
+    expect(toP.applied + toQ.applied).toBeGreaterThanOrEqual(1);
     const says = async (daemon: Daemon) => {
       const status = await buckyJson<{ quarantined?: unknown[] }>([
         "status",
