@@ -20,6 +20,7 @@ import {
   scratchDir,
   startDaemon,
   startZone,
+  stateUnder,
   waitFor,
 } from "./harness.ts";
 import { actAs } from "./member.ts";
@@ -189,6 +190,14 @@ describe("only the owner purges an app", () => {
     await write(holder, "second");
     await settled(other, holder);
     for (const on of [OWNER, other]) plantConflictCopy(on);
+    // What it keeps in the zone state (the notes app says its latest note there), and the
+    // owner's limits for it: its data too.
+    await buckyJson(["app", "limit", "notes", "--rps", "7", "--home", home(OWNER)]);
+    const state = await waitFor("notes's state on the other device", async () => {
+      const found = await stateUnder(home(other), "apps/notes/");
+      return Object.keys(found).length > 0 ? found : undefined;
+    });
+    expect(Object.keys(state)).toContain("apps/notes/latest");
     expect(await buckyJson(["app", "remove", "notes", "--purge", "--home", home(OWNER)])).toEqual({
       app: "notes",
       removed: true,
@@ -205,6 +214,8 @@ describe("only the owner purges an app", () => {
       JSON.stringify(kept(other)) === JSON.stringify(none) ? true : undefined,
     );
     expect(await notesWarnings(other)).toEqual([]);
+    expect(await stateUnder(home(other), "apps/notes/")).toEqual({});
+    expect(await stateUnder(home(other), "users/owner/apps/notes/limits")).toEqual({});
     // The owner's device, started again, purges its own.
     daemons.set(OWNER, await startDaemon(home(OWNER), FAST));
     await waitFor(`${OWNER} to delete notes's data and copies`, () =>

@@ -17,7 +17,7 @@ import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import type { AppArchives } from "./app-archive.ts";
 import { packDirectory, readPackage } from "./package-dir.ts";
-import { grantPurge, purgeGranted } from "./purge.ts";
+import { deletePurgedState, grantPurge, purgeGranted } from "./purge.ts";
 import { devicesWithoutSandbox } from "./sandbox-facts.ts";
 import { type AppSpec, appKeys, type DesiredState, readSpec, unreadableSpec } from "./spec.ts";
 import { startedSomewhere } from "./upgrade-rollback.ts";
@@ -359,6 +359,8 @@ export function setDesired(
     // Its named data goes with its data, by the same grant, zone-wide.
     ...(purgeGrant ? releasedAppObjectsOps(zone.db, app) : []),
   ]);
+  // And what it kept in the zone state.
+  if (purgeGrant) deletePurgedState(zone, app);
   zone.log.info(
     `app ${desired === "removed" ? "removed" : desired === "running" ? "started" : "stopped"}`,
     { app, ...(desired === "removed" ? { purge } : {}) },

@@ -35,7 +35,7 @@ import {
 } from "./data-before-upgrade.ts";
 import { PACKAGE_LIMIT, unpack } from "./package-dir.ts";
 import { type AppSandbox, processLauncher } from "./process-launcher.ts";
-import { purgeGranted } from "./purge.ts";
+import { deletePurgedState, purgeGranted } from "./purge.ts";
 import { type AppLauncher, AppRunner, type RunnerChange } from "./runner.ts";
 import { reportRunsBeforeStopped } from "./runs-before.ts";
 import { cannotSandbox, type SandboxSupport, type SystemLayout, systemLayout } from "./sandbox.ts";
@@ -319,10 +319,13 @@ export class Convergence {
     const mine = new Set<string>();
     for (const spec of specs) {
       if (spec.desired === "removed") {
+        const ranHere = this.running.has(spec.app);
         await this.halt(spec.app);
         // Its data goes only by the owner's grant: a member's purge keeps it.
         const purge = purgeGranted(this.node.db, this.node.purgeGrants, spec);
         if (spec.purge === true && !purge) this.ungranted(spec);
+        // What it wrote to the zone state until it stopped here, after the purge was written.
+        if (purge && ranHere) deletePurgedState(this.node, spec.app);
         this.clearLocal(spec.app, purge);
         await this.replication.forget(spec.app, purge);
         continue;

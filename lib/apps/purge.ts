@@ -11,11 +11,13 @@
  * `purge: true` without a grant for it is a removal that keeps the data, and `bucky status`
  * says so on every device, naming the device that wrote it.
  */
+
+import { ownStatePrefix } from "../../protocol/app-permissions.ts";
 import { grantsRemoval, signPurgeGrant } from "../../protocol/app-purge.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { checkAppName } from "../../protocol/names.ts";
 import { BuckyError } from "../errors.ts";
-import { type StateReader, sqliteOf } from "../store/reads.ts";
+import { type StateReader, sqliteOf, stateRowsMatching } from "../store/reads.ts";
 import type { Membership } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import type { PurgeGrants } from "./purge-grants.ts";
@@ -96,6 +98,30 @@ export function grantPurge(zone: ZoneWriter, app: string, removedAt: string): st
     );
   }
   return signPurgeGrant({ zone: zone.zoneId, app, device: zone.deviceId, removedAt }, owner).jws;
+}
+
+/** How many deletions of a purged app's state go in one changeset (each well within its bounds). */
+const STATE_DELETIONS_PER_WRITE = 1_000;
+
+/**
+ * Deletes what `app` kept in the zone state, once the owner purged it: the keys it wrote
+ * under its own prefix (`apps/<app>/`, through its app API) and the owner's limits for it.
+ * They are its data too, and stayed on every device (and in every backup), and a new
+ * install of the app read them back. Written by the device that wrote the purge, and by the
+ * one that ran the app once it stopped it (a write of the app's after the first would
+ * stand); a changeset per thousand. Returns how many were deleted.
+ */
+export function deletePurgedState(zone: ZoneWriter, app: string): number {
+  const ops = [
+    ...stateRowsMatching(zone.db, `${ownStatePrefix(app)}*`),
+    ...stateRowsMatching(zone.db, appKeys.limits(app)),
+  ]
+    .filter((row) => row.value !== null)
+    .map((row) => ({ key: row.key, value: null }));
+  for (let at = 0; at < ops.length; at += STATE_DELETIONS_PER_WRITE)
+    zone.write(ops.slice(at, at + STATE_DELETIONS_PER_WRITE));
+  if (ops.length > 0) zone.log.info("app state purged", { app, keys: ops.length });
+  return ops.length;
 }
 
 /** The device whose write the spec of `app` is (the author of its row), if any. */

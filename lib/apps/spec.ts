@@ -132,6 +132,8 @@ export interface AppReport {
 export const appKeys = {
   spec: (app: string) => `users/${APP_USER}/apps/${app}/spec`,
   specPrefix: `users/${APP_USER}/apps/`,
+  /** The owner's limits for an app (lib/gateway/app-limits.ts). */
+  limits: (app: string) => `users/${APP_USER}/apps/${app}/limits`,
   report: (device: string, app: string) => `nodes/${device}/apps/${app}`,
 } as const;
 

@@ -45,7 +45,7 @@ export interface AppEntry {
   readonly limits: AppLimits;
 }
 
-export const limitsKey = (app: string) => `${appKeys.specPrefix}${app}/limits`;
+export const limitsKey = appKeys.limits;
 
 export class RouteTable {
   private apps = new Map<string, AppEntry>();
