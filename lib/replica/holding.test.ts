@@ -125,40 +125,34 @@ describe("who holds an app's data", () => {
   });
 
   test("a move made while the holder is offline takes over from the newest copy, then goes on to the device moved to", () => {
-    const offline = new Set(["beta", "gamma", "delta"]);
-    const stale = decideHolding(
-      input({
-        claims: [claim("alpha", 1)],
-        moveTo: "gamma",
-        live: offline,
-        copies: new Map([
-          ["beta", copy(1, 100)],
-          ["gamma", copy(1, 3)],
-        ]),
-      }),
+    /** alpha offline, the app moved to gamma: with these claims and copies. */
+    const movedToGamma = (claims: HolderClaim[], copies: [string, CopyPosition][]) =>
+      decideHolding(
+        input({
+          claims,
+          moveTo: "gamma",
+          live: new Set(["beta", "gamma", "delta"]),
+          copies: new Map(copies),
+        }),
+      );
+    const stale = movedToGamma(
+      [claim("alpha", 1)],
+      [
+        ["beta", copy(1, 100)],
+        ["gamma", copy(1, 3)],
+      ],
     );
     expect([stale.runner, stale.claimant]).toEqual(["beta", "beta"]);
     // Once beta holds it (a newer epoch, alive), the move to gamma is a planned one.
-    const onward = decideHolding(
-      input({
-        claims: [claim("alpha", 1), claim("beta", 2)],
-        moveTo: "gamma",
-        live: offline,
-        copies: new Map([["gamma", copy(1, 3)]]),
-      }),
-    );
+    const onward = movedToGamma([claim("alpha", 1), claim("beta", 2)], [["gamma", copy(1, 3)]]);
     expect([onward.runner, onward.movingTo]).toEqual([undefined, "gamma"]);
     // As new as any: the device moved to takes it over at once.
-    const current = decideHolding(
-      input({
-        claims: [claim("alpha", 1)],
-        moveTo: "gamma",
-        live: offline,
-        copies: new Map([
-          ["beta", copy(1, 100)],
-          ["gamma", copy(1, 100)],
-        ]),
-      }),
+    const current = movedToGamma(
+      [claim("alpha", 1)],
+      [
+        ["beta", copy(1, 100)],
+        ["gamma", copy(1, 100)],
+      ],
     );
     expect([current.runner, current.claimant]).toEqual(["gamma", "gamma"]);
   });

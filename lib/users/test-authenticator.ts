@@ -24,6 +24,14 @@ export function authenticator(rpId: string, origin = `https://${rpId}`) {
     count.writeUInt32BE(counter);
     return Buffer.concat([rpHash, Buffer.from([flags]), count, ...attested]);
   };
+  /** What a browser sends back of the passkey's `response`. */
+  const answer = <R extends Record<string, string>>(response: R) => ({
+    id: toBase64url(id),
+    rawId: toBase64url(id),
+    type: "public-key",
+    clientExtensionResults: {},
+    response,
+  });
   const clientData = (type: string, challenge: string, at: string) =>
     Buffer.from(JSON.stringify({ type, challenge, origin: at, crossOrigin: false }));
   return {
@@ -44,16 +52,10 @@ export function authenticator(rpId: string, origin = `https://${rpId}`) {
         attStmt: {},
         authData: data(0x45, 0, [attested]),
       });
-      return {
-        id: toBase64url(id),
-        rawId: toBase64url(id),
-        type: "public-key",
-        clientExtensionResults: {},
-        response: {
-          clientDataJSON: toBase64url(clientData("webauthn.create", challenge, from)),
-          attestationObject: toBase64url(attestationObject),
-        },
-      };
+      return answer({
+        clientDataJSON: toBase64url(clientData("webauthn.create", challenge, from)),
+        attestationObject: toBase64url(attestationObject),
+      });
     },
     use(challenge: string, from = origin, key: KeyObject = privateKey) {
       const authenticatorData = data(0x05, 1);
@@ -63,17 +65,11 @@ export function authenticator(rpId: string, origin = `https://${rpId}`) {
         Buffer.concat([authenticatorData, createHash("sha256").update(json).digest()]),
         key,
       );
-      return {
-        id: toBase64url(id),
-        rawId: toBase64url(id),
-        type: "public-key",
-        clientExtensionResults: {},
-        response: {
-          clientDataJSON: toBase64url(json),
-          authenticatorData: toBase64url(authenticatorData),
-          signature: toBase64url(signature),
-        },
-      };
+      return answer({
+        clientDataJSON: toBase64url(json),
+        authenticatorData: toBase64url(authenticatorData),
+        signature: toBase64url(signature),
+      });
     },
   };
 }
