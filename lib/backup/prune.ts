@@ -458,11 +458,15 @@ export async function pruneTarget(options: {
       `${target.name} is pruned by ${target.route.via}, the device that reaches it`,
       `Its daemon prunes every day; \`bucky backup prune --target ${target.name}\` there does it now.`,
     );
+  // The zone read before the repository is held: a zone state that does not open fails
+  // here, not with the other devices' backups kept waiting on the lock; and the prune holds
+  // the repository with no lock of the database held (a paused prune holds up no backup).
+  const judge = homeJudge(paths, log);
   const result = await withRepository(
     paths,
     target,
     log,
-    (repository) => pruneRepository(repository, DEFAULT_RETENTION, homeJudge(paths, log), log),
+    (repository) => pruneRepository(repository, DEFAULT_RETENTION, judge, log),
     {
       lock: { kind: "exclusive", purpose: "prune" },
       now: options.now,
