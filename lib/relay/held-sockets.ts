@@ -18,7 +18,17 @@ export class HeldSockets {
 
   /** Whether one more from `from` would be past a bound. */
   full(from: string): boolean {
-    return (this.byAddress.get(rangeOf(from)) ?? 0) >= this.perAddress || this.count >= this.limit;
+    return this.fullFrom(from) || this.fullInAll();
+  }
+
+  /** Whether one more from `from` would be past the bound of one address. */
+  fullFrom(from: string): boolean {
+    return (this.byAddress.get(rangeOf(from)) ?? 0) >= this.perAddress;
+  }
+
+  /** Whether one more from anywhere would be past the bound of all. */
+  fullInAll(): boolean {
+    return this.count >= this.limit;
   }
 
   add(from: string): void {

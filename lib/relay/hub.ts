@@ -72,7 +72,13 @@ const HELLO_LIMIT_MS = 10_000;
  * a relay at a time, and says its hello within a round trip.
  */
 const UNIDENTIFIED_PER_ADDRESS = 16;
-/** Control sockets not yet past their hello, at once, from every address. */
+/**
+ * Control sockets not yet past their hello, at once, from every address. With all of them
+ * taken, the one waiting longest is cut for the newcomer: a device says its hello within a
+ * round trip, so those still waiting are mostly ones that never will, and hosts enough to
+ * hold every slot (16 each) for HELLO_LIMIT_MS would otherwise keep the zone's own devices
+ * from their tunnels for as long as they went on.
+ */
 const UNIDENTIFIED_LIMIT = 1024;
 /**
  * Tunnels held from one address at once, and from all. A relay-only node serves any zone,
@@ -188,6 +194,8 @@ export class RelayHub {
   private readonly tunnelsFrom: HeldSockets;
   /** Streams asked for, by where their callers come from. */
   private readonly streamsFrom: HeldSockets;
+  /** The control sockets not yet past their hello, longest waiting first. */
+  private readonly waitingHello = new Set<ServerWebSocket<RelaySocketData>>();
 
   private readonly silenceLimitMs: number;
   private readonly pongWaitMs: number;
@@ -215,12 +223,13 @@ export class RelayHub {
   /** `GET /v1/relay/attach`: a device opens its control tunnel. */
   attach(request: Request, server: Server<RelaySocketData>): Response {
     const from = server.requestIP(request)?.address ?? "local";
-    if (this.unidentified.full(from))
+    if (this.unidentified.fullFrom(from))
       throw new BuckyError(
         "E_UNAVAILABLE",
-        "this relay has too many tunnels waiting for their hello",
+        "this relay has too many tunnels waiting for their hello from this address",
         "Try again in a few seconds.",
       );
+    if (this.unidentified.fullInAll()) this.cutLongestWaiting();
     const nonce = randomBytes(RELAY_NONCE_BYTES).toString("base64url");
     return upgrade(request, server, { kind: "relay-control", nonce, from });
   }
@@ -295,6 +304,7 @@ export class RelayHub {
         data.heardAtMs = this.options.now();
         data.unidentified = true;
         this.unidentified.add(data.from);
+        this.waitingHello.add(ws);
         const limitMs = this.options.helloLimitMs ?? HELLO_LIMIT_MS;
         data.helloTimer = setTimeout(() => {
           this.options.log.warn("relay tunnel refused", { error: `no hello within ${limitMs} ms` });
@@ -344,7 +354,7 @@ export class RelayHub {
       }
       if (data.kind !== "relay-control") return data.link?.close();
       clearTimeout(data.helloTimer);
-      this.identified(data);
+      this.identified(ws);
       if (data.tunnel) this.tunnelsFrom.remove(data.from);
       if (data.device && this.tunnels.get(data.device) === ws) {
         this.tunnels.delete(data.device);
@@ -353,11 +363,28 @@ export class RelayHub {
     },
   };
 
-  /** A control socket is no longer among the unidentified (it said its hello, or closed). */
-  private identified(data: Extract<RelaySocketData, { kind: "relay-control" }>): void {
-    if (!data.unidentified) return;
+  /**
+   * A control socket is no longer among the unidentified (it said its hello, closed, or was
+   * cut for a newcomer).
+   */
+  private identified(ws: ServerWebSocket<RelaySocketData>): void {
+    const data = ws.data;
+    if (data.kind !== "relay-control" || !data.unidentified) return;
     data.unidentified = false;
     this.unidentified.remove(data.from);
+    this.waitingHello.delete(ws);
+  }
+
+  /** Cuts the control socket that has waited longest for its hello (UNIDENTIFIED_LIMIT). */
+  private cutLongestWaiting(): void {
+    const longest = this.waitingHello.values().next().value;
+    if (longest?.data.kind !== "relay-control") return;
+    clearTimeout(longest.data.helloTimer);
+    this.identified(longest);
+    this.options.log.warn("relay tunnel refused", {
+      error: "no hello yet, and every waiting slot was taken: cut for a newer connection",
+    });
+    longest.terminate();
   }
 
   /**
@@ -467,7 +494,7 @@ export class RelayHub {
       )
         throw new ProtocolError("this relay holds as many tunnels as it takes from this address");
       clearTimeout(data.helloTimer);
-      this.identified(data);
+      this.identified(ws);
       data.tunnel = true;
       this.tunnelsFrom.add(data.from);
       Object.assign(data, who, { takes: message.type === "hello" ? (message.takes ?? []) : [] });

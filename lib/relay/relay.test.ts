@@ -170,6 +170,7 @@ function startRelay(
     readonly pongWaitMs?: number;
     readonly helloLimitMs?: number;
     readonly unidentifiedPerAddress?: number;
+    readonly unidentifiedLimit?: number;
     readonly tunnelsPerAddress?: number;
     readonly streamsPerAddress?: number;
   } = {},
@@ -1110,6 +1111,36 @@ describe("relaying", () => {
     expect(relay.hub.isAttached(target.id)).toBe(false);
     held[0]?.ws.close();
     await until("the tunnel once a mute socket went", () => relay.hub.isAttached(target.id));
+  });
+
+  test("control sockets that say no hello, every slot of the relay taken: the one waiting longest is cut, and a device gets its tunnel at once", async () => {
+    relay = startRelay(undefined, 0, silent, { unidentifiedPerAddress: 10, unidentifiedLimit: 3 });
+    const mute = () => {
+      const ws = new WebSocket(`${relay.url.replace("https", "wss")}/v1/relay/attach`, {
+        tls: pinnedTls(relayDevice.cert),
+      } as unknown as string[]);
+      const opened = new Promise<void>((resolve) => {
+        ws.onmessage = () => resolve();
+      });
+      const closed = new Promise<"closed">((resolve) => {
+        ws.onclose = () => resolve("closed");
+      });
+      return { ws, opened, closed };
+    };
+    // Opened one after another, so which waited longest is known.
+    const held = [];
+    for (let i = 0; i < 3; i++) {
+      const m = mute();
+      await m.opened;
+      held.push(m);
+    }
+    keepTunnel(relay, target);
+    await until("the device's tunnel, with every slot taken by mute sockets", () =>
+      relay.hub.isAttached(target.id),
+    );
+    expect(await held[0]?.closed).toBe("closed");
+    // The others wait on, within their hello limit.
+    expect(held.slice(1).map((m) => m.ws.readyState)).toEqual([WebSocket.OPEN, WebSocket.OPEN]);
   });
 
   test("tunnels are bounded per address: past it a hello is refused, and taken once one goes", async () => {
