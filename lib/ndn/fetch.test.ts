@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, spyOn, test } from "bun:test";
 import * as nodeCrypto from "node:crypto";
 import {
   closeSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -12,7 +13,13 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ChunkId, chunkIdOf, encodeChunkList, type ObjectId } from "../../protocol/ndn.ts";
+import {
+  type ChunkId,
+  type ChunkListId,
+  chunkIdOf,
+  encodeChunkList,
+  type ObjectId,
+} from "../../protocol/ndn.ts";
 import * as atomicFile from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import {
@@ -259,8 +266,38 @@ describe("fetchToStore with a limit", () => {
       `${id} is 3000 bytes: larger than an app package can be (2999 bytes)`,
     );
     expect([asked, store.holdsWhole(id)]).toEqual([[id], false]);
+    // Nor is its list kept: many ids said to be small would leave theirs on every device.
+    expect(existsSync(store.listPath(id as ChunkListId))).toBe(false);
     // The control: one byte more of room, and it is fetched whole.
     await fetchToStore(id, store, [source], { limit: { ...limit, bytes: 3 * chunkSize } });
     expect(store.holdsWhole(id)).toBe(true);
+  });
+});
+
+describe("fetchToStore, a list naming chunks larger than it says", () => {
+  // A member's record says 4 bytes; its list, of chunks of one byte, names chunks of 64 KiB.
+  const big = Array.from({ length: 4 }, (_, i) => new Uint8Array(64 * 1024).fill(i + 1));
+  const lying = encodeChunkList({ size: 4, chunkSize: 1, chunks: big.map((b) => chunkIdOf(b)) });
+  const byId = new Map<ObjectId, Uint8Array>([[lying.id, lying.bytes]]);
+  for (const bytes of big) byId.set(chunkIdOf(bytes), bytes);
+  const source: ObjectSource = { name: "test peer", fetch: async (objectId) => byId.get(objectId) };
+
+  test("is refused as damaged, none of its chunks kept, and the store does not hold it whole", async () => {
+    const store = new ObjectStore(join(scratch, "store"));
+    const refused = await fetchToStore(lying.id, store, [source]).catch((e: unknown) => e);
+    expect((refused as BuckyError).code).toBe("E_INTEGRITY");
+    expect((refused as BuckyError).message).toMatch(
+      /^chunk \d of clist:[0-9a-f]+ has the wrong length$/,
+    );
+    expect(big.some((b) => store.hasChunk(chunkIdOf(b)))).toBe(false);
+    expect(store.holdsWhole(lying.id)).toBe(false);
+  });
+
+  test("nor taken as whole from chunks already here (stored for another object)", async () => {
+    const store = new ObjectStore(join(scratch, "store"));
+    for (const bytes of big) store.putBytes(bytes);
+    const refused = await fetchToStore(lying.id, store, [source]).catch((e: unknown) => e);
+    expect((refused as BuckyError).code).toBe("E_INTEGRITY");
+    expect(store.holdsWhole(lying.id)).toBe(false);
   });
 });

@@ -128,9 +128,11 @@ export async function fetchToStore(
   const { onProgress, limit } = options;
   const parsed = parseObjectId(id);
   if (parsed?.kind === "list") {
-    const list =
-      store.readList(parsed.id) ??
-      store.writeListBytes(parsed.id, await fetchListBytes(parsed.id, sources));
+    const held = store.readList(parsed.id);
+    const bytes = held ? undefined : await fetchListBytes(parsed.id, sources);
+    const list = held ?? decodeChunkList(parsed.id, bytes as Uint8Array);
+    // Refused before the list is stored: a list may be megabytes, and many ids said to be
+    // small would otherwise leave theirs on every device.
     if (limit && list.size > limit.bytes)
       throw new BuckyError(
         "E_INVALID_INPUT",
@@ -138,13 +140,30 @@ export async function fetchToStore(
         "Nothing of it was fetched. Whoever named it there named the wrong object.",
       );
     let done = 0;
+    // One buffer for each chunk under way, taken again once its chunk is stored.
+    const spare: Uint8Array[] = [];
     await forEachChunk(list, async (chunk, index, signal) => {
-      // fetchChunk checked the bytes against the id: the store need not hash them again.
-      if (!store.hasChunk(chunk))
-        store.writeHashedChunk(chunk, await fetchChunk(chunk, sources, signal));
-      done += chunkLength(list, index);
+      // Each chunk the length its list says: a list naming chunks larger than that would
+      // fill the disk past the size the object claims (and its budget), and read back as
+      // nothing whole. fetchChunk checked the bytes against the id: no hashing again.
+      const length = chunkLength(list, index);
+      if (store.hasChunk(chunk)) {
+        if (store.wholeSize(chunk) !== length) throw wrongLength(id, index);
+      } else {
+        const buffer = spare.pop() ?? new Uint8Array(Math.min(list.chunkSize, list.size));
+        try {
+          const bytes = await fetchChunk(chunk, sources, signal, buffer.subarray(0, length));
+          if (bytes.length !== length) throw wrongLength(id, index);
+          store.writeHashedChunk(chunk, bytes);
+        } finally {
+          spare.push(buffer);
+        }
+      }
+      done += length;
       onProgress?.(done, list.size);
     });
+    // Kept last: a list here is an object held whole, each chunk of its length.
+    if (bytes) store.writeListBytes(parsed.id, bytes);
   } else if (parsed && !store.hasChunk(parsed.id)) {
     const bytes = await fetchChunk(parsed.id, sources);
     // A chunk is at most CHUNK_BYTES, but a limit smaller than that holds too: many ids
@@ -202,9 +221,7 @@ async function fetchInto(
     try {
       const length = chunkLength(list, index);
       const bytes = await fetchChunk(chunk, sources, signal, buffer.subarray(0, length));
-      if (bytes.length !== length) {
-        throw new BuckyError("E_INTEGRITY", `chunk ${index} of ${id} has the wrong length`);
-      }
+      if (bytes.length !== length) throw wrongLength(id, index);
       await write(index * list.chunkSize, bytes);
     } finally {
       spare.push(buffer);
@@ -245,6 +262,10 @@ async function forEachChunk(
  * Chunk `id`, checked (on this thread), from the first source that has it. `into`: a
  * buffer of its length for a source to receive it into.
  */
+function wrongLength(id: ObjectId, index: number): BuckyError {
+  return new BuckyError("E_INTEGRITY", `chunk ${index} of ${id} has the wrong length`);
+}
+
 async function fetchChunk(
   id: ChunkId,
   sources: readonly ObjectSource[],
