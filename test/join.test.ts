@@ -15,6 +15,7 @@ import {
   jsonError,
   newHomePath,
   startZone,
+  waitFor,
 } from "./harness.ts";
 
 afterAll(cleanUp);
@@ -176,6 +177,41 @@ describe("bucky join refuses", () => {
     // Its key is the zone's: it reads the zone's state as a member does.
     const status = await buckyJson<{ zone: { name: string } }>(["status", "--home", home]);
     expect(status.zone.name).toBe("home");
+  });
+
+  test("killed once admitted, then asked again under another name and once its invitation expired: the join still resumes as the device admitted", async () => {
+    const { token, expiresAt } = await buckyJson<{ token: string; expiresAt: string }>([
+      ...["invite", "--home", founder.home, "--uses", "1", "--ttl", "4s"],
+    ]);
+    const home = newHomePath();
+    const args = ["join", token, "--home", home, "--no-start", "--json"];
+    const killed = await bucky([...args, "--device", "cut"], {
+      env: { BUCKY_TEST_KILL_AFTER: "admitted" },
+    });
+    expect(killed.signal).toBe("SIGKILL");
+    // Another name: refused, with the name the zone admitted it as; its key stays.
+    const renamed = await bucky([...args, "--device", "other"]);
+    expect(renamed.exitCode).toBe(1);
+    const refused = jsonError(renamed);
+    expect(refused.code).toBe("E_EXISTS");
+    expect(refused.message).toContain("already a member of the zone, as cut");
+    expect(refused.hint).toStartWith(
+      "This home holds the key of a join with this invitation that was cut short",
+    );
+    expect(existsSync(join(home, "join.pending"))).toBe(true);
+    // The next morning: the invitation expired; the same join resumes all the same.
+    await waitFor("the invitation to expire", () =>
+      Date.now() > Date.parse(expiresAt) + 1000 ? true : undefined,
+    );
+    const resumed = await buckyJson<{ device: { name: string } }>([...args, "--device", "cut"]);
+    expect(resumed.device.name).toBe("cut");
+    expect(founder.log()).toMatch(/device admission resumed.*device=cut/);
+    // And a new device with it is refused, as before.
+    const late = await refusedJoin(token, ["--device", "latecomer"]);
+    expect([late.code, late.message]).toEqual([
+      "E_PERMISSION",
+      expect.stringMatching(/^the invitation expired at /),
+    ]);
   });
 
   test("when the inviting device is not running", async () => {

@@ -69,7 +69,6 @@ export function admitDevice(zone: InvitingZone, body: unknown, joiner: Joiner): 
     throw refuse("is not valid on this device");
   // Revoked here, or by any device of the zone whose revocation has reached this one.
   if (invite.revokedAt !== null || revokedInZone(zone, invite.id)) throw refuse("was revoked");
-  if (invite.expiresAt <= zone.now()) throw refuse("has expired");
   // Admitted, a device whose clock is off by more than the request window would have its
   // every request refused (E_CLOCK), its first pull included: a member that never comes,
   // its invitation used up and its name taken. Refused before, nothing used.
@@ -81,6 +80,10 @@ export function admitDevice(zone: InvitingZone, body: unknown, joiner: Joiner): 
     if (Math.abs(offsetMs) > MAX_REQUEST_SKEW_MS) throw clockError(zone.deviceName, offsetMs);
     return readmitDevice(zone, membership, member, request, invite.givesBackupKey);
   }
+  // Past the member's resume: a join cut short (a power cut, the next morning) resumes after
+  // its invitation expired, given nothing it did not have, rather than leave the zone listing
+  // a device that never comes, its name taken for good.
+  if (invite.expiresAt <= zone.now()) throw refuse("has expired");
   if (invite.usesLeft <= 0) throw refuse("has been used up");
   // Admitted, it would refuse that write as it syncs, and every later change of its writer:
   // refused before anything is written, the invitation kept for the upgraded bucky. (A

@@ -32,6 +32,7 @@ import { certificateDer, certificatePem, isDeviceCertificate } from "../../proto
 import { WRITE_RULES_LEVEL } from "../../protocol/write-rules.ts";
 import { checkpointReplaced, type OfferOutcome, takeOffer } from "../checkpoint/transfer.ts";
 import { BuckyError } from "../errors.ts";
+import { homePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { bytesWithin } from "../node/bounded-read.ts";
 import { networkProblem } from "../node/network-errors.ts";
@@ -49,7 +50,7 @@ import {
   type HomeStep,
   writeIdentity,
 } from "./home-staging.ts";
-import { joinSeed } from "./pending-join.ts";
+import { joinSeed, pendingJoinWith } from "./pending-join.ts";
 
 const CERT_TIMEOUT_MS = 5_000;
 /**
@@ -86,7 +87,19 @@ export interface JoinedZone {
 }
 
 export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
-  const invite = checkToken(options.token, options.now());
+  const invite = checkToken(options.token);
+  // Expired, it still resumes a join it began here (the zone admitted this device, whose
+  // key proves it): it is given nothing it did not have.
+  if (
+    invite.expiresAt * 1000 <= options.now() &&
+    !pendingJoinWith(homePaths(options.home), invite.id)
+  ) {
+    throw new BuckyError(
+      "E_PERMISSION",
+      `the invitation expired at ${new Date(invite.expiresAt * 1000).toISOString()}`,
+      "Ask the zone's owner for a new one (`bucky invite`).",
+    );
+  }
   // Once admitted, a failure leaves the zone listing a device that never comes.
   let admittedAs: string | undefined;
   const joined = await buildHome(
@@ -95,20 +108,21 @@ export async function joinZone(options: JoinOptions): Promise<JoinedZone> {
     async (staging) => {
       const inviter = await reachInviter(invite);
       // Written down before it is used: killed once admitted, the next try resumes with it.
-      const seed = joinSeed(staging.paths, invite.id);
+      const { seed, resumed } = joinSeed(staging.paths, invite.id);
       const key = signingKeyFromSeed(seed);
       const contacts = new MemoryContacts();
       const client = new PeerClient(key, contacts, options.now);
       const names = [options.deviceName, ...(options.otherNames ?? [])];
       const level = options.writeRulesLevel ?? WRITE_RULES_LEVEL;
-      const { name, answer } = await askToJoin(client, inviter, invite, key, names, level).catch(
-        (error: unknown) => {
-          // Refused, it was not admitted: nothing to resume (and nothing left in the home).
-          // Any other failure may have come after the admission, its answer lost on the way.
-          if (refusedByInviter(error)) rmSync(staging.paths.joinPending, { force: true });
-          throw error;
-        },
-      );
+      const asked = { invite, key, names, level, resumed };
+      const { name, answer } = await askToJoin(client, inviter, asked).catch((error: unknown) => {
+        // Refused with a new key, it was not admitted: nothing to resume (and nothing left in
+        // the home). Any other failure may have come after the admission, its answer lost on
+        // the way; and a key left here stays whatever the answer (under another name, or with
+        // the clock off, the zone still lists the device it admitted with it).
+        if (refusedByInviter(error) && !resumed) rmSync(staging.paths.joinPending, { force: true });
+        throw error;
+      });
       const { device, backupRoot } = verifyAdmission(
         new TextDecoder().decode(answer),
         invite,
@@ -256,11 +270,16 @@ function refusedByInviter(error: unknown): boolean {
 async function askToJoin(
   client: PeerClient,
   inviter: Peer,
-  invite: Invite,
-  key: SigningKey,
-  names: readonly DeviceName[],
-  writeRulesLevel: number,
+  asked: {
+    readonly invite: Invite;
+    readonly key: SigningKey;
+    readonly names: readonly DeviceName[];
+    readonly level: number;
+    /** The key is one a join cut short left here (joinSeed). */
+    readonly resumed: boolean;
+  },
 ): Promise<{ name: DeviceName; answer: Uint8Array }> {
+  const { invite, key, names, level: writeRulesLevel } = asked;
   for (const [index, name] of names.entries()) {
     try {
       const request = encodeJoinRequest(
@@ -280,7 +299,7 @@ async function askToJoin(
     } catch (error) {
       // The only E_EXISTS of an admission with a fresh key: the name is taken.
       const taken = error instanceof BuckyError && error.code === "E_EXISTS";
-      if (!taken || index === names.length - 1) throw withJoinHint(error);
+      if (!taken || index === names.length - 1) throw withJoinHint(error, asked.resumed);
     }
   }
   throw new Error("no name to join with");
@@ -290,11 +309,13 @@ async function askToJoin(
  * The inviting device's refusal, with what to do in bucky's own words: its hint is its
  * words, in the message (peer-client.ts), never advice.
  */
-function withJoinHint(error: unknown): unknown {
+function withJoinHint(error: unknown, resumed: boolean): unknown {
   if (!(error instanceof BuckyError) || error.hint !== undefined) return error;
   const hint =
     error.code === "E_EXISTS"
-      ? "Join with another name: --device <name>."
+      ? resumed
+        ? "This home holds the key of a join with this invitation that was cut short, which the zone admitted under the name its answer says: run the join again with that name (--device <name>)."
+        : "Join with another name: --device <name>."
       : error.code === "E_PERMISSION"
         ? "Ask the zone's owner for a new invitation (`bucky invite`)."
         : error.code === "E_UPGRADE_FIRST"
@@ -303,8 +324,8 @@ function withJoinHint(error: unknown): unknown {
   return hint ? new BuckyError(error.code, error.message, hint, { cause: error }) : error;
 }
 
-/** Verifies the token offline: signed by its zone's owner key, and not expired. */
-function checkToken(token: string, nowMs: number): Invite {
+/** Verifies the token offline: signed by its zone's owner key (its expiry is the caller's). */
+function checkToken(token: string): Invite {
   try {
     decodeJws(token.trim());
   } catch (error) {
@@ -324,13 +345,6 @@ function checkToken(token: string, nowMs: number): Invite {
       "E_INTEGRITY",
       `the invitation does not verify: ${error.message}`,
       "It was altered or forged. Ask the zone's owner for a new one.",
-    );
-  }
-  if (invite.expiresAt * 1000 <= nowMs) {
-    throw new BuckyError(
-      "E_PERMISSION",
-      `the invitation expired at ${new Date(invite.expiresAt * 1000).toISOString()}`,
-      "Ask the zone's owner for a new one (`bucky invite`).",
     );
   }
   return invite;

@@ -18,20 +18,31 @@ import type { HomePaths } from "../home.ts";
 const SEED_BYTES = 32;
 const MAX_FILE_BYTES = 512;
 
+/** The key a join asks with, and whether it is one an earlier join with it left here. */
+export interface JoinSeed {
+  readonly seed: Uint8Array;
+  readonly resumed: boolean;
+}
+
 /**
  * The seed to join with for invitation `invite`: the one a join with it left here, or a
  * new one, written down before it is used.
  */
-export function joinSeed(paths: HomePaths, invite: string): Uint8Array {
+export function joinSeed(paths: HomePaths, invite: string): JoinSeed {
   const left = readPendingJoin(paths);
-  if (left?.invite === invite) return left.seed;
+  if (left?.invite === invite) return { seed: left.seed, resumed: true };
   const seed = new Uint8Array(randomBytes(SEED_BYTES));
   writeFileAtomic(
     paths.joinPending,
     `${JSON.stringify({ v: 1, invite, seed: toBase64url(seed) })}\n`,
     0o600,
   );
-  return seed;
+  return { seed, resumed: false };
+}
+
+/** Whether a join with invitation `invite` was cut short here, its key left to resume with. */
+export function pendingJoinWith(paths: HomePaths, invite: string): boolean {
+  return readPendingJoin(paths)?.invite === invite;
 }
 
 /** What a join left here, if anything readable (anything else: a join starts afresh). */
