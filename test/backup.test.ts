@@ -33,6 +33,7 @@ import {
   newHomePath,
   scratchDir,
   startDaemon,
+  stopProcess,
   waitFor,
   withTmpfs,
 } from "./harness.ts";
@@ -676,7 +677,7 @@ describe("faults while backing up", () => {
     // Paused as soon as it holds the repository, before it deletes anything.
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline && existsSync(dead)) await Bun.sleep(1);
-    prune.kill("SIGSTOP");
+    expect(await stopProcess(prune.pid)).toBe("stopped");
     expect(readdirSync(join(repo, "locks"))).toEqual(["exclusive"]);
     // Ten minutes on, by the backup's clock, the prune's lock looks stale: the backup goes
     // on, and is paused in turn once it has stored packs no index names yet.
@@ -882,7 +883,7 @@ describe("faults while backing up", () => {
         stderr: "ignore",
       });
       while (run.exitCode === null && !existsSync(holder)) {}
-      run.kill("SIGSTOP");
+      if (run.exitCode !== null || (await stopProcess(run.pid)) === "exited") continue;
       if (existsSync(holder)) first = run;
       else {
         run.kill("SIGCONT");

@@ -358,6 +358,23 @@ export async function waitFor<T>(
 }
 
 /**
+ * SIGSTOPs process `pid` and waits until it has stopped: a signal takes effect only once the
+ * process leaves the kernel, so one in an fsync goes on until it returns, and what it does
+ * meanwhile (a file written) must not be taken for another's.
+ */
+export async function stopProcess(pid: number): Promise<"stopped" | "exited"> {
+  process.kill(pid, "SIGSTOP");
+  return await waitFor(`process ${pid} to stop`, () => {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The state follows the command's name in parentheses (which may hold any character).
+    const state = stat.charAt(stat.lastIndexOf(")") + 2);
+    if (state === "T" || state === "t") return "stopped";
+    // Ended before the signal took (a child not yet waited for stays, a zombie).
+    return state === "Z" || state === "X" ? "exited" : undefined;
+  });
+}
+
+/**
  * A zone of devices, each with its home and running daemon: the first created it, the rest
  * joined (given the backup key, unless `backupKey` is false).
  */
