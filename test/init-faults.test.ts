@@ -3,6 +3,7 @@
  * exit code, and leaves no half-made home behind.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -124,6 +125,36 @@ describe("bucky init on a file system that refuses writes", () => {
       expect(existsSync(home)).toBe(false);
     });
   });
+});
+
+describe("bucky init on a disk that fills as it goes", () => {
+  test("whatever room is left: no zone, or a zone that opens once room is made", async () => {
+    // From too little for the database, through room for its log but not to fold the log
+    // into it (the one close() does fails unsaid: the zone was committed as a database that
+    // did not open), to enough.
+    const outcomes = new Set<string>();
+    for (let kb = 200; kb <= 440; kb += 24) {
+      await withTmpfs(`size=${kb}k`, async (mount) => {
+        const home = join(mount, "home");
+        const init = await bucky(["init", "--home", home, "--json"]);
+        spawnSync("mount", ["-o", "remount,size=4m", mount]);
+        const status = await bucky(["status", "--home", home, "--json"]);
+        if (init.exitCode === 0) {
+          expect([kb, status.exitCode, status.stderr]).toEqual([kb, 0, expect.any(String)]);
+          outcomes.add("zone");
+        } else {
+          expect([kb, jsonError(init).code, jsonError(status).code]).toEqual([
+            kb,
+            "E_IO",
+            "E_NO_ZONE",
+          ]);
+          outcomes.add("none");
+        }
+      });
+    }
+    // The range spans both.
+    expect([...outcomes].sort()).toEqual(["none", "zone"]);
+  }, 60_000);
 });
 
 describe("bucky init killed half way", () => {

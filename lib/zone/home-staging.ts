@@ -143,9 +143,28 @@ export function createStagedDb(
   return db;
 }
 
-/** Closes the staged database (checkpointing its WAL into the file) and makes it durable. */
+/**
+ * Closes the staged database, its WAL folded into the file, and makes it durable. The fold
+ * is asked for itself: the one close() does ignores a failure (no room left to grow the
+ * file), and the WAL, left beside `state.db.partial`, would not follow it in the rename:
+ * the zone would be committed as a database that does not open.
+ */
 export function finishStagedDb(staging: Staging, db: StateDb): void {
-  db.$client.close(true);
+  try {
+    const folded = db.$client
+      .query<{ busy: number; log: number; checkpointed: number }, []>(
+        "PRAGMA wal_checkpoint(TRUNCATE)",
+      )
+      .get();
+    if (!folded || folded.busy !== 0 || folded.log !== folded.checkpointed)
+      throw new BuckyError(
+        "E_IO",
+        `cannot fold the log of ${staging.paths.stateDbStaging} into it`,
+        "Free some space and run the command again.",
+      );
+  } finally {
+    db.$client.close();
+  }
   const fd = openSync(staging.paths.stateDbStaging, "r");
   try {
     fsyncSync(fd);
