@@ -156,7 +156,7 @@ export function finishStagedDb(staging: Staging, db: StateDb): void {
         "PRAGMA wal_checkpoint(TRUNCATE)",
       )
       .get();
-    if (!folded || folded.busy !== 0 || folded.log !== folded.checkpointed)
+    if (folded?.busy !== 0 || folded.log !== folded.checkpointed)
       throw new BuckyError(
         "E_IO",
         `cannot fold the log of ${staging.paths.stateDbStaging} into it`,
