@@ -15,6 +15,7 @@ import {
   newHomePath,
   startDaemon,
   startZone,
+  stateUnder,
   waitFor,
   withTmpfs,
 } from "./harness.ts";
@@ -124,6 +125,31 @@ describe("bucky state", () => {
     expect([malformed.exitCode, jsonError(malformed).code]).toEqual([2, "E_INVALID_INPUT"]);
     const deleted = await bucky(["state", "del", "apps/none", "--home", home, "--json"]);
     expect(deleted.exitCode).toBe(1);
+    // Keys a URL would make another path of: refused as keys, nothing read, written or
+    // deleted elsewhere (`../rules/<id>` is a rule's path; `?` and `#` end a path).
+    const rule = await buckyJson<{ id: string }>([
+      ...["rule", "add", "block", "--app", "notes", "--home", home],
+    ]);
+    for (const args of [
+      ["del", `../rules/${rule.id}`],
+      ["set", "apps/a/../b", "1"],
+      ["set", "apps/y?x=1", "5"],
+      ["set", "apps/z#frag", "5"],
+      ["get", "../status"],
+    ]) {
+      const refused = await bucky(["state", ...args, "--home", home, "--json"]);
+      const { message } = jsonError(refused);
+      expect([args, refused.exitCode, message.startsWith(`invalid key "${args[1]}": `)]).toEqual([
+        args,
+        2,
+        true,
+      ]);
+    }
+    const { rules } = await buckyJson<{ rules: { id: string }[] }>([
+      ...["rule", "list", "--home", home],
+    ]);
+    expect(rules.map((r) => r.id)).toEqual([rule.id]);
+    expect(await stateUnder(home, "apps/")).toEqual({});
   });
 
   test("set, get, list and del, as JSON", async () => {

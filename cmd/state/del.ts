@@ -1,6 +1,7 @@
 /** `bucky state del <key>`: delete a key (a tombstone every device applies). */
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
+import { stateKeyPath } from "../../lib/state/state-key.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
@@ -14,7 +15,7 @@ export default defineBuckyCommand({
     requestDaemon<{ key: string; deleted: true } & HeldAnswer>(
       context.home,
       "DELETE",
-      pathAsked(`/v1/state/${args.key}`, args),
+      pathAsked(stateKeyPath(args.key), args),
     ),
   text: (result) => [`Deleted ${result.key}`, ...notHeldYetNote(result, "deletion")].join("\n"),
 });

@@ -6,6 +6,7 @@ import { BuckyError } from "../../lib/errors.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
 import type { Entry } from "../../lib/state/kv.ts";
+import { stateKeyPath } from "../../lib/state/state-key.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
@@ -38,7 +39,7 @@ export default defineBuckyCommand({
     return requestDaemon<Entry & HeldAnswer>(
       context.home,
       "PUT",
-      pathAsked(`/v1/state/${args.key}`, args),
+      pathAsked(stateKeyPath(args.key), args),
       { value },
     );
   },

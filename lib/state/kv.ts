@@ -6,10 +6,10 @@
 import { and, asc, eq, gte, isNotNull, lt } from "drizzle-orm";
 import type { Changeset, Op } from "../../protocol/changeset.ts";
 import { MAX_VALUE_BYTES } from "../../protocol/changeset.ts";
-import { stateKeyProblem } from "../../protocol/state-key.ts";
 import { BuckyError } from "../errors.ts";
 import type { StateQueries } from "../store/db.ts";
 import { state } from "../store/schema.ts";
+import { requireStateKey } from "./state-key.ts";
 
 export interface Entry {
   readonly key: string;
@@ -29,7 +29,7 @@ export interface KeyValueStore {
 }
 
 export function getEntry(store: KeyValueStore, key: string): Entry {
-  requireKey(key);
+  requireStateKey(key);
   const row = store.db
     .select()
     .from(state)
@@ -56,7 +56,7 @@ export function listEntries(store: KeyValueStore, prefix = ""): Entry[] {
 }
 
 export function setEntry(store: KeyValueStore, key: string, value: unknown): Entry {
-  requireKey(key);
+  requireStateKey(key);
   store.write([{ key, value: valueText(value) }]);
   return getEntry(store, key);
 }
@@ -85,14 +85,4 @@ function toEntry(store: KeyValueStore, row: typeof state.$inferSelect): Entry {
     author: store.nameOf(row.author) ?? row.author,
     authorId: row.author,
   };
-}
-
-function requireKey(key: string): void {
-  const problem = stateKeyProblem(key);
-  if (problem)
-    throw new BuckyError(
-      "E_INVALID_INPUT",
-      `invalid key "${key}": ${problem}`,
-      "Keys look like apps/music/config.",
-    );
 }
