@@ -55,6 +55,8 @@ export default defineBuckyCommand({
       checkDeviceName(args.device ?? defaultDeviceName()),
       "device name",
     );
+    // Checked before anything is asked of the zone: a --port that is none is refused unjoined.
+    const background = args.start ? backgroundOptions(context, args) : undefined;
     const token = await invitation(args.token);
     const killAfter = context.env[KILL_AFTER_ENV];
     // Test hook: asks saying an older bucky's write rules (test/versions.test.ts).
@@ -75,7 +77,7 @@ export default defineBuckyCommand({
           }
         : {}),
     });
-    const node = args.start ? await startInBackground(backgroundOptions(context, args)) : null;
+    const node = background ? await startInBackground(background) : null;
     return {
       zone: { id: joined.zone.id, name: joined.zone.name },
       device: { id: joined.device.id, name: joined.device.name },

@@ -3,6 +3,7 @@
  * there is none (this first device then serves as the zone's gateway), and runs the node
  * in the background; run again, it only makes sure the node runs.
  */
+import { BuckyError, type ErrorCode, toBuckyError } from "../lib/errors.ts";
 import { DEFAULT_GATEWAY_LISTEN, type GatewayConfig } from "../lib/gateway/config.ts";
 import { type BackgroundNode, startInBackground } from "../lib/node/background.ts";
 import { requestDaemon } from "../lib/node/daemon-client.ts";
@@ -19,7 +20,17 @@ interface UpResult {
   readonly created: boolean;
   /** Only when the zone was just created: shown this once. */
   readonly recoveryPhrase?: string;
-  readonly node: BackgroundNode;
+  /** The node running; null when it could not start (nodeProblem says why). */
+  readonly node: BackgroundNode | null;
+  /**
+   * Why the node of a zone this run created could not start: the zone stays, and the
+   * result (its recovery phrase, shown this once) is printed all the same, exit code non-zero.
+   */
+  readonly nodeProblem?: {
+    readonly code: ErrorCode;
+    readonly message: string;
+    readonly hint?: string;
+  };
   /** The gateway this run set up (for a new zone), or why it could not. */
   readonly gateway: { readonly url: string | null; readonly problem: string | null } | null;
 }
@@ -50,8 +61,32 @@ export default defineBuckyCommand({
     ...listenArgs,
   },
   async run(args, context): Promise<UpResult> {
+    // Checked before a zone is made: a --port that is none is refused with nothing made.
+    const background = backgroundOptions(context, args);
     const created = homeHasZone(context.home) ? undefined : await createNewZone(args, context);
-    const node = await startInBackground(backgroundOptions(context, args));
+    let node: BackgroundNode;
+    try {
+      node = await startInBackground(background);
+    } catch (error) {
+      if (!created) throw error;
+      // The zone is made, and its recovery phrase is shown this once: said with why its node
+      // did not start (a port taken), not lost with an error.
+      const problem = toBuckyError(error);
+      return {
+        zone: created.zone,
+        device: created.device,
+        home: context.home,
+        created: true,
+        ...(created.recoveryPhrase ? { recoveryPhrase: created.recoveryPhrase } : {}),
+        node: null,
+        nodeProblem: {
+          code: problem.code,
+          message: problem.message,
+          ...(problem.hint ? { hint: problem.hint } : {}),
+        },
+        gateway: null,
+      };
+    }
     const gateway =
       created && args.gateway !== "off" ? await enableGateway(context.home, args.gateway) : null;
     const status = await requestDaemon<Pick<InitResult, "zone" | "device">>(
@@ -73,6 +108,15 @@ export default defineBuckyCommand({
     const lines = result.created
       ? [...createdLines({ ...result, recovered: false }), ""]
       : [`Zone ${result.zone.name} (${result.zone.id}), device ${result.device.name}.`];
+    if (!result.node) {
+      const problem = result.nodeProblem;
+      lines.push(
+        `Its node did not start: ${problem?.message ?? "no reason given"}.`,
+        ...(problem?.hint ? [problem.hint] : []),
+        "Then `bucky up` starts it (the zone is made: nothing more is created).",
+      );
+      return lines.join("\n");
+    }
     lines.push(
       result.node.started
         ? `Its node runs in the background (pid ${result.node.pid}${result.node.unit ? `, systemd unit ${result.node.unit}` : ""}); \`bucky stop\` stops it. Log: ${result.node.log}`
@@ -90,6 +134,8 @@ export default defineBuckyCommand({
     );
     return lines.join("\n");
   },
+  exitCode: (result) =>
+    result.nodeProblem ? new BuckyError(result.nodeProblem.code, "").exitCode : 0,
 });
 
 /** Makes this first device the zone's gateway; a failure is reported, the node runs on. */

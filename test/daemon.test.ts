@@ -13,6 +13,7 @@ import {
   type Daemon,
   jsonError,
   newHomePath,
+  type RunResult,
   startDaemon,
   startZone,
   stateUnder,
@@ -96,6 +97,52 @@ describe("the CLI and its daemon", () => {
       3,
       `port ${blocker.port} on 127.0.0.1 is already in use`,
     ]);
+  });
+
+  test("bucky up on a new home: a --port that is none makes nothing; a port taken keeps the zone and shows its phrase", async () => {
+    const env = { BUCKY_SUPERVISOR: "process" };
+    const fresh = newHomePath();
+    const bad = await bucky(["up", "--home", fresh, "--port", "abc", "--json"], { env });
+    expect([bad.exitCode, bad.stdout, jsonError(bad).message]).toEqual([
+      2,
+      "",
+      "--port abc is not a port number",
+    ]);
+    expect(existsSync(fresh)).toBe(false);
+
+    const blocker = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const where = ["--port", String(blocker.port), "--listen", "127.0.0.1", "--gateway", "off"];
+    let taken: RunResult;
+    try {
+      taken = await bucky(["up", "--home", fresh, ...where, "--json"], { env });
+    } finally {
+      blocker.stop(true);
+    }
+    // The zone is made, and its recovery phrase (shown this once) is in the result all the
+    // same; the exit code says the node did not start.
+    expect(taken.exitCode).toBe(3);
+    const made = JSON.parse(taken.stdout) as {
+      created: boolean;
+      recoveryPhrase: string;
+      node: unknown;
+      nodeProblem: { code: string; message: string };
+    };
+    expect([made.created, made.recoveryPhrase.split(" ").length, made.node]).toEqual([
+      true,
+      24,
+      null,
+    ]);
+    expect(made.nodeProblem).toMatchObject({
+      code: "E_UNAVAILABLE",
+      message: expect.stringContaining("already in use"),
+    });
+    // Run again, with the port free: the node starts, and no zone is made.
+    const again = await buckyJson<{ created: boolean; node: { started: boolean } }>(
+      ["up", "--home", fresh, "--port", "0", "--listen", "127.0.0.1", "--json"],
+      { env },
+    );
+    expect([again.created, again.node.started]).toEqual([false, true]);
+    await bucky(["stop", "--home", fresh]);
   });
 });
 

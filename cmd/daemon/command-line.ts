@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
+import { BuckyError } from "../../lib/errors.ts";
 import type { BackgroundOptions } from "../../lib/node/background.ts";
 import { DEFAULT_PORT } from "../../lib/node/node.ts";
 import { systemdRunning, UNIT_NAME } from "../../lib/node/systemd.ts";
@@ -30,8 +31,24 @@ export const listenArgs = {
   },
 } as const;
 
-/** Those flags again, to pass on to `bucky daemon`. */
+/** The daemon's --port as a number (DEFAULT_PORT when not given), or a usage error. */
+export function portArg(port: string | undefined): number {
+  const value = port === undefined ? DEFAULT_PORT : Number(port);
+  if (!/^\d+$/.test(port ?? "0") || !Number.isInteger(value) || value > 65535)
+    throw new BuckyError(
+      "E_USAGE",
+      `--port ${port} is not a port number`,
+      "Use 0 to 65535 (0 picks a free port).",
+    );
+  return value;
+}
+
+/**
+ * Those flags again, to pass on to `bucky daemon`; checked here first, so a command that
+ * makes something before the daemon starts (a zone, a join) refuses them before it does.
+ */
 export function daemonArgs(args: { port?: string; listen?: string }): string[] {
+  portArg(args.port);
   return [
     ...(args.port ? ["--port", args.port] : []),
     ...(args.listen ? ["--listen", args.listen] : []),

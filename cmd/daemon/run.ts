@@ -5,15 +5,14 @@
 
 import { PROBE_USER } from "../../lib/apps/app-user.ts";
 import { detectSandbox } from "../../lib/apps/sandbox.ts";
-import { BuckyError } from "../../lib/errors.ts";
 import { followLoadWithJit } from "../../lib/node/jit-policy.ts";
-import { DEFAULT_PORT, DEFAULT_SYNC_INTERVAL_MS, openNode } from "../../lib/node/node.ts";
+import { DEFAULT_SYNC_INTERVAL_MS, openNode } from "../../lib/node/node.ts";
 import { ndnCollectEveryMs, ndnGraceMs } from "../collection-times.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { compactionTimes, heartbeatMs, msOf, relayPatience, silenceTiming } from "../liveness.ts";
 import { olderRulesLevel } from "../older-rules.ts";
 import { VERSION } from "../version-info.ts";
-import { listenArgs } from "./command-line.ts";
+import { listenArgs, portArg } from "./command-line.ts";
 
 export default defineBuckyCommand({
   meta: {
@@ -35,14 +34,7 @@ export default defineBuckyCommand({
     // Before the zone is opened: what the start compiles, the JIT's compilers included, an
     // idle daemon would hold for good.
     followLoadWithJit(context.log);
-    const port = Number(args.port ?? DEFAULT_PORT);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new BuckyError(
-        "E_USAGE",
-        `--port ${args.port} is not a port number`,
-        "Use 0 to 65535 (0 picks a free port).",
-      );
-    }
+    const port = portArg(args.port);
     const path = context.env.PATH ?? "/usr/local/bin:/usr/bin:/bin";
     const sandbox = detectSandbox({
       path,
