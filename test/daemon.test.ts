@@ -17,6 +17,7 @@ import {
   startDaemon,
   startZone,
   stateUnder,
+  stopProcess,
   waitFor,
   withTmpfs,
 } from "./harness.ts";
@@ -53,6 +54,21 @@ describe("the CLI and its daemon", () => {
       "--json",
     ]);
     expect([second.exitCode, jsonError(second).code]).toEqual([1, "E_EXISTS"]);
+    // One that does not answer (stopped, or its loop blocked) is no less running: no second
+    // daemon beside it, signing this device's changesets too, and its socket stays.
+    expect(await stopProcess(first.pid)).toBe("stopped");
+    try {
+      const beside = await bucky([
+        ...["daemon", "--home", home, "--port", "0", "--listen", "127.0.0.1", "--json"],
+      ]);
+      expect([beside.exitCode, jsonError(beside).code]).toEqual([1, "E_EXISTS"]);
+      expect(existsSync(join(home, "daemon.sock"))).toBe(true);
+    } finally {
+      process.kill(first.pid, "SIGCONT");
+    }
+    expect(
+      (await buckyJson<{ entries: unknown[] }>(["state", "list", "--home", home])).entries.length,
+    ).toBeGreaterThan(0);
     await first.kill();
     expect(existsSync(join(home, "daemon.sock"))).toBe(true);
     const third = await startDaemon(home);

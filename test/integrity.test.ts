@@ -36,6 +36,7 @@ import {
   scratchDir,
   startDaemon,
   startZone,
+  stopProcess,
   userState,
   waitFor,
 } from "./harness.ts";
@@ -521,6 +522,30 @@ describe("bucky up on an altered home", () => {
 });
 
 describe("mending an edited state", () => {
+  test("never under a daemon, one that does not answer (stopped) included", async () => {
+    const home = await zoneWithState();
+    const daemon = await startDaemon(home);
+    expect(await stopProcess(daemon.pid)).toBe("stopped");
+    try {
+      const repair = await bucky(["state", "repair", "--home", home, "--json"]);
+      expect([repair.exitCode, jsonError(repair)]).toEqual([
+        3,
+        {
+          code: "E_UNAVAILABLE",
+          message: "the daemon is running: the zone state cannot be repaired under it",
+          hint: "Stop it first (`bucky stop`), then run this again.",
+        },
+      ]);
+    } finally {
+      process.kill(daemon.pid, "SIGCONT");
+    }
+    // Killed, its lock goes with it: the repair runs.
+    await daemon.kill();
+    expect(
+      (await buckyJson<{ repaired: boolean }>(["state", "repair", "--home", home])).repaired,
+    ).toBe(false);
+  });
+
   test("bucky state repair rebuilds edited rows from the signed changesets", async () => {
     const home = await zoneWithState();
     sql(home, "UPDATE state SET value = ? WHERE key = 'apps/a'", '"evil"');

@@ -47,7 +47,7 @@ import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
-import { daemonAnswers } from "../node/daemon-client.ts";
+import { withoutDaemon } from "../node/daemon-lock.ts";
 import { holderOf, readClaims } from "../replica/claims.ts";
 import { keepRestoredAsCopy, markRestoredHeld } from "../replica/restored-copy.ts";
 import { checkIntegrity } from "../state/integrity.ts";
@@ -125,7 +125,7 @@ export interface RestoreCommandResult {
   readonly damaged: readonly string[];
 }
 
-export async function restoreSnapshot(options: {
+export interface RestoreOptions {
   readonly paths: HomePaths;
   readonly snapshot: string;
   readonly from?: string;
@@ -140,7 +140,9 @@ export async function restoreSnapshot(options: {
   readonly log: Log;
   readonly now: () => number;
   readonly onProgress?: (progress: Readonly<RestoreProgress>) => void;
-}): Promise<RestoreCommandResult> {
+}
+
+export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreCommandResult> {
   const { paths, log } = options;
   const home = homeOf(paths, log);
   const target = chooseTarget(
@@ -155,7 +157,23 @@ export async function restoreSnapshot(options: {
       "Restore into an empty or new directory, or add --force to write over what is there.",
     );
   }
-  if (!options.to) await refuseRunningDaemon(paths);
+  // Into the home: with no daemon running, nor starting meanwhile.
+  if (!options.to)
+    return await withoutDaemon(
+      paths.home,
+      "the home cannot be restored under it",
+      "Stop it first (`bucky stop`), or restore elsewhere with --to.",
+      () => restoreWith(options, home, target),
+    );
+  return await restoreWith(options, home, target);
+}
+
+async function restoreWith(
+  options: RestoreOptions,
+  home: ReturnType<typeof homeOf>,
+  target: ReturnType<typeof chooseTarget>,
+): Promise<RestoreCommandResult> {
+  const { paths, log } = options;
   // What each device said was its last backup here, known where the zone state opens; read
   // before the snapshots are listed, so a backup finishing meanwhile is listed too.
   const said = home && options.snapshot === "latest" ? saidLatest(paths, target.name, log) : [];
@@ -782,15 +800,6 @@ async function keepHeldElsewhereAsCopies(
       takenAtMs: Date.parse(takenAt),
     });
   }
-}
-
-async function refuseRunningDaemon(paths: HomePaths): Promise<void> {
-  if (!(await daemonAnswers(paths.home))) return;
-  throw new BuckyError(
-    "E_UNAVAILABLE",
-    "the daemon is running: the home cannot be restored under it",
-    "Stop it first (Ctrl-C, or `systemctl --user stop bucky`), or restore elsewhere with --to.",
-  );
 }
 
 function isEmptyDir(path: string): boolean {

@@ -73,17 +73,6 @@ function daemonDown(home: string, cause?: unknown): BuckyError {
   return down;
 }
 
-/** Whether a daemon answers on the home's socket (one that crashed leaves it behind, silent). */
-export async function daemonAnswers(home: string): Promise<boolean> {
-  if (!existsSync(homePaths(home).daemonSocket)) return false;
-  try {
-    await requestDaemon(home, "GET", "/v1/status", undefined, 1_000);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** A fetch that goes to the home's daemon (a request to any host is sent to it). */
 export function daemonFetch(home: string): (request: Request) => Promise<Response> {
   const socket = homePaths(home).daemonSocket;

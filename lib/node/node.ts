@@ -61,10 +61,10 @@ import { standingOf } from "../sync/membership.ts";
 import { SessionCheck } from "../users/sessions.ts";
 import { forgetExpiredSignOuts } from "../users/signouts.ts";
 import { tidyInviteRecords } from "../zone/invites.ts";
-import { openZone } from "../zone/open.ts";
+import { type OpenZone, openZone } from "../zone/open.ts";
 import { mendOwnKeptAtStart } from "../zone/repair.ts";
 import { refuseIfRevoked } from "../zone/revoked-here.ts";
-import { requestDaemon } from "./daemon-client.ts";
+import { takeDaemonLock } from "./daemon-lock.ts";
 import { createLocalApp } from "./local-api.ts";
 import { LocalApi } from "./local-client.ts";
 import { serveLocal } from "./local-server.ts";
@@ -180,20 +180,29 @@ export interface DaemonInfo {
 
 export async function openNode(options: NodeOptions): Promise<RunningNode> {
   const { log } = options;
-  // This device's own changesets its checkpoint keeps, damaged, come back from a peer.
-  await mendOwnKeptAtStart(options.home, log, options.now);
-  // Every row of the state database is checked against its seal before anything is served.
-  const zone = openZone(options.home, log, { everyRow: true });
+  // Before anything of the home is touched: one daemon a home.
+  const lock = takeDaemonLock(options.home);
+  let zone: OpenZone;
+  try {
+    // This device's own changesets its checkpoint keeps, damaged, come back from a peer.
+    await mendOwnKeptAtStart(options.home, log, options.now);
+    // Every row of the state database is checked against its seal before anything is served.
+    zone = openZone(options.home, log, { everyRow: true });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   const { paths } = zone;
   try {
     // A device the owner revoked takes no part in the zone.
     refuseIfRevoked(paths.home, zone.db, zone.zone.id, zone.device.id);
   } catch (error) {
     zone.close();
+    lock.release();
     throw error;
   }
   // What to undo, newest first, if starting fails half way.
-  const started: (() => void)[] = [() => zone.close()];
+  const started: (() => void)[] = [() => lock.release(), () => zone.close()];
   const undo = () => {
     for (const step of started.reverse()) step();
   };
@@ -229,7 +238,8 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
   };
 
   try {
-    await refuseSecondDaemon(paths.home, paths.daemonSocket);
+    // Held by no other daemon: a socket left is one a daemon that ended left behind.
+    rmSync(paths.daemonSocket, { force: true });
     const seed = readKeyFile(paths.deviceKey, "device", log);
     const certificate = certificatePem(deviceCertificate(signingKeyFromSeed(seed)));
     // No await from here on: no request can arrive before the apps exist.
@@ -761,23 +771,6 @@ function listenForOwnStreams(
     });
     return undefined;
   }
-}
-
-/** Whether a daemon already serves this home: refuse to start a second one. */
-async function refuseSecondDaemon(home: string, socket: string): Promise<void> {
-  if (!existsSync(socket)) return;
-  try {
-    await requestDaemon(home, "GET", "/v1/status", undefined, 1_000);
-  } catch {
-    // Nobody answers: a daemon that crashed left its socket behind.
-    rmSync(socket, { force: true });
-    return;
-  }
-  throw new BuckyError(
-    "E_EXISTS",
-    `a bucky daemon is already running for ${home}`,
-    "See it with `bucky status`.",
-  );
 }
 
 /**

@@ -12,10 +12,10 @@ import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { type DeviceId, deviceIdFromPublicKey, type ZoneId } from "../../protocol/ids.ts";
 import { damagedOwnKept, type KeptSource, putBackOwnKept } from "../checkpoint/own-kept.ts";
 import { BuckyError } from "../errors.ts";
-import { homePaths } from "../home.ts";
+import { type HomePaths, homePaths } from "../home.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
-import { daemonAnswers } from "../node/daemon-client.ts";
+import { withoutDaemon } from "../node/daemon-lock.ts";
 import { PeerClient } from "../node/peer-client.ts";
 import { MemoryContacts, readDeviceDocument, readPeers, savedContacts } from "../node/peers.ts";
 import { readRelays } from "../relay/relays.ts";
@@ -33,13 +33,15 @@ const RESTORE_HINT =
 export async function repairHome(home: string, log: Log, now: () => number): Promise<Repair> {
   const paths = homePaths(home);
   requireZone(paths);
-  if (await daemonAnswers(home)) {
-    throw new BuckyError(
-      "E_UNAVAILABLE",
-      "the daemon is running: the zone state cannot be repaired under it",
-      "Stop it first (Ctrl-C, or `systemctl --user stop bucky`), then run this again.",
-    );
-  }
+  return await withoutDaemon(
+    home,
+    "the zone state cannot be repaired under it",
+    "Stop it first (`bucky stop`), then run this again.",
+    () => repairStopped(paths, log, now),
+  );
+}
+
+async function repairStopped(paths: HomePaths, log: Log, now: () => number): Promise<Repair> {
   log.attachFile(paths.logsDir);
   const db = openStateDb(paths.stateDb, { create: false });
   try {
