@@ -2,7 +2,7 @@
 
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { appendFileSync, existsSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { writeBacklog } from "./backlog.ts";
 import {
@@ -159,6 +159,40 @@ describe("the CLI and its daemon", () => {
     );
     expect([again.created, again.node.started]).toEqual([false, true]);
     await bucky(["stop", "--home", fresh]);
+  });
+});
+
+describe("a daemon in the background", () => {
+  test("its own output holds no warnings anyone's connections cause: those are in its rotated log", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home, "--device", "nas"]);
+    const env = { BUCKY_SUPERVISOR: "process" };
+    const up = await buckyJson<{ node: { addresses: string[] } }>(
+      ["up", "--home", home, "--port", "0", "--listen", "127.0.0.1", "--json"],
+      { env },
+    );
+    try {
+      const peer = (up.node.addresses[0] as string).replace("https", "wss");
+      // Control sockets that say a hello that is none: each refused, with a warning.
+      for (let i = 0; i < 5; i++) {
+        const ws = new WebSocket(`${peer}/v1/relay/attach`, {
+          tls: { rejectUnauthorized: false },
+        } as unknown as string[]);
+        await new Promise<void>((resolve) => {
+          ws.onmessage = () => ws.send("not a hello");
+          ws.onclose = () => resolve();
+        });
+      }
+      const log = join(home, "logs", "bucky.log");
+      await waitFor("the refusals in bucky.log", () =>
+        readFileSync(log, "utf8").split("relay tunnel refused").length > 5 ? true : undefined,
+      );
+      expect(readFileSync(join(home, "logs", "daemon.out"), "utf8")).not.toContain(
+        "relay tunnel refused",
+      );
+    } finally {
+      await bucky(["stop", "--home", home]);
+    }
   });
 });
 

@@ -95,7 +95,10 @@ export async function startInBackground(options: BackgroundOptions): Promise<Bac
   try {
     const child = spawn(
       executable,
-      [...prefix, "daemon", "--home", options.home, ...options.daemonArgs, "--log-level", "warn"],
+      // Errors only: daemon.out is never rotated, and warnings (one per connection a relay
+      // refuses, say) could fill the disk from anyone's connections; bucky.log, rotated, has
+      // them all.
+      [...prefix, "daemon", "--home", options.home, ...options.daemonArgs, "--log-level", "error"],
       { detached: true, stdio: ["ignore", out, out], env: { ...DAEMON_ENV, ...options.env } },
     );
     child.once("exit", (code, signal) => {
