@@ -157,6 +157,14 @@ function flagsOf(args: ArgsDef): Map<string, ArgsDef[string]> {
   return flags;
 }
 
+/** The positional arguments of `args` as usage writes them: `<key> <value>`. */
+function positionalNames(args: ArgsDef): string {
+  return Object.entries(args)
+    .filter(([, def]) => def.type === "positional")
+    .map(([name]) => `<${name}>`)
+    .join(" ");
+}
+
 /** Refuses unknown flags, flags missing their value, and extra positional arguments. */
 function checkArguments(args: ArgsDef, tokens: readonly string[], path: string): void {
   const flags = flagsOf(args);
@@ -166,7 +174,10 @@ function checkArguments(args: ArgsDef, tokens: readonly string[], path: string):
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i] as string;
     if (token === "--") {
-      positionals += tokens.length - i - 1;
+      // Everything after it is a value, and takes a slot as any other.
+      const extra = tokens[i + 1 + positionalSlots - positionals];
+      if (extra !== undefined)
+        throw new BuckyError("E_USAGE", `${path} does not take the argument "${extra}"`, help);
       break;
     }
     if (!token.startsWith("-") || token === "-") {
@@ -182,7 +193,7 @@ function checkArguments(args: ArgsDef, tokens: readonly string[], path: string):
     if (!def) {
       const asValue =
         positionalSlots > 0 && !token.startsWith("--")
-          ? ` If ${token} is a value, put -- before it: \`${path} -- ${token}\`.`
+          ? ` If ${token} is a value, give the options first, then -- and the values: \`${path} [options] -- ${positionalNames(args)}\`.`
           : "";
       throw new BuckyError(
         "E_USAGE",

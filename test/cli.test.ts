@@ -112,10 +112,18 @@ describe("help and version", () => {
     expect(jsonError(asOption)).toMatchObject({
       code: "E_USAGE",
       message: "bucky get has no option -abc",
-      hint: expect.stringContaining("`bucky get -- -abc`"),
+      hint: expect.stringContaining("`bucky get [options] -- <id>`"),
     });
     const asValue = await bucky(["get", "-o", "out", "--home", home, "--json", "--", "-abc"]);
     expect(jsonError(asValue).message).toBe("-abc is not an object id");
+    // After --, options are values too: more than the command takes is refused, not dropped
+    // (the write went to the default home, its --home and --json unread).
+    const past = await bucky(["state", "set", "--", "apps/k", "2", "--home", home, "--json"]);
+    expect([past.exitCode, past.stdout, past.stderr]).toEqual([
+      2,
+      "",
+      'error: bucky state set does not take the argument "--home"\nhint: Run `bucky state set --help` to see what it accepts.\n',
+    ]);
   });
 
   test("an unknown log level is a usage error", async () => {
