@@ -43,10 +43,25 @@ export async function main(
   const json = asksForJson(argv);
   try {
     const { command, rest, path } = await resolveCommand(argv);
-    if (rest.some((token) => HELP_FLAGS.has(token)) || !isLeaf(command)) {
-      if (!isLeaf(command) && rest.some((token) => !token.startsWith("-"))) {
-        throw unknownCommand(rest.find((token) => !token.startsWith("-")) as string, path);
-      }
+    const help = rest.some((token) => HELP_FLAGS.has(token));
+    if (!isLeaf(command)) {
+      // A group takes a command, and the global flags (with their values) beside it.
+      const word = firstWord(rest, globalArgs as ArgsDef);
+      if (word >= 0) throw unknownCommand(rest[word] as string, path);
+      checkArguments(
+        globalArgs as ArgsDef,
+        rest.filter((token) => !HELP_FLAGS.has(token)),
+        path,
+      );
+      // Its usage is text: asked for JSON, it is an error saying what is missing.
+      if (json && !help)
+        throw new BuckyError(
+          "E_USAGE",
+          `${path} needs a command`,
+          `Run \`${path} --help\` to see its commands.`,
+        );
+    }
+    if (help || !isLeaf(command)) {
       streams.stdout(`${await renderUsage(command, path)}\n`);
       return 0;
     }

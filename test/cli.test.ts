@@ -97,6 +97,35 @@ describe("help and version", () => {
     }
   });
 
+  test("a group: global flags with their values are no command, unknown flags are refused, and asked for JSON it says what is missing", async () => {
+    const usage = await bucky(["app", "--home", "/tmp/x", "--log-level", "debug"]);
+    expect([usage.exitCode, usage.stdout]).toEqual([
+      0,
+      expect.stringContaining("Usage: bucky app <command>"),
+    ]);
+    const asJson = await bucky(["--home", "/tmp/x", "--json"]);
+    expect([asJson.exitCode, asJson.stdout, jsonError(asJson)]).toEqual([
+      2,
+      "",
+      {
+        code: "E_USAGE",
+        message: "bucky needs a command",
+        hint: "Run `bucky --help` to see its commands.",
+      },
+    ]);
+    const bogus = await bucky(["app", "--bogus", "--json"]);
+    expect([bogus.exitCode, bogus.stdout, jsonError(bogus).message]).toEqual([
+      2,
+      "",
+      "bucky app has no option --bogus",
+    ]);
+    const help = await bucky(["backup", "target", "--help", "--json"]);
+    expect([help.exitCode, help.stdout]).toEqual([
+      0,
+      expect.stringContaining("Usage: bucky backup target"),
+    ]);
+  });
+
   test("an unexpected argument is a usage error", async () => {
     const result = await bucky(["status", "extra"]);
     expect(result.exitCode).toBe(2);
