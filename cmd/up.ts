@@ -1,7 +1,8 @@
 /**
  * `bucky up`: the one command to have a working node. It creates a zone in the home if
  * there is none (this first device then serves as the zone's gateway), and runs the node
- * in the background; run again, it only makes sure the node runs.
+ * in the background; run again, it only makes sure the node runs, and runs this bucky (one
+ * started from the file a rebuild or an upgrade replaced is restarted).
  */
 import { BuckyError, type ErrorCode, toBuckyError } from "../lib/errors.ts";
 import { DEFAULT_GATEWAY_LISTEN, type GatewayConfig } from "../lib/gateway/config.ts";
@@ -117,6 +118,10 @@ export default defineBuckyCommand({
       );
       return lines.join("\n");
     }
+    if (result.node.restarted)
+      lines.push(
+        "Its node ran another bucky (the build this one replaced): restarted on this one.",
+      );
     lines.push(
       result.node.started
         ? `Its node runs in the background (pid ${result.node.pid}${result.node.unit ? `, systemd unit ${result.node.unit}` : ""}); \`bucky stop\` stops it. Log: ${result.node.log}`

@@ -2,7 +2,15 @@
 
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { appendFileSync, existsSync, readFileSync, rmSync } from "node:fs";
+import {
+  appendFileSync,
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
 import { join } from "node:path";
 import { writeBacklog } from "./backlog.ts";
 import {
@@ -14,6 +22,7 @@ import {
   jsonError,
   newHomePath,
   type RunResult,
+  scratchDir,
   startDaemon,
   startZone,
   stateUnder,
@@ -192,6 +201,57 @@ describe("a daemon in the background", () => {
       );
     } finally {
       await bucky(["stop", "--home", home]);
+    }
+  });
+});
+
+describe("bucky up after the binary was replaced (a rebuild, an upgrade)", () => {
+  test("the node that runs the old file is restarted on the new one; run again, it is left", async () => {
+    const dir = scratchDir();
+    const binary = join(dir, "bucky");
+    copyFileSync(BUCKY, binary);
+    chmodSync(binary, 0o755);
+    const home = newHomePath();
+    const env = { BUCKY_SUPERVISOR: "process" };
+    const up = async () =>
+      JSON.parse(
+        (
+          await bucky(
+            [
+              "up",
+              "--home",
+              home,
+              "--port",
+              "0",
+              "--listen",
+              "127.0.0.1",
+              "--gateway",
+              "off",
+              "--json",
+            ],
+            { env, binary },
+          )
+        ).stdout,
+      ) as { node: { pid: number; started: boolean; restarted: boolean } };
+    const first = await up();
+    expect([first.node.started, first.node.restarted]).toEqual([true, false]);
+    try {
+      // A new file at the same path, as a build writes one.
+      copyFileSync(BUCKY, `${binary}.new`);
+      chmodSync(`${binary}.new`, 0o755);
+      renameSync(`${binary}.new`, binary);
+      const second = await up();
+      expect([second.node.started, second.node.restarted]).toEqual([true, true]);
+      expect(second.node.pid).not.toBe(first.node.pid);
+      expect(existsSync(`/proc/${first.node.pid}`)).toBe(false);
+      const third = await up();
+      expect([third.node.started, third.node.restarted, third.node.pid]).toEqual([
+        false,
+        false,
+        second.node.pid,
+      ]);
+    } finally {
+      await bucky(["stop", "--home", home], { binary });
     }
   });
 });

@@ -37,11 +37,13 @@ export interface RunOptions {
   readonly wrap?: readonly string[];
   /** The directory to run it in (the test's own by default). */
   readonly cwd?: string;
+  /** Another copy of bucky to run (the one built by default). */
+  readonly binary?: string;
 }
 
 /** Runs `bucky args…` to completion. HOME and BUCKY_HOME point nowhere real by default. */
 export async function bucky(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  const child = Bun.spawn([...(options.wrap ?? []), BUCKY, ...args], {
+  const child = Bun.spawn([...(options.wrap ?? []), options.binary ?? BUCKY, ...args], {
     stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
     stdout: "pipe",
     stderr: "pipe",

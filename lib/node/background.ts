@@ -13,6 +13,7 @@ import { homePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import { openZone } from "../zone/open.ts";
 import { refuseIfRevoked } from "../zone/revoked-here.ts";
+import { runsFile } from "./binary-identity.ts";
 import { requestDaemon } from "./daemon-client.ts";
 import { DAEMON_ENV } from "./daemon-env.ts";
 import type { DaemonInfo } from "./node.ts";
@@ -47,6 +48,8 @@ export interface BackgroundNode {
   readonly supervisor: Supervisor;
   /** False when a daemon already ran for this home: nothing was started. */
   readonly started: boolean;
+  /** A daemon ran another bucky (one this file replaced): it was stopped, and this one started. */
+  readonly restarted: boolean;
   readonly pid: number;
   readonly addresses: readonly string[];
   /** The systemd unit file, when systemd supervises it. */
@@ -64,7 +67,19 @@ export async function startInBackground(options: BackgroundOptions): Promise<Bac
   const file = unitFile(options.unitName, options.system);
   const underSystemd = options.useSystemd && unitInstalled(file);
   const running = await answering(options.home);
-  if (running) return describe(options, running, false, underSystemd ? file.path : null);
+  // A daemon of another bucky (an older build or version, which the file at this path
+  // replaced) runs on, unless restarted: the node of `git pull && npm run up` would run the
+  // old code, and start the new file for its apps' sandboxes.
+  const restarted =
+    running !== undefined && !runsFile(running.binary, options.command[0] as string);
+  if (running && !restarted)
+    return describe(options, running, false, underSystemd ? file.path : null);
+  if (restarted) {
+    options.log.info("the daemon runs another bucky than this one: restarting it", {
+      pid: running.pid,
+    });
+    await stopBackground(options);
+  }
   // A zone the daemon would refuse (an altered state, a damaged key, a device revoked) is refused here, with
   // its own error, rather than as a daemon that did not start.
   const zone = openZone(options.home, options.log);
@@ -85,7 +100,7 @@ export async function startInBackground(options: BackgroundOptions): Promise<Bac
     );
     const info = await waitUntilAnswering(options.home, () => undefined);
     options.log.info("daemon started", { supervisor: "systemd", unit: file.path, pid: info.pid });
-    return describe(options, info, true, file.path);
+    return describe(options, info, true, file.path, restarted);
   }
   mkdirSync(paths.logsDir, { recursive: true });
   const out = openSync(outputFile(options.home), "w", 0o600);
@@ -118,7 +133,7 @@ export async function startInBackground(options: BackgroundOptions): Promise<Bac
     () => integrity,
   );
   options.log.info("daemon started", { supervisor: "process", pid: info.pid });
-  return describe(options, info, true, null);
+  return describe(options, info, true, null, restarted);
 }
 
 export interface StoppedNode {
@@ -153,10 +168,12 @@ function describe(
   info: DaemonInfo,
   started: boolean,
   unit: string | null,
+  restarted = false,
 ): BackgroundNode {
   return {
     supervisor: unit ? "systemd" : "process",
     started,
+    restarted,
     pid: info.pid,
     addresses: info.addresses,
     unit,

@@ -64,6 +64,7 @@ import { tidyInviteRecords } from "../zone/invites.ts";
 import { type OpenZone, openZone } from "../zone/open.ts";
 import { mendOwnKeptAtStart } from "../zone/repair.ts";
 import { refuseIfRevoked } from "../zone/revoked-here.ts";
+import { type BinaryIdentity, binaryIdentity } from "./binary-identity.ts";
 import { takeDaemonLock } from "./daemon-lock.ts";
 import { createLocalApp } from "./local-api.ts";
 import { LocalApi } from "./local-client.ts";
@@ -176,6 +177,8 @@ export interface DaemonInfo {
   readonly startedAt: string;
   readonly addresses: readonly string[];
   readonly socket: string;
+  /** The file it runs (lib/node/binary-identity.ts); absent from an older bucky's. */
+  readonly binary?: BinaryIdentity;
 }
 
 export async function openNode(options: NodeOptions): Promise<RunningNode> {
@@ -566,6 +569,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       startedAt: new Date(options.now()).toISOString(),
       addresses,
       socket: paths.daemonSocket,
+      ...withBinary(binaryIdentity()),
     };
     writeFileAtomic(paths.daemonInfo, `${JSON.stringify(info, null, 2)}\n`, 0o644);
     started.push(() => rmSync(paths.daemonInfo, { force: true }));
@@ -823,4 +827,8 @@ function publishDeviceInfo(node: NodeContext, info: DeviceInfo): void {
   const current = readDeviceInfo(node.db, node.deviceName);
   if (current && JSON.stringify(current) === JSON.stringify(info)) return;
   node.write([{ key: `devices/${node.deviceName}/info`, value: JSON.stringify(info) }]);
+}
+
+function withBinary(binary: BinaryIdentity | undefined): { binary?: BinaryIdentity } {
+  return binary ? { binary } : {};
 }
