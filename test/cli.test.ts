@@ -155,6 +155,27 @@ describe("help and version", () => {
     ]);
   });
 
+  test("a number a flag takes is checked before the daemon is asked: named by its flag, with none running", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    for (const [args, message] of [
+      [
+        ["app", "logs", "notes", "--lines", "abc"],
+        '--lines is "abc", not a whole number from 1 to 1000',
+      ],
+      [["agent", "log", "--limit", "1e99"], '--limit is "1e99", not a whole number from 1 to 1000'],
+      [["traffic", "--since", "99999999999d"], '--since "99999999999d" is longer than 36500 days'],
+    ] as const) {
+      const result = await bucky([...args, "--home", home, "--json"]);
+      expect([args, result.exitCode, jsonError(result).code, jsonError(result).message]).toEqual([
+        args,
+        2,
+        "E_USAGE",
+        message,
+      ]);
+    }
+  });
+
   test("an unknown log level is a usage error", async () => {
     const result = await bucky(["status", "--log-level", "loud", "--json"]);
     expect(result.exitCode).toBe(2);

@@ -1,6 +1,7 @@
 /** `bucky agent log`: what agents did through any device of the zone, newest first. */
 import type { AuditEntry } from "../../lib/agent/audit.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import { AGENT_LOG_LIMIT, wholeNumberQuery } from "../../lib/node/query-number.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { printable } from "../text.ts";
 
@@ -21,7 +22,7 @@ export default defineBuckyCommand({
     requestDaemon<{ entries: AuditEntry[] }>(
       context.home,
       "GET",
-      `/v1/agents/log?limit=${Number(args.limit ?? 100)}${args.agent ? `&agent=${encodeURIComponent(args.agent)}` : ""}`,
+      `/v1/agents/log?limit=${wholeNumberQuery(args.limit, "--limit", AGENT_LOG_LIMIT)}${args.agent ? `&agent=${encodeURIComponent(args.agent)}` : ""}`,
     ),
   text: ({ entries }) =>
     entries.length === 0

@@ -1,6 +1,7 @@
 /** `bucky app logs <app>`: the app's latest output, from the device that runs it. */
 import type { AppLogs } from "../../lib/apps/logs.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import { LOG_LINES, wholeNumberQuery } from "../../lib/node/query-number.ts";
 import { defineBuckyCommand } from "../command.ts";
 
 export default defineBuckyCommand({
@@ -13,7 +14,7 @@ export default defineBuckyCommand({
     requestDaemon<AppLogs>(
       context.home,
       "GET",
-      `/v1/apps/${encodeURIComponent(args.app)}/logs?lines=${Number(args.lines ?? 100)}`,
+      `/v1/apps/${encodeURIComponent(args.app)}/logs?lines=${wholeNumberQuery(args.lines, "--lines", LOG_LINES)}`,
     ),
   text: (logs) =>
     logs.lines.length === 0

@@ -6,16 +6,16 @@ import { join } from "node:path";
 import { isRecord } from "../../protocol/shape.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
-import { wholeNumberQuery } from "../node/query-number.ts";
+import { LOG_LINES, wholeNumberQuery } from "../node/query-number.ts";
 import { tail } from "./runner.ts";
 import { readReport, readSpec } from "./spec.ts";
 import { appStatus, placementCandidates } from "./status.ts";
 
-export const MAX_LOG_LINES = 1000;
+export const MAX_LOG_LINES = LOG_LINES.max;
 
 /** The `lines` a logs route is asked for: 100 when not said. */
 export function logLines(query: string | undefined): number {
-  return wholeNumberQuery(query, "lines", { min: 1, max: MAX_LOG_LINES, absent: 100 });
+  return wholeNumberQuery(query, "lines", LOG_LINES);
 }
 
 export interface AppLogs {

@@ -103,7 +103,7 @@ import { Jobs } from "./jobs.ts";
 import { lazyRoutes } from "./lazy-routes.ts";
 import { ACTING_FOR_HEADER } from "./local-client.ts";
 import type { NodeContext } from "./node-context.ts";
-import { wholeNumberQuery } from "./query-number.ts";
+import { AGENT_LOG_LIMIT, wholeNumberQuery } from "./query-number.ts";
 import { boundedChunks } from "./request-body.ts";
 import { optionalText } from "./request-fields.ts";
 
@@ -759,11 +759,7 @@ export function createLocalApp(
     return c.json({ recorded: true, heldElsewhere });
   });
   app.get("/v1/agents/log", (c) => {
-    const limit = wholeNumberQuery(c.req.query("limit"), "limit", {
-      min: 1,
-      max: 1000,
-      absent: 100,
-    });
+    const limit = wholeNumberQuery(c.req.query("limit"), "limit", AGENT_LOG_LIMIT);
     const agent = c.req.query("agent");
     return c.json({
       entries: readAudit(node.db, {

@@ -26,3 +26,10 @@ export function wholeNumberQuery(
     );
   return number;
 }
+
+/**
+ * The ranges of routes whose numbers the CLI also checks, before it asks (with the flag's
+ * name, and with no daemon running): an app's output lines, the agents' log entries.
+ */
+export const LOG_LINES: WholeNumberRange = { min: 1, max: 1000, absent: 100 };
+export const AGENT_LOG_LIMIT: WholeNumberRange = { min: 1, max: 1000, absent: 100 };
