@@ -561,11 +561,29 @@ describe("rules", () => {
     const fromBeta = await signIn(beta.home);
     expect((await get("/apps/notes/", { headers: { cookie: fromBeta } })).status).toBe(200);
     await removeRule(forAlpha);
-    const forClient = await addRule("--app", "site", "--client", "127.0.0.1");
+    // Written as an IPv4-mapped address, it is the address the gateway sees.
+    const forClient = await addRule("--app", "site", "--client", "::ffff:127.0.0.1");
+    const { rules } = await buckyJson<{ rules: { id: string; client?: string }[] }>([
+      ...["rule", "list", "--home", alpha.home],
+    ]);
+    expect(rules.find((rule) => rule.id === forClient)?.client).toBe("127.0.0.1");
     await waitFor("the client rule", async () =>
       (await get("/apps/site/")).status === 403 ? true : undefined,
     );
     await removeRule(forClient);
+    // A value no request can have would block nothing: refused.
+    for (const [flags, message] of [
+      [["--app", "site", "--client", "notanip"], '"notanip" is not an IP address'],
+      [["--app", "a/b"], '"a/b" is not an app id: '],
+    ] as const) {
+      const refused = await bucky([
+        ...["rule", "add", "block", ...flags, "--home", alpha.home, "--json"],
+      ]);
+      expect([refused.exitCode, jsonError(refused).message]).toEqual([
+        2,
+        expect.stringContaining(message),
+      ]);
+    }
     await waitFor("no rule", async () =>
       (await get("/apps/site/")).status === 200 ? true : undefined,
     );

@@ -3,12 +3,14 @@ import { randomBytes } from "node:crypto";
 import { and, eq, gte, lt } from "drizzle-orm";
 import { isRole } from "../../protocol/accounts.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
+import { checkAppName } from "../../protocol/names.ts";
 import { decodeRule, isTimeZone, parseDays, parseWindow, type Rule } from "../../protocol/rules.ts";
 import { BuckyError } from "../errors.ts";
 import type { StateQueries } from "../store/db.ts";
 import { state } from "../store/schema.ts";
 import { readDirectory } from "../users/directory.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
+import { ruleClientAddress } from "./client-address.ts";
 
 const PREFIX = "system/rules/";
 
@@ -52,6 +54,21 @@ export function readRules(db: StateQueries): Rule[] {
 }
 
 export function addRule(zone: ZoneWriter, request: RuleRequest): Rule {
+  // A rule matches exactly: a value no request can have would never block anything, unsaid.
+  const app = request.app === "*" ? undefined : checkAppName(request.app);
+  if (app && !app.ok)
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `${JSON.stringify(request.app)} is not an app id: ${app.reason}`,
+      "Name an installed app (`bucky app list`), or * for every app.",
+    );
+  const client = request.client === undefined ? undefined : ruleClientAddress(request.client);
+  if (request.client !== undefined && client === undefined)
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `${JSON.stringify(request.client)} is not an IP address`,
+      "Name one client address, like 192.168.1.23 or 2001:db8::23.",
+    );
   if (request.action !== "block") {
     throw new BuckyError(
       "E_INVALID_INPUT",
@@ -125,7 +142,7 @@ export function addRule(zone: ZoneWriter, request: RuleRequest): Rule {
     id: randomBytes(4).toString("hex"),
     action: "block",
     app: request.app,
-    ...(request.client !== undefined ? { client: request.client } : {}),
+    ...(client !== undefined ? { client } : {}),
     ...(request.device !== undefined ? { device: request.device } : {}),
     ...(request.user !== undefined ? { user: request.user } : {}),
     ...(request.role !== undefined ? { role: request.role } : {}),

@@ -40,6 +40,7 @@ import type { AppPipeClient, PipeRequest } from "./app-pipe-client.ts";
 import { AppListeners, appPortsKey, encodeAppPorts, readAppPortsRecord } from "./app-ports.ts";
 import { AppUserAssertions, tellApp } from "./app-user.ts";
 import { CheckedSessions } from "./checked-sessions.ts";
+import { clientAddress } from "./client-address.ts";
 import { type ClientBody, ClientBodyStalled, clientBody } from "./client-body.ts";
 import { appByName, type GatewayConfig, gatewayBase, parseListen } from "./config.ts";
 import {
@@ -195,7 +196,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     // What the rules are matched against: made once, not once per rule.
     const asked: RequestFacts = {
       app,
-      client,
+      client: clientAddress(client),
       device: viewer?.deviceName,
       user: viewer?.kind === "person" ? viewer.user : undefined,
       role: viewer?.kind === "person" ? viewer.role : undefined,
