@@ -18,7 +18,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { LocalBackend } from "../lib/backup/local-backend.ts";
 import { Repository } from "../lib/backup/repository.ts";
 import { openChangesets } from "../lib/backup/sealed.ts";
@@ -756,6 +756,7 @@ describe("hot changes while one of two targets is away", () => {
     const nas = (await startZone(["nas"])).get("nas") as Daemon;
     const usb = join(scratchDir(), "usb");
     const away = join(scratchDir(), "away", "repo");
+    mkdirSync(dirname(away));
     for (const [name, repo] of [
       ["usb", usb],
       ["away", away],

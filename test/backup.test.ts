@@ -426,6 +426,16 @@ describe("faults while backing up", () => {
   test("a target whose disk is not there: refused as unavailable, and nothing made in its place", async () => {
     const { home } = await newHome();
     const repo = join(scratchDir(), "usb", "bucky");
+    // Added where its parent is not there (a typo, a disk not mounted): nothing is made.
+    const typo = await bucky([
+      ...["backup", "target", "add", "usb", repo, "--home", home, "--no-backup", "--json"],
+    ]);
+    expect([typo.exitCode, jsonError(typo).message]).toEqual([
+      2,
+      `the backup target ${repo} cannot be made: ${dirname(repo)} does not exist`,
+    ]);
+    expect(existsSync(dirname(repo))).toBe(false);
+    mkdirSync(dirname(repo));
     await buckyJson(["backup", "target", "add", "usb", repo, "--home", home, "--no-backup"]);
     await buckyJson(["backup", "run", "--home", home]);
     renameSync(repo, `${repo}.away`); // unplugged

@@ -6,7 +6,7 @@
  * target is added, and refused if it changes.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { TARGET_NAME, urlProblem } from "../../protocol/backup/zone-target.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
@@ -134,8 +134,16 @@ export async function connect(
           `the backup target ${target.url} is not there: is its disk plugged in and mounted?`,
           "Backups go on by themselves once it is back.",
         );
+      // Only the directory itself: a path whose parent is not there is a typo or a disk not
+      // mounted, and making the parents would put the backups somewhere nobody meant.
+      if (!existsSync(dirname(target.url)))
+        throw new BuckyError(
+          "E_INVALID_INPUT",
+          `the backup target ${target.url} cannot be made: ${dirname(target.url)} does not exist`,
+          `Is its disk mounted, and the path spelled right? If that is where it goes, make the directory first (\`mkdir -p ${dirname(target.url)}\`).`,
+        );
       try {
-        mkdirSync(target.url, { recursive: true, mode: 0o700 });
+        mkdirSync(target.url, { mode: 0o700 });
       } catch (error) {
         throw new BuckyError(
           "E_UNAVAILABLE",
