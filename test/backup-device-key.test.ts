@@ -43,6 +43,9 @@ afterAll(cleanUp);
 const log = createLog({ level: "warn" });
 
 /** Every file under `dir` (but `skip`ped top-level names), by path, as a hash of its bytes. */
+/** What a refused restore may still touch: its log, its backup cache, the daemon lock it held. */
+const RUNTIME_FILES = ["logs", "backup", "daemon.lock"];
+
 function fileHashes(dir: string, skip: readonly string[] = []): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (at: string) => {
@@ -196,7 +199,7 @@ describe("a device's key in the zone's backups", () => {
     const copy = await refile(laptopHome, repo, snapshot, { shiftMs: 2 * 3_600_000 });
     const fresh = newHomePath();
     await buckyJson(["init", "--recover", "--home", fresh], { stdin: `${phrase}\n` });
-    const before = fileHashes(fresh, ["logs", "backup"]);
+    const before = fileHashes(fresh, RUNTIME_FILES);
     const refused = await bucky([
       "backup",
       "restore",
@@ -214,7 +217,7 @@ describe("a device's key in the zone's backups", () => {
         /of laptop holds another device's key than the one that signed it/,
       ),
     });
-    expect(fileHashes(fresh, ["logs", "backup"])).toEqual(before);
+    expect(fileHashes(fresh, RUNTIME_FILES)).toEqual(before);
   }, 60_000);
 
   test("a home with neither the NAS's key nor the owner key is refused, and left as it was", async () => {
@@ -223,7 +226,7 @@ describe("a device's key in the zone's backups", () => {
     const db = join(laptopHome, "state.db");
     writeFileSync(db, Buffer.concat([Buffer.alloc(100, 0xff), readFileSync(db).subarray(100)]));
     rmSync(join(laptopHome, "identity", "device.key"));
-    const before = fileHashes(laptopHome, ["logs", "backup"]);
+    const before = fileHashes(laptopHome, RUNTIME_FILES);
     const refused = await bucky([
       "backup",
       "restore",
@@ -242,7 +245,7 @@ describe("a device's key in the zone's backups", () => {
       message: expect.stringMatching(/sealed to the zone's owner.*the home was left as it was/),
       hint: expect.stringContaining("recovery phrase"),
     });
-    expect(fileHashes(laptopHome, ["logs", "backup"])).toEqual(before);
+    expect(fileHashes(laptopHome, RUNTIME_FILES)).toEqual(before);
   }, 60_000);
 
   test("an older bucky's snapshot, the key in the clear, still restores; verify says it holds one", async () => {

@@ -150,12 +150,13 @@ export function createStagedDb(
  * the zone would be committed as a database that does not open.
  */
 export function finishStagedDb(staging: Staging, db: StateDb): void {
+  // Prepared apart and finalized: a statement left open keeps the connection from closing
+  // whole, and the log and shared-memory files of state.db.partial stay behind.
+  const fold = db.$client.prepare<{ busy: number; log: number; checkpointed: number }, []>(
+    "PRAGMA wal_checkpoint(TRUNCATE)",
+  );
   try {
-    const folded = db.$client
-      .query<{ busy: number; log: number; checkpointed: number }, []>(
-        "PRAGMA wal_checkpoint(TRUNCATE)",
-      )
-      .get();
+    const folded = fold.get();
     if (folded?.busy !== 0 || folded.log !== folded.checkpointed)
       throw new BuckyError(
         "E_IO",
@@ -163,8 +164,16 @@ export function finishStagedDb(staging: Staging, db: StateDb): void {
         "Free some space and run the command again.",
       );
   } finally {
-    db.$client.close();
+    fold.finalize();
+    db.$client.close(true);
   }
+  for (const suffix of ["-wal", "-shm"])
+    if (existsSync(staging.paths.stateDbStaging + suffix))
+      throw new BuckyError(
+        "E_IO",
+        `cannot fold the log of ${staging.paths.stateDbStaging} into it`,
+        "Free some space and run the command again.",
+      );
   const fd = openSync(staging.paths.stateDbStaging, "r");
   try {
     fsyncSync(fd);
