@@ -12,6 +12,7 @@ import {
   cleanUp,
   jsonError,
   newHomePath,
+  type RunResult,
   scratchDir,
   withTmpfs,
 } from "./harness.ts";
@@ -155,6 +156,25 @@ describe("bucky init on a disk that fills as it goes", () => {
     // The range spans both.
     expect([...outcomes].sort()).toEqual(["none", "zone"]);
   }, 60_000);
+});
+
+describe("two bucky init at once in one home", () => {
+  test("one makes the zone, the other is refused, and the home works", async () => {
+    for (let round = 0; round < 4; round++) {
+      const home = newHomePath();
+      const both = await Promise.all(
+        ["a", "b"].map((device) => bucky(["init", "--home", home, "--device", device, "--json"])),
+      );
+      const made = both.filter((result) => result.exitCode === 0);
+      expect([round, made.length]).toEqual([round, 1]);
+      const other = both.find((result) => result.exitCode !== 0) as RunResult;
+      expect([round, jsonError(other).code]).toEqual([round, "E_EXISTS"]);
+      const status = await buckyJson<{ device: { name: string } }>(["status", "--home", home]);
+      const device = (JSON.parse((made[0] as RunResult).stdout) as { device: { name: string } })
+        .device.name;
+      expect(status.device.name).toBe(device);
+    }
+  });
 });
 
 describe("bucky init killed half way", () => {

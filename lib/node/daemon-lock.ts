@@ -24,6 +24,8 @@ export function takeDaemonLock(home: string): DaemonLock {
   const db = new Database(join(home, DAEMON_LOCK_FILE), { create: true });
   try {
     db.run("PRAGMA busy_timeout = 0");
+    // Nothing is ever written: no journal file beside it either.
+    db.run("PRAGMA journal_mode = MEMORY");
     // Held past the transaction's end too, until the connection closes.
     db.run("PRAGMA locking_mode = EXCLUSIVE");
     db.run("BEGIN EXCLUSIVE");

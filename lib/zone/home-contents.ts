@@ -6,6 +6,7 @@ import { readdirSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { BuckyError, fileSystemError } from "../errors.ts";
 import { type HomePaths, homePaths } from "../home.ts";
+import { DAEMON_LOCK_FILE } from "../node/daemon-lock.ts";
 
 export type HomeContents = "missing" | "empty" | "zone" | "interrupted" | "foreign";
 
@@ -26,8 +27,9 @@ export function inspectHome(paths: HomePaths): HomeContents {
   }
   if (entries.includes(basename(paths.stateDb))) return "zone";
   const leftovers = new Set(initLeftovers(paths).map((path) => basename(path)));
-  // A pending join is kept across attempts (lib/zone/pending-join.ts), not a leftover.
-  const kept = new Set([basename(paths.logsDir), basename(paths.joinPending)]);
+  // A pending join is kept across attempts (lib/zone/pending-join.ts), not a leftover; the
+  // lock of whoever makes the home (lib/node/daemon-lock.ts) stays where it is.
+  const kept = new Set([basename(paths.logsDir), basename(paths.joinPending), DAEMON_LOCK_FILE]);
   const ours = entries.filter((entry) => leftovers.has(entry) || kept.has(entry));
   if (ours.length < entries.length) return "foreign";
   return entries.some((entry) => leftovers.has(entry)) ? "interrupted" : "empty";

@@ -21,10 +21,11 @@ import { type HomePaths, homePaths } from "../home.ts";
 import { type KeyKind, writeKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { countFromStart } from "../ndn/collect.ts";
+import { type DaemonLock, takeDaemonLock } from "../node/daemon-lock.ts";
 import type { StateSeal } from "../state/seal.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
 import { node } from "../store/schema.ts";
-import { initLeftovers, inspectHome } from "./home-contents.ts";
+import { type HomeContents, initLeftovers, inspectHome } from "./home-contents.ts";
 
 /** Durable steps of making a home, reported as each one completes. */
 export type HomeStep =
@@ -51,7 +52,44 @@ export async function buildHome<T>(
   onStep: (step: HomeStep) => void = () => {},
 ): Promise<T> {
   const paths = homePaths(home);
-  const contents = inspectHome(paths);
+  refuseUnfit(paths, inspectHome(paths));
+  const existed = existsSync(paths.home);
+  try {
+    mkdirSync(paths.home, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw fileSystemError(error, "write to", paths.home) ?? error;
+  }
+  // One run at a time makes a home (two `bucky up` at once from two scripts), and no
+  // daemon runs in it meanwhile: the lock a daemon holds (lib/node/daemon-lock.ts). Without
+  // it, each took the other's files for an interrupted run's and removed them, and the home
+  // was left with a state.db of no node, refused for good.
+  let lock: DaemonLock;
+  try {
+    lock = takeDaemonLock(paths.home);
+  } catch (error) {
+    if (!(error instanceof BuckyError && error.code === "E_EXISTS"))
+      throw sqliteError(error, `the lock of ${paths.home}`) ?? error;
+    throw new BuckyError(
+      "E_EXISTS",
+      `${paths.home} is being made by another bucky init or join, or has a daemon running; nothing was changed`,
+      `Wait for it, then see it with \`bucky status --home ${paths.home}\`.`,
+    );
+  }
+  try {
+    // Again, under the lock: another run may have made the zone meanwhile.
+    const contents = inspectHome(paths);
+    refuseUnfit(paths, contents);
+    if (contents === "interrupted") {
+      removeLeftovers(paths);
+      log.warn("removed the leftovers of an interrupted init or join", { home: paths.home });
+    }
+    return await buildLocked(paths, log, stage, onStep, existed);
+  } finally {
+    lock.release();
+  }
+}
+
+function refuseUnfit(paths: HomePaths, contents: HomeContents): void {
   if (contents === "zone") {
     throw new BuckyError(
       "E_EXISTS",
@@ -66,14 +104,18 @@ export async function buildHome<T>(
       "Choose an empty or new directory with --home (or BUCKY_HOME).",
     );
   }
-  if (contents === "interrupted") {
-    removeLeftovers(paths);
-    log.warn("removed the leftovers of an interrupted init or join", { home: paths.home });
-  }
+}
 
+async function buildLocked<T>(
+  paths: HomePaths,
+  log: Log,
+  stage: (staging: Staging) => T | Promise<T>,
+  onStep: (step: HomeStep) => void,
+  /** Whether the home's directory was there before: one this run made goes on failure. */
+  existed: boolean,
+): Promise<T> {
   let result: T;
   try {
-    mkdirSync(paths.home, { recursive: true, mode: 0o700 });
     onStep("home-ready");
     result = await stage({ paths, onStep });
   } catch (error) {
@@ -81,8 +123,7 @@ export async function buildHome<T>(
     try {
       removeLeftovers(paths);
       // A pending join stays, so that the same `bucky join` run again resumes.
-      if (contents === "missing" && existsSync(paths.home) && !existsSync(paths.joinPending))
-        rmSync(paths.home, { recursive: true });
+      if (!existed && !existsSync(paths.joinPending)) rmSync(paths.home, { recursive: true });
     } catch (cleanupError) {
       log.warn("could not remove a partial home", {
         home: paths.home,
