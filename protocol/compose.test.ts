@@ -107,7 +107,12 @@ describe("a compose file of one service", () => {
       { services: { "123": { image: "a" } } },
       'no app id can be made from "123": name it',
     ],
-  ])("refuses %s", (_what, value, reason) => {
-    expect(composeToManifest(value, { file })).toEqual({ ok: false, reason });
+  ])("refuses %s", (what, value, reason) => {
+    // Only the multi-service refusal says what is to come; the command's own hint does else.
+    const hint =
+      what === "two services"
+        ? { hint: "Multi-service apps come in a later version of bucky." }
+        : {};
+    expect(composeToManifest(value, { file })).toEqual({ ok: false, reason, ...hint });
   });
 });

@@ -15,7 +15,12 @@ import { isRecord } from "./shape.ts";
 
 export type ComposeImport =
   | { readonly ok: true; readonly manifest: Record<string, unknown>; readonly dropped: string[] }
-  | { readonly ok: false; readonly reason: string };
+  | {
+      readonly ok: false;
+      readonly reason: string;
+      /** What to do, where it is more than "give a compose file of one service". */
+      readonly hint?: string;
+    };
 
 /** Host paths an app never gets, whatever a compose file binds. */
 const HOST_ONLY = [
@@ -86,6 +91,7 @@ export function composeToManifest(
         names.length === 0
           ? "it has no services"
           : `it has ${names.length} services (${names.join(", ")}): bucky imports apps of one service for now`,
+      ...(names.length > 1 ? { hint: "Multi-service apps come in a later version of bucky." } : {}),
     };
   const serviceName = names[0] as string;
   const service = value.services[serviceName];

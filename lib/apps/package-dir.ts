@@ -52,7 +52,7 @@ export function readManifestFile(path: string, dir?: string): AppManifest {
       throw new BuckyError(
         "E_INVALID_INPUT",
         dir ? `${dir} has no ${MANIFEST_FILE}` : `there is no manifest ${path}`,
-        "An app directory needs a manifest; see fixtures/apps/ for examples.",
+        `An app directory needs a manifest, ${MANIFEST_FILE}: README's "Apps" section says what it holds.`,
       );
     }
     throw fileSystemError(error, "read", path) ?? error;

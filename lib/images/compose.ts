@@ -60,7 +60,8 @@ export function importCompose(options: {
     throw new BuckyError(
       "E_INVALID_INPUT",
       `${options.file} cannot be imported: ${converted.reason}`,
-      "Multi-service apps come in a later version of bucky.",
+      converted.hint ??
+        "`bucky app import` takes a compose file of one service that names its image (docker-compose.yml).",
     );
   const manifest = validManifest(converted.manifest, `the manifest made from ${options.file}`);
   const dir = resolve(options.cwd, options.outDir ?? manifest.id);
