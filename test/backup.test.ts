@@ -212,6 +212,21 @@ describe("a generated tree: backed up, changed, backed up, every snapshot restor
     );
   });
 
+  test("a snapshot named by what is no id is refused, not taken for one", async () => {
+    for (const which of ["", "ZZ", "../x"]) {
+      const to = join(scratchDir(), "none");
+      const result = await bucky([
+        ...["backup", "restore", which, "--to", to, "--home", home, "--json"],
+      ]);
+      expect([which, result.exitCode, jsonError(result).message]).toEqual([
+        which,
+        2,
+        `${JSON.stringify(which)} is not a snapshot id (nor "latest")`,
+      ]);
+      expect(existsSync(to)).toBe(false);
+    }
+  });
+
   test("verify --read-data reads everything back and finds it sound", async () => {
     const result = await buckyJson<{ ok: boolean; checkedBlobs: number; damaged: unknown[] }>([
       "backup",

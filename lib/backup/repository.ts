@@ -695,7 +695,7 @@ export class Repository {
         );
       return latest;
     }
-    const matches = all.filter((s) => s.name.startsWith(which));
+    const matches = namedBy(all, which);
     if (matches.length === 1) return matches[0] as { name: string; snapshot: Snapshot };
     throw new BuckyError(
       matches.length === 0 ? "E_NOT_FOUND" : "E_INVALID_INPUT",
@@ -1372,4 +1372,22 @@ export class Repository {
 /** Whether `error` says a file held more than it was read up to (backend.ts tooLarge). */
 function isTooLarge(error: unknown): boolean {
   return error instanceof BuckyError && error.code === "E_TOO_LARGE";
+}
+
+/**
+ * The snapshots whose names begin with `which`, a snapshot id or its first characters:
+ * refused when it is none (an empty one began every name, and with one snapshot in the
+ * repository it was taken for that one).
+ */
+export function namedBy<T extends { readonly name: string }>(
+  all: readonly T[],
+  which: string,
+): T[] {
+  if (!/^[0-9a-f]{1,64}$/.test(which))
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `${JSON.stringify(which)} is not a snapshot id (nor "latest")`,
+      "See them with `bucky backup list`: an id, or its first characters.",
+    );
+  return all.filter((snapshot) => snapshot.name.startsWith(which));
 }

@@ -9,6 +9,7 @@ import type { ZoneId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import type { Membership } from "../sync/membership.ts";
+import { namedBy } from "./repository.ts";
 import { lastBackupsMissing, type SaidLatest } from "./said-latest.ts";
 import { datedByNow, type NamedSnapshot, newestByDevice } from "./snapshot-trust.ts";
 import type { ResolvedTarget } from "./zone-targets.ts";
@@ -49,10 +50,8 @@ export function chooseSnapshot(
 ): NamedSnapshot {
   const { home, intoHome } = context;
   if (which !== "latest") {
-    const matches = all.filter(
-      (s) =>
-        s.name.startsWith(which) &&
-        (context.device === undefined || s.snapshot.device === context.device),
+    const matches = namedBy(all, which).filter(
+      (s) => context.device === undefined || s.snapshot.device === context.device,
     );
     if (matches.length !== 1)
       throw new BuckyError(
