@@ -1,5 +1,6 @@
 /** `bucky get <id> -o <path>`: fetch named data from this or any zone device, verified. */
 import { resolve } from "node:path";
+import { BuckyError } from "../lib/errors.ts";
 import { getObject } from "../lib/ndn/files.ts";
 import { defineBuckyCommand } from "./command.ts";
 
@@ -28,9 +29,23 @@ export default defineBuckyCommand({
     getObject({
       home: context.home,
       id: args.id,
-      output: resolve(args.output),
+      output: outputPath(args.output),
       log: context.log,
       now: context.now,
     }),
   text: (result) => `Wrote ${result.size} bytes to ${result.path}`,
 });
+
+/**
+ * Where the file goes. `-` is no standard output here: the file appears whole and
+ * verified, by a rename, and the result is what stdout holds.
+ */
+function outputPath(output: string): string {
+  if (output === "-" || output === "")
+    throw new BuckyError(
+      "E_USAGE",
+      `-o ${JSON.stringify(output)} is not a file to write`,
+      "Name a file that does not exist yet: bucky get writes it whole, every chunk verified, then renames it in place.",
+    );
+  return resolve(output);
+}

@@ -145,6 +145,18 @@ describe("help and version", () => {
     });
     const asValue = await bucky(["get", "-o", "out", "--home", home, "--json", "--", "-abc"]);
     expect(jsonError(asValue).message).toBe("-abc is not an object id");
+    // `-` is no file, nor standard output: get writes a file whole, then renames it in.
+    const dash = await bucky([
+      "get",
+      `sha256:${"0".repeat(64)}`,
+      "-o",
+      "-",
+      "--home",
+      home,
+      "--json",
+    ]);
+    expect([dash.exitCode, jsonError(dash).message]).toEqual([2, '-o "-" is not a file to write']);
+    expect(existsSync("-")).toBe(false);
     // After --, options are values too: more than the command takes is refused, not dropped
     // (the write went to the default home, its --home and --json unread).
     const past = await bucky(["state", "set", "--", "apps/k", "2", "--home", home, "--json"]);
