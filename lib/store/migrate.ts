@@ -30,8 +30,12 @@ export const MIGRATIONS: readonly string[] = [
   stateRules,
 ];
 
-export function migrate(sqlite: Database, path: string): void {
-  const current = userVersion(sqlite);
+export function migrate(
+  sqlite: Database,
+  path: string,
+  /** The version as read before (a test reads it stale, as a racing process does). */
+  current = userVersion(sqlite),
+): void {
   if (current > MIGRATIONS.length) {
     throw new BuckyError(
       "E_INVALID_INPUT",
@@ -40,10 +44,16 @@ export function migrate(sqlite: Database, path: string): void {
     );
   }
   for (let version = current; version < MIGRATIONS.length; version++) {
-    sqlite.transaction(() => {
-      sqlite.run(MIGRATIONS[version] as string);
-      sqlite.run(`PRAGMA user_version = ${version + 1}`);
-    })();
+    // Each step writes first and looks again: another process opening the same database
+    // (the daemon and a command, after an upgrade) may have applied it meanwhile, and
+    // applied twice it failed (a table that exists), the daemon's start with it.
+    sqlite
+      .transaction(() => {
+        if (userVersion(sqlite) > version) return;
+        sqlite.run(MIGRATIONS[version] as string);
+        sqlite.run(`PRAGMA user_version = ${version + 1}`);
+      })
+      .immediate();
   }
 }
 
