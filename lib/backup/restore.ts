@@ -28,7 +28,15 @@
  * its id, and never as another device's.
  */
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, readdirSync, renameSync, rmSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
 import { join } from "node:path";
 import { MAX_DIRECTORY_NAMES } from "../../protocol/backup/formats.ts";
 import {
@@ -42,7 +50,7 @@ import {
   type ZoneId,
   zoneIdFromPublicKey,
 } from "../../protocol/ids.ts";
-import { fsyncDirectory } from "../atomic-file.ts";
+import { fsyncDirectory, writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import { readKeyFile } from "../identity/key-file.ts";
@@ -646,6 +654,28 @@ function localTargets(paths: HomePaths): ResolvedTarget[] {
 const STAGING_PREFIX = ".restore-";
 
 /**
+ * Flushes the file system that holds `path` (syncfs(2), by coreutils' `sync`: one call for
+ * every file restored, where an fsync each took a disk's round trip per file).
+ */
+function syncFileSystem(path: string): void {
+  let why: string | undefined;
+  try {
+    const synced = Bun.spawnSync([Bun.which("sync") ?? "/bin/sync", "--file-system", path], {
+      stderr: "pipe",
+    });
+    if (synced.exitCode !== 0) why = synced.stderr.toString().trim() || "sync failed";
+  } catch (error) {
+    why = (error as Error).message;
+  }
+  if (why !== undefined)
+    throw new BuckyError(
+      "E_IO",
+      `cannot make what was restored durable: ${why}`,
+      "Check the disk, then run the restore again: the home was left as it was.",
+    );
+}
+
+/**
  * What a restore into this home killed half way left there. (The home's daemon is
  * stopped, and one home is restored by one command at a time.)
  */
@@ -660,9 +690,22 @@ function removeStaleStaging(paths: HomePaths): void {
  * last, by rename, after its old WAL files are gone, so SQLite never mixes the two).
  */
 function moveIntoHome(staging: string, paths: HomePaths): void {
+  // What was restored is on the disk before any of it is put in place: renamed in unsynced,
+  // a power cut after "restored" could leave the data and named files empty beside a zone
+  // state that says they are there.
+  syncFileSystem(staging);
+  // The keys each by an atomic write: copied over in place, a kill half way left the device
+  // key cut short, and it cannot be made again.
   const identity = join(staging, "identity");
-  if (existsSync(identity))
-    cpSync(identity, paths.identityDir, { recursive: true, force: true, preserveTimestamps: true });
+  if (existsSync(identity)) {
+    mkdirSync(paths.identityDir, { recursive: true, mode: 0o700 });
+    for (const entry of readdirSync(identity, { withFileTypes: true })) {
+      const from = join(identity, entry.name);
+      const to = join(paths.identityDir, entry.name);
+      if (entry.isFile()) writeFileAtomic(to, readFileSync(from), 0o600);
+      else cpSync(from, to, { recursive: true, force: true, preserveTimestamps: true });
+    }
+  }
   // replicas/: the copies of apps held by other devices (keepHeldElsewhereAsCopies).
   for (const dir of ["data", "ndn", "replicas"]) {
     const from = join(staging, dir);
