@@ -6,7 +6,7 @@
 import type { ArgsDef, CommandDef } from "citty";
 import { BuckyError, toBuckyError } from "../lib/errors.ts";
 import { kebabCase, parseArguments } from "./arguments.ts";
-import { resolveValue } from "./command.ts";
+import { type Meta, resolveValue } from "./command.ts";
 import { rootCommand } from "./commands.ts";
 import { type Environment, globalArgs, type ProcessEdges } from "./context.ts";
 import { renderUsage } from "./usage.ts";
@@ -66,7 +66,8 @@ export async function main(
       return 0;
     }
     const defs = (await resolveValue(command.args)) ?? {};
-    checkArguments(defs, rest, path);
+    const meta = (await resolveValue(command.meta)) as Partial<Meta> | undefined;
+    checkArguments(defs, rest, path, meta?.variadic === true);
     let exitCode = 0;
     const edges: ProcessEdges = {
       env,
@@ -181,9 +182,17 @@ function positionalNames(args: ArgsDef): string {
 }
 
 /** Refuses unknown flags, flags missing their value, and extra positional arguments. */
-function checkArguments(args: ArgsDef, tokens: readonly string[], path: string): void {
+function checkArguments(
+  args: ArgsDef,
+  tokens: readonly string[],
+  path: string,
+  /** The last positional takes every word after it (Meta.variadic). */
+  variadic = false,
+): void {
   const flags = flagsOf(args);
-  const positionalSlots = Object.values(args).filter((def) => def.type === "positional").length;
+  const positionalSlots = variadic
+    ? Number.POSITIVE_INFINITY
+    : Object.values(args).filter((def) => def.type === "positional").length;
   const help = `Run \`${path} --help\` to see what it accepts.`;
   let positionals = 0;
   for (let i = 0; i < tokens.length; i++) {

@@ -19,6 +19,8 @@ export type Meta = CommandMeta & {
   name: string;
   description: string;
   examples?: readonly string[];
+  /** Its last positional argument takes every word after it too (`bucky store search photo editor`). */
+  variadic?: boolean;
 };
 
 export interface BuckyCommand<A extends ArgsDef, R extends object> {

@@ -165,6 +165,15 @@ describe("help and version", () => {
       "",
       'error: bucky state set does not take the argument "--home"\nhint: Run `bucky state set --help` to see what it accepts.\n',
     ]);
+    // A command whose last argument takes every word after it takes them, -- or not (and,
+    // its daemon not running here, gets as far as asking it).
+    for (const words of [
+      ["photo", "editor"],
+      ["--", "photo", "--editor"],
+    ]) {
+      const search = await bucky(["store", "search", "--home", home, "--json", ...words]);
+      expect([words, jsonError(search).code]).toEqual([words, "E_UNAVAILABLE"]);
+    }
   });
 
   test("a number a flag takes is checked before the daemon is asked: named by its flag, with none running", async () => {

@@ -8,7 +8,8 @@ export default defineBuckyCommand({
   meta: {
     name: "search",
     description: "Find apps in the zone's app store by name, title or what they do",
-    examples: ["bucky store search notes", "bucky store search 笔记"],
+    examples: ["bucky store search notes", "bucky store search photo editor"],
+    variadic: true,
   },
   args: {
     words: { type: "positional", required: true, description: "What to look for" },
