@@ -29,4 +29,24 @@ describe("the zone's rules", () => {
     );
     expect(readRules(node.db).map((r) => r.id)).toEqual(["r1"]);
   });
+
+  test("a client address written before addresses were checked reads as the gateway sees it", () => {
+    const node = openTestNode(95);
+    const author = { zone: testZone.id, name: "a", key: node.key, seal: node.seal };
+    appendLocalChangeset(node.db, author, foundingOps({ a: node.key }), 1000);
+    const rule = (id: string, client: string) =>
+      JSON.stringify({ id, action: "block", app: "*", client });
+    appendLocalChangeset(
+      node.db,
+      author,
+      [
+        { key: "system/rules/m", value: rule("m", "::ffff:192.0.2.7") },
+        { key: "system/rules/u", value: rule("u", "2001:DB8::1") },
+        { key: "system/rules/n", value: rule("n", "not an address") },
+      ],
+      2000,
+    );
+    const clients = Object.fromEntries(readRules(node.db).map((r) => [r.id, r.client]));
+    expect(clients).toEqual({ m: "192.0.2.7", u: "2001:db8::1", n: "not an address" });
+  });
 });

@@ -44,7 +44,10 @@ export function readRules(db: StateQueries): Rule[] {
     try {
       const rule = decodeRule(JSON.parse(row.value));
       if (rule.id.includes("/") || row.key !== `${PREFIX}${rule.id}`) return [];
-      return [rule];
+      // A rule written before addresses were checked, as the gateway sees them: one for a
+      // mapped or upper-case address still blocks what it blocked.
+      const client = rule.client === undefined ? undefined : ruleClientAddress(rule.client);
+      return [client === undefined || client === rule.client ? rule : { ...rule, client }];
     } catch (error) {
       // A malformed rule from a newer bucky is ignored, not enforced wrongly.
       if (error instanceof ProtocolError || error instanceof SyntaxError) return [];
