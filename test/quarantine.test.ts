@@ -454,5 +454,6 @@ describe("a device revoked before the proof of its fork reached the revoking dev
     );
     expect(agreed?.["test/fork"]).toBeUndefined();
     for (const daemon of [p, r]) expect((await whatSays(daemon.home, "s")).status).toBe("revoked");
-  });
+    // Three restarts and two waits of up to 30 s: past the suite's default under load.
+  }, 120_000);
 });
