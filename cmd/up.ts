@@ -114,7 +114,7 @@ export default defineBuckyCommand({
       lines.push(
         `Its node did not start: ${problem?.message ?? "no reason given"}.`,
         ...(problem?.hint ? [problem.hint] : []),
-        "Then `bucky up` starts it (the zone is made: nothing more is created).",
+        "Then `bucky up` starts it (the zone is made: nothing more is created), and `bucky gateway enable` makes this device the zone's gateway.",
       );
       return lines.join("\n");
     }

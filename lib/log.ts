@@ -89,6 +89,8 @@ export function createLog(options: LogOptions): Log {
       file?.flush();
     },
     attachFile(logsDir) {
+      // Once: the daemon attaches it first thing, and opening the zone does again.
+      if (file) return;
       file = new RotatingFile(logsDir);
       const attached = file;
       const reporter: ConsolaReporter = {

@@ -42,10 +42,10 @@ afterAll(cleanUp);
 
 const log = createLog({ level: "warn" });
 
-/** Every file under `dir` (but `skip`ped top-level names), by path, as a hash of its bytes. */
 /** What a refused restore may still touch: its log, its backup cache, the daemon lock it held. */
 const RUNTIME_FILES = ["logs", "backup", "daemon.lock"];
 
+/** Every file under `dir` (but `skip`ped top-level names), by path, as a hash of its bytes. */
 function fileHashes(dir: string, skip: readonly string[] = []): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (at: string) => {

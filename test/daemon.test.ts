@@ -78,7 +78,13 @@ describe("the CLI and its daemon", () => {
     expect(
       (await buckyJson<{ entries: unknown[] }>(["state", "list", "--home", home])).entries.length,
     ).toBeGreaterThan(0);
-    await first.kill();
+    // bucky stop ends one that does not answer too: it holds the home's lock.
+    expect(await stopProcess(first.pid)).toBe("stopped");
+    const stopped = await buckyJson<{ stopped: boolean; pid: number }>(["stop", "--home", home]);
+    expect(stopped).toMatchObject({ stopped: true, pid: first.pid });
+    expect(await first.exited).toBe(0);
+    const again = await startDaemon(home);
+    await again.kill();
     expect(existsSync(join(home, "daemon.sock"))).toBe(true);
     const third = await startDaemon(home);
     expect(

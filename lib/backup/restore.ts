@@ -660,7 +660,7 @@ const STAGING_PREFIX = ".restore-";
 function syncFileSystem(path: string): void {
   let why: string | undefined;
   try {
-    const synced = Bun.spawnSync([Bun.which("sync") ?? "/bin/sync", "--file-system", path], {
+    const synced = Bun.spawnSync([Bun.which("sync") ?? "/bin/sync", "-f", path], {
       stderr: "pipe",
     });
     if (synced.exitCode !== 0) why = synced.stderr.toString().trim() || "sync failed";
@@ -671,7 +671,7 @@ function syncFileSystem(path: string): void {
     throw new BuckyError(
       "E_IO",
       `cannot make what was restored durable: ${why}`,
-      "Check the disk, then run the restore again: the home was left as it was.",
+      "Check the disk, then run the restore again.",
     );
 }
 
@@ -690,10 +690,6 @@ function removeStaleStaging(paths: HomePaths): void {
  * last, by rename, after its old WAL files are gone, so SQLite never mixes the two).
  */
 function moveIntoHome(staging: string, paths: HomePaths): void {
-  // What was restored is on the disk before any of it is put in place: renamed in unsynced,
-  // a power cut after "restored" could leave the data and named files empty beside a zone
-  // state that says they are there.
-  syncFileSystem(staging);
   // The keys each by an atomic write: copied over in place, a kill half way left the device
   // key cut short, and it cannot be made again.
   const identity = join(staging, "identity");
@@ -728,6 +724,10 @@ function moveIntoHome(staging: string, paths: HomePaths): void {
   }
   const state = join(staging, "state.db");
   if (!existsSync(state)) throw new BuckyError("E_INTEGRITY", "the snapshot holds no zone state");
+  // What was restored is on the disk before the zone state that names it is put in place:
+  // renamed in unsynced, a power cut after "restored" could leave the data, named files and
+  // apps' data empty beside a zone state that says they are there.
+  syncFileSystem(paths.home);
   for (const suffix of ["-wal", "-shm"]) rmSync(paths.stateDb + suffix, { force: true });
   renameSync(state, paths.stateDb);
   fsyncDirectory(paths.home);

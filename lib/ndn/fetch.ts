@@ -258,14 +258,14 @@ async function forEachChunk(
   if (failure) throw failure.error;
 }
 
-/**
- * Chunk `id`, checked (on this thread), from the first source that has it. `into`: a
- * buffer of its length for a source to receive it into.
- */
 function wrongLength(id: ObjectId, index: number): BuckyError {
   return new BuckyError("E_INTEGRITY", `chunk ${index} of ${id} has the wrong length`);
 }
 
+/**
+ * Chunk `id`, checked (on this thread), from the first source that has it. `into`: a
+ * buffer of its length for a source to receive it into.
+ */
 async function fetchChunk(
   id: ChunkId,
   sources: readonly ObjectSource[],

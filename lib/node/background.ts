@@ -16,6 +16,7 @@ import { refuseIfRevoked } from "../zone/revoked-here.ts";
 import { runsFile } from "./binary-identity.ts";
 import { requestDaemon } from "./daemon-client.ts";
 import { DAEMON_ENV } from "./daemon-env.ts";
+import { daemonLockHeld } from "./daemon-lock.ts";
 import type { DaemonInfo } from "./node.ts";
 import { installUnit, planUnit, stopUnit, unitFile, unitInstalled } from "./systemd.ts";
 
@@ -74,26 +75,39 @@ export async function startInBackground(options: BackgroundOptions): Promise<Bac
     running !== undefined && !runsFile(running.binary, options.command[0] as string);
   if (running && !restarted)
     return describe(options, running, false, underSystemd ? file.path : null);
-  if (restarted) {
-    options.log.info("the daemon runs another bucky than this one: restarting it", {
-      pid: running.pid,
-    });
-    await stopBackground(options);
-  }
-  // A zone the daemon would refuse (an altered state, a damaged key, a device revoked) is refused here, with
-  // its own error, rather than as a daemon that did not start.
+  // A zone the daemon would refuse (an altered state, a damaged key, a device revoked, a
+  // schema of a newer bucky) is refused here, with its own error, rather than as a daemon
+  // that did not start; and before a running one is stopped for this one.
   const zone = openZone(options.home, options.log);
   try {
     refuseIfRevoked(options.home, zone.db, zone.zone.id, zone.device.id);
   } finally {
     zone.close();
   }
+  // Restarted where it listened, unless told otherwise: its peers know it there, and one
+  // kept to an address (127.0.0.1) is not opened to every interface by an upgrade.
+  const daemonArgs =
+    restarted && options.daemonArgs.length === 0 && running.listen
+      ? ["--port", String(running.listen.port), "--listen", running.listen.host]
+      : options.daemonArgs;
+  if (restarted) {
+    options.log.info("the daemon runs another bucky than this one: restarting it", {
+      pid: running.pid,
+    });
+    await stopBackground(options);
+    if (daemonLockHeld(options.home))
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        `the daemon for ${options.home} (pid ${running.pid}) runs another bucky, and did not stop`,
+        `Stop it (\`bucky stop --home ${options.home}\`), then run this again.`,
+      );
+  }
   if (options.useSystemd) {
     installUnit(
       planUnit({
         command: options.command,
         home: options.home,
-        extraArgs: options.daemonArgs,
+        extraArgs: daemonArgs,
         system: options.system,
         name: options.unitName,
       }),
@@ -113,7 +127,7 @@ export async function startInBackground(options: BackgroundOptions): Promise<Bac
       // Errors only: daemon.out is never rotated, and warnings (one per connection a relay
       // refuses, say) could fill the disk from anyone's connections; bucky.log, rotated, has
       // them all.
-      [...prefix, "daemon", "--home", options.home, ...options.daemonArgs, "--log-level", "error"],
+      [...prefix, "daemon", "--home", options.home, ...daemonArgs, "--log-level", "error"],
       { detached: true, stdio: ["ignore", out, out], env: { ...DAEMON_ENV, ...options.env } },
     );
     child.once("exit", (code, signal) => {
@@ -147,20 +161,46 @@ export async function stopBackground(
   options: Pick<BackgroundOptions, "home" | "unitName" | "useSystemd" | "system" | "log">,
 ): Promise<StoppedNode> {
   const file = unitFile(options.unitName, options.system);
-  const info = await answering(options.home);
-  if (options.useSystemd && unitInstalled(file)) {
+  // One that does not answer (hung, stopped) but holds the home's lock is running all the same.
+  const info = (await answering(options.home)) ?? silentDaemon(options.home);
+  const underSystemd = options.useSystemd && unitInstalled(file);
+  if (underSystemd) {
     stopUnit(file);
     options.log.info("daemon stopped", { supervisor: "systemd", unit: file.path });
-    return { stopped: info !== undefined, supervisor: "systemd", pid: info?.pid ?? null };
   }
-  if (!info) return { stopped: false, supervisor: null, pid: null };
-  process.kill(info.pid, "SIGTERM");
-  if (!(await exitedWithin(info.pid, STOP_TIMEOUT_MS))) {
-    process.kill(info.pid, "SIGKILL");
-    await exitedWithin(info.pid, STOP_TIMEOUT_MS);
+  // Not systemd's (started as a process before the unit was), or systemd's that did not
+  // stop: signalled as a process.
+  if (info && !(await exitedWithin(info.pid, 0))) {
+    process.kill(info.pid, "SIGTERM");
+    // A stopped one (SIGSTOP, a debugger let go) takes its SIGTERM once it runs again.
+    process.kill(info.pid, "SIGCONT");
+    if (!(await exitedWithin(info.pid, STOP_TIMEOUT_MS))) {
+      process.kill(info.pid, "SIGKILL");
+      await exitedWithin(info.pid, STOP_TIMEOUT_MS);
+    }
+    options.log.info("daemon stopped", { supervisor: "process", pid: info.pid });
   }
-  options.log.info("daemon stopped", { supervisor: "process", pid: info.pid });
-  return { stopped: true, supervisor: "process", pid: info.pid };
+  return {
+    stopped: info !== undefined,
+    supervisor: underSystemd ? "systemd" : info ? "process" : null,
+    pid: info?.pid ?? null,
+  };
+}
+
+/**
+ * The daemon that holds the home's lock without answering, from its daemon.json: only when
+ * that pid's command line is `bucky daemon` of this home (a pid of a daemon that ended
+ * may be another process's by now).
+ */
+function silentDaemon(home: string): DaemonInfo | undefined {
+  if (!daemonLockHeld(home)) return undefined;
+  try {
+    const info = JSON.parse(readFileSync(homePaths(home).daemonInfo, "utf8")) as DaemonInfo;
+    const words = readFileSync(`/proc/${info.pid}/cmdline`, "utf8").split("\0");
+    return words.includes("daemon") && words.includes(home) ? info : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function describe(

@@ -42,6 +42,18 @@ export function takeDaemonLock(home: string): DaemonLock {
   return { release: () => db.close() };
 }
 
+/** Whether a process holds `home`'s daemon lock (a daemon, or an init, repair or restore). */
+export function daemonLockHeld(home: string): boolean {
+  if (!existsSync(join(home, DAEMON_LOCK_FILE))) return false;
+  try {
+    takeDaemonLock(home).release();
+    return false;
+  } catch (error) {
+    if (error instanceof BuckyError && error.code === "E_EXISTS") return true;
+    throw error;
+  }
+}
+
 /**
  * Runs `work` holding `home`'s daemon lock: what may not be done under a running daemon
  * (`what`: a repair, a restore of the home), refused while one runs, answering or not, and

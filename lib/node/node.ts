@@ -45,6 +45,7 @@ import { isRelayOnly } from "../gateway/config.ts";
 import { GatewayHost } from "../gateway/host.ts";
 import { MAX_BODY_BYTES, type PanelSession } from "../gateway/server.ts";
 import type { SilenceTiming } from "../gateway/silence-watch.ts";
+import { homePaths } from "../home.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { DEFAULT_GRACE_MS } from "../ndn/collect.ts";
@@ -60,6 +61,7 @@ import type { StateDb } from "../store/db.ts";
 import { standingOf } from "../sync/membership.ts";
 import { SessionCheck } from "../users/sessions.ts";
 import { forgetExpiredSignOuts } from "../users/signouts.ts";
+import { requireZone } from "../zone/checked-zone.ts";
 import { tidyInviteRecords } from "../zone/invites.ts";
 import { type OpenZone, openZone } from "../zone/open.ts";
 import { mendOwnKeptAtStart } from "../zone/repair.ts";
@@ -179,11 +181,17 @@ export interface DaemonInfo {
   readonly socket: string;
   /** The file it runs (lib/node/binary-identity.ts); absent from an older bucky's. */
   readonly binary?: BinaryIdentity;
+  /** Where it listens (its port as bound): a restart listens there again. */
+  readonly listen?: { readonly host: string; readonly port: number };
 }
 
 export async function openNode(options: NodeOptions): Promise<RunningNode> {
   const { log } = options;
-  // Before anything of the home is touched: one daemon a home.
+  // A home with no zone is said as such (and gets no lock file); then, before anything of
+  // the home is touched: one daemon a home. Its log file from here on, warnings included.
+  const home = homePaths(options.home);
+  requireZone(home);
+  log.attachFile(home.logsDir);
   const lock = takeDaemonLock(options.home);
   let zone: OpenZone;
   try {
@@ -570,6 +578,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       addresses,
       socket: paths.daemonSocket,
       ...withBinary(binaryIdentity()),
+      listen: { host: options.listen.host, port: peerServer.port as number },
     };
     writeFileAtomic(paths.daemonInfo, `${JSON.stringify(info, null, 2)}\n`, 0o644);
     started.push(() => rmSync(paths.daemonInfo, { force: true }));

@@ -229,7 +229,6 @@ export class RelayHub {
         "this relay has too many tunnels waiting for their hello from this address",
         "Try again in a few seconds.",
       );
-    if (this.unidentified.fullInAll()) this.cutLongestWaiting();
     const nonce = randomBytes(RELAY_NONCE_BYTES).toString("base64url");
     return upgrade(request, server, { kind: "relay-control", nonce, from });
   }
@@ -302,6 +301,8 @@ export class RelayHub {
       const data = ws.data;
       if (data.kind === "relay-control") {
         data.heardAtMs = this.options.now();
+        // Cut once the newcomer's socket is open, not for a request that never became one.
+        if (this.unidentified.fullInAll()) this.cutLongestWaiting();
         data.unidentified = true;
         this.unidentified.add(data.from);
         this.waitingHello.add(ws);

@@ -313,7 +313,7 @@ function withJoinHint(error: unknown, resumed: boolean): unknown {
   if (!(error instanceof BuckyError) || error.hint !== undefined) return error;
   const hint =
     error.code === "E_EXISTS"
-      ? resumed
+      ? resumed && error.message.includes("already a member of the zone, as ")
         ? "This home holds the key of a join with this invitation that was cut short, which the zone admitted under the name its answer says: run the join again with that name (--device <name>)."
         : "Join with another name: --device <name>."
       : error.code === "E_PERMISSION"
