@@ -186,3 +186,45 @@ test("while an upgrade waits, the version before, which runs, is answered; the n
     200, 403,
   ]);
 });
+
+test("named data is stored one call at a time: a second while one is read is refused, for a moment", async () => {
+  const a = openTestNode(62);
+  const permissions = ["ndn.write"];
+  const node = installedOn(
+    a,
+    testSpec("notes", { manifest: testManifest("notes", { permissions }) }),
+  );
+  const api = createAppApi(node, "notes", createLog({ level: "silent" }), (error) => {
+    throw error;
+  });
+  const token = signAppToken(
+    { zone: node.zoneId, app: "notes", version: "1.0.0", permissions, issuedAt: 1 },
+    a.key,
+  );
+  const post = (body: string | ReadableStream<Uint8Array>) =>
+    api.request("/v1/objects", {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+      body,
+    });
+  // The first's body comes slowly: it is read while the second is sent.
+  let finish!: () => void;
+  const slow = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode("the first "));
+      finish = () => {
+        controller.enqueue(new TextEncoder().encode("object"));
+        controller.close();
+      };
+    },
+  });
+  const first = post(slow);
+  const second = await post("the second object");
+  expect(second.status).toBe(503);
+  expect(second.headers.get("retry-after")).toBe("1");
+  expect(((await second.json()) as { error: { code: string } }).error.code).toBe("E_UNAVAILABLE");
+  finish();
+  expect((await first).status).toBe(200);
+  // Once it is answered, the next is taken.
+  expect((await post("the second object")).status).toBe(200);
+});

@@ -84,6 +84,8 @@ export function createAppApi(
 ): Hono<Env> {
   const api = new Hono<Env>();
   const room = new StateRoom(node.db, app, node.now, stateMaxBytes);
+  /** A POST /v1/objects under way: one at a time. */
+  let uploading = false;
   const store: KeyValueStore = {
     db: node.db,
     write: (ops) => node.write(ops),
@@ -147,17 +149,32 @@ export function createAppApi(
   });
   api.post("/v1/objects", async (c) => {
     needs(c.get("permissions"), "ndn.write", "store named data");
-    // The bytes stay out of the zone state; its record of them (some 150 bytes) is in it.
-    pace.take(OBJECT_RECORD_BYTES);
-    const bytes = await readBody(c.req.raw, MAX_OBJECT_BYTES, "named data stored in one call");
-    const stored = node.store.putBytes(bytes);
-    // The zone's, as stored files are: every device copies it, and it outlives this one.
-    const { withinBudget } = recordAppObject(node, node.deviceName, app, {
-      id: stored.id,
-      sizeBytes: stored.size,
-    });
-    // Past the zone's budget for stored files, no other device copies it: the app is told.
-    return c.json({ ...stored, withinBudget });
+    // One at a time: each is read whole (up to MAX_OBJECT_BYTES) before it is stored, and
+    // an app sending them all at once held gigabytes of the daemon's memory (a hundred
+    // calls of 64 MiB within its write pace), the daemon and every app with it at stake.
+    if (uploading)
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        "this app is storing named data already: one call at a time",
+        "Wait for its answer, then send the next.",
+        { retryAfterS: 1 },
+      );
+    uploading = true;
+    try {
+      // The bytes stay out of the zone state; its record of them (some 150 bytes) is in it.
+      pace.take(OBJECT_RECORD_BYTES);
+      const bytes = await readBody(c.req.raw, MAX_OBJECT_BYTES, "named data stored in one call");
+      const stored = node.store.putBytes(bytes);
+      // The zone's, as stored files are: every device copies it, and it outlives this one.
+      const { withinBudget } = recordAppObject(node, node.deviceName, app, {
+        id: stored.id,
+        sizeBytes: stored.size,
+      });
+      // Past the zone's budget for stored files, no other device copies it: the app is told.
+      return c.json({ ...stored, withinBudget });
+    } finally {
+      uploading = false;
+    }
   });
   api.delete("/v1/objects/:id", (c) => {
     needs(c.get("permissions"), "ndn.write", "let named data go");
