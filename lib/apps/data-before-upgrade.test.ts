@@ -84,6 +84,20 @@ describe("the app's data from before an upgrade", () => {
     expect(restoreDataBeforeUpgrade(dir, V3)).toBe(false);
   });
 
+  test("is copied with a socket the app keeps in its data left out, not given up for it", () => {
+    const dir = appDir("as 2.0.0 left it");
+    const socket = join(dir, "data", "server.sock");
+    const server = Bun.listen({ unix: socket, socket: { data() {} } });
+    try {
+      expect(keepDataBeforeUpgrade(dir, V3)).toBe(true);
+    } finally {
+      server.stop(true);
+    }
+    writeFileSync(join(dir, "data", "db", "notes.db"), "half migrated by 3.0.0");
+    expect(restoreDataBeforeUpgrade(dir, V3)).toBe(true);
+    expect(notes(dir)).toBe("as 2.0.0 left it");
+  });
+
   test("goes once the new version runs healthy, and is not kept past the size limit", () => {
     const dir = appDir("as 2.0.0 left it");
     keepDataBeforeUpgrade(dir, V3);

@@ -44,7 +44,16 @@ export function keepDataBeforeUpgrade(
   rmSync(copy, { recursive: true, force: true });
   const data = join(appDir, "data");
   if (!existsSync(data) || !withinBytes(data, limitBytes)) return false;
-  cpSync(data, join(staging, "data"), { recursive: true, verbatimSymlinks: true });
+  cpSync(data, join(staging, "data"), {
+    recursive: true,
+    verbatimSymlinks: true,
+    // Files, directories and links: a socket or FIFO the app keeps there (a server's own
+    // socket) is no data, and copied it failed the copy, and with it the way back.
+    filter: (source) => {
+      const stat = lstatSync(source);
+      return stat.isFile() || stat.isDirectory() || stat.isSymbolicLink();
+    },
+  });
   writeFileAtomic(join(staging, UPGRADE_TO_FILE), upgradeTo);
   renameSync(staging, copy);
   return true;
