@@ -33,6 +33,9 @@ import {
 
 afterAll(cleanUp);
 
+/** A daemon's flags to listen on a free port of the loopback. */
+const ON_LOOPBACK = ["--port", "0", "--listen", "127.0.0.1"] as const;
+
 describe("the CLI and its daemon", () => {
   test("commands that need the daemon say so when it is not running", async () => {
     const home = newHomePath();
@@ -52,24 +55,13 @@ describe("the CLI and its daemon", () => {
     const home = newHomePath();
     await buckyJson(["init", "--home", home]);
     const first = await startDaemon(home);
-    const second = await bucky([
-      "daemon",
-      "--home",
-      home,
-      "--port",
-      "0",
-      "--listen",
-      "127.0.0.1",
-      "--json",
-    ]);
+    const second = await bucky(["daemon", "--home", home, ...ON_LOOPBACK, "--json"]);
     expect([second.exitCode, jsonError(second).code]).toEqual([1, "E_EXISTS"]);
     // One that does not answer (stopped, or its loop blocked) is no less running: no second
     // daemon beside it, signing this device's changesets too, and its socket stays.
     expect(await stopProcess(first.pid)).toBe("stopped");
     try {
-      const beside = await bucky([
-        ...["daemon", "--home", home, "--port", "0", "--listen", "127.0.0.1", "--json"],
-      ]);
+      const beside = await bucky([...["daemon", "--home", home, ...ON_LOOPBACK, "--json"]]);
       expect([beside.exitCode, jsonError(beside).code]).toEqual([1, "E_EXISTS"]);
       expect(existsSync(join(home, "daemon.sock"))).toBe(true);
     } finally {
@@ -169,7 +161,7 @@ describe("the CLI and its daemon", () => {
     });
     // Run again, with the port free: the node starts, and no zone is made.
     const again = await buckyJson<{ created: boolean; node: { started: boolean } }>(
-      ["up", "--home", fresh, "--port", "0", "--listen", "127.0.0.1", "--json"],
+      ["up", "--home", fresh, ...ON_LOOPBACK, "--json"],
       { env },
     );
     expect([again.created, again.node.started]).toEqual([false, true]);
@@ -183,7 +175,7 @@ describe("a daemon in the background", () => {
     await buckyJson(["init", "--home", home, "--device", "nas"]);
     const env = { BUCKY_SUPERVISOR: "process" };
     const up = await buckyJson<{ node: { addresses: string[] } }>(
-      ["up", "--home", home, "--port", "0", "--listen", "127.0.0.1", "--json"],
+      ["up", "--home", home, ...ON_LOOPBACK, "--json"],
       { env },
     );
     try {
@@ -222,21 +214,10 @@ describe("bucky up after the binary was replaced (a rebuild, an upgrade)", () =>
     const up = async () =>
       JSON.parse(
         (
-          await bucky(
-            [
-              "up",
-              "--home",
-              home,
-              "--port",
-              "0",
-              "--listen",
-              "127.0.0.1",
-              "--gateway",
-              "off",
-              "--json",
-            ],
-            { env, binary },
-          )
+          await bucky(["up", "--home", home, ...ON_LOOPBACK, "--gateway", "off", "--json"], {
+            env,
+            binary,
+          })
         ).stdout,
       ) as { node: { pid: number; started: boolean; restarted: boolean } };
     const first = await up();
