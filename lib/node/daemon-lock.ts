@@ -34,7 +34,7 @@ export function takeDaemonLock(home: string): DaemonLock {
     if ((error as { code?: string }).code?.startsWith("SQLITE_BUSY"))
       throw new BuckyError(
         "E_EXISTS",
-        `a bucky daemon is already running for ${home}`,
+        `a bucky daemon is already running for ${home} (or a repair, a restore or a join is at work in it)`,
         "See it with `bucky status` (a daemon that does not answer is busy or stopped: `bucky stop` ends it).",
       );
     throw error;
