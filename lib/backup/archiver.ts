@@ -26,9 +26,9 @@ import { SQLITE_CHUNK_BYTES } from "../../protocol/backup/chunker.ts";
 import type { BlobType } from "../../protocol/backup/formats.ts";
 import { encodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
 import { fileSystemError } from "../errors.ts";
-import { type FileIdentity, isConfined, openConfined } from "./confined-open.ts";
+import { type FileIdentity, openConfined, openInside } from "./confined-open.ts";
 import type { FileCache, FileFacts } from "./file-cache.ts";
-import { sqliteImage } from "./sqlite-image.ts";
+import { sqliteImageOf } from "./sqlite-image.ts";
 
 /** What goes into a snapshot's root: real directories, and files made in memory. */
 export type Entry =
@@ -226,7 +226,7 @@ export class Archiver {
       return { size: facts.size, content: Promise.resolve(known), mtimeNs: facts.mtimeNs };
     }
     if (sqlite) {
-      const image = this.confinedImage(path, rel, realRoot, stat);
+      const image = this.confinedImage(path, realRoot, stat);
       if (image) {
         this.counted(image.length);
         this.changedBytes += image.length;
@@ -282,26 +282,28 @@ export class Archiver {
   }
 
   /**
-   * A consistent image of the SQLite database at `path`, made only while `path` is the
-   * file that was looked at, inside the tree (see confined-open.ts); undefined otherwise.
+   * A consistent image of the SQLite database at `path`, the file that was looked at,
+   * inside the tree (see confined-open.ts): read through its descriptor and its log's, never
+   * by name (sqliteImageOf). Undefined when it is not, or the copy was not of one moment in
+   * a few tries (it is then read as a file, and said to be changing if it is).
    */
   private confinedImage(
     path: string,
-    rel: string,
     realRoot: string,
     identity: FileIdentity,
   ): Uint8Array | undefined {
     const fd = openConfined(path, realRoot, identity);
     if (fd === undefined) return undefined;
+    let log: number | undefined;
     try {
-      const image = sqliteImage(path, this.scratchDir);
-      // Still the same file, where it was: what SQLite opened by name was this one.
-      const after = this.lstat(path);
-      const same = after?.isFile() && after.ino === identity.ino && after.dev === identity.dev;
-      if (image && same && isConfined(fd, realRoot, identity)) return image;
-      if (image) this.changing.push(rel);
+      log = openLogInside(`${path}-wal`, realRoot);
+      for (let attempt = 1; attempt <= IMAGE_ATTEMPTS; attempt++) {
+        const image = sqliteImageOf({ database: fd, log }, this.scratchDir);
+        if (image) return image;
+      }
       return undefined;
     } finally {
+      if (log !== undefined) closeSync(log);
       closeSync(fd);
     }
   }
@@ -441,4 +443,17 @@ export function measure(root: ReadonlyMap<string, Entry>): { files: number; byte
   };
   visit(root);
   return total;
+}
+
+/** How many copies of a database are tried for one of a single moment. */
+const IMAGE_ATTEMPTS = 3;
+
+/** A descriptor of a database's log inside `realRoot`, or undefined when it has none there. */
+function openLogInside(path: string, realRoot: string): number | undefined {
+  try {
+    return openInside(path, realRoot);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
 }

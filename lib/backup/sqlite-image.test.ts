@@ -1,9 +1,18 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sqliteImage } from "./sqlite-image.ts";
+import { sqliteImage, sqliteImageOf } from "./sqlite-image.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bucky-sqlite-image-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,5 +35,65 @@ describe("sqliteImage", () => {
     const path = join(dir, "not.db");
     Bun.write(path, "not a database at all, just text that is long enough to matter");
     expect(sqliteImage(path, join(dir, "scratch"))).toBeUndefined();
+  });
+});
+
+describe("sqliteImageOf", () => {
+  /** A database in WAL mode at `path`, its commits left in its log, holding `rows`. */
+  function database(path: string, rows: string[]): Database {
+    const writer = new Database(path, { create: true });
+    writer.run("PRAGMA journal_mode = WAL");
+    writer.run("PRAGMA wal_autocheckpoint = 0");
+    writer.run("CREATE TABLE t (x)");
+    for (const row of rows) writer.run("INSERT INTO t VALUES (?)", [row]);
+    return writer;
+  }
+  const rowsOf = (image: Uint8Array) =>
+    (Database.deserialize(image).query("SELECT x FROM t").all() as { x: string }[]).map((r) => r.x);
+  const open = (path: string) => openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+
+  test("images the files its descriptors hold, log included, whatever their names lead to by then", () => {
+    const tree = join(dir, "app-data");
+    const elsewhere = join(dir, "home");
+    mkdirSync(join(tree, "d"), { recursive: true });
+    mkdirSync(elsewhere, { recursive: true });
+    const app = database(join(tree, "d", "notes.db"), ["the app's own"]);
+    const secret = database(join(elsewhere, "notes.db"), ["not the app's"]);
+    const files = {
+      database: open(join(tree, "d", "notes.db")),
+      log: open(join(tree, "d", "notes.db-wal")),
+    };
+    // The app swaps the directory above its database for a link out of its tree.
+    renameSync(join(tree, "d"), join(tree, "d.real"));
+    symlinkSync(elsewhere, join(tree, "d"));
+    try {
+      // By the descriptors, the app's own, log included. (By name, SQLite refuses a path
+      // with a link in it when it looks, but opens what the path leads to a moment later:
+      // swapped between the two, the link took it out of the tree.)
+      expect(rowsOf(sqliteImageOf(files, join(dir, "scratch")) as Uint8Array)).toEqual([
+        "the app's own",
+      ]);
+    } finally {
+      closeSync(files.database);
+      closeSync(files.log);
+      app.close();
+      secret.close();
+    }
+  });
+
+  test("a database with no log is imaged from its file alone", () => {
+    const path = join(dir, "plain.db");
+    const writer = new Database(path, { create: true });
+    writer.run("CREATE TABLE t (x)");
+    writer.run("INSERT INTO t VALUES ('one')");
+    writer.close();
+    const fd = open(path);
+    try {
+      expect(
+        rowsOf(sqliteImageOf({ database: fd, log: undefined }, join(dir, "scratch")) as Uint8Array),
+      ).toEqual(["one"]);
+    } finally {
+      closeSync(fd);
+    }
   });
 });
