@@ -297,9 +297,13 @@ export class Archiver {
     let log: number | undefined;
     try {
       log = openLogInside(`${path}-wal`, realRoot);
+      // A journaled database is being written while its journal is there (or was left torn
+      // by a writer killed part way, for SQLite to roll back): no copy of its file alone then.
+      const journaled = () => this.lstat(`${path}-journal`) !== undefined;
       for (let attempt = 1; attempt <= IMAGE_ATTEMPTS; attempt++) {
+        if (journaled()) continue;
         const image = sqliteImageOf({ database: fd, log }, this.scratchDir);
-        if (image) return image;
+        if (image && !journaled()) return image;
       }
       return undefined;
     } finally {
