@@ -140,27 +140,22 @@ export async function fetchToStore(
         "Nothing of it was fetched. Whoever named it there named the wrong object.",
       );
     let done = 0;
-    // One buffer for each chunk under way, taken again once its chunk is stored.
-    const spare: Uint8Array[] = [];
-    await forEachChunk(list, async (chunk, index, signal) => {
-      // Each chunk the length its list says: a list naming chunks larger than that would
-      // fill the disk past the size the object claims (and its budget), and read back as
-      // nothing whole. fetchChunk checked the bytes against the id: no hashing again.
-      const length = chunkLength(list, index);
-      if (store.hasChunk(chunk)) {
-        if (store.wholeSize(chunk) !== length) throw wrongLength(id, index);
-      } else {
-        const buffer = spare.pop() ?? new Uint8Array(Math.min(list.chunkSize, list.size));
-        try {
-          const bytes = await fetchChunk(chunk, sources, signal, buffer.subarray(0, length));
-          if (bytes.length !== length) throw wrongLength(id, index);
-          store.writeHashedChunk(chunk, bytes);
-        } finally {
-          spare.push(buffer);
-        }
-      }
+    const stored = (length: number) => {
       done += length;
       onProgress?.(done, list.size);
+    };
+    // fetchChunk checked the bytes against the id: the store need not hash them again.
+    await fetchChunksOf(id, list, sources, {
+      held: (chunk, index, length) => {
+        if (!store.hasChunk(chunk)) return false;
+        if (store.wholeSize(chunk) !== length) throw wrongLength(id, index);
+        stored(length);
+        return true;
+      },
+      take: (chunk, _offset, bytes) => {
+        store.writeHashedChunk(chunk, bytes);
+        stored(bytes.length);
+      },
     });
     // Kept last: a list here is an object held whole, each chunk of its length.
     if (bytes) store.writeListBytes(parsed.id, bytes);
@@ -214,20 +209,39 @@ async function fetchInto(
     return bytes.length;
   }
   const list = decodeChunkList(parsed.id, await fetchListBytes(parsed.id, sources));
-  // One buffer for each chunk under way, each taken again once its chunk is written.
+  await fetchChunksOf(id, list, sources, { take: (_chunk, offset, bytes) => write(offset, bytes) });
+  return list.size;
+}
+
+/**
+ * Fetches the chunks of `list` (of object `id`), PARALLEL_CHUNKS at a time, each into one
+ * of a few buffers used again and taken back once `take` settles, each checked against its
+ * id and against the length its list gives it: a list naming chunks larger than that would
+ * fill a disk past the size the object claims (and its budget), and read back as nothing
+ * whole. `held` says a chunk need not be fetched (it is here already).
+ */
+async function fetchChunksOf(
+  id: ObjectId,
+  list: ChunkList,
+  sources: readonly ObjectSource[],
+  handle: {
+    readonly held?: (chunk: ChunkId, index: number, length: number) => boolean;
+    readonly take: (chunk: ChunkId, offset: number, bytes: Uint8Array) => void | Promise<void>;
+  },
+): Promise<void> {
   const spare: Uint8Array[] = [];
   await forEachChunk(list, async (chunk, index, signal) => {
+    const length = chunkLength(list, index);
+    if (handle.held?.(chunk, index, length)) return;
     const buffer = spare.pop() ?? new Uint8Array(Math.min(list.chunkSize, list.size));
     try {
-      const length = chunkLength(list, index);
       const bytes = await fetchChunk(chunk, sources, signal, buffer.subarray(0, length));
       if (bytes.length !== length) throw wrongLength(id, index);
-      await write(index * list.chunkSize, bytes);
+      await handle.take(chunk, index * list.chunkSize, bytes);
     } finally {
       spare.push(buffer);
     }
   });
-  return list.size;
 }
 
 /**

@@ -199,22 +199,14 @@ export function finishStagedDb(staging: Staging, db: StateDb): void {
   try {
     const folded = fold.get();
     if (folded?.busy !== 0 || folded.log !== folded.checkpointed)
-      throw new BuckyError(
-        "E_IO",
-        `cannot fold the log of ${staging.paths.stateDbStaging} into it`,
-        "Free some space and run the command again.",
-      );
+      throw foldFailed(staging.paths.stateDbStaging);
   } finally {
     fold.finalize();
     db.$client.close(true);
   }
   for (const suffix of ["-wal", "-shm"])
     if (existsSync(staging.paths.stateDbStaging + suffix))
-      throw new BuckyError(
-        "E_IO",
-        `cannot fold the log of ${staging.paths.stateDbStaging} into it`,
-        "Free some space and run the command again.",
-      );
+      throw foldFailed(staging.paths.stateDbStaging);
   const fd = openSync(staging.paths.stateDbStaging, "r");
   try {
     fsyncSync(fd);
@@ -228,4 +220,12 @@ function removeLeftovers(paths: HomePaths): void {
   for (const path of initLeftovers(paths)) {
     if (existsSync(path)) rmSync(path, { recursive: true });
   }
+}
+
+function foldFailed(path: string): BuckyError {
+  return new BuckyError(
+    "E_IO",
+    `cannot fold the log of ${path} into it`,
+    "Free some space and run the command again.",
+  );
 }
