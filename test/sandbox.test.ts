@@ -479,6 +479,45 @@ describe("the app API", () => {
   });
 });
 
+describe("an app's output", () => {
+  test("an app that writes without end is slowed in its writes, and its log kept to two files", async () => {
+    // It writes lines to stdout as fast as it can for three seconds, counting what it got out.
+    await install(
+      "chatter",
+      `${PRELUDE}
+      const line = "c".repeat(1023) + "\\n";
+      let written = 0;
+      const start = Date.now();
+      while (Date.now() - start < 3000) written += require("node:fs").writeSync(1, line);
+      results.written = String(written);
+      results.ms = String(Date.now() - start);
+      finish();
+      serve();`,
+    );
+    const chatter = await resultsOf("chatter");
+    const MiB = 1024 * 1024;
+    // Its burst (4 MiB), 1 MiB a second, and what the pipe holds; unpaced, gigabytes.
+    expect(Number(chatter.written)).toBeGreaterThan(4 * MiB);
+    expect(Number(chatter.written)).toBeLessThanOrEqual(
+      4 * MiB + (Number(chatter.ms) / 1000) * MiB + 256 * 1024,
+    );
+    const log = join(box.home, "apps", "chatter", "app.log");
+    expect(statSync(log).size).toBeLessThanOrEqual(5 * MiB + 128 * 1024);
+    expect(statSync(`${log}.1`).size).toBeLessThanOrEqual(5 * MiB + 128 * 1024);
+    const logs = await buckyJson<{ lines: string[] }>([
+      "app",
+      "logs",
+      "chatter",
+      "--lines",
+      "3",
+      "--home",
+      box.home,
+    ]);
+    expect(logs.lines).toEqual(["c".repeat(1023), "c".repeat(1023), "c".repeat(1023)]);
+    await running("chatter");
+  });
+});
+
 describe("network", () => {
   /** This host's first address on a real network, where an outbound app may go. */
   const lan = Object.values(networkInterfaces())

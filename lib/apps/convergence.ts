@@ -14,7 +14,7 @@ import { isImageRun, type ProcessRun } from "../../protocol/app-manifest.ts";
 import { signAppToken } from "../../protocol/app-token.ts";
 import { digestOf, type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
 import type { Candidate } from "../../protocol/placement.ts";
-import { BuckyError, isPassing } from "../errors.ts";
+import { BuckyError, isDiskFull, isPassing } from "../errors.ts";
 import { containerLauncher } from "../images/container-launcher.ts";
 import { DeviceImages } from "../images/device-images.ts";
 import { detectEngine } from "../images/podman.ts";
@@ -23,7 +23,6 @@ import type { NodeContext } from "../node/node-context.ts";
 import type { Replication } from "../replica/replication.ts";
 import { appHasData, holdingOf, readHoldingFacts } from "../replica/zone-holding.ts";
 import { type RunningAppApi, serveAppApi } from "./app-api.ts";
-import { trimLog } from "./app-log.ts";
 import { appUser } from "./app-user.ts";
 import { endArrivedMove } from "./arrived-move.ts";
 import { type ReportedState, worthReporting } from "./crash-loop.ts";
@@ -85,9 +84,6 @@ const SWEEP_TRIES = 10;
 
 /** How often at most a device says again why an upgrade waits (lib/apps/upgrade-wait.ts). */
 const WAIT_SAID_EVERY_MS = 60_000;
-
-/** How often running apps' output files are looked at (lib/apps/app-log.ts). */
-const LOG_CHECK_MS = 30_000;
 
 /**
  * How often a device with no app to run, hold or follow checks again anyway: every change
@@ -215,8 +211,6 @@ export class Convergence {
     void this.images.start().catch(this.options.onBug);
     this.beat();
     this.timers.push(setInterval(() => this.beat(), this.options.heartbeatMs));
-    // Apps' output is kept bounded while they run.
-    this.timers.push(setInterval(() => this.trimLogs(), LOG_CHECK_MS));
     this.node.log.debug("apps wait until this device has caught up with its peers");
     let limit: ReturnType<typeof setTimeout> | undefined;
     const limited = new Promise<void>((resolve) => {
@@ -230,17 +224,6 @@ export class Convergence {
       this.node.log.debug("caught up with the peers: apps converge");
       this.soon();
     });
-  }
-
-  private trimLogs(): void {
-    for (const app of this.running.keys()) {
-      try {
-        if (trimLog(join(this.node.zone.paths.appsDir, app, "app.log")))
-          this.node.log.debug("app output rotated", { app });
-      } catch (error) {
-        this.node.diskFull(error);
-      }
-    }
   }
 
   async stop(): Promise<void> {
@@ -482,7 +465,6 @@ export class Convergence {
         user,
         dataDir: join(appDir, "data"),
         sandboxDir,
-        logFile: join(appDir, "app.log"),
         engine: support.engine,
         runtime: this.options.runtime,
         env,
@@ -537,6 +519,10 @@ export class Convergence {
       launcher,
       paths: { logFile: join(appDir, "app.log"), pidFile: join(appDir, "pid") },
       log: this.node.log,
+      outputFailed: (error) => {
+        if (isDiskFull(error)) this.node.diskFull(error);
+        else this.node.log.warn("app output not written", { app: spec.app, error: error.message });
+      },
       report: (change) => this.report(spec, launcher.sandboxed, change),
       door: (door) => this.node.doors.set(spec.app, door),
       ...(this.options.firstRestartMs ? { firstRestartMs: this.options.firstRestartMs } : {}),

@@ -72,7 +72,7 @@ export function processLauncher(options: ProcessLauncherOptions): AppLauncher {
       if (sandbox)
         prepareSandboxDir(paths.sandboxDir, app, sandbox.user, outbound, sandbox.seccomp);
     },
-    async spawn(logFd, exited): Promise<Launched> {
+    async spawn(output, exited): Promise<Launched> {
       const port = manifest.http ? (sandbox ? INSIDE_HTTP_PORT : await freePort()) : undefined;
       const env: Record<string, string> = {
         PATH: options.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
@@ -95,12 +95,13 @@ export function processLauncher(options: ProcessLauncherOptions): AppLauncher {
         child = Bun.spawn(command(options, port, outbound), {
           cwd: paths.packageDir,
           env,
-          // stdin: the go-ahead once its network is up; 3: where bubblewrap says the sandbox
-          // is (INFO_FD); 4: the seccomp filter (SECCOMP_FD).
+          // stdin: the go-ahead once its network is up; stdout and stderr: to its log
+          // (lib/apps/app-output.ts); 3: where bubblewrap says the sandbox is (INFO_FD); 4:
+          // the seccomp filter (SECCOMP_FD).
           stdio: [
             outbound ? "pipe" : "ignore",
-            logFd,
-            logFd,
+            "pipe",
+            "pipe",
             outbound ? "pipe" : "ignore",
             ...(seccomp === undefined ? [] : [seccomp]),
           ],
@@ -109,6 +110,8 @@ export function processLauncher(options: ProcessLauncherOptions): AppLauncher {
       } finally {
         if (seccomp !== undefined) closeSync(seccomp);
       }
+      output.take(child.stdout);
+      output.take(child.stderr);
       let network: Outbound | undefined;
       const door: AppDoor | undefined =
         port === undefined

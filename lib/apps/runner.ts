@@ -18,7 +18,7 @@ import {
 import type { Subprocess } from "bun";
 import type { AppManifest } from "../../protocol/app-manifest.ts";
 import type { Log, LogFields } from "../log.ts";
-import { rotateLog } from "./app-log.ts";
+import { AppOutput } from "./app-output.ts";
 import type { AppDoor } from "./door.ts";
 import type { RunState } from "./spec.ts";
 
@@ -29,6 +29,11 @@ const MAX_RESTART_MS = 30_000;
 const STABLE_MS = 30_000;
 /** An app without a health check counts as running once it stays up this long. */
 const NO_CHECK_RUNNING_MS = 1000;
+/**
+ * How long an ended run's output may take to reach its log file before its last line is
+ * read for the error: a process the app left behind can hold its output open.
+ */
+const OUTPUT_SETTLE_MS = 1000;
 
 /** One run of an app, as its launcher started it. */
 export interface Launched {
@@ -53,11 +58,11 @@ export interface AppLauncher {
   /** Makes what a run needs ready (its data and sandbox directories); throws saying why it cannot. */
   prepare(): void;
   /**
-   * Starts a run, writing its output to `logFd`; `exited` is told when its process ends.
-   * Throws saying why it could not start.
+   * Starts a run, giving its processes' output (spawned with stdout and stderr "pipe") to
+   * `output`; `exited` is told when its process ends. Throws saying why it could not start.
    */
   spawn(
-    logFd: number,
+    output: AppOutput,
     exited: (child: Subprocess, code: number | null, signal: number | string | null) => void,
   ): Promise<Launched>;
   /** What starts, for an error: the program ("bun"), or "its container". */
@@ -91,6 +96,8 @@ export interface RunnerOptions {
   readonly report: (change: RunnerChange) => void;
   /** Told of the door to the app when it opens, and with undefined when it closes. */
   readonly door: (door: AppDoor | undefined) => void;
+  /** Told when the app's output could not be written to its log file (a full disk). */
+  readonly outputFailed?: (error: Error) => void;
   /** How long the first restart waits (FIRST_RESTART_MS; shorter in tests that wait out restarts). */
   readonly firstRestartMs?: number;
 }
@@ -142,24 +149,25 @@ export class AppRunner {
     const { app, launcher, paths } = this.options;
     try {
       launcher.prepare();
-      rotateLog(paths.logFile);
     } catch (error) {
       this.fail(`cannot prepare the app's directories: ${(error as Error).message}`, () =>
         this.launch(),
       );
       return;
     }
-    const out = openSync(paths.logFile, "a", 0o600);
+    const output = new AppOutput(paths.logFile, {
+      failed: (error) => this.options.outputFailed?.(error),
+    });
     let run: Launched;
     try {
-      run = await launcher.spawn(out, (child, code, signal) => this.exited(child, code, signal));
+      run = await launcher.spawn(output, (child, code, signal) =>
+        this.exited(child, code, signal, output),
+      );
     } catch (error) {
       this.fail(`cannot start ${launcher.program}: ${(error as Error).message}`, () =>
         this.launch(),
       );
       return;
-    } finally {
-      closeSync(out);
     }
     const child = run.child;
     this.run = run;
@@ -177,6 +185,7 @@ export class AppRunner {
       await run.end();
       rmSync(paths.pidFile, { force: true });
       run.release();
+      await output.settled(OUTPUT_SETTLE_MS);
       const last = lastLine(paths.logFile);
       this.fail(
         `${(error as Error).message}${last ? `; its last output: ${last}` : ""}`,
@@ -236,13 +245,19 @@ export class AppRunner {
     this.later(Math.min(200, health.intervalMs), check);
   }
 
-  private exited(child: Subprocess, code: number | null, signal: number | string | null): void {
+  private async exited(
+    child: Subprocess,
+    code: number | null,
+    signal: number | string | null,
+    output: AppOutput,
+  ): Promise<void> {
     if (this.run?.child !== child) return;
     rmSync(this.options.paths.pidFile, { force: true });
     if (this.stopped) return;
     this.release();
     if (Date.now() - this.startedAt > STABLE_MS) this.failuresInARow = 0;
     const how = signal !== null ? `was killed by signal ${signal}` : `exited with code ${code}`;
+    await output.settled(OUTPUT_SETTLE_MS);
     const last = lastLine(this.options.paths.logFile);
     this.fail(
       `${this.options.launcher.ends} ${how}${last ? `; its last output: ${last}` : ""}`,

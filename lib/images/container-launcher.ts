@@ -60,8 +60,6 @@ export interface ContainerLauncherOptions extends Omit<ContainerPlan, "configDig
   /** The image to run, known once the app is prepared (its image fetched and loaded). */
   readonly configDigest: () => string;
   readonly engine: Engine;
-  /** The app's log file: the forwarder says its troubles there. */
-  readonly logFile: string;
   /** bucky's own executable: it forwards the app's port. */
   readonly runtime: string;
   /** BUCKY_* variables for the app: its token and ids. */
@@ -155,16 +153,18 @@ export function containerLauncher(options: ContainerLauncherOptions): AppLaunche
         0o600,
       );
     },
-    async spawn(logFd, exited): Promise<Launched> {
+    async spawn(output, exited): Promise<Launched> {
       // A container of an earlier run (a daemon that died) goes first.
       await removeContainer(engine, name);
       rmSync(pidFile, { force: true });
       const args = runArgs({ ...options, configDigest: options.configDigest() });
       const child = Bun.spawn([engine.podman, ...engine.flags, ...args], {
-        stdio: ["ignore", logFd, logFd],
+        stdio: ["ignore", "pipe", "pipe"],
         env: { PATH: engine.path, BUCKY_APP: app },
         onExit: exited,
       });
+      output.take(child.stdout);
+      output.take(child.stderr);
       let forwarder: Subprocess | undefined;
       let door: AppDoor | undefined;
       const alive = () => child.exitCode === null && child.signalCode === null;
@@ -180,7 +180,6 @@ export function containerLauncher(options: ContainerLauncherOptions): AppLaunche
           // The container's network, held open from here on: whatever happens to its pid,
           // the forwarder enters this network, and never the host's.
           const network = openSync(`/proc/${pid}/ns/net`, "r");
-          const out = openSync(options.logFile, "a", 0o600);
           try {
             if (sameFile(network, "/proc/self/ns/net"))
               throw new Error("the container has the host's network, not one of its own");
@@ -196,12 +195,13 @@ export function containerLauncher(options: ContainerLauncherOptions): AppLaunche
                 String(manifest.run.port),
               ],
               // Its stdin is the daemon's: when the daemon goes, so does it.
-              { stdio: ["pipe", out, out, network], env: { PATH: engine.path } },
+              { stdio: ["pipe", "pipe", "pipe", network], env: { PATH: engine.path } },
             );
           } finally {
-            closeSync(out);
             closeSync(network);
           }
+          output.take(forwarder.stdout);
+          output.take(forwarder.stderr);
           const running = forwarder;
           // A forwarder that dies leaves the app unreachable: the container goes too, and
           // the runner starts both again.

@@ -1,0 +1,171 @@
+/**
+ * An app's output: what its processes write to stdout and stderr reaches the daemon through
+ * pipes, and the daemon writes it to the app's log file (`<home>/apps/<app>/app.log`).
+ *
+ * The daemon, not the app, holds the file, so the app cannot make it grow without bound:
+ * - past APP_LOG_MAX_BYTES it is renamed to `app.log.1` and a new one started, so at most
+ *   two files of that size are kept whatever the app writes;
+ * - the pipes are read at OUTPUT_BYTES_PER_SECOND at most (after a burst of
+ *   OUTPUT_BURST_BYTES). An app that writes faster waits in its own write() until its
+ *   output is taken: it slows itself, never the daemon nor the disk.
+ * Each stream's output is written a line at a time, so stdout and stderr written at once
+ * do not cut into each other's lines.
+ */
+import { closeSync, fstatSync, openSync, renameSync, statSync, writeSync } from "node:fs";
+
+/** A log file past this is rotated: two files of it at most are kept. */
+export const APP_LOG_MAX_BYTES = 5 * 1024 * 1024;
+/** How fast an app's output is taken, once its burst is spent. */
+export const OUTPUT_BYTES_PER_SECOND = 1024 * 1024;
+/** How much an app may write at once before its rate counts. */
+export const OUTPUT_BURST_BYTES = 4 * 1024 * 1024;
+/** A line longer than this is written in pieces rather than held whole. */
+const LONGEST_LINE = 16 * 1024;
+const NEWLINE = 0x0a;
+
+export interface AppOutputOptions {
+  readonly maxBytes?: number;
+  readonly bytesPerSecond?: number;
+  readonly burstBytes?: number;
+  /**
+   * Told when output could not be written (a full disk): that output is lost, not retried.
+   * Told once, until a write succeeds again.
+   */
+  readonly failed?: (error: Error) => void;
+}
+
+/** Where one run of an app writes: give it each stream of its processes (`take`). */
+export class AppOutput {
+  private fd: number | undefined;
+  private size = 0;
+  private open = 0;
+  private allowance: number;
+  private lastRefill = performance.now();
+  private readonly maxBytes: number;
+  private readonly bytesPerSecond: number;
+  private readonly burstBytes: number;
+  private ended: Promise<void> = Promise.resolve();
+  private failing = false;
+
+  constructor(
+    readonly path: string,
+    private readonly options: AppOutputOptions = {},
+  ) {
+    this.maxBytes = options.maxBytes ?? APP_LOG_MAX_BYTES;
+    this.bytesPerSecond = options.bytesPerSecond ?? OUTPUT_BYTES_PER_SECOND;
+    this.burstBytes = options.burstBytes ?? OUTPUT_BURST_BYTES;
+    this.allowance = this.burstBytes;
+  }
+
+  /** Drains `stream` (a process's stdout or stderr, spawned with "pipe") into the file. */
+  take(stream: ReadableStream<Uint8Array> | number | undefined): void {
+    if (!(stream instanceof ReadableStream)) return;
+    this.open++;
+    const drained = this.drain(stream).finally(() => {
+      if (--this.open === 0) this.close();
+    });
+    const before = this.ended;
+    this.ended = Promise.all([before, drained]).then(() => {});
+  }
+
+  /**
+   * Resolves once every stream taken so far has ended and its output is in the file, or
+   * after `limitMs`: a process the app left behind may hold a stream open for ever.
+   */
+  async settled(limitMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.ended,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, limitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private async drain(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const reader = stream.getReader();
+    let partial: Uint8Array | undefined;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        let bytes = partial ? concat(partial, value) : value;
+        partial = undefined;
+        const end = bytes.lastIndexOf(NEWLINE) + 1;
+        if (end < bytes.length && bytes.length - end <= LONGEST_LINE) {
+          partial = bytes.slice(end);
+          bytes = bytes.subarray(0, end);
+        }
+        if (bytes.length > 0) this.write(bytes);
+        await this.pace(value.length);
+      }
+    } catch {
+      // The stream failed (its process was killed mid-read): what was read is written below.
+    } finally {
+      if (partial) this.write(concat(partial, Uint8Array.of(NEWLINE)));
+      reader.releaseLock();
+    }
+  }
+
+  /** Waits, once this output's allowance is spent, until the rate has earned it back. */
+  private async pace(bytes: number): Promise<void> {
+    const now = performance.now();
+    this.allowance = Math.min(
+      this.burstBytes,
+      this.allowance + ((now - this.lastRefill) / 1000) * this.bytesPerSecond,
+    );
+    this.lastRefill = now;
+    this.allowance -= bytes;
+    if (this.allowance < 0) await Bun.sleep((-this.allowance / this.bytesPerSecond) * 1000);
+  }
+
+  private write(bytes: Uint8Array): void {
+    try {
+      if (this.fd === undefined) this.openFile();
+      if (this.size >= this.maxBytes) {
+        this.close();
+        renameSync(this.path, `${this.path}.1`);
+        this.openFile();
+      }
+      this.size += writeSync(this.fd as number, bytes);
+      this.failing = false;
+    } catch (error) {
+      if (this.failing) return;
+      this.failing = true;
+      try {
+        this.options.failed?.(error as Error);
+      } catch {
+        // Whoever was told failed in turn: the app's output is still taken, or it would stop.
+      }
+    }
+  }
+
+  /** Opens the file for appending; one already past the limit (an earlier run's) is rotated first. */
+  private openFile(): void {
+    if (sizeOf(this.path) >= this.maxBytes) renameSync(this.path, `${this.path}.1`);
+    this.fd = openSync(this.path, "a", 0o600);
+    this.size = fstatSync(this.fd).size;
+  }
+
+  private close(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(a.length + b.length);
+  joined.set(a);
+  joined.set(b, a.length);
+  return joined;
+}
+
+function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
