@@ -13,7 +13,6 @@ import {
   type Dirent,
   fstatSync,
   lstatSync,
-  openSync,
   readdirSync,
   readlinkSync,
   readSync,
@@ -27,8 +26,9 @@ import type { BlobType } from "../../protocol/backup/formats.ts";
 import { encodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
 import { fileSystemError } from "../errors.ts";
 import { type FileIdentity, openConfined, openInside } from "./confined-open.ts";
+import { databaseFiles, isNoSuchName } from "./database-files.ts";
 import type { FileCache, FileFacts } from "./file-cache.ts";
-import { sqliteImageOf } from "./sqlite-image.ts";
+import { isSparse, sqliteImageOf } from "./sqlite-image.ts";
 
 /** What goes into a snapshot's root: real directories, and files made in memory. */
 export type Entry =
@@ -76,6 +76,12 @@ export interface ArchiveResult {
   readonly changedBytes: number;
   /** Files that kept changing while they were read. */
   readonly changing: readonly string[];
+}
+
+/** What a directory's entries add up to: their nodes, and the chunks of files still being named. */
+interface Listing {
+  readonly nodes: TreeNode[];
+  readonly contents: Promise<void>[];
 }
 
 const READ_BUFFER_BYTES = 16 * 1024 * 1024;
@@ -156,52 +162,82 @@ export class Archiver {
       throw fileSystemError(error, "read", dir) ?? error;
     }
     const names = new Set(entries.map((e) => e.name));
-    const sqliteSidecar = (name: string) =>
-      SQLITE_SIDECARS.some(
-        (suffix) =>
+    /** The database beside it that a name is the log, journal or shared memory of. */
+    const sidecarOf = (name: string) => {
+      for (const suffix of SQLITE_SIDECARS) {
+        const database = name.slice(0, -suffix.length);
+        if (
           name.endsWith(suffix) &&
-          names.has(name.slice(0, -suffix.length)) &&
-          isSqlite(join(dir, name.slice(0, -suffix.length))),
-      );
-    const nodes: TreeNode[] = [];
+          names.has(database) &&
+          isSqliteInside(join(dir, database), realRoot)
+        )
+          return { database, suffix };
+      }
+      return undefined;
+    };
+    const into: Listing = { nodes: [], contents: [] };
+    const imaged = new Set<string>();
+    const sidecars: { name: string; database: string; suffix: string }[] = [];
+    for (const entry of entries) {
+      if (skip?.(entry.name)) continue;
+      const sidecar = sidecarOf(entry.name);
+      if (sidecar) sidecars.push({ name: entry.name, ...sidecar });
+      else if (await this.entry(dir, entry.name, at, realRoot, into)) imaged.add(entry.name);
+    }
+    // An imaged database stands alone. One read as a file keeps its log and its journal
+    // beside it, for SQLite to replay or roll back once restored; its shared memory is an
+    // index of the log that SQLite makes anew. A sparse "log" is none SQLite wrote: holes
+    // cost an app nothing, and reading a terabyte of them would take hours.
+    for (const { name, database, suffix } of sidecars) {
+      if (suffix === "-shm" || imaged.has(database)) continue;
+      const stat = this.lstat(join(dir, name));
+      if (stat && !isSparse({ size: Number(stat.size), blocks: Number(stat.blocks) }))
+        await this.entry(dir, name, at, realRoot, into);
+    }
     // Files' chunks are named on worker threads while the next files are read: the
     // directory waits for them once, at its end.
-    const contents: Promise<void>[] = [];
-    for (const entry of entries) {
-      if (skip?.(entry.name) || sqliteSidecar(entry.name)) continue;
-      const path = join(dir, entry.name);
-      const rel = `${at}/${entry.name}`;
-      const stat = this.lstat(path);
-      if (!stat) continue; // gone since the listing: nothing to keep
-      const common = {
-        name: entry.name,
-        mode: Number(stat.mode) & 0o7777,
-        mtimeNs: String(stat.mtimeNs),
-      };
-      if (stat.isDirectory()) {
-        nodes.push({
-          ...common,
-          type: "dir",
-          subtree: await this.directory(path, rel, realRoot),
-        });
-      } else if (stat.isSymbolicLink()) {
-        nodes.push({ ...common, type: "symlink", target: readlinkSync(path) });
-      } else if (stat.isFile()) {
-        const file = await this.file(path, rel, stat, realRoot);
-        if (file) {
-          const node = { ...common, type: "file" as const, ...file, content: [] as string[] };
-          nodes.push(node);
-          const filled = file.content.then((ids) => {
-            node.content = ids;
-          });
-          filled.catch(() => {}); // awaited below, unless an error ends the loop first
-          contents.push(filled);
-        }
-      }
-      // Sockets, FIFOs and devices are not data: they are skipped.
+    await Promise.all(into.contents);
+    return this.addTree(into.nodes);
+  }
+
+  /**
+   * Adds the entry `name` of `dir` to `into`: true when it is a SQLite database that was
+   * imaged. Sockets, FIFOs and devices are not data: they are skipped.
+   */
+  private async entry(
+    dir: string,
+    name: string,
+    at: string,
+    realRoot: string,
+    into: Listing,
+  ): Promise<boolean> {
+    const path = join(dir, name);
+    const rel = `${at}/${name}`;
+    const stat = this.lstat(path);
+    if (!stat) return false; // gone since the listing: nothing to keep
+    const common = { name, mode: Number(stat.mode) & 0o7777, mtimeNs: String(stat.mtimeNs) };
+    if (stat.isDirectory()) {
+      into.nodes.push({
+        ...common,
+        type: "dir",
+        subtree: await this.directory(path, rel, realRoot),
+      });
+    } else if (stat.isSymbolicLink()) {
+      into.nodes.push({ ...common, type: "symlink", target: readlinkSync(path) });
+    } else if (stat.isFile()) {
+      const file = await this.file(path, rel, stat, realRoot);
+      if (!file) return false;
+      const { imaged, ...facts } = file;
+      const node = { ...common, type: "file" as const, ...facts, content: [] as string[] };
+      into.nodes.push(node);
+      const filled = file.content.then((ids) => {
+        node.content = ids;
+      });
+      filled.catch(() => {}); // awaited by the directory, unless an error ends it first
+      into.contents.push(filled);
+      return imaged;
     }
-    await Promise.all(contents);
-    return this.addTree(nodes);
+    return false;
   }
 
   private async file(
@@ -209,7 +245,9 @@ export class Archiver {
     rel: string,
     stat: NonNullable<ReturnType<Archiver["lstat"]>>,
     realRoot: string,
-  ): Promise<{ size: number; content: Promise<string[]>; mtimeNs: string } | undefined> {
+  ): Promise<
+    { size: number; content: Promise<string[]>; mtimeNs: string; imaged: boolean } | undefined
+  > {
     const facts: FileFacts = {
       size: Number(stat.size),
       mtimeNs: String(stat.mtimeNs),
@@ -218,15 +256,16 @@ export class Archiver {
     };
     // A SQLite database is imaged every time: in WAL mode its file stays the same while
     // its log takes the commits, so its size and times say nothing of what changed.
-    const sqlite = isSqlite(path);
+    const sqlite = isSqliteFile(path, realRoot, stat);
     const known = sqlite ? undefined : this.cache?.lookup(rel, facts);
     if (known?.every((id) => this.repository.has(id))) {
       this.cache?.keep(rel, facts, known);
       this.counted(facts.size);
-      return { size: facts.size, content: Promise.resolve(known), mtimeNs: facts.mtimeNs };
+      const content = Promise.resolve(known);
+      return { size: facts.size, content, mtimeNs: facts.mtimeNs, imaged: false };
     }
     if (sqlite) {
-      const image = this.confinedImage(path, realRoot, stat);
+      const image = await this.confinedImage(path, realRoot, stat);
       if (image) {
         this.counted(image.length);
         this.changedBytes += image.length;
@@ -234,6 +273,7 @@ export class Archiver {
           size: image.length,
           content: Promise.resolve(await this.pageChunks(image)),
           mtimeNs: facts.mtimeNs,
+          imaged: true,
         };
       }
     }
@@ -243,7 +283,7 @@ export class Archiver {
       this.cache?.keep(rel, read.facts, ids);
       return ids;
     });
-    return { size: read.facts.size, content, mtimeNs: read.facts.mtimeNs };
+    return { size: read.facts.size, content, mtimeNs: read.facts.mtimeNs, imaged: false };
   }
 
   /** Reads and chunks a file; again if it changed meanwhile. Undefined if it vanished. */
@@ -287,27 +327,27 @@ export class Archiver {
    * by name (sqliteImageOf). Undefined when it is not, or the copy was not of one moment in
    * a few tries (it is then read as a file, and said to be changing if it is).
    */
-  private confinedImage(
+  private async confinedImage(
     path: string,
     realRoot: string,
     identity: FileIdentity,
-  ): Uint8Array | undefined {
+  ): Promise<Uint8Array | undefined> {
     const fd = openConfined(path, realRoot, identity);
     if (fd === undefined) return undefined;
-    let log: number | undefined;
     try {
-      log = openLogInside(`${path}-wal`, realRoot);
-      // A journaled database is being written while its journal is there (or was left torn
-      // by a writer killed part way, for SQLite to roll back): no copy of its file alone then.
-      const journaled = () => this.lstat(`${path}-journal`) !== undefined;
       for (let attempt = 1; attempt <= IMAGE_ATTEMPTS; attempt++) {
-        if (journaled()) continue;
-        const image = sqliteImageOf({ database: fd, log }, this.scratchDir);
-        if (image && !journaled()) return image;
+        // A writer part way: given a moment to finish.
+        if (attempt > 1) await Bun.sleep(IMAGE_RETRY_MS * (attempt - 1));
+        const files = databaseFiles(path, fd, realRoot);
+        try {
+          const image = sqliteImageOf(files, this.scratchDir);
+          if (image) return image;
+        } finally {
+          files.close();
+        }
       }
       return undefined;
     } finally {
-      if (log !== undefined) closeSync(log);
       closeSync(fd);
     }
   }
@@ -383,7 +423,7 @@ export class Archiver {
     try {
       return lstatSync(path, { bigint: true });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      if (isNoSuchName(error)) return undefined;
       throw fileSystemError(error, "read", path) ?? error;
     }
   }
@@ -400,16 +440,28 @@ function factsOf(
   };
 }
 
-function isSqlite(path: string): boolean {
-  let fd: number | undefined;
+/** Whether the file looked at as `identity`, still inside the tree, is a SQLite database. */
+function isSqliteFile(path: string, realRoot: string, identity: FileIdentity): boolean {
+  return hasSqliteHeader(openConfined(path, realRoot, identity));
+}
+
+/** Whether `path` is a SQLite database inside the tree: a regular file, not through a link. */
+function isSqliteInside(path: string, realRoot: string): boolean {
   try {
-    fd = openSync(path, "r");
-    const header = Buffer.alloc(16);
-    return readSync(fd, header, 0, 16, 0) === 16 && header.toString("latin1") === SQLITE_HEADER;
+    return hasSqliteHeader(openInside(path, realRoot));
   } catch {
     return false;
+  }
+}
+
+/** Whether the file open at `fd` starts with SQLite's header; closes it. */
+function hasSqliteHeader(fd: number | undefined): boolean {
+  if (fd === undefined) return false;
+  try {
+    const header = Buffer.alloc(16);
+    return readSync(fd, header, 0, 16, 0) === 16 && header.toString("latin1") === SQLITE_HEADER;
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    closeSync(fd);
   }
 }
 
@@ -451,13 +503,5 @@ export function measure(root: ReadonlyMap<string, Entry>): { files: number; byte
 
 /** How many copies of a database are tried for one of a single moment. */
 const IMAGE_ATTEMPTS = 3;
-
-/** A descriptor of a database's log inside `realRoot`, or undefined when it has none there. */
-function openLogInside(path: string, realRoot: string): number | undefined {
-  try {
-    return openInside(path, realRoot);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
-  }
-}
+/** How long the second try waits for a writer to finish (the third twice as long). */
+const IMAGE_RETRY_MS = 50;

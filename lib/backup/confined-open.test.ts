@@ -5,6 +5,7 @@ import {
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   readSync,
   realpathSync,
   renameSync,
@@ -14,7 +15,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openConfined } from "./confined-open.ts";
+import { openConfined, openInside } from "./confined-open.ts";
 
 const base = realpathSync(mkdtempSync(join(tmpdir(), "bucky-confined-")));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -65,6 +66,33 @@ describe("openConfined", () => {
     rmSync(dir, { recursive: true });
     symlinkSync(base, dir);
     expect(openConfined(join(dir, "secret"), root, identity(outside))).toBeUndefined();
+  });
+
+  test("what a directory swapped for a link leads to is not opened, only named", async () => {
+    const away = join(base, "away");
+    mkdirSync(away);
+    const fifo = join(away, "notes.db");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const dir = join(root, "swapped");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "notes.db"), "looked at\n");
+    const looked = identity(join(dir, "notes.db"));
+    rmSync(dir, { recursive: true });
+    symlinkSync(away, dir);
+    // A writer waits in open() until someone opens the FIFO to read: opening it (as a
+    // device's open would run its driver) would let it through.
+    const writer = Bun.spawn(["sh", "-c", `echo through > ${fifo}`]);
+    // Where the kernel has it wait for a reader, by the name of that function in its code.
+    const waiting = () =>
+      ["wait_for_partner", "fifo_open"].includes(readFileSync(`/proc/${writer.pid}/wchan`, "utf8"));
+    try {
+      while (!waiting()) await Bun.sleep(5);
+      expect(openConfined(join(dir, "notes.db"), root, looked)).toBeUndefined();
+      expect(openInside(join(dir, "notes.db"), root)).toBeUndefined();
+      expect([waiting(), writer.exitCode]).toEqual([true, null]);
+    } finally {
+      writer.kill("SIGKILL");
+    }
   });
 
   test("a FIFO in its place does not hang the reader", () => {

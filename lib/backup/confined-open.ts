@@ -7,12 +7,21 @@
  * very file that was looked at (device and inode), and must have landed inside the tree
  * (the descriptor's own path, as the kernel has it).
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readlinkSync } from "node:fs";
 
 export interface FileIdentity {
   readonly dev: bigint;
   readonly ino: bigint;
 }
+
+/**
+ * open(2)'s O_PATH (Linux; node:fs does not name it): a descriptor that names the file a
+ * path leads to without opening it. A device's driver is not called (a watchdog would arm,
+ * a terminal attach), a FIFO is not waited on or woken, and reading is refused. A directory
+ * above the file swapped for a link can still lead anywhere, so the descriptor is checked
+ * before the file is opened for reading, through the descriptor and never by name again.
+ */
+const O_PATH = 0o10000000;
 
 /** A descriptor for reading `path`, or undefined when it is no longer that file inside `root`. */
 export function openConfined(
@@ -20,18 +29,20 @@ export function openConfined(
   realRoot: string,
   expected: FileIdentity,
 ): number | undefined {
-  let fd: number;
+  let named: number;
   try {
-    // Non-blocking: a FIFO put there meanwhile must not hang the reader.
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    // At its last step a link is named, not followed: it is then no regular file.
+    named = openSync(path, O_PATH | constants.O_NOFOLLOW);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ELOOP" || code === "ENXIO") return undefined;
+    if (code === "ENOENT" || code === "ENOTDIR" || code === "ENAMETOOLONG") return undefined;
     throw error;
   }
-  if (isConfined(fd, realRoot, expected)) return fd;
-  closeSync(fd);
-  return undefined;
+  try {
+    return isConfined(named, realRoot, expected) ? openNamed(named) : undefined;
+  } finally {
+    closeSync(named);
+  }
 }
 
 /** Whether `fd` is still `expected`, a regular file inside `realRoot`. */
@@ -44,25 +55,24 @@ export function isConfined(fd: number, realRoot: string, expected: FileIdentity)
 /**
  * A descriptor for reading `path`, or undefined when it is no regular file inside
  * `realRoot`: a link at its last step is not followed, a directory above it that leads out
- * of the tree is caught, and a FIFO, device, socket or directory there is neither read nor
- * waited on. Where there is nothing to open (ENOENT, EACCES), the error is thrown as it is.
- * For a tree someone else writes to whose files are read by name, not looked at first.
+ * of the tree is caught, and a FIFO, device, socket or directory there is neither opened
+ * nor waited on. Where there is nothing to open (ENOENT, EACCES), the error is thrown as it
+ * is. For a tree someone else writes to whose files are read by name, not looked at first.
  */
 export function openInside(path: string, realRoot: string): number | undefined {
-  // Looked at first: opening a device node can do something (a tape rewinds, a terminal
-  // becomes the controlling one). Something put there after the look is still caught below.
-  if (!lstatSync(path).isFile()) return undefined;
-  let fd: number;
+  const named = openSync(path, O_PATH | constants.O_NOFOLLOW);
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ELOOP" || code === "ENXIO") return undefined;
-    throw error;
+    return fstatSync(named).isFile() && landedInside(named, realRoot)
+      ? openNamed(named)
+      : undefined;
+  } finally {
+    closeSync(named);
   }
-  if (fstatSync(fd).isFile() && landedInside(fd, realRoot)) return fd;
-  closeSync(fd);
-  return undefined;
+}
+
+/** Opens for reading the very file an O_PATH descriptor names (its /proc link is not a path walk). */
+function openNamed(named: number): number {
+  return openSync(`/proc/self/fd/${named}`, constants.O_RDONLY | constants.O_NONBLOCK);
 }
 
 /** Whether the file `fd` was opened at is inside `realRoot`, by the path the kernel has for it. */

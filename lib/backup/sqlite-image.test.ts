@@ -62,6 +62,7 @@ describe("sqliteImageOf", () => {
     const files = {
       database: open(join(tree, "d", "notes.db")),
       log: open(join(tree, "d", "notes.db-wal")),
+      quiet: () => true,
     };
     // The app swaps the directory above its database for a link out of its tree.
     renameSync(join(tree, "d"), join(tree, "d.real"));
@@ -70,7 +71,7 @@ describe("sqliteImageOf", () => {
       // By the descriptors, the app's own, log included. (By name, SQLite refuses a path
       // with a link in it when it looks, but opens what the path leads to a moment later:
       // swapped between the two, the link took it out of the tree.)
-      expect(rowsOf(sqliteImageOf(files, join(dir, "scratch")) as Uint8Array)).toEqual([
+      expect(rowsOf(sqliteImageOf(files, join(dir, "scratch"), 0) as Uint8Array)).toEqual([
         "the app's own",
       ]);
     } finally {
@@ -90,7 +91,13 @@ describe("sqliteImageOf", () => {
     const fd = open(path);
     try {
       expect(
-        rowsOf(sqliteImageOf({ database: fd, log: undefined }, join(dir, "scratch")) as Uint8Array),
+        rowsOf(
+          sqliteImageOf(
+            { database: fd, log: undefined, quiet: () => true },
+            join(dir, "scratch"),
+            0,
+          ) as Uint8Array,
+        ),
       ).toEqual(["one"]);
     } finally {
       closeSync(fd);
