@@ -7,9 +7,18 @@
  * slirp4netns installed): a machine without them fails these tests, saying why.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
+import { appTmpBytes } from "../lib/apps/app-limits.ts";
 import {
   appOrigin,
   bucky,
@@ -475,6 +484,83 @@ describe("the app API", () => {
   test("logs each refusal", () => {
     expect(box.log()).toMatch(
       /request refused api=app method=PUT path=\/v1\/state\/apps\/vault\/owned status=403 .*peer=keeper code=E_PERMISSION/,
+    );
+  });
+});
+
+describe("an app's limits", () => {
+  /** How many processes the user `uid` has now. */
+  function processesOf(uid: number): number {
+    let count = 0;
+    for (const name of readdirSync("/proc")) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        if (statSync(`/proc/${name}`).uid === uid) count++;
+      } catch {
+        // Gone since the listing.
+      }
+    }
+    return count;
+  }
+
+  test("/tmp stops at its size, and the app is killed before the daemon when memory runs out", async () => {
+    await install(
+      "greedy",
+      `${PRELUDE}
+      results.oomScoreAdj = readFileSync("/proc/self/oom_score_adj", "utf8").trim();
+      const { openSync, writeSync, closeSync, rmSync } = require("node:fs");
+      let written = 0;
+      const fd = openSync("/tmp/fill", "w");
+      const chunk = Buffer.alloc(1 << 20, 1);
+      try {
+        for (;;) written += writeSync(fd, chunk);
+      } catch (e) {
+        results.tmpRefused = code(e);
+      }
+      closeSync(fd);
+      rmSync("/tmp/fill");
+      results.tmpBytes = String(written);
+      finish();
+      serve();`,
+    );
+    const greedy = await resultsOf("greedy");
+    expect(greedy.oomScoreAdj).toBe("500");
+    expect(greedy.tmpRefused).toBe("ENOSPC");
+    expect(Number(greedy.tmpBytes)).toBeLessThanOrEqual(appTmpBytes());
+    expect(Number(greedy.tmpBytes)).toBeGreaterThan(appTmpBytes() - 2 * 1024 * 1024);
+    expect(readFileSync(`/proc/${box.pid}/oom_score_adj`, "utf8").trim()).toBe("0");
+  });
+
+  test("a fork bomb stops at the app's process cap, and harms only the app", async () => {
+    await install(
+      "forker",
+      `${PRELUDE}
+      finish();
+      serve();
+      Bun.spawn(["sh", "-c", "i=0; while [ $i -lt 1500 ]; do sleep 60 & i=$((i+1)); done; wait"], {
+        stderr: "ignore",
+      });`,
+    );
+    await resultsOf("forker");
+    const uid = statSync(dataDir("forker")).uid;
+    let most = 0;
+    await waitFor(
+      "the fork bomb to reach its cap",
+      () => {
+        most = Math.max(most, processesOf(uid));
+        return most >= 900 ? true : undefined;
+      },
+      30_000,
+    );
+    for (let i = 0; i < 20; i++) most = Math.max(most, processesOf(uid));
+    // Its threads count too, and its sandbox's init: fewer processes than the cap.
+    expect(most).toBeLessThanOrEqual(1024);
+    expect((await buckyJson<{ zone: unknown }>(["status", "--home", box.home])).zone).toBeDefined();
+    await buckyJson(["app", "stop", "forker", "--home", box.home]);
+    await waitFor(
+      "its processes to end",
+      () => (processesOf(uid) === 0 ? true : undefined),
+      20_000,
     );
   });
 });

@@ -15,9 +15,9 @@ import type { AppLauncher, Launched } from "./runner.ts";
 import {
   INSIDE,
   INSIDE_HTTP_PORT,
-  type SandboxSupport,
   type SystemLayout,
   sandboxCommand,
+  type UsableSandbox,
 } from "./sandbox.ts";
 import { prepareSandboxDir, SECCOMP_FILE } from "./sandbox-dir.ts";
 import { SANDBOX_INIT_COMMAND } from "./sandbox-init.ts";
@@ -35,7 +35,7 @@ export interface AppPaths {
 
 /** The sandbox an app runs in: this device's, and the system's layout to show it. */
 export interface AppSandbox {
-  readonly support: SandboxSupport & { readonly bwrap: string };
+  readonly support: UsableSandbox;
   readonly layout: SystemLayout;
   /** Its own user, when bucky runs as root. */
   readonly user: AppUser | undefined;

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { appTmpBytes } from "./app-limits.ts";
 import { type SandboxPlan, sandboxCommand, systemLayout } from "./sandbox.ts";
 
 const support = (asRoot: boolean): SandboxPlan["support"] => ({
@@ -6,6 +7,7 @@ const support = (asRoot: boolean): SandboxPlan["support"] => ({
   slirp4netns: "/usr/bin/slirp4netns",
   setpriv: "/usr/bin/setpriv",
   unshare: "/usr/bin/unshare",
+  limits: { choom: "/usr/bin/choom", prlimit: "/usr/bin/prlimit" },
   asRoot,
 });
 
@@ -27,8 +29,12 @@ const plan = (asRoot: boolean, outbound = false): SandboxPlan => ({
   command: ["/opt/bucky/bin/bucky", "sandbox-init", "--", "server"],
 });
 
+/** What bubblewrap is given: the command after the limits are set. */
+const bwrapArgs = (command: string[]) => command.slice(command.indexOf("/usr/bin/bwrap") + 1);
+
 /** The [source, destination] of every bind, read back from the command. */
-function binds(command: string[]): [string, string, string][] {
+function binds(whole: string[]): [string, string, string][] {
+  const command = bwrapArgs(whole);
   const found: [string, string, string][] = [];
   for (let i = 0; i < command.length; i++) {
     const option = command[i] as string;
@@ -80,7 +86,7 @@ describe("sandboxCommand", () => {
       "--",
       "server",
     ]);
-    expect(command.slice(1, 6)).toEqual([
+    expect(bwrapArgs(command).slice(0, 5)).toEqual([
       "--unshare-ipc",
       "--unshare-pid",
       "--unshare-net",
@@ -108,11 +114,40 @@ describe("sandboxCommand", () => {
 
   test("outside root: its own user namespace, unable to make more unless slirp4netns must enter it", () => {
     const plain = sandboxCommand(plan(false));
-    expect(plain.slice(1, 4)).toEqual(["--unshare-all", "--unshare-user", "--disable-userns"]);
+    expect(bwrapArgs(plain).slice(0, 3)).toEqual([
+      "--unshare-all",
+      "--unshare-user",
+      "--disable-userns",
+    ]);
     expect(plain).not.toContain("/usr/bin/setpriv");
     const outbound = sandboxCommand(plan(false, true));
-    expect(outbound.slice(1, 3)).toEqual(["--unshare-all", "--unshare-user"]);
+    expect(bwrapArgs(outbound).slice(0, 2)).toEqual(["--unshare-all", "--unshare-user"]);
     expect(outbound).not.toContain("--disable-userns");
+  });
+
+  test("sets the app's limits, then runs bubblewrap: its processes too when it has a user of its own", () => {
+    const limits = (command: string[]) => command.slice(0, command.indexOf("/usr/bin/bwrap"));
+    expect(limits(sandboxCommand(plan(true)))).toEqual([
+      ...["/usr/bin/choom", "-n", "500", "--"],
+      ...["/usr/bin/prlimit", "--nproc=1024", "--core=0", "--"],
+    ]);
+    // Outside root, its processes are bucky's user's: counting them would count the daemon's.
+    expect(limits(sandboxCommand(plan(false)))).toEqual([
+      ...["/usr/bin/choom", "-n", "500", "--"],
+      ...["/usr/bin/prlimit", "--core=0", "--"],
+    ]);
+    const command = sandboxCommand(plan(true));
+    const tmp = command.indexOf("--tmpfs");
+    expect(command.slice(tmp - 4, tmp + 2)).toEqual([
+      "--perms",
+      "1777",
+      "--size",
+      String(appTmpBytes()),
+      "--tmpfs",
+      "/tmp",
+    ]);
+    expect(appTmpBytes(24 * 1024 ** 3)).toBe(1024 ** 3);
+    expect(appTmpBytes(2 * 1024 ** 3)).toBe(256 * 1024 ** 2);
   });
 
   test("says where the sandbox is only when slirp4netns needs to know", () => {

@@ -15,12 +15,14 @@
  * IPC, UTS, network: only its loopback, unless its manifest asks for outbound network),
  * with no capabilities. When bucky runs as root, each app runs as a user of its own
  * (lib/apps/app-user.ts), through setpriv; otherwise every app runs as bucky's own user,
- * each in a user namespace of its own too, unable to make more.
+ * each in a user namespace of its own too, unable to make more. Its processes, memory and
+ * /tmp are bounded (lib/apps/app-limits.ts).
  */
 import { closeSync, lstatSync, mkdtempSync, openSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
+import { appTmpBytes, type LimitTools, limitsCommand } from "./app-limits.ts";
 import type { AppUser } from "./app-user.ts";
 import { prepareSandboxDir, SECCOMP_FILE } from "./sandbox-dir.ts";
 import { noUserNamespacesFilter } from "./seccomp.ts";
@@ -72,6 +74,8 @@ export interface SandboxSupport {
   readonly setpriv: string | undefined;
   /** unshare, which keeps slirp4netns's mounts from the host's (as root: lib/apps/outbound.ts). */
   readonly unshare: string | undefined;
+  /** choom and prlimit, which set each app's limits (lib/apps/app-limits.ts). */
+  readonly limits: LimitTools | undefined;
   /** Whether bucky runs as root: each app then runs as a user of its own. */
   readonly asRoot: boolean;
   /** Why apps cannot be sandboxed here, when they cannot. */
@@ -93,9 +97,15 @@ export function systemLayout(): SystemLayout {
   });
 }
 
+/** A device's sandbox that apps can run in: bubblewrap works, and their limits can be set. */
+export type UsableSandbox = SandboxSupport & {
+  readonly bwrap: string;
+  readonly limits: LimitTools;
+};
+
 export interface SandboxPlan {
   readonly app: string;
-  readonly support: SandboxSupport & { readonly bwrap: string };
+  readonly support: UsableSandbox;
   readonly layout: SystemLayout;
   /** The app's own user, when bucky runs as root. */
   readonly user: AppUser | undefined;
@@ -160,10 +170,14 @@ export function sandboxCommand(plan: SandboxPlan): string[] {
     ["--bind", `${plan.sandboxDir}/http`, INSIDE.httpDir],
   ];
   return [
+    ...limitsCommand(support.limits, user !== undefined && support.asRoot),
     support.bwrap,
     ...namespaces,
     ...["--hostname", plan.app, "--die-with-parent", "--new-session"],
-    ...["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"],
+    ...["--proc", "/proc", "--dev", "/dev"],
+    // Open to all as a /tmp is (bubblewrap makes it root's alone: as root, the app's own user
+    // could not write there), and of a bounded size: a tmpfs is memory.
+    ...["--perms", "1777", "--size", String(appTmpBytes()), "--tmpfs", "/tmp"],
     // Directories bubblewrap would make for the mounts below, it makes (as root) for root
     // alone: made first, open to all, they let the app reach what is mounted in them.
     ...parentsOf(mounts.map(([, , destination]) => destination)).flatMap((dir) => [
@@ -209,6 +223,8 @@ export function probeSandbox(options: {
   readonly slirp4netns: string | null;
   readonly setpriv: string | null;
   readonly unshare: string | null;
+  readonly choom: string | null;
+  readonly prlimit: string | null;
   readonly asRoot: boolean;
   readonly runtime: string;
   /** A user id no app has, to try the sandbox as. */
@@ -216,10 +232,15 @@ export function probeSandbox(options: {
   /** An empty directory to stand in for an app's directories. */
   readonly scratch: string;
 }): SandboxSupport {
+  const limits =
+    options.choom && options.prlimit
+      ? { choom: options.choom, prlimit: options.prlimit }
+      : undefined;
   const base = {
     slirp4netns: options.slirp4netns ?? undefined,
     setpriv: options.setpriv ?? undefined,
     unshare: options.unshare ?? undefined,
+    limits,
     asRoot: options.asRoot,
   };
   if (!options.bwrap)
@@ -230,12 +251,18 @@ export function probeSandbox(options: {
       bwrap: undefined,
       problem: "setpriv (util-linux) is missing: apps cannot run as users of their own",
     };
+  if (!limits)
+    return {
+      ...base,
+      bwrap: undefined,
+      problem: "choom or prlimit (util-linux) is missing: apps' limits cannot be set",
+    };
   const user = options.asRoot ? options.probeUser : undefined;
   const filter = options.asRoot ? noUserNamespacesFilter(process.arch) : undefined;
   prepareSandboxDir(options.scratch, "probe", user, false, filter);
   const probe = sandboxCommand({
     app: "probe",
-    support: { ...base, bwrap: options.bwrap },
+    support: { ...base, bwrap: options.bwrap, limits },
     layout: systemLayout(),
     user,
     runtime: options.runtime,
@@ -251,7 +278,7 @@ export function probeSandbox(options: {
     stdio: ["ignore", "ignore", "pipe", "ignore", ...(seccomp === undefined ? [] : [seccomp])],
   });
   if (seccomp !== undefined) closeSync(seccomp);
-  if (result.exitCode === 0) return { ...base, bwrap: options.bwrap };
+  if (result.exitCode === 0) return { ...base, bwrap: options.bwrap, limits };
   const why = result.stderr.toString().trim().split("\n")[0] || `exit code ${result.exitCode}`;
   return { ...base, bwrap: undefined, problem: `bubblewrap cannot make a sandbox here: ${why}` };
 }
@@ -284,6 +311,7 @@ export function detectSandbox(options: {
       slirp4netns: undefined,
       setpriv: undefined,
       unshare: undefined,
+      limits: undefined,
       asRoot: options.asRoot,
       problem: "the sandbox is turned off (BUCKY_SANDBOX=off)",
     };
@@ -294,6 +322,8 @@ export function detectSandbox(options: {
       slirp4netns: which("slirp4netns"),
       setpriv: which("setpriv"),
       unshare: which("unshare"),
+      choom: which("choom"),
+      prlimit: which("prlimit"),
       asRoot: options.asRoot,
       runtime: options.runtime,
       probeUser: options.probeUser,
