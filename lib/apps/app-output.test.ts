@@ -1,5 +1,14 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppOutput } from "./app-output.ts";
@@ -18,6 +27,20 @@ function run(output: AppOutput, script: string) {
   return child;
 }
 
+/** Where this process's descriptors lead. */
+function readlinkAll(): string[] {
+  return readdirSync("/proc/self/fd").flatMap((fd) => {
+    try {
+      return [readlinkSync(`/proc/self/fd/${fd}`)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+const openDescriptorsTo = (path: string) =>
+  readlinkAll().filter((target) => target === path).length;
+
 describe("an app's output", () => {
   test("keeps stdout's and stderr's lines whole, and a last line without its newline", async () => {
     const output = new AppOutput(freshPath());
@@ -33,7 +56,7 @@ describe("an app's output", () => {
        writeSync(1, "the end");`,
     );
     await child.exited;
-    await output.settled(10_000);
+    await output.finish(10_000);
     const lines = readFileSync(output.path, "utf8").split("\n");
     expect(lines.pop()).toBe("");
     expect(lines).toContain("the end");
@@ -51,7 +74,7 @@ describe("an app's output", () => {
       `for (let i = 0; i < 20000; i++) console.log("line " + i + " " + "z".repeat(60));`,
     );
     await child.exited;
-    await output.settled(10_000);
+    await output.finish(10_000);
     const current = readFileSync(output.path, "utf8");
     const before = readFileSync(`${output.path}.1`, "utf8");
     // Rotated before a write once past the limit: over it by one read of the pipe at most.
@@ -69,7 +92,7 @@ describe("an app's output", () => {
     const output = new AppOutput(path, { maxBytes: 64 * 1024 });
     const child = run(output, `console.log("new run")`);
     await child.exited;
-    await output.settled(10_000);
+    await output.finish(10_000);
     expect(readFileSync(path, "utf8")).toBe("new run\n");
     expect(statSync(`${path}.1`).size).toBe(80_000);
   });
@@ -91,7 +114,7 @@ describe("an app's output", () => {
     );
     await child.exited;
     const seconds = (performance.now() - started) / 1000;
-    await output.settled(10_000);
+    await output.finish(10_000);
     const said = readFileSync(output.path, "utf8").match(/^written (\d+)$/m);
     const written = Number(said?.[1]);
     // What it could write: the burst, the rate for as long as it ran, and what the pipe holds
@@ -107,12 +130,12 @@ describe("an app's output", () => {
     });
     const child = run(output, `for (let i = 0; i < 5000; i++) console.log("line " + i);`);
     expect(await child.exited).toBe(0);
-    await output.settled(10_000);
+    await output.finish(10_000);
     expect(failures).toEqual(["ENOENT"]);
     expect(existsSync(join(dir, "no-such-dir"))).toBe(false);
   });
 
-  test("settles once its streams end, or at the limit when a process keeps one open", async () => {
+  test("finishes once its streams end, or at the limit, letting go of a stream a process keeps open", async () => {
     const output = new AppOutput(freshPath());
     // The app's child outlives it, holding the app's output.
     const child = run(
@@ -124,10 +147,21 @@ describe("an app's output", () => {
     );
     await child.exited;
     const started = performance.now();
-    await output.settled(300);
+    await output.finish(300);
     expect(performance.now() - started).toBeGreaterThanOrEqual(250);
     const said = readFileSync(output.path, "utf8");
-    process.kill(Number(said.split(" ")[1]), "SIGKILL");
-    expect(said).toMatch(/^left \d+\n$/);
+    const left = Number(said.split(" ")[1]);
+    try {
+      expect(said).toMatch(/^left \d+\n$/);
+      // Let go: the pipe the process still holds leads nowhere now, and the file is closed.
+      expect(openDescriptorsTo(output.path)).toBe(0);
+      const sockets = readlinkAll().filter((target) => target.startsWith("socket:"));
+      const leftHolds = readdirSync(`/proc/${left}/fd`).map((fd) =>
+        readlinkSync(`/proc/${left}/fd/${fd}`),
+      );
+      expect(sockets.filter((socket) => leftHolds.includes(socket))).toEqual([]);
+    } finally {
+      process.kill(left, "SIGKILL");
+    }
   });
 });

@@ -9,7 +9,8 @@
  *   OUTPUT_BURST_BYTES). An app that writes faster waits in its own write() until its
  *   output is taken: it slows itself, never the daemon nor the disk.
  * Each stream's output is written a line at a time, so stdout and stderr written at once
- * do not cut into each other's lines.
+ * do not cut into each other's lines. One AppOutput serves every run of an app, so one
+ * writer alone rotates its file.
  */
 import { closeSync, fstatSync, openSync, renameSync, statSync, writeSync } from "node:fs";
 
@@ -23,6 +24,12 @@ export const OUTPUT_BURST_BYTES = 4 * 1024 * 1024;
 const LONGEST_LINE = 16 * 1024;
 const NEWLINE = 0x0a;
 
+/** A stream being drained: its end, and how to stop reading it. */
+interface Draining {
+  readonly drained: Promise<void>;
+  cancel(): Promise<void>;
+}
+
 export interface AppOutputOptions {
   readonly maxBytes?: number;
   readonly bytesPerSecond?: number;
@@ -34,17 +41,17 @@ export interface AppOutputOptions {
   readonly failed?: (error: Error) => void;
 }
 
-/** Where one run of an app writes: give it each stream of its processes (`take`). */
+/** Where an app's runs write: give it each stream of their processes (`take`). */
 export class AppOutput {
   private fd: number | undefined;
   private size = 0;
-  private open = 0;
   private allowance: number;
   private lastRefill = performance.now();
   private readonly maxBytes: number;
   private readonly bytesPerSecond: number;
   private readonly burstBytes: number;
-  private ended: Promise<void> = Promise.resolve();
+  /** The streams being drained, each with its end. */
+  private readonly draining = new Set<Draining>();
   private failing = false;
 
   constructor(
@@ -60,36 +67,45 @@ export class AppOutput {
   /** Drains `stream` (a process's stdout or stderr, spawned with "pipe") into the file. */
   take(stream: ReadableStream<Uint8Array> | number | undefined): void {
     if (!(stream instanceof ReadableStream)) return;
-    this.open++;
-    const drained = this.drain(stream).finally(() => {
-      if (--this.open === 0) this.close();
-    });
-    const before = this.ended;
-    this.ended = Promise.all([before, drained]).then(() => {});
+    const reader = stream.getReader();
+    const entry: Draining = {
+      drained: this.drain(reader).finally(() => {
+        this.draining.delete(entry);
+        if (this.draining.size === 0) this.close();
+      }),
+      cancel: () => reader.cancel(),
+    };
+    this.draining.add(entry);
   }
 
   /**
-   * Resolves once every stream taken so far has ended and its output is in the file, or
-   * after `limitMs`: a process the app left behind may hold a stream open for ever.
+   * Once a run has ended: waits until every stream taken has ended and its output is in the
+   * file, `limitMs` at most, then stops reading those that have not. A process the app left
+   * behind (outside a sandbox, nothing ends it with the app) would otherwise hold its
+   * output, and the daemon a pipe and the file, for as long as it lives.
    */
-  async settled(limitMs: number): Promise<void> {
+  async finish(limitMs: number): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
-      this.ended,
+      Promise.all([...this.draining].map((entry) => entry.drained)),
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, limitMs);
       }),
     ]);
     clearTimeout(timer);
+    const left = [...this.draining];
+    for (const entry of left) await entry.cancel().catch(() => {});
+    await Promise.all(left.map((entry) => entry.drained));
   }
 
-  private async drain(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const reader = stream.getReader();
+  private async drain(reader: {
+    read(): Promise<{ done: boolean; value?: Uint8Array }>;
+  }): Promise<void> {
     let partial: Uint8Array | undefined;
     try {
       for (;;) {
         const { done, value } = await reader.read();
-        if (done) break;
+        if (done || !value) break;
         let bytes = partial ? concat(partial, value) : value;
         partial = undefined;
         const end = bytes.lastIndexOf(NEWLINE) + 1;
@@ -104,7 +120,6 @@ export class AppOutput {
       // The stream failed (its process was killed mid-read): what was read is written below.
     } finally {
       if (partial) this.write(concat(partial, Uint8Array.of(NEWLINE)));
-      reader.releaseLock();
     }
   }
 

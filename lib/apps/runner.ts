@@ -30,8 +30,8 @@ const STABLE_MS = 30_000;
 /** An app without a health check counts as running once it stays up this long. */
 const NO_CHECK_RUNNING_MS = 1000;
 /**
- * How long an ended run's output may take to reach its log file before its last line is
- * read for the error: a process the app left behind can hold its output open.
+ * How long an ended run's output may take to reach its log file (before its last line is
+ * read for the error, or the daemon stops): a process the app left behind can hold it open.
  */
 const OUTPUT_SETTLE_MS = 1000;
 
@@ -114,8 +114,13 @@ export class AppRunner {
   private error: string | null = null;
   private stopped = false;
   private timers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly output: AppOutput;
 
-  constructor(private readonly options: RunnerOptions) {}
+  constructor(private readonly options: RunnerOptions) {
+    this.output = new AppOutput(options.paths.logFile, {
+      failed: (error) => options.outputFailed?.(error),
+    });
+  }
 
   get sandboxed(): boolean {
     return this.options.launcher.sandboxed;
@@ -139,6 +144,7 @@ export class AppRunner {
     this.timers.clear();
     const run = this.run;
     if (run && run.child.exitCode === null && run.child.signalCode === null) await run.end();
+    await this.output.finish(OUTPUT_SETTLE_MS);
     this.release();
     rmSync(this.options.paths.pidFile, { force: true });
     this.setState("stopped", null, true);
@@ -155,13 +161,10 @@ export class AppRunner {
       );
       return;
     }
-    const output = new AppOutput(paths.logFile, {
-      failed: (error) => this.options.outputFailed?.(error),
-    });
     let run: Launched;
     try {
-      run = await launcher.spawn(output, (child, code, signal) =>
-        this.exited(child, code, signal, output),
+      run = await launcher.spawn(this.output, (child, code, signal) =>
+        this.exited(child, code, signal),
       );
     } catch (error) {
       this.fail(`cannot start ${launcher.program}: ${(error as Error).message}`, () =>
@@ -185,7 +188,7 @@ export class AppRunner {
       await run.end();
       rmSync(paths.pidFile, { force: true });
       run.release();
-      await output.settled(OUTPUT_SETTLE_MS);
+      await this.output.finish(OUTPUT_SETTLE_MS);
       const last = lastLine(paths.logFile);
       this.fail(
         `${(error as Error).message}${last ? `; its last output: ${last}` : ""}`,
@@ -249,7 +252,6 @@ export class AppRunner {
     child: Subprocess,
     code: number | null,
     signal: number | string | null,
-    output: AppOutput,
   ): Promise<void> {
     if (this.run?.child !== child) return;
     rmSync(this.options.paths.pidFile, { force: true });
@@ -257,7 +259,7 @@ export class AppRunner {
     this.release();
     if (Date.now() - this.startedAt > STABLE_MS) this.failuresInARow = 0;
     const how = signal !== null ? `was killed by signal ${signal}` : `exited with code ${code}`;
-    await output.settled(OUTPUT_SETTLE_MS);
+    await this.output.finish(OUTPUT_SETTLE_MS);
     const last = lastLine(this.options.paths.logFile);
     this.fail(
       `${this.options.launcher.ends} ${how}${last ? `; its last output: ${last}` : ""}`,

@@ -25,8 +25,8 @@ import { SQLITE_CHUNK_BYTES } from "../../protocol/backup/chunker.ts";
 import type { BlobType } from "../../protocol/backup/formats.ts";
 import { encodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
 import { fileSystemError } from "../errors.ts";
-import { type FileIdentity, openConfined, openInside } from "./confined-open.ts";
-import { databaseFiles, isNoSuchName } from "./database-files.ts";
+import { type FileIdentity, lstatIfThere, openConfined, openInside } from "./confined-open.ts";
+import { databaseFiles, startsWith } from "./database-files.ts";
 import type { FileCache, FileFacts } from "./file-cache.ts";
 import { isSparse, sqliteImageOf } from "./sqlite-image.ts";
 
@@ -78,6 +78,8 @@ export interface ArchiveResult {
   readonly changing: readonly string[];
 }
 
+type FileStat = NonNullable<ReturnType<Archiver["lstat"]>>;
+
 /** What a directory's entries add up to: their nodes, and the chunks of files still being named. */
 interface Listing {
   readonly nodes: TreeNode[];
@@ -86,8 +88,12 @@ interface Listing {
 
 const READ_BUFFER_BYTES = 16 * 1024 * 1024;
 const READ_ATTEMPTS = 3;
-const SQLITE_HEADER = "SQLite format 3\0";
+const SQLITE_HEADER = Buffer.from("SQLite format 3\0", "latin1");
 const SQLITE_SIDECARS = ["-wal", "-shm", "-journal"];
+/** How many copies of a database are tried for one of a single moment. */
+const IMAGE_ATTEMPTS = 3;
+/** How long the second try waits for a writer to finish (the third twice as long). */
+const IMAGE_RETRY_MS = 50;
 
 export class Archiver {
   private readonly buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
@@ -175,24 +181,24 @@ export class Archiver {
       }
       return undefined;
     };
-    const into: Listing = { nodes: [], contents: [] };
-    const imaged = new Set<string>();
-    const sidecars: { name: string; database: string; suffix: string }[] = [];
-    for (const entry of entries) {
-      if (skip?.(entry.name)) continue;
-      const sidecar = sidecarOf(entry.name);
-      if (sidecar) sidecars.push({ name: entry.name, ...sidecar });
-      else if (await this.entry(dir, entry.name, at, realRoot, into)) imaged.add(entry.name);
+    // A database's log and journal, found first: they are read right after it, if at all.
+    const sidecars = new Map<string, string[]>();
+    const isSidecar = new Set<string>();
+    for (const { name } of entries) {
+      const sidecar = skip?.(name) ? undefined : sidecarOf(name);
+      if (!sidecar) continue;
+      isSidecar.add(name);
+      // Its shared memory is an index of its log that SQLite makes anew: never kept.
+      if (sidecar.suffix !== "-shm")
+        sidecars.set(sidecar.database, [...(sidecars.get(sidecar.database) ?? []), name]);
     }
-    // An imaged database stands alone. One read as a file keeps its log and its journal
-    // beside it, for SQLite to replay or roll back once restored; its shared memory is an
-    // index of the log that SQLite makes anew. A sparse "log" is none SQLite wrote: holes
-    // cost an app nothing, and reading a terabyte of them would take hours.
-    for (const { name, database, suffix } of sidecars) {
-      if (suffix === "-shm" || imaged.has(database)) continue;
-      const stat = this.lstat(join(dir, name));
-      if (stat && !isSparse({ size: Number(stat.size), blocks: Number(stat.blocks) }))
-        await this.entry(dir, name, at, realRoot, into);
+    const into: Listing = { nodes: [], contents: [] };
+    for (const { name } of entries) {
+      if (skip?.(name) || isSidecar.has(name)) continue;
+      const added = await this.entry(dir, name, at, realRoot, into);
+      const beside = sidecars.get(name);
+      if (beside && added?.imaged === false)
+        await this.besideDatabase(dir, name, added.looked, beside, at, realRoot, into);
     }
     // Files' chunks are named on worker threads while the next files are read: the
     // directory waits for them once, at its end.
@@ -201,8 +207,39 @@ export class Archiver {
   }
 
   /**
-   * Adds the entry `name` of `dir` to `into`: true when it is a SQLite database that was
-   * imaged. Sockets, FIFOs and devices are not data: they are skipped.
+   * A database not imaged (it was read as a file) keeps its log and its journal beside it,
+   * read right after it, for SQLite to replay or roll back once restored: but only if the
+   * database was not written since it was looked at. Otherwise they are of another moment
+   * than it, and replayed over it would break it: they are left out, and it is said to be
+   * changing. A sparse "log" is none SQLite wrote: holes cost an app nothing, and reading a
+   * terabyte of them would take hours.
+   */
+  private async besideDatabase(
+    dir: string,
+    database: string,
+    looked: FileStat,
+    sidecars: readonly string[],
+    at: string,
+    realRoot: string,
+    into: Listing,
+  ): Promise<void> {
+    const before = into.nodes.length;
+    for (const name of sidecars) {
+      const stat = this.lstat(join(dir, name));
+      if (stat && !isSparse({ size: Number(stat.size), blocks: Number(stat.blocks) }))
+        await this.entry(dir, name, at, realRoot, into);
+    }
+    const now = this.lstat(join(dir, database));
+    if (now?.ctimeNs === looked.ctimeNs && now.size === looked.size) return;
+    into.nodes.splice(before);
+    const rel = `${at}/${database}`;
+    if (!this.changing.includes(rel)) this.changing.push(rel);
+  }
+
+  /**
+   * Adds the entry `name` of `dir` to `into`: for a file, whether it is a SQLite database
+   * that was imaged, and how it looked before it was read. Undefined for anything else, or
+   * what is gone: sockets, FIFOs and devices are not data, and are skipped.
    */
   private async entry(
     dir: string,
@@ -210,11 +247,11 @@ export class Archiver {
     at: string,
     realRoot: string,
     into: Listing,
-  ): Promise<boolean> {
+  ): Promise<{ imaged: boolean; looked: FileStat } | undefined> {
     const path = join(dir, name);
     const rel = `${at}/${name}`;
     const stat = this.lstat(path);
-    if (!stat) return false; // gone since the listing: nothing to keep
+    if (!stat) return undefined; // gone since the listing: nothing to keep
     const common = { name, mode: Number(stat.mode) & 0o7777, mtimeNs: String(stat.mtimeNs) };
     if (stat.isDirectory()) {
       into.nodes.push({
@@ -226,7 +263,7 @@ export class Archiver {
       into.nodes.push({ ...common, type: "symlink", target: readlinkSync(path) });
     } else if (stat.isFile()) {
       const file = await this.file(path, rel, stat, realRoot);
-      if (!file) return false;
+      if (!file) return undefined;
       const { imaged, ...facts } = file;
       const node = { ...common, type: "file" as const, ...facts, content: [] as string[] };
       into.nodes.push(node);
@@ -235,9 +272,9 @@ export class Archiver {
       });
       filled.catch(() => {}); // awaited by the directory, unless an error ends it first
       into.contents.push(filled);
-      return imaged;
+      return { imaged, looked: stat };
     }
-    return false;
+    return undefined;
   }
 
   private async file(
@@ -421,9 +458,8 @@ export class Archiver {
 
   private lstat(path: string) {
     try {
-      return lstatSync(path, { bigint: true });
+      return lstatIfThere(path);
     } catch (error) {
-      if (isNoSuchName(error)) return undefined;
       throw fileSystemError(error, "read", path) ?? error;
     }
   }
@@ -442,26 +478,15 @@ function factsOf(
 
 /** Whether the file looked at as `identity`, still inside the tree, is a SQLite database. */
 function isSqliteFile(path: string, realRoot: string, identity: FileIdentity): boolean {
-  return hasSqliteHeader(openConfined(path, realRoot, identity));
+  return startsWith(openConfined(path, realRoot, identity), SQLITE_HEADER);
 }
 
 /** Whether `path` is a SQLite database inside the tree: a regular file, not through a link. */
 function isSqliteInside(path: string, realRoot: string): boolean {
   try {
-    return hasSqliteHeader(openInside(path, realRoot));
+    return startsWith(openInside(path, realRoot), SQLITE_HEADER);
   } catch {
     return false;
-  }
-}
-
-/** Whether the file open at `fd` starts with SQLite's header; closes it. */
-function hasSqliteHeader(fd: number | undefined): boolean {
-  if (fd === undefined) return false;
-  try {
-    const header = Buffer.alloc(16);
-    return readSync(fd, header, 0, 16, 0) === 16 && header.toString("latin1") === SQLITE_HEADER;
-  } finally {
-    closeSync(fd);
   }
 }
 
@@ -500,8 +525,3 @@ export function measure(root: ReadonlyMap<string, Entry>): { files: number; byte
   visit(root);
   return total;
 }
-
-/** How many copies of a database are tried for one of a single moment. */
-const IMAGE_ATTEMPTS = 3;
-/** How long the second try waits for a writer to finish (the third twice as long). */
-const IMAGE_RETRY_MS = 50;

@@ -7,7 +7,7 @@
  * very file that was looked at (device and inode), and must have landed inside the tree
  * (the descriptor's own path, as the kernel has it).
  */
-import { closeSync, constants, fstatSync, openSync, readlinkSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync } from "node:fs";
 
 export interface FileIdentity {
   readonly dev: bigint;
@@ -34,8 +34,7 @@ export function openConfined(
     // At its last step a link is named, not followed: it is then no regular file.
     named = openSync(path, O_PATH | constants.O_NOFOLLOW);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR" || code === "ENAMETOOLONG") return undefined;
+    if (isNoSuchName(error)) return undefined;
     throw error;
   }
   try {
@@ -60,7 +59,14 @@ export function isConfined(fd: number, realRoot: string, expected: FileIdentity)
  * is. For a tree someone else writes to whose files are read by name, not looked at first.
  */
 export function openInside(path: string, realRoot: string): number | undefined {
-  const named = openSync(path, O_PATH | constants.O_NOFOLLOW);
+  let named: number;
+  try {
+    named = openSync(path, O_PATH | constants.O_NOFOLLOW);
+  } catch (error) {
+    // A loop of links above it leads nowhere, like a link at its last step.
+    if ((error as NodeJS.ErrnoException).code === "ELOOP") return undefined;
+    throw error;
+  }
   try {
     return fstatSync(named).isFile() && landedInside(named, realRoot)
       ? openNamed(named)
@@ -79,4 +85,24 @@ function openNamed(named: number): number {
 function landedInside(fd: number, realRoot: string): boolean {
   const prefix = realRoot.endsWith("/") ? realRoot : `${realRoot}/`;
   return readlinkSync(`/proc/self/fd/${fd}`).startsWith(prefix);
+}
+
+/** The file at `path` as it is (a link as a link), or undefined when nothing is at that name. */
+export function lstatIfThere(path: string) {
+  try {
+    return lstatSync(path, { bigint: true });
+  } catch (error) {
+    if (isNoSuchName(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Whether `error` says nothing is at a name: none there, a file where a directory is
+ * named, a loop of links on the way (a directory the app swapped for one), or a name the
+ * file system cannot hold (a database's own name at the longest leaves no room for `-wal`).
+ */
+export function isNoSuchName(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === "ENOENT" || code === "ENOTDIR" || code === "ELOOP" || code === "ENAMETOOLONG";
 }

@@ -4,8 +4,8 @@
  * opened inside the tree; and whether they are still quiet, asked before and after they
  * are copied for an image (sqlite-image.ts).
  */
-import { closeSync, fstatSync, lstatSync, readSync } from "node:fs";
-import { openInside } from "./confined-open.ts";
+import { closeSync, fstatSync, readSync } from "node:fs";
+import { isNoSuchName, lstatIfThere, openInside } from "./confined-open.ts";
 import type { DatabaseFiles } from "./sqlite-image.ts";
 
 /** The first bytes of a rollback journal that holds a transaction (sqlite.org/fileformat2). */
@@ -34,7 +34,7 @@ export function databaseFiles(
  * over newer pages, they would undo them.
  */
 function logIsStill(path: string, log: number | undefined): boolean {
-  const named = lstatOrNone(path);
+  const named = lstatIfThere(path);
   if (log === undefined) return named === undefined;
   const held = fstatSync(log, { bigint: true });
   return named !== undefined && held.nlink > 0n && held.ino === named.ino && held.dev === named.dev;
@@ -47,13 +47,15 @@ function logIsStill(path: string, log: number | undefined): boolean {
  * holds none.
  */
 function isHotJournal(path: string, realRoot: string): boolean {
-  const fd = openOrNone(path, realRoot);
+  return startsWith(openOrNone(path, realRoot), JOURNAL_MAGIC);
+}
+
+/** Whether the file open at `fd` (if any) starts with `prefix`; closes it. */
+export function startsWith(fd: number | undefined, prefix: Uint8Array): boolean {
   if (fd === undefined) return false;
   try {
-    const header = Buffer.alloc(JOURNAL_MAGIC.length);
-    return (
-      readSync(fd, header, 0, header.length, 0) === header.length && header.equals(JOURNAL_MAGIC)
-    );
+    const start = Buffer.alloc(prefix.length);
+    return readSync(fd, start, 0, start.length, 0) === start.length && start.equals(prefix);
   } finally {
     closeSync(fd);
   }
@@ -67,22 +69,4 @@ function openOrNone(path: string, realRoot: string): number | undefined {
     if (isNoSuchName(error)) return undefined;
     throw error;
   }
-}
-
-function lstatOrNone(path: string) {
-  try {
-    return lstatSync(path, { bigint: true });
-  } catch (error) {
-    if (isNoSuchName(error)) return undefined;
-    throw error;
-  }
-}
-
-/**
- * Whether `error` says there is nothing at a name: none there, or a name the file system
- * cannot hold (a database's own name at the longest leaves no room for `-wal`).
- */
-export function isNoSuchName(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code === "ENOENT" || code === "ENAMETOOLONG";
 }

@@ -63,9 +63,10 @@ export interface DatabaseFiles {
 }
 
 /**
- * How long the database file must have been left alone before it is copied. A file's
- * change time comes from the kernel's coarse clock, one tick (10 ms at most) at a time: a
- * write in the same tick as the last would leave it as it was, and go unseen.
+ * How long a database in WAL mode must have been left alone before it is copied: a
+ * checkpoint writes pages into its file without its change counter, so only the file's
+ * change time tells, and that comes from the kernel's coarse clock, a tick (10 ms at most)
+ * at a time: a write in the same tick as the last would leave it as it was, unseen.
  */
 export const SETTLED_MS = 20;
 
@@ -77,13 +78,14 @@ export const SETTLED_MS = 20;
  * between that check and SQLite's open took it to a file outside the tree (the zone's state,
  * another app's replica), which the app then had in its own snapshot.
  *
- * The copy is of one moment when the database file was not written while it was copied
- * (its change time and size are as before, and it had been left alone SETTLED_MS before),
- * its log not started anew (the salts of the log's header are as before; frames appended
- * meanwhile are past what was copied, or torn and so not read), and `files.quiet()` held
- * before and after. Undefined when it is not, or SQLite cannot read it, or a file is
- * sparse: a log of a terabyte of holes costs an app nothing, and copying it all would hold
- * the daemon and fill the disk.
+ * The copy is of one moment when, between a look before it and one after, `files.quiet()`
+ * held (no writer part way, the same log), the database's change counter and size stayed
+ * (every commit of a journaled database changes the counter) and, with a log, its header's
+ * salts stayed (a log started anew changes them; frames appended meanwhile are past what
+ * was copied, or torn and so not read) and the file's change time too, the file having
+ * been left alone SETTLED_MS before. Undefined when it is not, when SQLite cannot read it,
+ * or when the database file is mostly holes (costing an app nothing, it would be copied
+ * whole). Of the log, only the frames of its present salts are copied.
  */
 export function sqliteImageOf(
   files: DatabaseFiles,
@@ -91,20 +93,16 @@ export function sqliteImageOf(
   settledMs = SETTLED_MS,
 ): Uint8Array | undefined {
   const before = moment(files);
-  const settled = BigInt(Date.now() - settledMs) * 1_000_000n >= before.databaseChangedNs;
-  if (!settled || !files.quiet()) return undefined;
-  if (
-    isSparse(fstatSync(files.database)) ||
-    (files.log !== undefined && isSparse(fstatSync(files.log)))
-  )
+  if (files.log !== undefined && BigInt(Date.now() - settledMs) * 1_000_000n < before.changedNs)
     return undefined;
+  if (!files.quiet() || isSparse(fstatSync(files.database))) return undefined;
   mkdirSync(scratchDir, { recursive: true, mode: 0o700 });
   // Our own directory (0700): nobody else can put a journal beside the copy for SQLite.
   const own = mkdtempSync(join(scratchDir, "sqlite-copy-"));
   const copy = join(own, "copy.db");
   try {
     copyInto(files.database, copy);
-    if (files.log !== undefined) copyInto(files.log, `${copy}-wal`);
+    if (files.log !== undefined) copyLogInto(files.log, `${copy}-wal`);
     if (!files.quiet() || !sameMoment(before, moment(files))) return undefined;
     // Our own copy: opened to write, so that SQLite can read its log (a reader of a log
     // needs its shared-memory index, which it makes beside it).
@@ -115,30 +113,78 @@ export function sqliteImageOf(
 }
 
 interface Moment {
-  readonly databaseChangedNs: bigint;
-  readonly databaseSize: bigint;
-  /** The log header's salts (zeros when it has none, or no header yet). */
-  readonly salts: Uint8Array;
+  readonly size: bigint;
+  /** The database file's change time: told apart only with a log (see SETTLED_MS). */
+  readonly changedNs: bigint;
+  /** The database header's change counter, then the log header's salts (zeros without). */
+  readonly counters: Uint8Array;
 }
 
 function moment(files: DatabaseFiles): Moment {
   const stat = fstatSync(files.database, { bigint: true });
-  const salts = new Uint8Array(8);
-  if (files.log !== undefined) readSync(files.log, salts, 0, 8, 16);
-  return { databaseChangedNs: stat.ctimeNs, databaseSize: stat.size, salts };
+  const counters = new Uint8Array(12);
+  readSync(files.database, counters, 0, 4, 24);
+  if (files.log !== undefined) readSync(files.log, counters, 4, 8, 16);
+  return {
+    size: stat.size,
+    changedNs: files.log === undefined ? 0n : stat.ctimeNs,
+    counters,
+  };
 }
 
 function sameMoment(a: Moment, b: Moment): boolean {
   return (
-    a.databaseChangedNs === b.databaseChangedNs &&
-    a.databaseSize === b.databaseSize &&
-    a.salts.every((byte, i) => byte === b.salts[i])
+    a.size === b.size &&
+    a.changedNs === b.changedNs &&
+    a.counters.every((byte, i) => byte === b.counters[i])
   );
 }
 
-/** Whether a file holds far fewer blocks than its size says: mostly holes. */
+/**
+ * Whether a file holds far fewer blocks than its size says: mostly holes. Loose, since a
+ * compressing file system also holds fewer blocks than the bytes it is given.
+ */
 export function isSparse(stat: { readonly size: number; readonly blocks: number }): boolean {
-  return stat.size > 1024 * 1024 && stat.blocks * 512 < stat.size / 2;
+  return stat.size > 64 * 1024 * 1024 && stat.blocks * 512 < stat.size / 8;
+}
+
+/** The write-ahead log's header, and each frame's header before its page (sqlite.org/walformat). */
+const LOG_HEADER_BYTES = 32;
+const FRAME_HEADER_BYTES = 24;
+
+/**
+ * Copies the log at `fd`: its header and the frames that carry its salts, up to the first
+ * that does not. SQLite reads no further either; what lies past (a frame half written,
+ * one of an earlier log, or holes) is not copied.
+ */
+function copyLogInto(fd: number, path: string): void {
+  const out = openSync(path, "wx", 0o600);
+  try {
+    const header = new Uint8Array(LOG_HEADER_BYTES);
+    if (readSync(fd, header, 0, LOG_HEADER_BYTES, 0) < LOG_HEADER_BYTES) return;
+    writeSync(out, header);
+    const view = new DataView(header.buffer);
+    const raw = view.getUint32(8);
+    const pageSize = raw === 1 ? 65_536 : raw;
+    if (pageSize < 512 || pageSize > 65_536 || (pageSize & (pageSize - 1)) !== 0) return;
+    const frameBytes = FRAME_HEADER_BYTES + pageSize;
+    const buffer = new Uint8Array(frameBytes * Math.max(1, Math.floor((1 << 20) / frameBytes)));
+    for (let at = LOG_HEADER_BYTES; ; ) {
+      const read = readSync(fd, buffer, 0, buffer.length, at);
+      let frames = 0;
+      while ((frames + 1) * frameBytes <= read) {
+        const frame = frames * frameBytes;
+        const salted = buffer.subarray(frame + 8, frame + 16);
+        if (!salted.every((byte, i) => byte === header[16 + i])) break;
+        frames++;
+      }
+      if (frames > 0) writeSync(out, buffer, 0, frames * frameBytes);
+      if (frames * frameBytes < buffer.length) return;
+      at += read;
+    }
+  } finally {
+    closeSync(out);
+  }
 }
 
 function copyInto(fd: number, path: string): void {
