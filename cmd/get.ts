@@ -2,6 +2,7 @@
 import { resolve } from "node:path";
 import { BuckyError } from "../lib/errors.ts";
 import { getObject } from "../lib/ndn/files.ts";
+import { removePartialFiles } from "../lib/ndn/partial-file.ts";
 import { defineBuckyCommand } from "./command.ts";
 
 export default defineBuckyCommand({
@@ -25,14 +26,21 @@ export default defineBuckyCommand({
       description: "Where to write the file (it must not exist)",
     },
   },
-  run: (args, context) =>
-    getObject({
-      home: context.home,
-      id: args.id,
-      output: outputPath(args.output),
-      log: context.log,
-      now: context.now,
-    }),
+  run: async (args, context) => {
+    const output = outputPath(args.output);
+    const endInterrupted = removingPartialFilesOnSignals();
+    try {
+      return await getObject({
+        home: context.home,
+        id: args.id,
+        output,
+        log: context.log,
+        now: context.now,
+      });
+    } finally {
+      endInterrupted();
+    }
+  },
   text: (result) => `Wrote ${result.size} bytes to ${result.path}`,
 });
 
@@ -48,4 +56,26 @@ function outputPath(output: string): string {
       "Name a file that does not exist yet: bucky get writes it whole, every chunk verified, then renames it in place.",
     );
   return resolve(output);
+}
+
+/** Signals that end a command run by hand, with their numbers (the exit code is 128 + it). */
+const ENDING_SIGNALS = { SIGINT: 2, SIGHUP: 1, SIGTERM: 15 } as const;
+
+/**
+ * While a fetch runs, a signal that ends the command (Ctrl-C) first removes the file it was
+ * writing, which would otherwise be left beside the destination under a hidden name.
+ * Returns what puts the signals back as they were.
+ */
+function removingPartialFilesOnSignals(): () => void {
+  const handlers = Object.entries(ENDING_SIGNALS).map(([signal, number]) => {
+    const handler = () => {
+      removePartialFiles();
+      process.exit(128 + number);
+    };
+    process.on(signal, handler);
+    return () => process.off(signal, handler);
+  });
+  return () => {
+    for (const off of handlers) off();
+  };
 }

@@ -8,6 +8,7 @@ import type { ObjectId } from "../protocol/ndn.ts";
 import { PUBLIC_BUDGET_KEY, signBudget } from "../protocol/zone-budget.ts";
 import {
   answeredOnceHeld,
+  BUCKY,
   bucky,
   buckyJson,
   chunkPath,
@@ -149,6 +150,49 @@ describe("bucky get", () => {
     expect(jsonError(result).message).toContain("failed verification");
     expect(readdirSync(outDir)).toEqual([]);
     expect(existsSync(join(outDir, "out.bin"))).toBe(false);
+  });
+});
+
+describe("bucky get, interrupted or raced", () => {
+  /** `bucky get id -o out` on alpha, started: beta alone holds `id`. */
+  const getOnAlpha = (id: string, out: string) =>
+    Bun.spawn([BUCKY, "get", id, "-o", out, "--home", alpha.home, "--json"], {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratchDir() },
+    });
+
+  test("Ctrl-C leaves no partial file; a file that took the name meanwhile is not written over", async () => {
+    const id = storeChunkAlone(beta.home, new Uint8Array(randomBytes(100_000)));
+    const dir = scratchDir();
+    const partials = () => readdirSync(dir).filter((name) => name.endsWith(".bucky-partial"));
+    const writing = () =>
+      waitFor("the fetch's file", () => (partials().length > 0 ? true : undefined));
+    // beta is stopped: each fetch waits for it, its file begun.
+    process.kill(beta.pid, "SIGSTOP");
+    let raced: ReturnType<typeof getOnAlpha>;
+    try {
+      const interrupted = getOnAlpha(id, join(dir, "a.bin"));
+      await writing();
+      interrupted.kill("SIGINT");
+      expect(await interrupted.exited).toBe(130);
+      expect(readdirSync(dir)).toEqual([]);
+      raced = getOnAlpha(id, join(dir, "b.bin"));
+      await writing();
+      writeFileSync(join(dir, "b.bin"), "mine\n");
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
+    const [code, stdout, stderr] = await Promise.all([
+      raced.exited,
+      new Response(raced.stdout).text(),
+      new Response(raced.stderr).text(),
+    ]);
+    const refused = jsonError({ exitCode: code, signal: null, stdout, stderr });
+    expect([code, refused.code]).toEqual([1, "E_EXISTS"]);
+    expect(refused.message).toContain("appeared while the file was fetched");
+    expect(readFileSync(join(dir, "b.bin"), "utf8")).toBe("mine\n");
+    expect(readdirSync(dir)).toEqual(["b.bin"]);
   });
 });
 

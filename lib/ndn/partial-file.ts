@@ -10,13 +10,19 @@
  * pages (a file's tail), or all of it where O_DIRECT is refused, goes through the cache and
  * is handed to the disk every SYNC_EVERY_BYTES while the fetch goes on. Either way the
  * final fsync makes the file durable: it flushes the disk's own cache too.
+ *
+ * The destination is never written over: the file takes its name by a hard link, which
+ * fails if something took the name while the fetch went on. A command interrupted by a
+ * signal removes its partial files first (removePartialFiles).
  */
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
   constants,
+  existsSync,
   fdatasync,
   fsyncSync,
+  linkSync,
   openSync,
   renameSync,
   rmSync,
@@ -24,7 +30,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { fsyncDirectory } from "../atomic-file.ts";
-import { fileSystemError } from "../errors.ts";
+import { BuckyError, fileSystemError } from "../errors.ts";
 
 /** What O_DIRECT asks of a write's offset, length and memory here (the page size). */
 export const DIRECT_ALIGN_BYTES = 4096;
@@ -35,6 +41,15 @@ export const DIRECT_ALIGN_BYTES = 4096;
  * write it all while the fetch waits (0.7 s of 3 for 1 GiB here).
  */
 const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
+
+/** The temporary files of this process's fetches that are not done yet. */
+const partialFiles = new Set<string>();
+
+/** Removes the temporary files of fetches not done yet: for a command ended by a signal. */
+export function removePartialFiles(): void {
+  for (const path of partialFiles) rmSync(path, { force: true });
+  partialFiles.clear();
+}
 
 export class PartialFile {
   private readonly syncing: BackgroundSync;
@@ -59,11 +74,13 @@ export class PartialFile {
     } catch (error) {
       throw fileSystemError(error, "write", destination) ?? error;
     }
+    partialFiles.add(temp);
     try {
       return new PartialFile(destination, temp, fd, openDirect(temp));
     } catch (error) {
       closeSync(fd);
       rmSync(temp, { force: true });
+      partialFiles.delete(temp);
       throw fileSystemError(error, "write", destination) ?? error;
     }
   }
@@ -94,11 +111,12 @@ export class PartialFile {
     }
     this.close();
     try {
-      renameSync(this.temp, this.destination);
+      takeName(this.temp, this.destination);
     } catch (error) {
-      rmSync(this.temp, { force: true });
+      this.remove();
       throw fileSystemError(error, "write", this.destination) ?? error;
     }
+    this.remove();
     try {
       fsyncDirectory(dirname(this.destination));
     } catch (error) {
@@ -114,13 +132,44 @@ export class PartialFile {
 
   private discardNow(): void {
     this.close();
+    this.remove();
+  }
+
+  private remove(): void {
     rmSync(this.temp, { force: true });
+    partialFiles.delete(this.temp);
   }
 
   private close(): void {
     closeSync(this.fd);
     if (this.directFd !== undefined) closeSync(this.directFd);
   }
+}
+
+/**
+ * Gives the file at `temp` the name `destination` unless something has it: a hard link
+ * fails where a rename would write over it. A file system without hard links gets a
+ * rename, after a look.
+ */
+function takeName(temp: string, destination: string): void {
+  try {
+    linkSync(temp, destination);
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") throw appeared(destination);
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw error;
+  }
+  if (existsSync(destination)) throw appeared(destination);
+  renameSync(temp, destination);
+}
+
+function appeared(destination: string): BuckyError {
+  return new BuckyError(
+    "E_EXISTS",
+    `${destination} appeared while the file was fetched; it was left as it is and nothing was written`,
+    "Fetch it again to another path with -o, or remove that file first.",
+  );
 }
 
 /** `path` opened again for writing with O_DIRECT; undefined where the file system refuses it. */
