@@ -438,6 +438,30 @@ export function userWriteProblem(
   }
 }
 
+/** Whether `key` records a credential: `users/<u>/credentials/<nonce>[/<gateway>]`. */
+export function isCredentialKey(key: string): boolean {
+  const [top, , field] = key.split("/", 3);
+  return top === "users" && field === "credentials";
+}
+
+/**
+ * Why writing `value` at the credential key `key`, which holds `held`, is refused: a
+ * credential is recorded once. Only the gateway its enrollment names writes it
+ * (userWriteProblem), once (lib/users/enrollment.ts); written again with another value,
+ * dated within its link's life by a clock its writer chose, it put the writer's own key in
+ * place of the person's, long after the link expired. Checked where the state is at hand
+ * (lib/state/held-rules.ts); every device applies a gateway's changesets in their order,
+ * so every device finds the same first one.
+ */
+export function credentialRewriteProblem(
+  key: string,
+  value: string | null,
+  held: string | null | undefined,
+): string | undefined {
+  if (held === undefined || held === null || held === value) return undefined;
+  return `${key} holds a credential already: a credential is recorded once`;
+}
+
 function requireUser(value: unknown): UserName {
   const text = requireString(value, "user", 64);
   const checked = checkUserName(text, true);

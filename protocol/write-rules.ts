@@ -28,6 +28,11 @@
  *   `system/` stay open to any member.
  * - Other keys under `devices/` are reserved; every other key is open to any member.
  *
+ * Two rules read more than the op, and are checked beside these: a changeset dated at or
+ * before its author's previous one is refused (lib/sync/ingest.ts), since rules above read
+ * its date; and a credential, recorded once, is not written again with another value
+ * (lib/state/held-rules.ts).
+ *
  * A bucky before some of these rules refuses keys they admit (WRITE_RULES_LEVEL,
  * levelNeededFor): a device publishes the level it reads in its `devices/<n>/info`, and
  * nothing of a kind a member in good standing would refuse is written (lib/zone/readers.ts).

@@ -11,8 +11,9 @@ import { RequestKeys } from "../lib/identity/request-keys.ts";
 import { createLog } from "../lib/log.ts";
 import { PeerClient } from "../lib/node/peer-client.ts";
 import { MemoryContacts, type Peer } from "../lib/node/peers.ts";
-import { type Changeset, type Op, signChangeset } from "../protocol/changeset.ts";
+import { type Changeset, decodeChangeset, type Op, signChangeset } from "../protocol/changeset.ts";
 import { type SigningKey, signingKeyFromSeed } from "../protocol/ed25519.ts";
+import { type Hlc, nextHlc } from "../protocol/hlc.ts";
 import { type DeviceId, deviceIdFromPublicKey, type ZoneId } from "../protocol/ids.ts";
 import { PairKeys } from "../protocol/pair-key.ts";
 import { type Ack, decodeAck, encodeEntries } from "../protocol/sync-messages.ts";
@@ -68,8 +69,8 @@ export async function actAs(home: string): Promise<Member> {
   );
   const db = new Database(join(home, "state.db"), { readonly: true });
   const last = db
-    .query<{ seq: number; hash: Uint8Array }, [string]>(
-      "SELECT seq, hash FROM changesets WHERE author = ? ORDER BY seq DESC LIMIT 1",
+    .query<{ seq: number; hash: Uint8Array; bytes: Uint8Array }, [string]>(
+      "SELECT seq, hash, bytes FROM changesets WHERE author = ? ORDER BY seq DESC LIMIT 1",
     )
     .get(id);
   db.close();
@@ -77,6 +78,9 @@ export async function actAs(home: string): Promise<Member> {
     seq: (last?.seq ?? 0) + 1,
     prev: last ? new Uint8Array(last.hash) : null,
   };
+  // The device's clock moves on from its last changeset's, as a device's does: every peer
+  // refuses a changeset dated at or before its author's previous one.
+  let clock: Hlc | undefined = last ? decodeChangeset(new Uint8Array(last.bytes)).hlc : undefined;
   const member: Member = {
     key,
     id,
@@ -84,13 +88,14 @@ export async function actAs(home: string): Promise<Member> {
     pairKeys,
     next: () => head,
     changeset(ops, overrides = {}) {
+      clock = nextHlc(clock, Date.now());
       return signChangeset(
         {
           zone: member.zone,
           author: id,
           seq: head.seq,
           prev: head.prev,
-          hlc: { ms: Date.now(), counter: 0 },
+          hlc: clock,
           ops,
           ...overrides,
         },

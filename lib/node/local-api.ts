@@ -2,6 +2,7 @@
  * The API the CLI (and, later, the control panel) uses on this device, served on a Unix
  * socket in the home with mode 0600: being able to open the socket is the authorization.
  */
+
 import { statSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { type Context, Hono } from "hono";
@@ -78,6 +79,7 @@ import { drainProgress, startDrain } from "../replica/drain.ts";
 import type { ConflictCopy } from "../replica/replication.ts";
 import { runSliced } from "../sliced.ts";
 import { budgetNotDeletable, ownerSignedBudget } from "../state/budgets.ts";
+import { nextStampMs } from "../state/feed.ts";
 import { deleteEntry, getEntry, type KeyValueStore, listEntries, setEntry } from "../state/kv.ts";
 import { otherMemberNames } from "../sync/membership.ts";
 import { personMayUseApp, reachOf } from "../users/access.ts";
@@ -221,7 +223,9 @@ export function createLocalApp(
           {
             zoneId: node.zoneId,
             holdsOwnerKey: node.zone.holdsOwnerKey,
-            now: () => node.now(),
+            // Signed when its changeset will say it was written: the zone's time, which runs
+            // ahead of this device's clock once that was set back.
+            now: () => nextStampMs(node.db, node.now()),
             ownerKey: () => node.ownerKey(),
           },
           key,

@@ -3,9 +3,14 @@
  * to the previous one, stored, applied and sealed, all in one SQLite transaction.
  */
 import { desc, eq } from "drizzle-orm";
-import { type Changeset, type Op, signChangeset } from "../../protocol/changeset.ts";
+import {
+  type Changeset,
+  decodeChangeset,
+  type Op,
+  signChangeset,
+} from "../../protocol/changeset.ts";
 import type { SigningKey } from "../../protocol/ed25519.ts";
-import { nextHlc } from "../../protocol/hlc.ts";
+import { compareHlc, type Hlc, nextHlc } from "../../protocol/hlc.ts";
 import { type DeviceId, deviceIdFromPublicKey, type ZoneId } from "../../protocol/ids.ts";
 import { WRITE_RULES_LEVEL, writeProblem } from "../../protocol/write-rules.ts";
 import { BuckyError } from "../errors.ts";
@@ -16,6 +21,7 @@ import { loadMembership } from "../sync/membership.ts";
 import { ownRefusal } from "../sync/own-refusal.ts";
 import { heldBackError, refusingReaders } from "../zone/readers.ts";
 import { storeChangeset } from "./apply.ts";
+import { heldStateProblem } from "./held-rules.ts";
 import type { StateSeal } from "./seal.ts";
 
 export interface Author {
@@ -61,23 +67,6 @@ export function appendLocalChangeset(
       "Join it again from a fresh home (`bucky invite` on a device of the zone, then `bucky join <token>` here).",
     );
   }
-  for (const op of ops) {
-    const problem = writeProblem(op, { name: author.name, id: authorId }, author.zone, nowMs);
-    if (problem) {
-      throw new BuckyError(
-        "E_PERMISSION",
-        `cannot write ${op.key}: ${problem}`,
-        "Keys under boot/, devices/ and nodes/, and people's accounts and credentials, are managed by bucky itself.",
-      );
-    }
-  }
-  // A member of an older bucky would refuse it, and every later change of this device
-  // would wait at that member behind it: the zone would stall there, unsaid.
-  const refused = refusingReaders(db, () => loadMembership(db, author.zone), ops, {
-    name: author.name,
-    level: WRITE_RULES_LEVEL,
-  });
-  if (refused) throw heldBackError(refused.op, refused.readers);
   return durably(db, () => signAndStore(db, author, authorId, ops, nowMs, alongside));
 }
 
@@ -115,13 +104,34 @@ function signAndStore(
     const self = tx.select().from(node).get();
     if (!self) throw new Error("the node row is missing: the database was not initialized");
     const last = tx
-      .select({ seq: changesets.seq, hash: changesets.hash })
+      .select({ seq: changesets.seq, hash: changesets.hash, bytes: changesets.bytes })
       .from(changesets)
       .where(eq(changesets.author, authorId))
       .orderBy(desc(changesets.seq))
       .limit(1)
       .get();
-    const hlc = nextHlc({ ms: self.hlcMs, counter: self.hlcCounter }, nowMs);
+    // Past this device's own last changeset too, whatever its clock row says: every peer
+    // refuses a changeset dated at or before its author's previous one (lib/sync/ingest.ts).
+    const hlc = nextHlc(
+      latestOf(
+        { ms: self.hlcMs, counter: self.hlcCounter },
+        last ? decodeChangeset(new Uint8Array(last.bytes)).hlc : undefined,
+      ),
+      nowMs,
+    );
+    // Checked as every peer will check it: at the clock it carries, against what the state
+    // holds.
+    for (const op of ops) {
+      refuseByRule(op, writeProblem(op, { name: author.name, id: authorId }, author.zone, hlc.ms));
+      refuseByRule(op, heldStateProblem(db.$client, op));
+    }
+    // A member of an older bucky would refuse it, and every later change of this device
+    // would wait at that member behind it: the zone would stall there, unsaid.
+    const refused = refusingReaders(db, () => loadMembership(db, author.zone), ops, {
+      name: author.name,
+      level: WRITE_RULES_LEVEL,
+    });
+    if (refused) throw heldBackError(refused.op, refused.readers);
     const changeset = signChangeset(
       {
         zone: author.zone,
@@ -141,6 +151,33 @@ function signAndStore(
     // The write lock taken as it begins: read first and written later, it could not wait
     // for another process's write, and would fail as "locked".
   }, IMMEDIATE);
+}
+
+/**
+ * The clock (its milliseconds) of the next changeset this device signs, at wall time
+ * `nowMs`: what every peer checks a write's rules against (a budget's signing, a
+ * credential's link), which runs ahead of the wall clock once that was set back.
+ */
+export function nextStampMs(db: StateDb, nowMs: number): number {
+  const self = db.$client
+    .query<{ ms: number; counter: number }, []>(
+      "SELECT hlc_ms AS ms, hlc_counter AS counter FROM node",
+    )
+    .get();
+  return nextHlc(self ?? undefined, nowMs).ms;
+}
+
+function latestOf(a: Hlc, b: Hlc | undefined): Hlc {
+  return b !== undefined && compareHlc(b, a) > 0 ? b : a;
+}
+
+function refuseByRule(op: Op, problem: string | undefined): void {
+  if (problem === undefined) return;
+  throw new BuckyError(
+    "E_PERMISSION",
+    `cannot write ${op.key}: ${problem}`,
+    "Keys under boot/, devices/ and nodes/, and people's accounts and credentials, are managed by bucky itself.",
+  );
 }
 
 /** Within one transaction a later write to a key replaces an earlier one. */

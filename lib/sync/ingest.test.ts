@@ -219,7 +219,7 @@ describe("ingestEntries", () => {
             author,
             seq: 2 + i,
             prev: (made[i - 1] ?? first).hash,
-            ms: 2000 + i,
+            ms: first.hlc.ms + 1 + i,
             ops: [{ key: "apps/fork", value: `"${tag}${i}"` }],
           }),
         );
@@ -261,7 +261,7 @@ describe("ingestEntries", () => {
       author,
       seq: 4,
       prev: lastOfA.hash,
-      ms: 3000,
+      ms: first.hlc.ms + 10,
       ops: [{ key: "apps/fork", value: '"after"' }],
     });
     for (const to of [a, d]) expect(ingest(to, [after.bytes]).applied).toEqual([]);
@@ -289,7 +289,13 @@ describe("ingestEntries", () => {
     // other does not. n writes once it is admitted.
     const first = writeOn(c, "c", [{ key: "apps/kept", value: '"1"' }], 1500);
     const second = (ops: Op[]) =>
-      signedWith(c.key, { author: first.author, seq: 2, prev: first.hash, ms: 2000, ops });
+      signedWith(c.key, {
+        author: first.author,
+        seq: 2,
+        prev: first.hash,
+        ms: first.hlc.ms + 1,
+        ops,
+      });
     const n = deviceN();
     const admits = second([n.admission]);
     const other = second([{ key: "apps/fork", value: '"other"' }]);
@@ -377,7 +383,7 @@ describe("ingestEntries", () => {
         author: first.author,
         seq: 2,
         prev: first.hash,
-        ms: 2000,
+        ms: first.hlc.ms + 1,
         ops: [{ key: "apps/fork", value: `"${tag}"` }],
       });
     ingest(a, [first.bytes, second("a").bytes]);

@@ -7,6 +7,7 @@
 import {
   type Changeset,
   type DecodedChangeset,
+  decodeChangeset,
   verifyChangeset,
 } from "../../protocol/changeset.ts";
 import { verifyDeviceDocument } from "../../protocol/documents.ts";
@@ -20,6 +21,7 @@ import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { writeProblem } from "../../protocol/write-rules.ts";
 import type { Log } from "../log.ts";
 import { insertChangeset, PendingWrites } from "../state/apply.ts";
+import { dependsOnHeld, heldStateProblem } from "../state/held-rules.ts";
 import type { SealTally, StateSeal } from "../state/seal.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
 import { stateValue } from "../store/reads.ts";
@@ -255,7 +257,17 @@ function applyBatch(
       progress = false;
       const waiting: DecodedChangeset[] = [];
       for (const changeset of pending) {
-        const outcome = consider(db, tally, changeset, membership, feeds, keys, checked, context);
+        const outcome = consider(
+          db,
+          tally,
+          changeset,
+          membership,
+          feeds,
+          keys,
+          checked,
+          context,
+          () => writes.flush(db.$client, tally),
+        );
         if (outcome.kind === "applied") {
           progress = true;
           applied.push(changeset);
@@ -379,6 +391,8 @@ function consider(
   keys: Map<DeviceId, VerifyKey>,
   checked: CheckedEntries,
   context: IngestContext,
+  /** Writes what the batch applied so far to the state, for a rule on what it holds. */
+  flushWrites: () => void,
 ): Outcome {
   const member = membership.byId.get(changeset.author) ?? selfIntroduction(changeset, context.zone);
   if (!member) return { kind: "deferred" };
@@ -440,8 +454,22 @@ function consider(
   if (changeset.hlc.ms > context.nowMs + MAX_CLOCK_AHEAD_MS) {
     return { kind: "rejected", reason: "its clock is too far ahead of this device's" };
   }
+  // A device's clock only moves on (protocol/hlc.ts nextHlc): a changeset dated at or
+  // before its author's previous one chose its own date, to pass a rule that reads it (a
+  // credential within its link's life, a budget within its signing's).
+  if (head.hlc && compareHlc(changeset.hlc, head.hlc) <= 0) {
+    return {
+      kind: "rejected",
+      reason: `its clock is not past that of its author's changeset #${head.seq}: a device's clock only moves on`,
+      byRule: true,
+    };
+  }
   for (const op of changeset.ops) {
-    const problem = writeProblem(op, member, context.zone, changeset.hlc.ms, context.level);
+    let problem = writeProblem(op, member, context.zone, changeset.hlc.ms, context.level);
+    if (!problem && dependsOnHeld(op)) {
+      flushWrites();
+      problem = heldStateProblem(db.$client, op);
+    }
     if (problem) return { kind: "rejected", reason: problem, byRule: true };
   }
   // Stored now; its ops are the caller's to write (PendingWrites).
@@ -521,26 +549,39 @@ function cutContext(db: StateDb, context: Pick<IngestContext, "zone" | "log">): 
   return { log: context.log, membership: () => loadMembership(db, context.zone) };
 }
 
+/** The last changeset of an author's feed held here: its seq, hash and clock (none: seq 0). */
+interface FeedHead {
+  readonly seq: number;
+  readonly hash?: Uint8Array;
+  readonly hlc?: Hlc;
+}
+
 /**
- * The last seq and hash of each author's feed held here, read once and then tracked. Its
+ * The last seq, hash and clock of each author's feed held here, read once and then tracked. Its
  * queries, and advanceClock's, are SQL compiled once per connection (bun:sqlite's query
  * cache): built through drizzle, each was compiled again at every call, 0.1-0.4 ms, and
  * a page of small changesets asks them at every batch.
  */
 class FeedHeads {
-  private readonly heads = new Map<string, { seq: number; hash?: Uint8Array }>();
+  private readonly heads = new Map<string, FeedHead>();
 
   constructor(private readonly db: StateDb) {}
 
-  head(author: string): { seq: number; hash?: Uint8Array } {
+  head(author: string): FeedHead {
     let head = this.heads.get(author);
     if (!head) {
       const row = this.db.$client
-        .query<{ seq: number; hash: Uint8Array }, [string]>(
-          "SELECT seq, hash FROM changesets WHERE author = ?1 ORDER BY seq DESC LIMIT 1",
+        .query<{ seq: number; hash: Uint8Array; bytes: Uint8Array }, [string]>(
+          "SELECT seq, hash, bytes FROM changesets WHERE author = ?1 ORDER BY seq DESC LIMIT 1",
         )
         .get(author);
-      head = row ? { seq: row.seq, hash: new Uint8Array(row.hash) } : { seq: 0 };
+      head = row
+        ? {
+            seq: row.seq,
+            hash: new Uint8Array(row.hash),
+            hlc: decodeChangeset(new Uint8Array(row.bytes)).hlc,
+          }
+        : { seq: 0 };
       this.heads.set(author, head);
     }
     return head;
@@ -563,7 +604,11 @@ class FeedHeads {
   }
 
   advance(changeset: Changeset): void {
-    this.heads.set(changeset.author, { seq: changeset.seq, hash: changeset.hash });
+    this.heads.set(changeset.author, {
+      seq: changeset.seq,
+      hash: changeset.hash,
+      hlc: changeset.hlc,
+    });
   }
 }
 
