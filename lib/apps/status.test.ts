@@ -17,7 +17,7 @@ import {
 } from "../replica/test-held-app.ts";
 import { type TestNode, testOwner } from "../state/test-db.ts";
 import { loadMembership } from "../sync/membership.ts";
-import { appStatus, type ZoneView } from "./status.ts";
+import { appStatus, placementCandidates, type ZoneView } from "./status.ts";
 
 const LIVE_WINDOW_MS = 60_000;
 
@@ -43,6 +43,19 @@ function said(node: TestNode, nowMs: number) {
     error: status.error,
   };
 }
+
+describe("the devices alive lately", () => {
+  test("are those heard within the window either way of now: a clock set back keeps no dead device live", () => {
+    const nas = heldNotesZone({ copyOnNas: true });
+    const live = (nowMs: number) =>
+      placementCandidates(view(nas, nowMs), LIVE_WINDOW_MS).live.map((member) => member.name);
+    expect(live(HEARD_MS + 10_000)).toEqual(expect.arrayContaining(["laptop", "nas"]));
+    expect(live(HEARD_MS + 10 * LIVE_WINDOW_MS)).toEqual(["nas"]);
+    // nas's clock set back an hour, ten minutes after laptop was last heard: that hearing is
+    // dated fifty minutes ahead, and laptop is not live for it.
+    expect(live(HEARD_MS - 3_600_000 + 10 * 60_000)).toEqual(["nas"]);
+  });
+});
 
 describe("who status names as running an app with data", () => {
   test("a holder heard from lately: the holder, with its standby", () => {

@@ -83,10 +83,14 @@ export function placementCandidates(
     .filter((member) => standingOf(membership, member.id) === "member")
     .map((member) => ({ name: member.name as string, id: member.id as string }));
   const alive = lastHeardAlive(zone.db);
-  const since = zone.now() - liveWindowMs;
-  const live = members.filter(
-    (member) => member.id === zone.deviceId || (alive.get(member.id as DeviceId) ?? 0) >= since,
-  );
+  const nowMs = zone.now();
+  // Within the window either way of now: a hearing dated ahead by more (this device's clock
+  // was set back since) is an old one, and kept a dead device live for as long as the step.
+  const live = members.filter((member) => {
+    if (member.id === zone.deviceId) return true;
+    const heardAtMs = alive.get(member.id as DeviceId);
+    return heardAtMs !== undefined && Math.abs(nowMs - heardAtMs) <= liveWindowMs;
+  });
   return { members, live };
 }
 

@@ -15,6 +15,17 @@ describe("TokenBucket", () => {
     expect(bucket.take().ok).toBe(false);
   });
 
+  test("a clock set back earns nothing meanwhile, and owes nothing for the step", () => {
+    let now = 10 * 3_600_000;
+    const bucket = new TokenBucket(10, 100, () => now);
+    expect(bucket.take()).toEqual({ ok: true });
+    // Set back an hour: before, every take was refused for the hour.
+    now -= 3_600_000;
+    expect(bucket.take()).toEqual({ ok: true });
+    now += 1000;
+    for (let i = 0; i < 98; i++) expect(bucket.take()).toEqual({ ok: true });
+  });
+
   test("takeOwing runs into debt and says how long until it is paid", () => {
     let now = 0;
     const bucket = new TokenBucket(1000, 1000, () => now);

@@ -43,7 +43,10 @@ export class TokenBucket {
 
   private refill(): void {
     const now = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+    // A clock set back earns nothing meanwhile, rather than a debt as long as the step:
+    // counted from the moment before, every take was refused for that long.
+    const earnedMs = Math.max(0, now - this.last);
+    this.tokens = Math.min(this.burst, this.tokens + (earnedMs / 1000) * this.rate);
     this.last = now;
   }
 }
