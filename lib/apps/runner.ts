@@ -110,6 +110,7 @@ export class AppRunner {
   private restarts = 0;
   private exits = 0;
   private failuresInARow = 0;
+  /** When the run started, by performance.now(): the wall clock set on or back moves it not. */
   private startedAt = 0;
   private error: string | null = null;
   private stopped = false;
@@ -175,7 +176,7 @@ export class AppRunner {
     const child = run.child;
     this.run = run;
     writeFileSync(paths.pidFile, `${child.pid}\n`);
-    this.startedAt = Date.now();
+    this.startedAt = performance.now();
     if (this.stopped) {
       await this.stop();
       return;
@@ -235,13 +236,13 @@ export class AppRunner {
         if (this.state !== "running") this.setState("running", null);
       } else if (this.state === "running") {
         this.setState("unhealthy", `health check failed: ${problem}`);
-      } else if (this.state === "starting" && Date.now() - this.startedAt > health.graceMs) {
+      } else if (this.state === "starting" && performance.now() - this.startedAt > health.graceMs) {
         this.setState(
           "unhealthy",
           `not healthy ${health.graceMs / 1000} s after starting: ${problem}`,
         );
       }
-      if (Date.now() - this.startedAt > STABLE_MS && this.state === "running")
+      if (performance.now() - this.startedAt > STABLE_MS && this.state === "running")
         this.failuresInARow = 0;
       this.later(health.intervalMs, check);
     };
@@ -257,7 +258,7 @@ export class AppRunner {
     rmSync(this.options.paths.pidFile, { force: true });
     if (this.stopped) return;
     this.release();
-    if (Date.now() - this.startedAt > STABLE_MS) this.failuresInARow = 0;
+    if (performance.now() - this.startedAt > STABLE_MS) this.failuresInARow = 0;
     const how = signal !== null ? `was killed by signal ${signal}` : `exited with code ${code}`;
     await this.output.finish(OUTPUT_SETTLE_MS);
     const last = lastLine(this.options.paths.logFile);

@@ -266,7 +266,7 @@ export function listenAppPipe(options: PipeOptions): AppPipe {
   // One sweep for every connection, rather than a timer a connection re-armed at each chunk.
   const idleMs = idleTimeoutS * 1000;
   const sweep = setInterval(() => {
-    const movedBefore = Date.now() - idleMs;
+    const movedBefore = performance.now() - idleMs;
     for (const connection of everyOpen()) connection.endIfStill(movedBefore);
   }, idleMs / 4);
   const listener: TCPSocketListener<{ connection?: PipeConnection }> = Bun.listen({
@@ -371,8 +371,8 @@ class PipeConnection {
   private bytesOut = 0;
   /** The connection to the app, once open. */
   private appSocket: Socket<unknown> | undefined;
-  /** When a byte last moved either way (Date.now()). */
-  private moved = Date.now();
+  /** When a byte last moved either way, by performance.now(): the wall clock set on or back moves it not. */
+  private moved = performance.now();
   private ended: string | undefined;
 
   constructor(
@@ -409,7 +409,7 @@ class PipeConnection {
       },
       data: (_app, chunk) => {
         this.bytesOut += chunk.length;
-        this.moved = Date.now();
+        this.moved = performance.now();
         link.fromB(chunk);
       },
       drain: (app) => app.data.end?.flush(),
@@ -485,7 +485,7 @@ class PipeConnection {
   fromGateway(chunk: Uint8Array): void {
     if (this.ended) return;
     this.bytesIn += chunk.length;
-    this.moved = Date.now();
+    this.moved = performance.now();
     if (this.pending) {
       this.refuse(this.pending.error, this.pending.whose);
       return;
@@ -506,7 +506,7 @@ class PipeConnection {
   }
 
   gatewayDrained(): void {
-    this.moved = Date.now();
+    this.moved = performance.now();
     this.client.flush();
   }
 
