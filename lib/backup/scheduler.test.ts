@@ -133,3 +133,36 @@ test("a backup of this device paused (SIGSTOP) is no failure of the target: the 
     await scheduler.stop();
   }
 });
+
+test("a clock set back leaves no run dated ahead of it to wait for: the backup is due", async () => {
+  const paths = homePaths(home);
+  const backedUpAt = Date.parse("2026-06-02T12:00:00Z");
+  updateTargetStatus(paths, "disk", () => ({
+    lastBackup: { at: new Date(backedUpAt).toISOString(), snapshot: "s", durationMs: 1 },
+    lastPrune: { at: new Date(backedUpAt).toISOString() },
+    lastVerify: { at: new Date(backedUpAt).toISOString(), ok: true, damaged: 0 },
+  }));
+  const disk = {
+    name: "disk",
+    url: "/mnt/disk",
+    via: "nas",
+    route: { kind: "direct", connection: {} },
+  } as unknown as ResolvedTarget;
+  // Set back an hour, ten minutes after that backup: it is dated 50 minutes ahead.
+  const nowMs = backedUpAt - HOUR_MS + 10 * 60_000;
+  const scheduler = new BackupScheduler({
+    paths,
+    log: createLog({ level: "silent" }),
+    now: () => nowMs,
+    runtime: "/bin/false",
+    backupEveryMs: HOUR_MS,
+    verifyEveryMs: 24 * HOUR_MS,
+    targets: () => [disk],
+  });
+  try {
+    (scheduler as unknown as { tick(): void }).tick();
+    expect(scheduler.runningNow().map((run) => run.kind)).toEqual(["backup"]);
+  } finally {
+    await scheduler.stop();
+  }
+});

@@ -130,11 +130,10 @@ export class BackupScheduler {
       if (this.leftToAnotherRun(target.name)) continue;
       const last = status[target.name];
       const since = (at: string | undefined) =>
-        at ? now() - Date.parse(at) : Number.POSITIVE_INFINITY;
+        elapsedSince(at ? Date.parse(at) : undefined, now());
       // After a failure, wait a full interval too rather than hammering a target that is down.
       const failedLately = (kind: RunningWork["kind"]) =>
-        now() - (this.failedAt.get(`${target.name}\n${kind}`) ?? Number.NEGATIVE_INFINITY) <
-        backupEveryMs;
+        elapsedSince(this.failedAt.get(`${target.name}\n${kind}`), now()) < backupEveryMs;
       const lastAttempt = Math.min(since(last?.lastBackup?.at), since(last?.lastBackupError?.at));
       if (lastAttempt >= backupEveryMs && !failedLately("backup"))
         this.launch(target.name, "backup", ["backup", "run"]);
@@ -244,4 +243,14 @@ export class BackupScheduler {
 
 function lastLine(text: string): string {
   return text.trim().split("\n").at(-1)?.slice(0, 300) ?? "";
+}
+
+/**
+ * How long ago `atMs` was, by this device's clock: never (infinitely long) when it is not
+ * known, or dated ahead of now. A clock set back put every last run ahead of it, and no
+ * backup ran for as long as the step.
+ */
+function elapsedSince(atMs: number | undefined, nowMs: number): number {
+  if (atMs === undefined || Number.isNaN(atMs) || atMs > nowMs) return Number.POSITIVE_INFINITY;
+  return nowMs - atMs;
 }
