@@ -13,6 +13,7 @@
  * writer alone rotates its file.
  */
 import { closeSync, fstatSync, openSync, renameSync, statSync, writeSync } from "node:fs";
+import { concatBytes } from "../../protocol/encoding.ts";
 
 /** A log file past this is rotated: two files of it at most are kept. */
 export const APP_LOG_MAX_BYTES = 5 * 1024 * 1024;
@@ -106,7 +107,7 @@ export class AppOutput {
       for (;;) {
         const { done, value } = await reader.read();
         if (done || !value) break;
-        let bytes = partial ? concat(partial, value) : value;
+        let bytes = partial ? concatBytes(partial, value) : value;
         partial = undefined;
         const end = bytes.lastIndexOf(NEWLINE) + 1;
         if (end < bytes.length && bytes.length - end <= LONGEST_LINE) {
@@ -119,7 +120,7 @@ export class AppOutput {
     } catch {
       // The stream failed (its process was killed mid-read): what was read is written below.
     } finally {
-      if (partial) this.write(concat(partial, Uint8Array.of(NEWLINE)));
+      if (partial) this.write(concatBytes(partial, Uint8Array.of(NEWLINE)));
     }
   }
 
@@ -168,13 +169,6 @@ export class AppOutput {
     closeSync(this.fd);
     this.fd = undefined;
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(a.length + b.length);
-  joined.set(a);
-  joined.set(b, a.length);
-  return joined;
 }
 
 function sizeOf(path: string): number {
