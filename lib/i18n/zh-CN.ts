@@ -214,7 +214,7 @@ export const zhCN: Messages = {
         ? `${p.device} 已被撤销，保留其变更 #1–#${p.keptSeq}，但它的历史在第一个变更（#1）处就已分叉：任何撤销都无法保留得更少，每台设备保留各自持有的部分。`
         : `${p.device} 已被撤销，保留其变更 #1–#${p.keptSeq}，但它的历史在 #${p.seq} 处分叉：请在持有所有者密钥的设备的命令行上再次撤销它（设备页面只能撤销一次），以保留 #1–#${p.recutSeq}。这会在每台设备上丢弃它从 #${p.recutSeq + 1} 起写入的内容${p.admitted.length === 0 ? "" : `，包括它当时接纳的设备（${p.admitted.join("、")}），它们需要重新邀请`}。`,
     writesRefused: (p) =>
-      `${p.device} 拒绝 ${p.author} 从 #${p.fromSeq} 起的变更，因此这些变更都到达不了它：${p.device} 称“${p.reason}”。${p.device} 运行 bucky ${p.deviceVersion ?? "（未说明版本）"}，${p.author} 运行 bucky ${p.authorVersion ?? "（未说明版本）"}。${p.upgrade === null ? "请将两台设备更新到相同版本的 bucky。" : `请升级 ${p.upgrade}。`}`,
+      `${p.device} 拒绝 ${p.author} 从 #${p.fromSeq} 起的变更，因此这些变更都到达不了它：${p.device} 称“${p.reason}”。${p.device} 运行 bucky ${p.deviceVersion ?? "（未说明版本）"}，${p.author} 运行 bucky ${p.authorVersion ?? "（未说明版本）"}。${p.upgrade !== null ? `请升级 ${p.upgrade}。` : p.deviceVersion !== null && p.deviceVersion === p.authorVersion ? `两台设备运行相同版本的 bucky，任何更新都不会让它接受：${p.author} 写入了区域规则拒绝的内容（设备被他人控制，或其主目录被改动）。请吊销它，再从全新的主目录重新加入。` : "请将两台设备更新到相同版本的 bucky。"}`,
     brokenChain: (p) =>
       `${p.device} 可能签署了两段历史：${p.peer} 持有的它的变更与本设备持有的不相接（在第 #${p.seq} 个变更处）。本设备正在查找它们分叉的位置，以便在每台设备上隔离它；暂时无需操作。`,
     deviceNameClash: (p) =>

@@ -225,7 +225,7 @@ export function createLocalApp(
             holdsOwnerKey: node.zone.holdsOwnerKey,
             // Signed when its changeset will say it was written: the zone's time, which runs
             // ahead of this device's clock once that was set back.
-            now: () => nextStampMs(node.db, node.now()),
+            now: () => nextStampMs(node.db, node.deviceId, node.now()),
             ownerKey: () => node.ownerKey(),
           },
           key,

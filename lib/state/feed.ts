@@ -1,8 +1,3 @@
-/**
- * This device's own feed: every local transaction becomes one signed changeset, chained
- * to the previous one, stored, applied and sealed, all in one SQLite transaction.
- */
-import { desc, eq } from "drizzle-orm";
 import {
   type Changeset,
   decodeChangeset,
@@ -10,16 +5,18 @@ import {
   signChangeset,
 } from "../../protocol/changeset.ts";
 import type { SigningKey } from "../../protocol/ed25519.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
 import { compareHlc, type Hlc, nextHlc } from "../../protocol/hlc.ts";
 import { type DeviceId, deviceIdFromPublicKey, type ZoneId } from "../../protocol/ids.ts";
 import { WRITE_RULES_LEVEL, writeProblem } from "../../protocol/write-rules.ts";
 import { BuckyError } from "../errors.ts";
 import { IMMEDIATE, type StateDb } from "../store/db.ts";
-import { changesets, node } from "../store/schema.ts";
+import { node } from "../store/schema.ts";
 import { STATE_SYNCHRONOUS } from "../store/sqlite.ts";
 import { loadMembership } from "../sync/membership.ts";
 import { ownRefusal } from "../sync/own-refusal.ts";
 import { heldBackError, refusingReaders } from "../zone/readers.ts";
+import { stateAltered } from "./altered.ts";
 import { storeChangeset } from "./apply.ts";
 import { heldStateProblem } from "./held-rules.ts";
 import type { StateSeal } from "./seal.ts";
@@ -101,24 +98,8 @@ function signAndStore(
   return db.transaction((tx) => {
     const tally = author.seal.tally(db.$client);
     tally.requireOwnHead();
-    const self = tx.select().from(node).get();
-    if (!self) throw new Error("the node row is missing: the database was not initialized");
-    const last = tx
-      .select({ seq: changesets.seq, hash: changesets.hash, bytes: changesets.bytes })
-      .from(changesets)
-      .where(eq(changesets.author, authorId))
-      .orderBy(desc(changesets.seq))
-      .limit(1)
-      .get();
-    // Past this device's own last changeset too, whatever its clock row says: every peer
-    // refuses a changeset dated at or before its author's previous one (lib/sync/ingest.ts).
-    const hlc = nextHlc(
-      latestOf(
-        { ms: self.hlcMs, counter: self.hlcCounter },
-        last ? decodeChangeset(new Uint8Array(last.bytes)).hlc : undefined,
-      ),
-      nowMs,
-    );
+    const last = ownLast(db, authorId);
+    const hlc = nextClock(db, last, nowMs);
     // Checked as every peer will check it: at the clock it carries, against what the state
     // holds.
     for (const op of ops) {
@@ -137,7 +118,7 @@ function signAndStore(
         zone: author.zone,
         author: authorId,
         seq: (last?.seq ?? 0) + 1,
-        prev: last ? new Uint8Array(last.hash) : null,
+        prev: last?.hash ?? null,
         hlc,
         ops: lastOpPerKey(ops),
       },
@@ -153,22 +134,48 @@ function signAndStore(
   }, IMMEDIATE);
 }
 
-/**
- * The clock (its milliseconds) of the next changeset this device signs, at wall time
- * `nowMs`: what every peer checks a write's rules against (a budget's signing, a
- * credential's link), which runs ahead of the wall clock once that was set back.
- */
-export function nextStampMs(db: StateDb, nowMs: number): number {
-  const self = db.$client
-    .query<{ ms: number; counter: number }, []>(
-      "SELECT hlc_ms AS ms, hlc_counter AS counter FROM node",
+/** This device's own last changeset: its seq, hash and clock. */
+function ownLast(
+  db: StateDb,
+  authorId: DeviceId,
+): { seq: number; hash: Uint8Array; hlc: Hlc } | undefined {
+  const row = db.$client
+    .query<{ seq: number; hash: Uint8Array; bytes: Uint8Array }, [string]>(
+      "SELECT seq, hash, bytes FROM changesets WHERE author = ?1 ORDER BY seq DESC LIMIT 1",
     )
-    .get();
-  return nextHlc(self ?? undefined, nowMs).ms;
+    .get(authorId);
+  if (!row) return undefined;
+  let hlc: Hlc;
+  try {
+    hlc = decodeChangeset(new Uint8Array(row.bytes)).hlc;
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    throw stateAltered(db.$client.filename, `this device's changeset #${row.seq} does not decode`);
+  }
+  return { seq: row.seq, hash: new Uint8Array(row.hash), hlc };
 }
 
-function latestOf(a: Hlc, b: Hlc | undefined): Hlc {
-  return b !== undefined && compareHlc(b, a) > 0 ? b : a;
+/**
+ * The clock of the next changeset this device signs, at wall time `nowMs`: past its clock
+ * row (the latest it wrote or took) and past its own last changeset whatever that row says,
+ * since every peer refuses a changeset dated at or before its author's previous one.
+ */
+function nextClock(db: StateDb, last: { hlc: Hlc } | undefined, nowMs: number): Hlc {
+  const self = db.$client
+    .query<Hlc, []>("SELECT hlc_ms AS ms, hlc_counter AS counter FROM node")
+    .get();
+  if (!self) throw new Error("the node row is missing: the database was not initialized");
+  const latest = last && compareHlc(last.hlc, self) > 0 ? last.hlc : self;
+  return nextHlc(latest, nowMs);
+}
+
+/**
+ * The milliseconds of the clock the next changeset this device signs will carry, at wall
+ * time `nowMs`: what every peer checks a write's rules against (a budget's signing, a
+ * credential's link), which runs ahead of the wall clock once that was set back.
+ */
+export function nextStampMs(db: StateDb, authorId: DeviceId, nowMs: number): number {
+  return nextClock(db, ownLast(db, authorId), nowMs).ms;
 }
 
 function refuseByRule(op: Op, problem: string | undefined): void {
@@ -176,7 +183,7 @@ function refuseByRule(op: Op, problem: string | undefined): void {
   throw new BuckyError(
     "E_PERMISSION",
     `cannot write ${op.key}: ${problem}`,
-    "Keys under boot/, devices/ and nodes/, and people's accounts and credentials, are managed by bucky itself.",
+    "Every device of the zone would refuse it, so it was not written. Keys under boot/, devices/ and nodes/, and people's accounts and credentials, are written by bucky itself.",
   );
 }
 

@@ -108,6 +108,20 @@ describe("a changeset's clock", () => {
     const next = appendLocalChangeset(a.db, authorOf(a, "a"), [{ key: "apps/x", value: "2" }], now);
     expect(compareHlc(next.hlc, first.hlc)).toBeGreaterThan(0);
   });
+
+  test("a head changeset altered here is said to be (an integrity error), not a refusal of every sync", () => {
+    const a = openTestNode(68);
+    const b = openTestNode(69);
+    const now = Date.now();
+    appendLocalChangeset(a.db, authorOf(a, "a"), foundingOps({ a: a.key, b: b.key }), now);
+    appendLocalChangeset(a.db, authorOf(a, "a"), [{ key: "apps/x", value: "1" }], now + 1000);
+    sync(a, b, now + 2000);
+    b.db.$client.run("UPDATE changesets SET bytes = x'00' WHERE seq = 2");
+    appendLocalChangeset(a.db, authorOf(a, "a"), [{ key: "apps/x", value: "2" }], now + 3000);
+    expect(() => sync(a, b, now + 4000)).toThrow(
+      /was altered: the changeset #2 of .* held here does not decode/,
+    );
+  });
 });
 
 describe("a credential", () => {
@@ -244,7 +258,7 @@ describe("a budget written by a device whose clock was set back", () => {
       key: PUBLIC_BUDGET_KEY,
       zone: testZone.id,
       bytes: 1000,
-      atMs: nextStampMs(a.db, now),
+      atMs: nextStampMs(a.db, deviceIdFromPublicKey(a.key.publicKey), now),
       owner: testOwner,
     });
     appendLocalChangeset(

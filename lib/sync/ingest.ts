@@ -20,6 +20,7 @@ import { type DeviceId, publicKeyOfId, type ZoneId } from "../../protocol/ids.ts
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { writeProblem } from "../../protocol/write-rules.ts";
 import type { Log } from "../log.ts";
+import { stateAltered } from "../state/altered.ts";
 import { insertChangeset, PendingWrites } from "../state/apply.ts";
 import { dependsOnHeld, heldStateProblem } from "../state/held-rules.ts";
 import type { SealTally, StateSeal } from "../state/seal.ts";
@@ -576,15 +577,24 @@ class FeedHeads {
         )
         .get(author);
       head = row
-        ? {
-            seq: row.seq,
-            hash: new Uint8Array(row.hash),
-            hlc: decodeChangeset(new Uint8Array(row.bytes)).hlc,
-          }
+        ? { seq: row.seq, hash: new Uint8Array(row.hash), hlc: this.clockOf(author, row) }
         : { seq: 0 };
       this.heads.set(author, head);
     }
     return head;
+  }
+
+  /** The clock of a changeset held here; one whose bytes do not decode was altered here. */
+  private clockOf(author: string, row: { seq: number; bytes: Uint8Array }): Hlc {
+    try {
+      return decodeChangeset(new Uint8Array(row.bytes)).hlc;
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      throw stateAltered(
+        this.db.$client.filename,
+        `the changeset #${row.seq} of ${author} held here does not decode`,
+      );
+    }
   }
 
   /** The changeset `seq` of `author` as held here, if it still is (a checkpoint prunes). */

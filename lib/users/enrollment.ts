@@ -11,6 +11,7 @@
  * (before either heard of the other's record) leaves two records, and then neither counts
  * (lib/users/directory.ts): however a link leaks, it opens at most one way in.
  */
+
 import { randomBytes } from "node:crypto";
 import { eq, or } from "drizzle-orm";
 import {
@@ -29,6 +30,7 @@ import { gatewayBase } from "../gateway/config.ts";
 import { ENROLL_PATH } from "../gateway/routing.ts";
 import { type FoundGateway, findGateway, gatewaysOf } from "../gateway/sessions.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { nextStampMs } from "../state/feed.ts";
 import { keyGlob } from "../store/key-glob.ts";
 import { state, usedLogins } from "../store/schema.ts";
 import { everyMemberReads } from "../zone/readers.ts";
@@ -132,7 +134,10 @@ export class Enrollments {
       const name = this.node.membership().byId.get(enrollment.gateway)?.name;
       throw refused(`it is for another gateway of the zone${name ? ` (${name})` : ""}`);
     }
-    if (enrollment.expiresAt <= Math.floor(this.node.now() / 1000)) throw refused("it has expired");
+    // At the clock its record will carry, which every device checks it against: ahead of
+    // this device's wall clock once that was set back.
+    const recordedAtMs = nextStampMs(this.node.db, this.node.deviceId, this.node.now());
+    if (enrollment.expiresAt <= Math.floor(recordedAtMs / 1000)) throw refused("it has expired");
     if (this.used(enrollment) || this.busy.has(enrollment.nonce))
       throw refused("it was already used: each link works once");
     const person = this.node.people().people.get(enrollment.user);

@@ -64,4 +64,21 @@ describe("who refuses whose changes, as every device says it", () => {
       'beta refuses alpha\'s changes from #57 ("agent-grants/a/b is reserved"), and every later change of alpha waits there; beta runs bucky 0.1.0, alpha bucky 0.2.0: upgrade beta',
     ]);
   });
+
+  test("between devices of the same bucky, say no update takes it: the author broke the rules", () => {
+    expect(
+      describeWritesRefused({
+        device: "beta",
+        author: "gw",
+        fromSeq: 9,
+        reason: "users/ann/credentials/x holds a credential already: a credential is recorded once",
+        since: "2026-12-01T00:00:00.000Z",
+        deviceVersion: "0.3.0",
+        authorVersion: "0.3.0",
+        upgrade: null,
+      }),
+    ).toBe(
+      "beta refuses gw's changes from #9 (\"users/ann/credentials/x holds a credential already: a credential is recorded once\"), and every later change of gw waits there; beta runs bucky 0.3.0, gw bucky 0.3.0: both run the same bucky, so no update takes it: gw wrote what the zone's rules refuse (a device taken over, or one whose home was altered); revoke it (`bucky devices revoke gw`) and join it again from a fresh home",
+    );
+  });
 });

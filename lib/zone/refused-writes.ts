@@ -62,8 +62,15 @@ export function describeWritesRefused(note: WritesRefusedNote): string {
   const runs = (version: string | null) =>
     version === null ? "a bucky that has not said its version" : `bucky ${version}`;
   return `${note.device} refuses ${note.author}'s changes from #${note.fromSeq} (${quoted(note.reason)}), and every later change of ${note.author} waits there; ${note.device} runs ${runs(note.deviceVersion)}, ${note.author} ${runs(note.authorVersion)}: ${
-    note.upgrade === null
-      ? `update both to the same bucky (\`bucky --version\` on each)`
-      : `upgrade ${note.upgrade}`
+    note.upgrade !== null
+      ? `upgrade ${note.upgrade}`
+      : sameBucky(note)
+        ? `both run the same bucky, so no update takes it: ${note.author} wrote what the zone's rules refuse (a device taken over, or one whose home was altered); revoke it (\`bucky devices revoke ${note.author}\`) and join it again from a fresh home`
+        : `update both to the same bucky (\`bucky --version\` on each)`
   }`;
+}
+
+/** Whether both devices said they run the same bucky: a refusal no update ends. */
+function sameBucky(note: Pick<WritesRefusedNote, "deviceVersion" | "authorVersion">): boolean {
+  return note.deviceVersion !== null && note.deviceVersion === note.authorVersion;
 }
