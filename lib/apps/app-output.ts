@@ -138,12 +138,9 @@ export class AppOutput {
 
   private write(bytes: Uint8Array): void {
     try {
+      // Past the limit the file is closed, to be rotated as it is opened again.
+      if (this.size >= this.maxBytes) this.close();
       if (this.fd === undefined) this.openFile();
-      if (this.size >= this.maxBytes) {
-        this.close();
-        renameSync(this.path, `${this.path}.1`);
-        this.openFile();
-      }
       this.size += writeSync(this.fd as number, bytes);
       this.failing = false;
     } catch (error) {
@@ -157,7 +154,7 @@ export class AppOutput {
     }
   }
 
-  /** Opens the file for appending; one already past the limit (an earlier run's) is rotated first. */
+  /** Opens the file for appending; one past the limit (this run's, or an earlier run's) is rotated first. */
   private openFile(): void {
     if (sizeOf(this.path) >= this.maxBytes) renameSync(this.path, `${this.path}.1`);
     this.fd = openSync(this.path, "a", 0o600);
