@@ -280,7 +280,7 @@ export class Archiver {
   private async file(
     path: string,
     rel: string,
-    stat: NonNullable<ReturnType<Archiver["lstat"]>>,
+    stat: FileStat,
     realRoot: string,
   ): Promise<
     { size: number; content: Promise<string[]>; mtimeNs: string; imaged: boolean } | undefined
