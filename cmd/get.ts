@@ -58,19 +58,21 @@ function outputPath(output: string): string {
   return resolve(output);
 }
 
-/** Signals that end a command run by hand, with their numbers (the exit code is 128 + it). */
-const ENDING_SIGNALS = { SIGINT: 2, SIGHUP: 1, SIGTERM: 15 } as const;
+/** Signals that end a command run by hand. */
+const ENDING_SIGNALS = ["SIGINT", "SIGHUP", "SIGTERM"] as const;
 
 /**
  * While a fetch runs, a signal that ends the command (Ctrl-C) first removes the file it was
- * writing, which would otherwise be left beside the destination under a hidden name.
- * Returns what puts the signals back as they were.
+ * writing, which would otherwise be left beside the destination under a hidden name, then
+ * ends it as the signal would have (raised again with no handler left: only the entry
+ * point calls process.exit). Returns what puts the signals back as they were.
  */
 function removingPartialFilesOnSignals(): () => void {
-  const handlers = Object.entries(ENDING_SIGNALS).map(([signal, number]) => {
+  const handlers = ENDING_SIGNALS.map((signal) => {
     const handler = () => {
       removePartialFiles();
-      process.exit(128 + number);
+      process.off(signal, handler);
+      process.kill(process.pid, signal);
     };
     process.on(signal, handler);
     return () => process.off(signal, handler);
