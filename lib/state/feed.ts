@@ -1,3 +1,7 @@
+/**
+ * This device's own feed: every local transaction becomes one signed changeset, chained
+ * to the previous one, stored, applied and sealed, all in one SQLite transaction.
+ */
 import {
   type Changeset,
   decodeChangeset,
@@ -32,9 +36,10 @@ export interface Author {
 
 /**
  * Signs `ops` as this device's next changeset, stores and applies it. The write rules
- * every peer applies are checked first: a device never writes what others would refuse,
- * a member of an older bucky included (lib/zone/readers.ts), nor anything once it is
- * proven to have signed two histories (quarantined).
+ * every peer applies are checked first, at the clock it will carry (nextClock): a device
+ * never writes what others would refuse, a member of an older bucky included
+ * (lib/zone/readers.ts), nor anything once it is proven to have signed two histories
+ * (quarantined).
  * Its commit is durable when this returns (see durably). `alongside` runs in the same
  * transaction once the changeset is stored (what the write entails here, such as a
  * revocation's drop): both are committed, or neither.
