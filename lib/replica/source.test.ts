@@ -12,7 +12,7 @@ import { createLog } from "../log.ts";
 import { materialize } from "./materialize.ts";
 import { ReplicaDb, type ReplicaHead } from "./replica-db.ts";
 import * as snapshot from "./snapshot.ts";
-import { ReplicaSource } from "./source.ts";
+import { ReplicaSource, type StandbyLag } from "./source.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "bucky-source-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -34,7 +34,7 @@ function holder(name: string) {
   notes.run("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)");
   const db = new ReplicaDb(join(scratch, name, "replica", "replica.db"));
   let clockMs = Date.now();
-  const source = new ReplicaSource({
+  const options = {
     app: "notes",
     epoch: 1,
     device: "nas",
@@ -43,13 +43,16 @@ function holder(name: string) {
     replicaDir: join(scratch, name, "replica"),
     log: createLog({ level: "silent" }),
     now: () => clockMs,
-  });
+  };
+  const source = new ReplicaSource(options);
   cleanups.push(() => {
     notes.close();
     db.close();
   });
   return {
     source,
+    /** What the source was made with: another made with them is the holder restarted. */
+    options,
     /** Writes a note; when it was written (its commit is done by then). */
     write(text: string): number {
       clockMs += 100;
@@ -155,7 +158,7 @@ describe("a write while the holder takes a snapshot", () => {
 });
 
 describe("a standby asking for news", () => {
-  test("of the holder's newest snapshot: a holder that forgot its position (restarted) knows it again", async () => {
+  test("of the holder's newest snapshot: a holder that forgot its position knows it again", async () => {
     const nas = holder("asked");
     nas.write("first");
     const head = (await nas.source.snapshot()) as ReplicaHead;
@@ -164,6 +167,20 @@ describe("a standby asking for news", () => {
     expect(nas.source.positions().get("standby")).toMatchObject({ seq: head.seq, lagMs: 0 });
     // Said again, it is nothing new.
     expect(nas.source.asked("standby", { epoch: head.epoch, seq: head.seq })).toBe(false);
+  });
+
+  test("is not needed by a holder restarted: it knows each standby's position at once", async () => {
+    const nas = holder("restarted");
+    nas.write("first");
+    await nas.source.snapshot();
+    const head = nas.standbyFetches();
+    const before = nas.source.positions().get("standby");
+    expect(before).toMatchObject({ seq: head.seq, lagMs: 0 });
+    // The daemon restarted: a new source over the same replica, the data unchanged.
+    const again = new ReplicaSource({ ...nas.options, log: createLog({ level: "silent" }) });
+    expect(again.positions().get("standby")).toEqual(before as StandbyLag);
+    // Of another epoch (the data taken over, and back), it knows none.
+    expect(new ReplicaSource({ ...nas.options, epoch: 2 }).positions().size).toBe(0);
   });
 
   test("of an older snapshot, or none: no position is made up for it", async () => {

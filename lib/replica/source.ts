@@ -16,6 +16,8 @@ const MAX_SNAPSHOT_SHARE = 0.2;
 /** Meta keys in the replica database. */
 const SIGNATURE = "signature";
 const LAST_ROOT = "lastRoot";
+/** Where each standby's position is kept, so a holder restarted knows it at once. */
+const STANDBYS = "standbys";
 /**
  * File times tick coarsely (a few milliseconds, by the kernel's clock): a write within
  * this long of a look may leave a file's size and time as they were.
@@ -75,7 +77,11 @@ export class ReplicaSource {
       readonly now: () => number;
       readonly everyMs?: number;
     },
-  ) {}
+  ) {
+    const head = this.head();
+    for (const [device, position] of keptPositions(options.db, options.epoch))
+      if (head && position.seq <= head.seq) this.standbys.set(device, position);
+  }
 
   get epoch(): number {
     return this.options.epoch;
@@ -168,14 +174,15 @@ export class ReplicaSource {
     if (!head || epoch !== head.epoch || seq > head.seq) return;
     const takenAt = seq === head.seq ? head.at : (this.takenAt.get(seq) ?? Math.min(at, head.at));
     this.standbys.set(device, { epoch, seq, at: takenAt, ackedAtMs: this.options.now() });
+    this.options.db.setMeta(STANDBYS, JSON.stringify(Object.fromEntries(this.standbys)));
   }
 
   /**
    * A standby asking for news names the snapshot of this holder it has whole. When that is
-   * this epoch's newest, the question is its acknowledgement: positions are kept in memory,
-   * so a holder restarted with its data unchanged would otherwise never hear one (the
-   * standby acknowledges only a snapshot it fetched) and say the standby has no copy. True
-   * when this told the holder something new.
+   * this epoch's newest, the question is its acknowledgement: a holder whose kept positions
+   * were lost (a replica started anew) would otherwise never hear one (the standby
+   * acknowledges only a snapshot it fetched) and say the standby has no copy. True when
+   * this told the holder something new.
    */
   asked(device: string, have: { readonly epoch: number; readonly seq: number }): boolean {
     const head = this.head();
@@ -300,4 +307,28 @@ export class ReplicaSource {
       this.options.db.meta(SIGNATURE) === dataSignature(this.options.dataDir).signature
     );
   }
+}
+
+/**
+ * The standbys' positions this holder kept in its replica (acknowledge), of `epoch`: a
+ * holder restarted with its data unchanged says at once what each standby has, rather
+ * than that it has no copy until it asks again (every device's status said so meanwhile).
+ */
+function keptPositions(db: ReplicaDb, epoch: number): [string, StandbyPosition][] {
+  let kept: unknown;
+  try {
+    kept = JSON.parse(db.meta(STANDBYS) ?? "{}");
+  } catch {
+    return [];
+  }
+  if (typeof kept !== "object" || kept === null) return [];
+  return Object.entries(kept as Record<string, unknown>).flatMap(([device, value]) => {
+    const position = value as Partial<StandbyPosition> | null;
+    return position?.epoch === epoch &&
+      Number.isSafeInteger(position.seq) &&
+      Number.isFinite(position.at) &&
+      Number.isFinite(position.ackedAtMs)
+      ? [[device, position as StandbyPosition]]
+      : [];
+  });
 }
