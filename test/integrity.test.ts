@@ -173,6 +173,8 @@ describe("key file permissions", () => {
 function sql(home: string, statement: string, ...params: (string | number | Uint8Array)[]) {
   const db = new Database(join(home, "state.db"));
   try {
+    // A running daemon may be in a write of its own: wait for it, as any writer would.
+    db.run("PRAGMA busy_timeout = 5000");
     db.query(statement).run(...params);
   } finally {
     db.close();
