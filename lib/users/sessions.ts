@@ -53,10 +53,7 @@ const MAX_REMEMBERED = 4096;
  */
 export function newClaims(node: NodeContext, user: UserName): SessionClaims {
   const nowS = Math.floor(node.now() / 1000);
-  const issuedAt = Math.max(
-    nowS,
-    signedOutEverywhereUntil(node.db, node.membership(), user, nowS) + 1,
-  );
+  const issuedAt = Math.max(nowS, signedOutEverywhereUntil(node.db, node.membership(), user) + 1);
   return {
     zone: node.zoneId,
     user,
@@ -97,8 +94,7 @@ export class SessionCheck {
     if (standingOf(membership, claims.gateway) !== "member")
       return { problem: { code: "gateway-gone" } };
     if (isSignedOut(this.node.db, membership, personSessionId(claims))) return SIGNED_OUT;
-    const nowS = Math.floor(this.node.now() / 1000);
-    if (claims.issuedAt <= signedOutEverywhereUntil(this.node.db, membership, claims.user, nowS))
+    if (claims.issuedAt <= signedOutEverywhereUntil(this.node.db, membership, claims.user))
       return SIGNED_OUT;
     const person = this.node.people().people.get(claims.user);
     if (!person) return { problem: { code: "person-gone", user: claims.user } };

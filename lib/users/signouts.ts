@@ -99,24 +99,26 @@ export function isSignedOut(db: StateQueries, membership: Membership, id: string
 
 /**
  * Until when (seconds since the epoch) `user`'s sessions were signed out everywhere, at
- * any gateway of the zone, at `nowS` by this device's clock: a session opened then or
- * before is ended (0: never).
+ * any gateway of the zone: a session opened then or before is ended (0: never). A record
+ * counts only up to a skew past the clock it was written at (its row's, which every device
+ * bounded when it took it), so one dated far ahead ends nothing; judged by that clock and
+ * not this device's, a clock set back here does not undo every sign-out it holds.
  */
 export function signedOutEverywhereUntil(
   db: StateQueries,
   membership: Membership,
   user: string,
-  nowS: number,
 ): number {
   let until = 0;
   for (const name of membership.byName.keys()) {
     const row = db
-      .select({ value: state.value })
+      .select({ value: state.value, hlcMs: state.hlcMs })
       .from(state)
       .where(eq(state.key, everywhereKey(name, user)))
       .get();
     const at = row?.value ? untilOf(row.value) : 0;
-    if (at > 0 && at <= nowS + SESSION_CLOCK_SKEW_S)
+    const writtenS = row ? Math.floor(row.hlcMs / 1000) : 0;
+    if (at > 0 && at <= writtenS + SESSION_CLOCK_SKEW_S)
       until = Math.max(until, at + SESSION_CLOCK_SKEW_S);
   }
   return until;
@@ -132,7 +134,7 @@ export function recordSignOutEverywhere(node: NodeContext, user: string): number
   // ends (lib/users/sessions.ts: newClaims): dated as it, this one would end none of them,
   // so it is dated a second past it (within the skew every gateway takes). Before, two in
   // the same second left the sessions opened between them standing.
-  const last = signedOutEverywhereUntil(node.db, node.membership(), user, nowS);
+  const last = signedOutEverywhereUntil(node.db, node.membership(), user);
   const until =
     last === 0
       ? nowS
