@@ -98,6 +98,41 @@ describe("a device's sessions", () => {
   });
 });
 
+describe("a login link used once", () => {
+  test("stays used after the gateway's clock ran ahead and was set right", () => {
+    const a = openTestNode(92);
+    const laptop = signingKeyFromSeed(seed(93));
+    appendLocalChangeset(
+      a.db,
+      { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
+      foundingOps({ a: a.key, laptop }),
+      1000,
+    );
+    const realMs = Date.parse("2026-11-29T14:00:00.000Z");
+    let nowMs = realMs;
+    const node = testNodeContext(a, "a", { now: () => nowMs });
+    const link = (byte: number, ttlS: number) =>
+      signLoginToken(
+        {
+          zone: node.zoneId,
+          gateway: node.deviceId,
+          nonce: new Uint8Array(16).fill(byte),
+          expiresAt: realMs / 1000 + ttlS,
+        },
+        laptop,
+      ).jws;
+    const hour = link(1, 3600);
+    const week = link(2, 7 * 86_400);
+    acceptLogin(node, hour);
+    expect(() => acceptLogin(node, hour)).toThrow("already used");
+    // Two hours ahead, another link taken: used links expired by that clock were forgotten.
+    nowMs = realMs + 2 * 3_600_000;
+    acceptLogin(node, week);
+    nowMs = realMs + 60_000;
+    expect(() => acceptLogin(node, hour)).toThrow("already used");
+  });
+});
+
 describe("sessionCookies", () => {
   test("every session cookie of a request, in its order, each once, a few at most", () => {
     expect(sessionCookies(null)).toEqual([]);

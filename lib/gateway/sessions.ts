@@ -52,6 +52,13 @@ import {
 import { type GatewayConfig, gatewayBase, readGateway } from "./config.ts";
 import { LOGIN_PATH } from "./routing.ts";
 
+/**
+ * How long past its expiry a used login link's nonce is kept. Forgotten as soon as it
+ * expired by this device's clock, a clock run ahead (then set right) forgot links that
+ * were still good, and a used one opened a second session.
+ */
+const USED_LINKS_KEPT_S = 30 * 24 * 3600;
+
 export const SESSION_COOKIE = "bucky_session";
 export const SESSION_TTL_S = 30 * 24 * 3600;
 export const DEFAULT_LINK_TTL_MS = 3600_000;
@@ -195,7 +202,10 @@ export function acceptLogin(node: NodeContext, token: string): { cookie: string 
       "this login link was made by a device that is no longer in the zone",
     );
   }
-  node.db.delete(usedLogins).where(lt(usedLogins.expiresAt, nowS)).run();
+  node.db
+    .delete(usedLogins)
+    .where(lt(usedLogins.expiresAt, nowS - USED_LINKS_KEPT_S))
+    .run();
   if (node.db.select().from(usedLogins).where(eq(usedLogins.nonce, login.nonce)).get()) {
     throw new BuckyError(
       "E_PERMISSION",
