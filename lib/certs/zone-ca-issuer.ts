@@ -84,7 +84,7 @@ export class ZoneCaIssuer {
         }
         this.refused.delete(gateway);
         const issued = readIssued(this.node.db, root, gateway, request);
-        if (issued && now < renewAt(issued.validFromDate.getTime(), issued.validToDate.getTime()))
+        if (issued && !dueAgain(issued.validFromDate.getTime(), issued.validToDate.getTime(), now))
           continue;
         let cert: string;
         try {
@@ -113,3 +113,16 @@ export class ZoneCaIssuer {
     return readKeyFile(this.node.zone.paths.ownerKey, "owner", this.log);
   }
 }
+
+/**
+ * Whether a certificate valid from `fromMs` to `toMs` is to be issued again at `nowMs`:
+ * renewal time, or a certificate not valid yet. One issued while this device's clock ran
+ * ahead is refused by browsers as not valid yet once the clock is set right, and was kept
+ * until its renewal time came by the corrected clock.
+ */
+export function dueAgain(fromMs: number, toMs: number, nowMs: number): boolean {
+  return nowMs >= renewAt(fromMs, toMs) || nowMs < fromMs - NOT_YET_VALID_SLACK_MS;
+}
+
+/** How far ahead a certificate's start may be before it counts as not valid yet. */
+const NOT_YET_VALID_SLACK_MS = 60_000;

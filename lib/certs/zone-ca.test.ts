@@ -13,6 +13,7 @@ import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode, seed } from "../state/test-db.ts";
 import type { Member, Membership } from "../sync/membership.ts";
 import { readRequests, requestKey } from "./zone-ca.ts";
+import { dueAgain } from "./zone-ca-issuer.ts";
 
 function membershipOf(member: Member): Membership {
   return { byId: new Map([[member.id, member]]), byName: new Map([[member.name, member]]) };
@@ -67,5 +68,24 @@ describe("the zone CA's requests", () => {
       quarantined: false,
     };
     expect([...readRequests(db, membershipOf(gateway))]).toEqual([]);
+  });
+});
+
+describe("a certificate the zone CA issued", () => {
+  const DAY = 86_400_000;
+  const now = Date.parse("2026-12-01T12:00:00.000Z");
+  // Issued as issueLeaf dates them: valid from a minute before, for 90 days.
+  const issuedAt = (ms: number) => [ms - 60_000, ms - 60_000 + 90 * DAY] as const;
+
+  test("is issued again at its renewal time, not before", () => {
+    const [from, to] = issuedAt(now);
+    expect(dueAgain(from, to, now)).toBe(false);
+    expect(dueAgain(from, to, now + 80 * DAY)).toBe(true);
+  });
+
+  test("issued while this device's clock ran ahead, is issued again once it is set right", () => {
+    // Valid only from ten days on: every browser refuses it until then.
+    const [from, to] = issuedAt(now + 10 * DAY);
+    expect(dueAgain(from, to, now)).toBe(true);
   });
 });
