@@ -240,6 +240,24 @@ describe("a failed order", () => {
     }
   }, 30_000);
 
+  test("set for a time further ahead than the longest backoff (the clock since set back) is tried now", async () => {
+    const home = mkdtempSync(join(tmpdir(), "bucky-keeper-"));
+    const gw = refusedGateway(home);
+    try {
+      gw.keeper.start();
+      await until("the first failure", () => gw.failures() >= 1);
+      const retryAt = gw.store.statuses()["home.example.com"]?.nextAttemptAtMs ?? 0;
+      // Set back 30 days, two minutes after the failure: waited for, nothing was ordered
+      // for 30 days while the certificate aged.
+      gw.clock.nowMs = retryAt - 30 * 86_400_000 + 2 * 60_000;
+      gw.keeper.tick();
+      await until("the second try", () => gw.failures() >= 2);
+    } finally {
+      gw.keeper.stop();
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 30_000);
+
   test("on a full disk is said as such, the daemon carries on, and it is not ordered again at once", async () => {
     await withTmpfs("size=256k", async (mount) => {
       const gw = refusedGateway(join(mount, "home"));

@@ -336,7 +336,10 @@ export class CertificateKeeper {
         statuses[name]?.nextAttemptAtMs ?? 0,
         this.backoff.get(name)?.nextAttemptAtMs ?? 0,
       );
-      if (now < nextAttemptAtMs) continue;
+      // A retry set further ahead than the longest backoff was set by a clock since set
+      // back: waited for, no order went for as long as the step while the certificate aged.
+      const retryMaxMs = this.options.retryMaxMs ?? RETRY_MAX_MS;
+      if (now < nextAttemptAtMs && nextAttemptAtMs <= now + retryMaxMs) continue;
       // Past the most orders at once, the names after are still shared and taken above.
       if (this.inFlight.size >= MAX_PARALLEL) continue;
       turns ??= new Turns(this.node, config, this.options.liveWindowMs);
