@@ -128,6 +128,21 @@ describe("a sign-out everywhere at a gateway whose clock is then set back", () =
   });
 });
 
+describe("a sign-out everywhere written by a gateway whose clock is behind the zone's", () => {
+  test("ends the sessions opened elsewhere up to the zone's time", () => {
+    const { node, later, byLaptop } = zone();
+    // a holds a change dated now, then its own clock reads ten minutes earlier.
+    byLaptop("apps/x", '"1"');
+    later(-10 * 60_000);
+    // Another gateway, its clock right, opened a session now.
+    const openedElsewhere = Math.floor(NOW_MS / 1000);
+    recordSignOutEverywhere(node, "ann");
+    expect(openedElsewhere).toBeLessThanOrEqual(
+      signedOutEverywhereUntil(node.db, node.membership(), "ann"),
+    );
+  });
+});
+
 describe("two sign-outs everywhere in one second", () => {
   test("the second ends the sessions opened since the first", () => {
     const { node } = zone();

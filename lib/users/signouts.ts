@@ -32,6 +32,7 @@
  * since still count (the revocation keeps what it keeps): retiring the gateway that took
  * a sign-out must not bring the sessions it ended back.
  */
+
 import { createHash } from "node:crypto";
 import { eq } from "drizzle-orm";
 import type { Session } from "../../protocol/session.ts";
@@ -42,6 +43,7 @@ import {
   type SessionClaims,
 } from "../../protocol/user-session.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { nextStampMs } from "../state/feed.ts";
 import type { StateQueries } from "../store/db.ts";
 import { keyGlob } from "../store/key-glob.ts";
 import { state } from "../store/schema.ts";
@@ -129,7 +131,9 @@ export function signedOutEverywhereUntil(
  * hears of it; returns until when (seconds since the epoch).
  */
 export function recordSignOutEverywhere(node: NodeContext, user: string): number {
-  const nowS = Math.floor(node.now() / 1000);
+  // Dated by the zone's time here, not the wall clock: one behind left standing the
+  // sessions other gateways opened in the gap.
+  const nowS = Math.floor(nextStampMs(node.db, node.deviceId, node.now()) / 1000);
   // Sessions opened since the last sign-out everywhere are dated a second past what it
   // ends (lib/users/sessions.ts: newClaims): dated as it, this one would end none of them,
   // so it is dated a second past it (within the skew every gateway takes). Before, two in
