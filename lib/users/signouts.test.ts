@@ -81,12 +81,22 @@ describe("a sign-out", () => {
     recordSignOut(node, "s2", nowS + 3600);
     const signedOut = (id: string) => isSignedOut(node.db, node.membership(), id);
     expect(["s1", "s2", "l1", "s3"].map(signedOut)).toEqual([true, true, true, false]);
+    const week = 7 * 86_400_000;
     later(61_000);
     forgetExpiredSignOuts(node);
-    // a's expired record is gone; the laptop's (expired too) is the laptop's to delete.
+    // Expired, but kept a week: a clock run ahead would otherwise delete a record of a
+    // session still good.
+    expect(signedOutKeys(node)).toEqual([
+      "nodes/a/signed-out/s1",
+      "nodes/a/signed-out/s2",
+      "nodes/laptop/signed-out/l1",
+    ]);
+    later(week);
+    forgetExpiredSignOuts(node);
+    // a's record expired a week ago is gone; the laptop's (expired too) is the laptop's to delete.
     expect(signedOutKeys(node)).toEqual(["nodes/a/signed-out/s2", "nodes/laptop/signed-out/l1"]);
     later(3600_000);
-    recordSignOut(node, "s4", Math.floor((NOW_MS + 3661_000) / 1000) + 60);
+    recordSignOut(node, "s4", Math.floor((NOW_MS + 3661_000 + week) / 1000) + 60);
     expect(signedOutKeys(node)).toEqual(["nodes/a/signed-out/s4", "nodes/laptop/signed-out/l1"]);
   });
 });
@@ -105,7 +115,7 @@ describe("a sign-out everywhere", () => {
     // A session opened then (or at a gateway whose clock is behind) ends; one opened later
     // at this gateway is dated after it.
     expect(newClaims(node, "ann" as UserName).issuedAt).toBe(at + SESSION_CLOCK_SKEW_S + 1);
-    later((SESSION_CLOCK_SKEW_S + MAX_SESSION_S) * 1000 - 1000);
+    later((SESSION_CLOCK_SKEW_S + MAX_SESSION_S + 7 * 86_400) * 1000 - 1000);
     forgetExpiredSignOuts(node);
     expect(until()).toBe(at + SESSION_CLOCK_SKEW_S);
     later(1000);

@@ -173,6 +173,13 @@ export function forgetExpiredSignOuts(node: NodeContext): void {
   node.log.info("expired sign-outs forgotten", { count: ops.length });
 }
 
+/**
+ * How long past its sessions' expiry a sign-out is kept. Deleted as soon as they expired by
+ * this device's clock, a clock run ahead (a board booted with a wrong time) deleted records
+ * of sessions still good, which stood again once the clock was set right.
+ */
+const KEPT_PAST_EXPIRY_S = 7 * 24 * 3600;
+
 function expiredOps(node: NodeContext): { key: string; value: null }[] {
   const nowS = Math.floor(node.now() / 1000);
   const rows = (pattern: string) =>
@@ -185,9 +192,12 @@ function expiredOps(node: NodeContext): { key: string; value: null }[] {
   // A sign-out everywhere ends sessions opened until a skew after it: the last of them
   // expires a session's longest life later.
   return [
-    ...rows(signedOutKey(node.deviceName, "*")).filter((row) => expiresAtOf(row.value) <= nowS),
+    ...rows(signedOutKey(node.deviceName, "*")).filter(
+      (row) => expiresAtOf(row.value) + KEPT_PAST_EXPIRY_S <= nowS,
+    ),
     ...rows(everywhereKey(node.deviceName, "*")).filter(
-      (row) => untilOf(row.value) + SESSION_CLOCK_SKEW_S + MAX_SESSION_S <= nowS,
+      (row) =>
+        untilOf(row.value) + SESSION_CLOCK_SKEW_S + MAX_SESSION_S + KEPT_PAST_EXPIRY_S <= nowS,
     ),
   ].map((row) => ({ key: row.key, value: null }));
 }
