@@ -25,6 +25,20 @@ import {
 
 afterAll(removeTestDatabases);
 
+/** Gateway a, whose member laptop makes login links; its clock is the test's to move. */
+function gatewayWithLaptop(seedOfA: number) {
+  const a = openTestNode(seedOfA);
+  const laptop = signingKeyFromSeed(seed(seedOfA + 1));
+  appendLocalChangeset(
+    a.db,
+    { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
+    foundingOps({ a: a.key, laptop }),
+    1000,
+  );
+  const clock = { nowMs: Date.parse("2026-11-29T14:00:00.000Z") };
+  return { node: testNodeContext(a, "a", { now: () => clock.nowMs }), laptop, clock };
+}
+
 describe("isSameOriginPath", () => {
   test("a path on this gateway, with its query and fragment", () => {
     for (const next of ["/", "/apps/notes/", "/_bucky/panel/", "/a?b=1&c=%2F#top", "/.//x"])
@@ -54,16 +68,8 @@ describe("isSameOriginPath", () => {
 
 describe("a device's sessions", () => {
   test("two opened in the same second at one gateway are two: signing out one leaves the other", async () => {
-    const a = openTestNode(90);
-    const laptop = signingKeyFromSeed(seed(91));
-    appendLocalChangeset(
-      a.db,
-      { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
-      foundingOps({ a: a.key, laptop }),
-      1000,
-    );
-    const nowMs = Date.parse("2026-11-29T14:00:00.000Z");
-    const node = testNodeContext(a, "a", { now: () => nowMs });
+    const { node, laptop, clock } = gatewayWithLaptop(90);
+    const nowMs = clock.nowMs;
     const people = new SessionCheck(node);
     const cookieOf = (byte: number) => {
       const link = signLoginToken(
@@ -100,17 +106,8 @@ describe("a device's sessions", () => {
 
 describe("a login link used once", () => {
   test("stays used after the gateway's clock ran ahead and was set right", () => {
-    const a = openTestNode(92);
-    const laptop = signingKeyFromSeed(seed(93));
-    appendLocalChangeset(
-      a.db,
-      { zone: testZone.id, name: "a", key: a.key, seal: a.seal },
-      foundingOps({ a: a.key, laptop }),
-      1000,
-    );
-    const realMs = Date.parse("2026-11-29T14:00:00.000Z");
-    let nowMs = realMs;
-    const node = testNodeContext(a, "a", { now: () => nowMs });
+    const { node, laptop, clock } = gatewayWithLaptop(92);
+    const realMs = clock.nowMs;
     const link = (byte: number, ttlS: number) =>
       signLoginToken(
         {
@@ -126,9 +123,9 @@ describe("a login link used once", () => {
     acceptLogin(node, hour);
     expect(() => acceptLogin(node, hour)).toThrow("already used");
     // Two hours ahead, another link taken: used links expired by that clock were forgotten.
-    nowMs = realMs + 2 * 3_600_000;
+    clock.nowMs = realMs + 2 * 3_600_000;
     acceptLogin(node, week);
-    nowMs = realMs + 60_000;
+    clock.nowMs = realMs + 60_000;
     expect(() => acceptLogin(node, hour)).toThrow("already used");
   });
 });
