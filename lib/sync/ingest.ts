@@ -558,10 +558,10 @@ interface FeedHead {
 }
 
 /**
- * The last seq, hash and clock of each author's feed held here, read once and then tracked. Its
- * queries, and advanceClock's, are SQL compiled once per connection (bun:sqlite's query
- * cache): built through drizzle, each was compiled again at every call, 0.1-0.4 ms, and
- * a page of small changesets asks them at every batch.
+ * The last seq, hash and clock of each author's feed held here, read once and then
+ * tracked. Its queries, and advanceClock's, are SQL compiled once per connection
+ * (bun:sqlite's query cache): built through drizzle, each was compiled again at every
+ * call, 0.1-0.4 ms, and a page of small changesets asks them at every batch.
  */
 class FeedHeads {
   private readonly heads = new Map<string, FeedHead>();

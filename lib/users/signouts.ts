@@ -32,7 +32,6 @@
  * since still count (the revocation keeps what it keeps): retiring the gateway that took
  * a sign-out must not bring the sessions it ended back.
  */
-
 import { createHash } from "node:crypto";
 import { eq } from "drizzle-orm";
 import type { Session } from "../../protocol/session.ts";
