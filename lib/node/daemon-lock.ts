@@ -13,6 +13,13 @@ import { join } from "node:path";
 import { BuckyError } from "../errors.ts";
 
 export const DAEMON_LOCK_FILE = "daemon.lock";
+/**
+ * How long taking the lock tries again while another process holds it. One that takes it
+ * for a moment (another trying at once; a probe of daemonLockHeld) holds it for
+ * microseconds; a daemon, an init or a repair holds it far longer, and is still refused.
+ */
+const LOCK_WAIT_MS = 250;
+const LOCK_RETRY_MS = 10;
 
 export interface DaemonLock {
   /** Lets the lock go (the daemon stopped, or its start failed). */
@@ -21,6 +28,27 @@ export interface DaemonLock {
 
 /** Takes the lock of `home`'s daemon, or refuses: another daemon holds it. */
 export function takeDaemonLock(home: string): DaemonLock {
+  const deadline = performance.now() + LOCK_WAIT_MS;
+  for (;;) {
+    const db = tryLock(home);
+    if (db) return { release: () => db.close() };
+    if (performance.now() >= deadline)
+      throw new BuckyError(
+        "E_EXISTS",
+        `a bucky daemon is already running for ${home} (or a repair, a restore or a join is at work in it)`,
+        "See it with `bucky status` (a daemon that does not answer is busy or stopped: `bucky stop` ends it).",
+      );
+    Bun.sleepSync(LOCK_RETRY_MS);
+  }
+}
+
+/**
+ * One try at the lock: its connection, holding it, or undefined when another holds it.
+ * A try that fails lets go of all it took: two at once each holding the file shared while
+ * asking for it whole are told busy at once by SQLite (neither could go on), and both were
+ * refused, though neither held the lock.
+ */
+function tryLock(home: string): Database | undefined {
   const db = new Database(join(home, DAEMON_LOCK_FILE), { create: true });
   try {
     db.run("PRAGMA busy_timeout = 0");
@@ -29,17 +57,12 @@ export function takeDaemonLock(home: string): DaemonLock {
     // Held past the transaction's end too, until the connection closes.
     db.run("PRAGMA locking_mode = EXCLUSIVE");
     db.run("BEGIN EXCLUSIVE");
+    return db;
   } catch (error) {
     db.close();
-    if ((error as { code?: string }).code?.startsWith("SQLITE_BUSY"))
-      throw new BuckyError(
-        "E_EXISTS",
-        `a bucky daemon is already running for ${home} (or a repair, a restore or a join is at work in it)`,
-        "See it with `bucky status` (a daemon that does not answer is busy or stopped: `bucky stop` ends it).",
-      );
+    if ((error as { code?: string }).code?.startsWith("SQLITE_BUSY")) return undefined;
     throw error;
   }
-  return { release: () => db.close() };
 }
 
 /** Whether a process holds `home`'s daemon lock (a daemon, or an init, repair or restore). */
