@@ -61,6 +61,7 @@ export default defineBuckyCommand({
         ...given("verifyEveryMs", msOf(context.env, "BUCKY_STATE_VERIFY_EVERY_MS")),
       },
       ...given("replicaVerifyEveryMs", msOf(context.env, "BUCKY_REPLICA_VERIFY_EVERY_MS")),
+      ...given("heldWaitMs", msOf(context.env, "BUCKY_HELD_WAIT_MS")),
       compaction: compactionTimes(context.env),
       namedData: { graceMs: ndnGraceMs(context.env), everyMs: ndnCollectEveryMs(context.env) },
       gateway: {

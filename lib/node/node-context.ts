@@ -133,6 +133,8 @@ export class NodeContext {
   private cachedMembership: Membership | undefined;
   /** How long a device's heartbeat keeps it live (lib/apps/status.ts placementCandidates). */
   readonly liveWindowMs: number;
+  /** How long a write waits for another device to hold it. */
+  private readonly heldWaitMs: number;
   /** The level of write rules this device reads (WRITE_RULES_LEVEL; lower only in a test). */
   readonly writeRulesLevel: number;
   /** When this device was last away (see lastAway). */
@@ -172,11 +174,14 @@ export class NodeContext {
       readonly writeRulesLevel?: number;
       /** How long a stream probe through a relay may take (lib/relay/stream-probe.ts). */
       readonly streamProbeTimeoutMs?: number;
+      /** How long a write waits for another device to hold it (HELD_ELSEWHERE_WITHIN_MS). */
+      readonly heldWaitMs?: number;
     } = {},
   ) {
     const { relayHub } = options;
     this.liveWindowMs = options.liveWindowMs ?? DEFAULT_HEARTBEAT_MS * LIVE_WINDOW_BEATS;
     this.writeRulesLevel = options.writeRulesLevel ?? WRITE_RULES_LEVEL;
+    this.heldWaitMs = options.heldWaitMs ?? HELD_ELSEWHERE_WITHIN_MS;
     this.db = zone.db;
     this.zoneId = zone.zone.id;
     this.deviceId = zone.device.id;
@@ -850,7 +855,7 @@ export class NodeContext {
   }
 
   /**
-   * Waits, HELD_ELSEWHERE_WITHIN_MS at most, for another device to hold what this device has
+   * Waits, heldWaitMs at most (HELD_ELSEWHERE_WITHIN_MS), for another device to hold what this device has
    * written so far: a write whose answer says it holds on every device (a sign-out, a
    * revocation) is then not lost with this one. "alone" at once in a zone of this device
    * alone; past the bound ("not yet") the log says this device alone holds `what` for now
@@ -860,10 +865,9 @@ export class NodeContext {
    */
   async untilHeldElsewhere(what: string): Promise<HeldElsewhere> {
     if (!this.hasOtherMembers()) return "alone";
-    if (await this.peerHoldings.heldElsewhere(this.ownHead(), HELD_ELSEWHERE_WITHIN_MS))
-      return "held";
+    if (await this.peerHoldings.heldElsewhere(this.ownHead(), this.heldWaitMs)) return "held";
     this.log.warn(`${what}: held by this device alone for now`, {
-      waitedMs: HELD_ELSEWHERE_WITHIN_MS,
+      waitedMs: this.heldWaitMs,
     });
     return "not yet";
   }
@@ -881,17 +885,17 @@ export class NodeContext {
   }
 
   /**
-   * Waits, HELD_ELSEWHERE_WITHIN_MS at most, for the peer `device` to hold what this device
+   * Waits, heldWaitMs at most (HELD_ELSEWHERE_WITHIN_MS), for the peer `device` to hold what this device
    * has written so far: whether it does ("not yet" at once when it is no peer this device
    * can call). For a write only that device acts on (an invitation's revocation: only its
    * issuer admits with it).
    */
   async untilHeldBy(device: DeviceId, what: string): Promise<"held" | "not yet"> {
     if (!this.peers().some((peer) => peer.id === device)) return "not yet";
-    if (await this.peerHoldings.heldElsewhere(this.ownHead(), HELD_ELSEWHERE_WITHIN_MS, device))
+    if (await this.peerHoldings.heldElsewhere(this.ownHead(), this.heldWaitMs, device))
       return "held";
     this.log.warn(`${what}: not held by ${this.membership().byId.get(device)?.name} yet`, {
-      waitedMs: HELD_ELSEWHERE_WITHIN_MS,
+      waitedMs: this.heldWaitMs,
     });
     return "not yet";
   }

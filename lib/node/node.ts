@@ -144,6 +144,11 @@ export interface NodeOptions {
   readonly writeRulesLevel?: number;
   /** How often a standby reads its whole copy of an app's data back (lib/replica/follower.ts). */
   readonly replicaVerifyEveryMs?: number;
+  /**
+   * How long a write waits for another device to hold it before it is answered "not yet"
+   * (HELD_ELSEWHERE_WITHIN_MS; longer in tests on a loaded machine: BUCKY_HELD_WAIT_MS).
+   */
+  readonly heldWaitMs?: number;
   readonly apps: {
     /** What this device can do to isolate apps (lib/apps/sandbox.ts). */
     readonly sandbox: SandboxSupport;
@@ -303,6 +308,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       ...(options.relay?.probeTimeoutMs
         ? { streamProbeTimeoutMs: options.relay.probeTimeoutMs }
         : {}),
+      ...(options.heldWaitMs !== undefined ? { heldWaitMs: options.heldWaitMs } : {}),
     });
     diskFull = (error) => node.diskFull(error);
     node.onDamage(stateDamaged);
