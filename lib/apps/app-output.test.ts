@@ -73,6 +73,33 @@ describe("an app's output", () => {
     expect(err.every((line, i) => line === `err ${i} ${"y".repeat(200)}`)).toBe(true);
   });
 
+  test("a line without end is written as it comes, not held whole", async () => {
+    const output = new AppOutput(freshPath());
+    // Four megabytes and no newline, then nothing: held until a newline came, the daemon's
+    // memory would have been the app's to fill.
+    const child = run(
+      output,
+      `const { writeSync } = require("node:fs");
+       const piece = "q".repeat(64 * 1024);
+       for (let i = 0; i < 64; i++) writeSync(1, piece);
+       setInterval(() => {}, 1000);`,
+    );
+    try {
+      const sizeOf = () => (existsSync(output.path) ? statSync(output.path).size : 0);
+      const deadline = performance.now() + 10_000;
+      // All but the last piece of a line is written (16 KiB at most is held for its end).
+      while (sizeOf() < 4 * 1024 * 1024 - 16 * 1024) {
+        if (performance.now() > deadline) throw new Error(`only ${sizeOf()} bytes written`);
+        await Bun.sleep(10);
+      }
+    } finally {
+      child.kill("SIGKILL");
+    }
+    await output.finish(10_000);
+    // Byte for byte, but for the newline that ends a last piece held when its stream ended.
+    expect(readFileSync(output.path, "utf8").replace(/\n$/, "")).toBe("q".repeat(64 * 64 * 1024));
+  });
+
   test("is kept in two files of its limit at most, however much the app writes", async () => {
     const output = new AppOutput(freshPath(), { maxBytes: 64 * 1024 });
     const child = run(

@@ -199,8 +199,18 @@ describe("archiving an app's databases", () => {
 });
 
 describe("an image of one moment", () => {
-  const open = (path: string) =>
-    openConfined(path, scratch, lstatSync(path, { bigint: true })) as number;
+  /** The files of the database at `path`, as the archiver holds them; `close` lets go of both. */
+  const held = (path: string) => {
+    const database = openConfined(path, scratch, lstatSync(path, { bigint: true })) as number;
+    const files = databaseFiles(path, database, scratch);
+    return {
+      files,
+      close: () => {
+        files.close();
+        closeSync(database);
+      },
+    };
+  };
 
   test("is refused when the log was deleted and the database written anew since it was opened", async () => {
     const data = newDir();
@@ -210,8 +220,7 @@ describe("an image of one moment", () => {
     app.run("PRAGMA wal_checkpoint(TRUNCATE)");
     app.run("UPDATE t SET x = 'v1b-' || id WHERE id < 40");
     await Bun.sleep(SETTLED_MS);
-    const database = open(path);
-    const files = databaseFiles(path, database, scratch);
+    const { files, close } = held(path);
     try {
       // The app's last connection closes (its log folded in and deleted); another writes,
       // folds and closes: the log held is one whose frames the file already has.
@@ -224,8 +233,7 @@ describe("an image of one moment", () => {
       await Bun.sleep(SETTLED_MS); // left alone since: only the log held tells
       expect(sqliteImageOf(files, newDir())).toBeUndefined();
     } finally {
-      files.close();
-      closeSync(database);
+      close();
     }
   });
 
@@ -234,8 +242,7 @@ describe("an image of one moment", () => {
     const path = join(data, "notes.db");
     notes(path, 2000).close();
     await Bun.sleep(SETTLED_MS);
-    const database = open(path);
-    const files = databaseFiles(path, database, scratch);
+    const { files, close } = held(path);
     let asked = 0;
     try {
       const image = sqliteImageOf(
@@ -256,8 +263,7 @@ describe("an image of one moment", () => {
       );
       expect([asked, image]).toEqual([2, undefined]);
     } finally {
-      files.close();
-      closeSync(database);
+      close();
     }
   });
 
@@ -269,16 +275,14 @@ describe("an image of one moment", () => {
     app.run("UPDATE t SET x = 'in the log' WHERE id = 1");
     truncateSync(`${path}-wal`, 64 * 1024 ** 3);
     await Bun.sleep(SETTLED_MS);
-    const database = open(path);
-    const files = databaseFiles(path, database, scratch);
+    const { files, close } = held(path);
     try {
       const started = performance.now();
       const image = Database.deserialize(sqliteImageOf(files, newDir()) as Uint8Array);
       expect(performance.now() - started).toBeLessThan(2000);
       expect(image.query("SELECT x FROM t WHERE id = 1").get()).toEqual({ x: "in the log" });
     } finally {
-      files.close();
-      closeSync(database);
+      close();
       app.close();
     }
   });
@@ -290,15 +294,13 @@ describe("an image of one moment", () => {
     app.run("PRAGMA wal_autocheckpoint = 0");
     app.run("UPDATE t SET x = 'in the log' WHERE id = 1");
     await Bun.sleep(SETTLED_MS);
-    const database = open(path);
-    const files = databaseFiles(path, database, scratch);
+    const { files, close } = held(path);
     try {
       const image = Database.deserialize(sqliteImageOf(files, newDir()) as Uint8Array);
       expect(image.query("SELECT x FROM t WHERE id = 1").get()).toEqual({ x: "in the log" });
       expect(integrity(image)).toEqual(["ok"]);
     } finally {
-      files.close();
-      closeSync(database);
+      close();
       app.close();
     }
   });

@@ -6,8 +6,8 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { homePaths } from "../home.ts";
-import { createLog } from "../log.ts";
+import { type HomePaths, homePaths } from "../home.ts";
+import { createLog, type Log } from "../log.ts";
 import { heldBackupRun } from "./run-lock.ts";
 import { BackupScheduler } from "./scheduler.ts";
 import { updateTargetStatus } from "./status.ts";
@@ -18,6 +18,32 @@ afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 const HOUR_MS = 60 * 60_000;
 
+/** A target the device backs up directly, at `/mnt/<name>`. */
+function directTarget(name: string): ResolvedTarget {
+  return {
+    name,
+    url: `/mnt/${name}`,
+    via: "nas",
+    route: { kind: "direct", connection: {} },
+  } as unknown as ResolvedTarget;
+}
+
+/**
+ * The schedule of `target`, hourly backups and daily checks, on the test's clock; its runs
+ * stand in as /bin/false (each fails at once).
+ */
+function scheduleOf(paths: HomePaths, log: Log, now: () => number, target: ResolvedTarget) {
+  return new BackupScheduler({
+    paths,
+    log,
+    now,
+    runtime: "/bin/false",
+    backupEveryMs: HOUR_MS,
+    verifyEveryMs: 24 * HOUR_MS,
+    targets: () => [target],
+  });
+}
+
 test("a prune or verify that failed is tried again an interval later, not at every tick", async () => {
   const paths = homePaths(home);
   let nowMs = Date.parse("2026-06-01T12:00:00Z");
@@ -25,23 +51,10 @@ test("a prune or verify that failed is tried again an interval later, not at eve
   updateTargetStatus(paths, "usb", () => ({
     lastBackup: { at: new Date(nowMs - 60_000).toISOString(), snapshot: "s", durationMs: 1 },
   }));
-  const usb = {
-    name: "usb",
-    url: "/mnt/usb",
-    via: "nas",
-    route: { kind: "direct", connection: {} },
-  } as unknown as ResolvedTarget;
+  const usb = directTarget("usb");
   const failed: string[] = [];
   const log = createLog({ level: "warn", write: (line) => failed.push(line) });
-  const scheduler = new BackupScheduler({
-    paths,
-    log,
-    now: () => nowMs,
-    runtime: "/bin/false",
-    backupEveryMs: HOUR_MS,
-    verifyEveryMs: 24 * HOUR_MS,
-    targets: () => [usb],
-  });
+  const scheduler = scheduleOf(paths, log, () => nowMs, usb);
   // The ticks by hand: start() ticks once, and its timer (a minute) never comes in this test.
   const tick = () => (scheduler as unknown as { tick(): void }).tick();
   const launched: string[] = [];
@@ -74,12 +87,7 @@ test("a backup of this device paused (SIGSTOP) is no failure of the target: the 
   const paths = homePaths(mkdtempSync(join(home, "paused-")));
   const nowMs = Date.parse("2026-06-01T12:00:00Z");
   // Never backed up: a backup is due at every tick.
-  const usb = {
-    name: "usb",
-    url: "/mnt/usb",
-    via: "nas",
-    route: { kind: "direct", connection: {} },
-  } as unknown as ResolvedTarget;
+  const usb = directTarget("usb");
   const warned: string[] = [];
   const log = createLog({ level: "warn", write: (line) => warned.push(line) });
   // A run of its own (`bucky backup run` by hand) holds the target, then is paused.
@@ -98,15 +106,7 @@ test("a backup of this device paused (SIGSTOP) is no failure of the target: the 
     { stdout: "ignore", stderr: "inherit" },
   );
   // The schedule's own runs stand in as /bin/false: refused, as a real one is by the paused run.
-  const scheduler = new BackupScheduler({
-    paths,
-    log,
-    now: () => nowMs,
-    runtime: "/bin/false",
-    backupEveryMs: HOUR_MS,
-    verifyEveryMs: 24 * HOUR_MS,
-    targets: () => [usb],
-  });
+  const scheduler = scheduleOf(paths, log, () => nowMs, usb);
   const tick = () => (scheduler as unknown as { tick(): void }).tick();
   const launched: string[] = [];
   const tickAndWait = async () => {
@@ -142,23 +142,10 @@ test("a clock set back leaves no run dated ahead of it to wait for: the backup i
     lastPrune: { at: new Date(backedUpAt).toISOString() },
     lastVerify: { at: new Date(backedUpAt).toISOString(), ok: true, damaged: 0 },
   }));
-  const disk = {
-    name: "disk",
-    url: "/mnt/disk",
-    via: "nas",
-    route: { kind: "direct", connection: {} },
-  } as unknown as ResolvedTarget;
+  const disk = directTarget("disk");
   // Set back an hour, ten minutes after that backup: it is dated 50 minutes ahead.
   const nowMs = backedUpAt - HOUR_MS + 10 * 60_000;
-  const scheduler = new BackupScheduler({
-    paths,
-    log: createLog({ level: "silent" }),
-    now: () => nowMs,
-    runtime: "/bin/false",
-    backupEveryMs: HOUR_MS,
-    verifyEveryMs: 24 * HOUR_MS,
-    targets: () => [disk],
-  });
+  const scheduler = scheduleOf(paths, createLog({ level: "silent" }), () => nowMs, disk);
   try {
     (scheduler as unknown as { tick(): void }).tick();
     expect(scheduler.runningNow().map((run) => run.kind)).toEqual(["backup"]);

@@ -181,6 +181,11 @@ describe("a standby asking for news", () => {
     expect(again.positions().get("standby")).toEqual(before as StandbyLag);
     // Of another epoch (the data taken over, and back), it knows none.
     expect(new ReplicaSource({ ...nas.options, epoch: 2 }).positions().size).toBe(0);
+    // Kept positions not of the shape it writes (a damaged replica) are passed over.
+    for (const kept of ["not json", "[]", '{"standby": {"epoch": 1, "seq": "1"}}', "null"]) {
+      nas.options.db.setMeta("standbys", kept);
+      expect(new ReplicaSource(nas.options).positions().size).toBe(0);
+    }
   });
 
   test("of an older snapshot, or none: no position is made up for it", async () => {
