@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import type { ServerWebSocket, Socket, WebSocketHandler } from "bun";
 import {
   answerReadWhole,
   type BridgeData,
@@ -227,5 +228,145 @@ describe("a bridged WebSocket whose app does not take the connection", () => {
       asked: ["https://10.0.0.1:4431", "https://10.0.0.1:4431 (fresh)"],
     });
     expect(closed.afterMs).toBeLessThan(SILENCE_PROBE_AFTER_MS + 3_000);
+  });
+});
+
+/** Resolves once `condition` holds, checked every 10 ms; fails saying `what` after `timeoutMs`. */
+async function until(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+/** A gateway bridging every WebSocket to `url`, and the bridges it made, to look into. */
+function bridgingGateway(url: string) {
+  const bridges: { client: ServerWebSocket<BridgeData> }[] = [];
+  const handlers = websocketBridge as Required<WebSocketHandler<BridgeData>>;
+  const server = Bun.serve<BridgeData>({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: (request, srv) =>
+      srv.upgrade(request, { data: bridgeData(url, {}) })
+        ? undefined
+        : new Response("no", { status: 400 }),
+    websocket: {
+      ...handlers,
+      open(client) {
+        bridges.push({ client });
+        handlers.open(client);
+      },
+    },
+  });
+  return { server, bridges };
+}
+
+describe("a bridged WebSocket whose one end is slower than the other", () => {
+  const MiB = 1024 * 1024;
+  const MESSAGES = 64;
+
+  test("a client sending faster than its app reads is held back, and the app gets every byte once it reads", async () => {
+    // The app takes the handshake, then reads nothing until told: a raw socket, paused.
+    let appSocket: Socket<undefined> | undefined;
+    let received = 0;
+    const app = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(socket, chunk) {
+          if (appSocket) {
+            received += chunk.length;
+            return;
+          }
+          appSocket = socket;
+          const key = /sec-websocket-key: (.*)\r\n/i.exec(
+            Buffer.from(chunk).toString("latin1"),
+          )?.[1];
+          const accept = new Bun.CryptoHasher("sha1")
+            .update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+            .digest("base64");
+          socket.write(
+            `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+          );
+          socket.pause();
+        },
+      },
+    });
+    const { server, bridges } = bridgingGateway(`ws://127.0.0.1:${app.port}/`);
+    const client = new WebSocket(`ws://127.0.0.1:${server.port}/`);
+    try {
+      await new Promise((resolve) => {
+        client.onopen = resolve;
+      });
+      for (let i = 0; i < MESSAGES; i++) client.send(new Uint8Array(MiB).fill(i));
+      // Held back: what the client sends waits on its own side, not in the gateway's memory.
+      // Watched for two seconds of the client sending into an app that reads nothing.
+      let held = 0;
+      const watchUntil = performance.now() + 2_000;
+      while (performance.now() < watchUntil && client.bufferedAmount > 0) {
+        held = Math.max(held, bridges[0]?.client.data.backend?.bufferedAmount ?? 0);
+        await Bun.sleep(10);
+      }
+      expect(held).toBeLessThanOrEqual(2 * MiB);
+      appSocket?.resume();
+      // Each masked message of 1 MiB comes with a frame head of 14 bytes.
+      const all = MESSAGES * (MiB + 14);
+      await until("the app to receive every byte", () => received >= all).catch(() => {});
+      expect(received).toBe(all);
+    } finally {
+      client.close();
+      server.stop(true);
+      app.stop(true);
+    }
+  });
+
+  test("an app sending faster than its client reads loses no message: the app is held back", async () => {
+    let sent = 0;
+    const app = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: (request, srv) => (srv.upgrade(request) ? undefined : new Response("no")),
+      websocket: {
+        // Its own side keeps all it sends, whatever the gateway takes.
+        backpressureLimit: 256 * MiB,
+        open(ws) {
+          for (let i = 0; i < MESSAGES; i++) {
+            ws.send(new Uint8Array(MiB).fill(i));
+            sent += 1;
+          }
+        },
+        message() {},
+      },
+    });
+    const { server } = bridgingGateway(`ws://127.0.0.1:${app.port}/`);
+    const client = new WebSocket(`ws://127.0.0.1:${server.port}/`);
+    client.binaryType = "arraybuffer";
+    const got: number[] = [];
+    client.onmessage = (event) => {
+      const bytes = new Uint8Array(event.data as ArrayBuffer);
+      got.push(
+        bytes.length === MiB && bytes.every((b) => b === bytes[0]) ? (bytes[0] as number) : -1,
+      );
+    };
+    try {
+      await new Promise((resolve) => {
+        client.onopen = resolve;
+      });
+      // A client that takes nothing for two seconds (a phone on a slow link, say).
+      client.pause();
+      await until("the app to send", () => sent === MESSAGES);
+      await Bun.sleep(2_000);
+      client.resume();
+      await until(
+        "every message, or the connection's end",
+        () => got.length === MESSAGES || client.readyState !== WebSocket.OPEN,
+      ).catch(() => {});
+      expect(got).toEqual([...Array(MESSAGES).keys()]);
+    } finally {
+      client.close();
+      server.stop(true);
+      app.stop(true);
+    }
   });
 });

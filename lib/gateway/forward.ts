@@ -5,6 +5,7 @@
  */
 
 import type { ServerWebSocket, WebSocketHandler } from "bun";
+import { clientSocketEnd, type End, Link, type Message, serverSocketEnd } from "../relay/pipe.ts";
 import type { Carried } from "./accounting.ts";
 import type { Refusal } from "./held-access.ts";
 import { type AnswersAt, type SilenceTiming, watchForSilence } from "./silence-watch.ts";
@@ -261,7 +262,13 @@ export interface BridgeData {
     readonly answers: AnswersAt;
     readonly timing?: SilenceTiming;
   };
-  readonly queue: (string | Uint8Array)[];
+  /**
+   * The client's end and the link joining it to the app's: what one end cannot take yet,
+   * the other stops reading, so a side faster than the other waits on its own side and is
+   * not held in this process's memory (nor, past Bun's limit, dropped from the stream).
+   */
+  clientEnd?: End<Message>;
+  link?: Link<Message>;
   /**
    * The session cookie's value the socket was let in with, when a session stood: held
    * while it is open, and closed if it ends (lib/gateway/session-connections.ts).
@@ -295,7 +302,6 @@ export function bridgeData(
     connectTimeoutMs: options.connectTimeoutMs ?? WEBSOCKET_CONNECT_TIMEOUT_MS,
     ...(options.silence ? { silence: options.silence } : {}),
     protocols: options.protocols ? options.protocols.split(",").map((p) => p.trim()) : [],
-    queue: [],
     ...(options.sessionCookie !== undefined ? { sessionCookie: options.sessionCookie } : {}),
     ...(options.done ? { done: options.done } : {}),
     bytesIn: 0,
@@ -305,11 +311,15 @@ export function bridgeData(
 
 /**
  * Bun.serve WebSocket handlers that join a client's socket to a new one towards the app:
- * messages flow both ways as they come, and when either side closes, so does the other.
+ * messages flow both ways as they come, each side reading only as fast as the other takes
+ * (lib/relay/pipe.ts), and when either side closes, so does the other.
  */
 export const websocketBridge: WebSocketHandler<BridgeData> = {
   open(client) {
     const data = client.data;
+    data.clientEnd = serverSocketEnd<Message>(client);
+    const link = new Link<Message>(data.clientEnd);
+    data.link = link;
     const backend = new WebSocket(data.url, {
       headers: data.headers,
       protocols: data.protocols,
@@ -340,13 +350,13 @@ export const websocketBridge: WebSocketHandler<BridgeData> = {
     data.connected = connected;
     backend.onopen = () => {
       connected();
-      for (const message of data.queue.splice(0)) backend.send(message);
+      link.join(clientSocketEnd<Message>(backend));
     };
     backend.onmessage = (event) => {
       const message =
         typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer);
       data.bytesOut += typeof message === "string" ? Buffer.byteLength(message) : message.length;
-      client.send(message);
+      link.fromB(message);
     };
     backend.onclose = (event) =>
       client.close(event.code === 1005 ? 1000 : event.code, event.reason);
@@ -355,8 +365,10 @@ export const websocketBridge: WebSocketHandler<BridgeData> = {
   message(client, message) {
     const data = client.data;
     data.bytesIn += typeof message === "string" ? Buffer.byteLength(message) : message.length;
-    if (data.backend?.readyState === WebSocket.OPEN) data.backend.send(message);
-    else data.queue.push(message);
+    data.link?.fromA(message);
+  },
+  drain(client) {
+    client.data.clientEnd?.drained?.();
   },
   close(client: ServerWebSocket<BridgeData>) {
     const data = client.data;

@@ -24,9 +24,10 @@ export function peerSockets(relay: () => RelayHub): WebSocketHandler<PeerSocketD
     pong: (ws) => {
       if (!isBridge(ws)) relay().websocket.pong(ws as ServerWebSocket<RelaySocketData>);
     },
-    drain: (ws) => {
-      if (!isBridge(ws)) relay().websocket.drain(ws as ServerWebSocket<RelaySocketData>);
-    },
+    drain: (ws) =>
+      isBridge(ws)
+        ? bridge.drain(ws)
+        : relay().websocket.drain(ws as ServerWebSocket<RelaySocketData>),
     close: (ws, code, reason) =>
       isBridge(ws)
         ? bridge.close(ws, code, reason)

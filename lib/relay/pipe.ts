@@ -1,7 +1,8 @@
 /**
  * Moving bytes between the two ends of a relayed stream (a TCP socket, a WebSocket we
  * accepted, a WebSocket we opened) with backpressure: when one end cannot take more, the
- * other stops reading until it drains, so a fast sender never fills memory.
+ * other stops reading until it drains, so a fast sender never fills memory. A WebSocket
+ * bridged whole (the gateway's, to an app) moves messages, text ones as text.
  */
 import type { ServerWebSocket, Socket } from "bun";
 // The least a reader must take in each window, as a peer's answer must bring.
@@ -10,9 +11,12 @@ import { MIN_PROGRESS_BYTES } from "../node/answer-watch.ts";
 /** Above this many queued bytes an end is full. */
 const HIGH_WATER = 1024 * 1024;
 
-export interface End {
-  /** Sends bytes; false when the end is full and the sender should pause. */
-  send(chunk: Uint8Array): boolean;
+/** What a link moves: bytes, or a bridged WebSocket's messages. */
+export type Message = Uint8Array | string;
+
+export interface End<M extends Message = Uint8Array> {
+  /** Sends bytes (or a message); false when the end is full and the sender should pause. */
+  send(chunk: M): boolean;
   pause(): void;
   resume(): void;
   close(): void;
@@ -25,19 +29,19 @@ export interface End {
  * first end exists from the start; the second joins later (the far side answering), and
  * what the first sends before then waits, in order.
  */
-export class Link {
-  private waiting: Uint8Array[] = [];
+export class Link<M extends Message = Uint8Array> {
+  private waiting: M[] = [];
   private waitingBytes = 0;
-  private b: End | undefined;
+  private b: End<M> | undefined;
   private open = true;
 
-  constructor(private readonly a: End) {}
+  constructor(private readonly a: End<M>) {}
 
   get closed(): boolean {
     return !this.open;
   }
 
-  join(b: End): void {
+  join(b: End<M>): void {
     if (!this.open) {
       b.close();
       return;
@@ -51,11 +55,11 @@ export class Link {
     this.a.resume();
   }
 
-  fromA(chunk: Uint8Array): void {
+  fromA(chunk: M): void {
     if (!this.open) return;
     if (!this.b) {
       // A copy: the buffer a socket hands its data handler may be reused after it returns.
-      this.waiting.push(new Uint8Array(chunk));
+      this.waiting.push(typeof chunk === "string" ? chunk : (new Uint8Array(chunk) as M));
       this.waitingBytes += chunk.length;
       if (this.waitingBytes >= HIGH_WATER) this.a.pause();
       return;
@@ -63,7 +67,7 @@ export class Link {
     if (!this.b.send(chunk)) this.a.pause();
   }
 
-  fromB(chunk: Uint8Array): void {
+  fromB(chunk: M): void {
     if (this.open && !this.a.send(chunk)) this.b?.pause();
   }
 
@@ -190,13 +194,15 @@ export interface TcpEnd extends End {
  * A WebSocket Bun.serve accepted, as an end. Bun can pause reading one, though its types
  * do not say so yet; its server's `drain` handler must call the end's `drained`.
  */
-export function serverSocketEnd(ws: ServerWebSocket<unknown>): End {
+export function serverSocketEnd<M extends Message = Uint8Array>(
+  ws: ServerWebSocket<unknown>,
+): End<M> {
   const pausable = ws as unknown as { pause?: () => void; resume?: () => void };
   return {
     send(chunk) {
-      const status = ws.sendBinary(chunk);
+      const status = typeof chunk === "string" ? ws.sendText(chunk) : ws.sendBinary(chunk);
       // 0: dropped, so the stream has a hole in it and must end. -1: queued, but full.
-      if (status === 0 && chunk.length > 0) ws.close(1011, "relay buffer overflow");
+      if (status === 0 && chunk.length > 0) ws.close(1011, "buffer overflow");
       return status > 0;
     },
     pause: () => pausable.pause?.(),
@@ -209,9 +215,9 @@ export function serverSocketEnd(ws: ServerWebSocket<unknown>): End {
  * A WebSocket this process opened (and which is open), as an end. What it sends is
  * watched through bufferedAmount; pausing stops it reading from its socket.
  */
-export function clientSocketEnd(ws: WebSocket): End {
+export function clientSocketEnd<M extends Message = Uint8Array>(ws: WebSocket): End<M> {
   let watching = false;
-  const end: End = {
+  const end: End<M> = {
     send(chunk) {
       if (ws.readyState !== WebSocket.OPEN) return true;
       ws.send(chunk);
