@@ -233,8 +233,8 @@ describe("an app with data moved, then its new device gone", () => {
     expect(moved.arrived).toBe(true);
     // The device that asked is gone; the rest say the move is over, not under way.
     await killDevice(first);
-    await waitFor("the move to be over in the spec, as a third device holds it", async () =>
-      (await specOn("notes", third)).moveTo === undefined ? true : undefined,
+    await waitFor("the move to be over, as a third device says", async () =>
+      (await status("notes", third))?.data?.movingTo === null ? true : undefined,
     );
     daemons.set(first, await startDaemon(home(first), FAST));
     const settledOnTarget = await settled(third, target);

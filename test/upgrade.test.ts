@@ -244,11 +244,11 @@ describe("an upgrade that crashes at every start", () => {
     await daemon("beta").kill();
     // As if killed while it put the data back: the copy moved into place, its directory
     // not yet gone. Started again, it finishes that, on the data put back.
-    const { value: spec } = await buckyJson<{ value: { failedUpgrade: { package: string } } }>([
-      ...["state", "get", "users/owner/apps/notes/spec", "--home", daemon("gamma").home],
+    const { value: givenUp } = await buckyJson<{ value: { package: string } }>([
+      ...["state", "get", "users/owner/apps/notes/rolled-back", "--home", daemon("gamma").home],
     ]);
     mkdirSync(join(appDir, "before-upgrade"));
-    writeFileSync(join(appDir, "before-upgrade", "upgrade-to"), spec.failedUpgrade.package);
+    writeFileSync(join(appDir, "before-upgrade", "upgrade-to"), givenUp.package);
     daemons.set("beta", await startDaemon(daemon("beta").home, FAST));
     const version = await waitFor("notes to answer on beta again, from a new process", async () => {
       const url = (await status("gamma")).url;

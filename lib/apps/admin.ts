@@ -205,6 +205,7 @@ export function writeSpec(
     }
   }
   const previous = versionBefore(zone, current, pkg);
+  const now = new Date(zone.now()).toISOString();
   const spec: AppSpec = {
     app: manifest.id,
     version: manifest.version,
@@ -213,13 +214,16 @@ export function writeSpec(
     manifest,
     ...(extra.image ? { image: extra.image } : {}),
     placement,
-    ...(current?.moveTo && placement === "any" ? { moveTo: current.moveTo } : {}),
+    ...(current?.moveTo && placement === "any"
+      ? { moveTo: current.moveTo, ...(current.movedAt ? { movedAt: current.movedAt } : {}) }
+      : {}),
     desired: current?.desired === "stopped" ? "stopped" : "running",
     ...(unsandboxed ? { unsandboxed } : {}),
     // Whom it is shared with stays as the owner set it, across upgrades.
     ...(current?.shared ? { shared: current.shared } : {}),
     ...(current?.shared && current.sharedAt ? { sharedAt: current.sharedAt } : {}),
-    updatedAt: new Date(zone.now()).toISOString(),
+    installedAt: now,
+    updatedAt: now,
   };
   zone.write([{ key: appKeys.spec(manifest.id), value: JSON.stringify(spec) }, ...alongside]);
   const upgradedFrom =
@@ -288,10 +292,14 @@ export function moveApp(zone: ZoneWriter, app: string, device: string): AppSpec 
       `the zone has no device named ${device} to move ${app} to`,
       "See the devices with `bucky devices`.",
     );
+  const { movedAt: _, ...unmoved } = current;
+  const now = new Date(zone.now()).toISOString();
   const spec: AppSpec = {
-    ...current,
-    ...(current.placement === "any" ? { moveTo: device } : { placement: device, moveTo: null }),
-    updatedAt: new Date(zone.now()).toISOString(),
+    ...unmoved,
+    ...(current.placement === "any"
+      ? { moveTo: device, movedAt: now }
+      : { placement: device, moveTo: null }),
+    updatedAt: now,
   };
   zone.write([{ key: appKeys.spec(app), value: JSON.stringify(spec) }]);
   zone.log.info("app moving", { app, to: device });

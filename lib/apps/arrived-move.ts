@@ -9,7 +9,7 @@
  * asked for. An app with no data has no holder to keep it there: its target stays.
  */
 import type { ZoneWriter } from "../zone/zone-writer.ts";
-import { appKeys, readSpec } from "./spec.ts";
+import { type ArrivedMove, appKeys, readSpec } from "./spec.ts";
 
 /**
  * Clears the move of `app` to `device`, written by that device once it holds the app's
@@ -23,7 +23,7 @@ export function endArrivedMove(
   const current = readSpec(zone.db, app);
   if (current?.moveTo !== device || current.placement !== "any" || current.desired === "removed")
     return;
-  const { moveTo: _, ...ended } = current;
-  zone.write([{ key: appKeys.spec(app), value: JSON.stringify(ended) }]);
+  const arrived: ArrivedMove = { device, movedAt: current.movedAt ?? null };
+  zone.write([{ key: appKeys.arrived(app), value: JSON.stringify(arrived) }]);
   zone.log.info("app moved", { app, to: device });
 }

@@ -303,3 +303,117 @@ describe("the devices a spec names", () => {
       });
   });
 });
+
+describe("what devices found out of an app, beside the spec a person wrote", () => {
+  const NEW = `sha256:${"cd".repeat(32)}` as AppSpec["package"];
+  const installedAt = "2026-12-02T10:00:00.000Z";
+  /** Notes 2.0.0 installed over 1.0.0 (TEST_PACKAGE), as the owner wrote it; `fields` over it. */
+  const upgrade = (fields: Partial<AppSpec> = {}) =>
+    testSpec("notes", {
+      version: "2.0.0",
+      package: NEW,
+      previousPackage: PACKAGE,
+      manifest: testManifest("notes", { version: "2.0.0" }),
+      installedAt,
+      ...fields,
+    });
+  /** Beta gave that install up for 1.0.0. */
+  const givenUp = {
+    package: NEW,
+    installedAt,
+    backTo: { package: PACKAGE, manifest: testManifest("notes") },
+    error: "the process exited with code 3",
+    device: "beta",
+    at: "2026-12-02T10:01:00.000Z",
+  };
+  const read = (spec: AppSpec, beside: Record<string, unknown>) => {
+    const db = stateWith({
+      [appKeys.spec("notes")]: JSON.stringify(spec),
+      ...Object.fromEntries(Object.entries(beside).map(([k, v]) => [k, JSON.stringify(v)])),
+    }) as unknown as StateDb;
+    const one = readSpec(db, "notes");
+    expect(readSpecs(db)).toEqual(one ? [one] : []);
+    return one;
+  };
+
+  test("an upgrade given up: the version before runs, saying why, and a stop given meanwhile elsewhere stands", () => {
+    const back = read(upgrade(), { [appKeys.rolledBack("notes")]: givenUp });
+    expect(back).toMatchObject({ version: "1.0.0", package: PACKAGE, desired: "running" });
+    expect(back?.previousPackage).toBeUndefined();
+    expect(back?.failedUpgrade).toEqual({
+      version: "2.0.0",
+      package: NEW,
+      error: givenUp.error,
+      device: "beta",
+      at: givenUp.at,
+    });
+    // The owner stopped (or removed) the app on a device beta had not heard yet.
+    for (const desired of ["stopped", "removed"] as const)
+      expect(read(upgrade({ desired }), { [appKeys.rolledBack("notes")]: givenUp })).toMatchObject({
+        version: "1.0.0",
+        package: PACKAGE,
+        desired,
+      });
+  });
+
+  test("a newer install is not the one given up, nor the same version installed again", () => {
+    const rolledBack = { [appKeys.rolledBack("notes")]: givenUp };
+    const fix = upgrade({
+      version: "2.0.1",
+      package: `sha256:${"ef".repeat(32)}` as AppSpec["package"],
+      manifest: testManifest("notes", { version: "2.0.1" }),
+    });
+    expect(read(fix, rolledBack)?.version).toBe("2.0.1");
+    const again = upgrade({ installedAt: "2026-12-02T11:00:00.000Z" });
+    expect(read(again, rolledBack)).toEqual(again);
+    // Nor one whose version before is another.
+    const other = upgrade({ previousPackage: `sha256:${"01".repeat(32)}` as AppSpec["package"] });
+    expect(read(other, rolledBack)).toEqual(other);
+  });
+
+  test("a move arrived ends that move, whatever was written of the app since; a new move stands", () => {
+    const movedAt = "2026-12-02T10:00:00.000Z";
+    const moving = testSpec("notes", { moveTo: "beta", movedAt });
+    const arrived = { [appKeys.arrived("notes")]: { device: "beta", movedAt } };
+    const ended = read(moving, arrived);
+    expect(ended?.moveTo).toBeUndefined();
+    expect(ended?.movedAt).toBeUndefined();
+    // Stopped on a device that had not heard of the arrival: still arrived.
+    expect(read({ ...moving, desired: "stopped" }, arrived)).toMatchObject({ desired: "stopped" });
+    expect(read({ ...moving, desired: "stopped" }, arrived)?.moveTo).toBeUndefined();
+    // Moved again, to the same device or another: that move goes on.
+    const again = { ...moving, movedAt: "2026-12-02T11:00:00.000Z" };
+    expect(read(again, arrived)).toEqual(again);
+    expect(read({ ...moving, moveTo: "gamma" }, arrived)?.moveTo).toBe("gamma");
+    // A move an older bucky wrote (no movedAt) ends by an arrival of none.
+    const { movedAt: _, ...older } = moving;
+    expect(
+      read(older, { [appKeys.arrived("notes")]: { device: "beta", movedAt: null } })?.moveTo,
+    ).toBeUndefined();
+  });
+
+  test("what a member wrote there not of that shape changes nothing", () => {
+    const spec = upgrade({ moveTo: "beta", movedAt: installedAt });
+    for (const wrong of [
+      5,
+      null,
+      [],
+      "beta",
+      { ...givenUp, device: "the owner must run rm -rf" },
+      { ...givenUp, backTo: { package: PACKAGE, manifest: testManifest("photos") } },
+      { ...givenUp, backTo: { package: PACKAGE, manifest: { id: "notes" } } },
+      { ...givenUp, package: "not an id" },
+      { ...givenUp, installedAt: 7 },
+    ])
+      expect(read(spec, { [appKeys.rolledBack("notes")]: wrong })).toEqual(spec);
+    for (const wrong of [5, {}, { device: "../beta", movedAt: installedAt }, { device: "beta" }])
+      expect(read(spec, { [appKeys.arrived("notes")]: wrong })).toEqual(spec);
+    // Unparseable JSON, too.
+    const db = stateWith({
+      [appKeys.spec("notes")]: JSON.stringify(spec),
+      [appKeys.rolledBack("notes")]: "{",
+      [appKeys.arrived("notes")]: "{",
+    }) as unknown as StateDb;
+    expect(readSpec(db, "notes")).toEqual(spec);
+  });
+});

@@ -2,8 +2,17 @@
  * The zone state an app lives in. The owner's install writes its spec; the device that
  * runs it reports how it goes; every device reads both.
  *
- *   users/<user>/apps/<app>/spec   what should run: version, package, placement, desired state
- *   nodes/<device>/apps/<app>      how it is running there: state, url, errors
+ *   users/<user>/apps/<app>/spec          what should run: version, package, placement, desired state
+ *   users/<user>/apps/<app>/arrived       a move's end, by the device it went to
+ *   users/<user>/apps/<app>/rolled-back   an upgrade given up, by the device it crashed on
+ *   nodes/<device>/apps/<app>             how it is running there: state, url, errors
+ *
+ * The spec is a person's commands, each written whole. What a device finds out by itself
+ * (a move arrived, an upgrade that will not start) goes beside it, under a key of its own,
+ * and names the move or the install it is of: a reader lays it over the spec while the
+ * spec is still of that move or install (amended). Written into the spec, such a change
+ * was a whole spec from that device's view, and a person's command given meanwhile on a
+ * device it had not heard yet (a stop, a removal, a newer install) was undone by it.
  *
  * Which devices are alive (so hold their `any` apps) is not state: it is presence
  * (lib/sync/presence.ts), which does not grow the log.
@@ -56,6 +65,8 @@ export interface AppSpec {
    * went to then clears it: lib/apps/arrived-move.ts); with none, kept there while live.
    */
   readonly moveTo?: string | null;
+  /** When `bucky app move` wrote that target (RFC 3339): which move an arrival ends. */
+  readonly movedAt?: string;
   /** A conflict copy the owner asked back (`bucky app restore-copy`): the device keeping it takes over with it. */
   readonly restoreCopy?: {
     readonly device: string;
@@ -98,7 +109,29 @@ export interface AppSpec {
     readonly device: string;
     readonly at: string;
   };
+  /** When this version was installed (RFC 3339): which install a rollback is of. */
+  readonly installedAt?: string;
   readonly updatedAt: string;
+}
+
+/** A move's end, written by the device the app moved to once it holds the app's data. */
+export interface ArrivedMove {
+  readonly device: string;
+  /** The move's movedAt; null for a move an older bucky wrote, which had none. */
+  readonly movedAt: string | null;
+}
+
+/** An upgrade given up, written by the device it crashed on (lib/apps/upgrade-rollback.ts). */
+export interface RolledBack {
+  /** The install given up: its package and installedAt (null: an older bucky's install). */
+  readonly package: ObjectId;
+  readonly installedAt: string | null;
+  /** The version gone back to: the install's previousPackage, and its manifest. */
+  readonly backTo: { readonly package: ObjectId; readonly manifest: AppManifest };
+  /** That device's words for the last crash, its name, and when (RFC 3339). */
+  readonly error: string;
+  readonly device: string;
+  readonly at: string;
 }
 
 export type RunState = "pending" | "starting" | "running" | "unhealthy" | "crashed" | "stopped";
@@ -134,6 +167,8 @@ export const appKeys = {
   specPrefix: `users/${APP_USER}/apps/`,
   /** The owner's limits for an app (lib/gateway/app-limits.ts). */
   limits: (app: string) => `users/${APP_USER}/apps/${app}/limits`,
+  arrived: (app: string) => `users/${APP_USER}/apps/${app}/arrived`,
+  rolledBack: (app: string) => `users/${APP_USER}/apps/${app}/rolled-back`,
   report: (device: string, app: string) => `nodes/${device}/apps/${app}`,
 } as const;
 
@@ -155,7 +190,7 @@ export function readSpecs(
     const spec = parseSpec(row.value, app);
     if (!spec && unreadable)
       unreadable(app, specProblem(row.value, app) ?? { problem: "", newer: false });
-    return spec ? [spec] : [];
+    return spec ? [amended(db, spec)] : [];
   });
 }
 
@@ -165,9 +200,102 @@ export function unreadableSpec(db: StateReader, app: string): SpecProblem | unde
   return value ? specProblem(value, app) : undefined;
 }
 
+/** The spec of `app` as the zone runs it: as written, with what devices found out laid over it (amended). */
 export function readSpec(db: StateReader, app: string): AppSpec | undefined {
   const value = stateValue(db, appKeys.spec(app));
-  return value ? parseSpec(value, app) : undefined;
+  const spec = value ? parseSpec(value, app) : undefined;
+  return spec && amended(db, spec);
+}
+
+/**
+ * `spec` with what devices found out of it laid over it: its move ended once the device it
+ * went to said it arrived, and its version given up for the one before once the device it
+ * crashed on said so, each only while the spec is of that move or that install. Whatever
+ * else the spec says (stopped, removed, shared) stands as the person wrote it.
+ */
+function amended(db: StateReader, spec: AppSpec): AppSpec {
+  let out = spec;
+  if (out.moveTo) {
+    const arrived = parseArrived(stateValue(db, appKeys.arrived(spec.app)));
+    if (arrived?.device === out.moveTo && arrived.movedAt === (out.movedAt ?? null)) {
+      const { moveTo: _, movedAt: __, ...ended } = out;
+      out = ended;
+    }
+  }
+  if (out.previousPackage) {
+    const back = parseRolledBack(stateValue(db, appKeys.rolledBack(spec.app)), spec.app);
+    if (
+      back?.package === out.package &&
+      back.backTo.package === out.previousPackage &&
+      back.installedAt === (out.installedAt ?? null)
+    )
+      out = rolledBackSpec(out, back);
+  }
+  return out;
+}
+
+/** The spec of the version before, as `back` gave `spec`'s install up, saying why. */
+export function rolledBackSpec(spec: AppSpec, back: RolledBack): AppSpec {
+  const { previousPackage: _, ...rest } = spec;
+  return {
+    ...rest,
+    version: back.backTo.manifest.version,
+    package: back.backTo.package,
+    manifest: back.backTo.manifest,
+    failedUpgrade: {
+      version: spec.version,
+      package: spec.package,
+      error: back.error,
+      device: back.device,
+      at: back.at,
+    },
+    updatedAt: back.at,
+  };
+}
+
+/** A move's end as a member wrote it, or undefined when it is not of that shape. */
+export function parseArrived(text: string | null | undefined): ArrivedMove | undefined {
+  return parsedAs(text, (value) => {
+    const arrived = requireRecord(value, "a move's end");
+    checkDeviceField(arrived.device, "its device");
+    if (arrived.movedAt !== null) requireString(arrived.movedAt, "its movedAt", MAX_TEXT);
+    return arrived as unknown as ArrivedMove;
+  });
+}
+
+/** An upgrade given up as a member wrote it, or undefined when it is not of that shape. */
+export function parseRolledBack(
+  text: string | null | undefined,
+  app: string,
+): RolledBack | undefined {
+  return parsedAs(text, (value) => {
+    const back = requireRecord(value, "an upgrade given up");
+    checkObjectId(back.package, "its package");
+    if (back.installedAt !== null) requireString(back.installedAt, "its installedAt", MAX_TEXT);
+    const backTo = requireRecord(back.backTo, "its backTo");
+    checkObjectId(backTo.package, "its backTo's package");
+    checkManifestShape(backTo.manifest);
+    check((backTo.manifest as AppManifest).id === app, "its backTo's manifest is another app's");
+    requireString(back.error, "its error", MAX_LONG_TEXT);
+    // Shown as the words of that device ("beta says …"): a device's name only.
+    checkDeviceField(back.device, "its device");
+    requireString(back.at, "its at", MAX_TEXT);
+    return back as unknown as RolledBack;
+  });
+}
+
+/** `text` parsed as JSON and checked by `checked`, or undefined when it is neither. */
+function parsedAs<T>(
+  text: string | null | undefined,
+  checked: (value: unknown) => T,
+): T | undefined {
+  if (!text) return undefined;
+  try {
+    return checked(JSON.parse(text));
+  } catch (error) {
+    if (error instanceof ProtocolError || error instanceof SyntaxError) return undefined;
+    throw error;
+  }
 }
 
 /** The app a spec's key is of: `users/owner/apps/<app>/spec`. */
@@ -197,14 +325,10 @@ export function readReport(db: StateReader, device: string, app: string): AppRep
  * reader (status, the gateway's routes, convergence), on every device.
  */
 export function parseSpec(text: string, app: string): AppSpec | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
+  return parsedAs(text, (value) => {
     checkSpec(value, app);
     return value as AppSpec;
-  } catch (error) {
-    if (error instanceof ProtocolError || error instanceof SyntaxError) return undefined;
-    throw error;
-  }
+  });
 }
 
 /** Why `text` is not the spec of `app`, or undefined when it is one. */
@@ -303,6 +427,7 @@ function checkSpec(value: unknown, app: string): void {
   checkPlacement(spec.placement, "its placement");
   if (spec.moveTo !== undefined && spec.moveTo !== null)
     checkDeviceField(spec.moveTo, "its moveTo");
+  if (spec.movedAt !== undefined) requireString(spec.movedAt, "its movedAt", MAX_TEXT);
   if (spec.restoreCopy !== undefined && spec.restoreCopy !== null) {
     const copy = requireRecord(spec.restoreCopy, "its restoreCopy");
     checkDeviceField(copy.device, "its restoreCopy's device");
@@ -332,6 +457,7 @@ function checkSpec(value: unknown, app: string): void {
     checkDeviceField(failed.device, "its failedUpgrade's device");
     requireString(failed.at, "its failedUpgrade's at", MAX_TEXT);
   }
+  if (spec.installedAt !== undefined) requireString(spec.installedAt, "its installedAt", MAX_TEXT);
   requireString(spec.updatedAt, "its updatedAt", MAX_TEXT);
 }
 

@@ -3,13 +3,12 @@ import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { heldNotesZone, reportNotes } from "../replica/test-held-app.ts";
 import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
-import { parseSpec } from "./spec.ts";
+import { parseSpec, type RolledBack, rolledBackSpec } from "./spec.ts";
 import { TEST_PACKAGE, testManifest, testSpec } from "./test-spec.ts";
 import {
   failedUpgradeSentence,
   markHealthy,
   ROLLBACK_AFTER_CRASHES,
-  rolledBackSpec,
   upgradeFailed,
 } from "./upgrade-rollback.ts";
 
@@ -22,6 +21,15 @@ const appDir = (healthy: typeof TEST_PACKAGE | null = TEST_PACKAGE) => {
   return dir;
 };
 const crashes = { exits: ROLLBACK_AFTER_CRASHES };
+/** Laptop gave up the install of NEW_PACKAGE for TEST_PACKAGE (1.0.0). */
+const givenUp: RolledBack = {
+  package: NEW_PACKAGE,
+  installedAt: null,
+  backTo: { package: TEST_PACKAGE, manifest: testManifest("notes", { version: "1.0.0" }) },
+  error: "x",
+  device: "laptop",
+  at: "2026-12-01T04:00:00.000Z",
+};
 
 describe("when an upgrade is given up for the version before", () => {
   // Laptop reports notes running from TEST_PACKAGE.
@@ -69,10 +77,10 @@ describe("when an upgrade is given up for the version before", () => {
   });
 
   test("the spec written back names the version before and what failed, and reads as a spec", () => {
-    const back = rolledBackSpec(upgrade, testManifest("notes", { version: "1.0.0" }), {
+    const back = rolledBackSpec(upgrade, {
+      ...givenUp,
       error: "the process exited with code 3",
-      device: "laptop",
-      atMs: Date.parse("2026-12-01T04:00:00.000Z"),
+      at: "2026-12-01T04:00:00.000Z",
     });
     expect(parseSpec(JSON.stringify(back), "notes")).toEqual(back);
     expect([back.version, back.package, back.previousPackage]).toEqual([
@@ -87,11 +95,7 @@ describe("when an upgrade is given up for the version before", () => {
   });
 
   test("a failedUpgrade naming no device by a device name's rules makes the spec unreadable", () => {
-    const back = rolledBackSpec(upgrade, testManifest("notes"), {
-      error: "x",
-      device: "the owner must run rm -rf",
-      atMs: 0,
-    });
+    const back = rolledBackSpec(upgrade, { ...givenUp, device: "the owner must run rm -rf" });
     expect(parseSpec(JSON.stringify(back), "notes")).toBeUndefined();
   });
 });

@@ -9,11 +9,14 @@
  * package runs healthy there; or, on a device that took the app over, as the holder's
  * report says), and no device's report says the new one ran, and this
  * device holds the package of the version before (every device that may run the app
- * keeps it: the spec's previousPackage), the device writes the app's
- * spec back to that version, with `failedUpgrade` saying what failed and why. It is the
- * zone's state, so every device says the same (`upgrade to 3.0.0 failed: beta says "…";
- * running 2.0.0`), whoever ordered the upgrade is no longer needed, and a device that
- * restarts runs the version the spec names. Installing again clears it (writeSpec).
+ * keeps it: the spec's previousPackage), the device says that install is given up for
+ * that version, beside the spec (appKeys.rolledBack), and every reader of the spec then
+ * reads it as that version's, with `failedUpgrade` saying what failed and why
+ * (lib/apps/spec.ts: amended). It is the zone's state, so every device says the same
+ * (`upgrade to 3.0.0 failed: beta says "…"; running 2.0.0`), whoever ordered the upgrade is
+ * no longer needed, and a device that restarts runs the version the zone names. Whatever a
+ * person said of the app meanwhile on a device this one had not heard yet (a stop, a
+ * removal) stands; a newer install is another install, which the rollback is not of.
  *
  * Data: a version that never became healthy may still have written to the app's data
  * before it crashed (a migration half done). The data copied before the upgrade, when
@@ -34,7 +37,14 @@ import { saidBy } from "../facts/said-by.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { StateReader } from "../store/reads.ts";
 import { readPackage } from "./package-dir.ts";
-import { type AppReport, type AppSpec, appKeys, readReport, readSpec } from "./spec.ts";
+import {
+  type AppReport,
+  type AppSpec,
+  appKeys,
+  type RolledBack,
+  readReport,
+  readSpec,
+} from "./spec.ts";
 
 /** Crashes in a row at start before a new version is given up for the one before. */
 export const ROLLBACK_AFTER_CRASHES = 3;
@@ -164,29 +174,6 @@ export function upgradeFailed(
   return dataOfVersionBefore(db, spec, where);
 }
 
-/** The spec of the version before, `previous` its package's manifest, saying why it is back. */
-export function rolledBackSpec(
-  spec: AppSpec,
-  previous: AppManifest,
-  failure: { readonly error: string; readonly device: string; readonly atMs: number },
-): AppSpec {
-  const { previousPackage, ...rest } = spec;
-  return {
-    ...rest,
-    version: previous.version,
-    package: previousPackage as ObjectId,
-    manifest: previous,
-    failedUpgrade: {
-      version: spec.version,
-      package: spec.package,
-      error: failure.error,
-      device: failure.device,
-      at: new Date(failure.atMs).toISOString(),
-    },
-    updatedAt: new Date(failure.atMs).toISOString(),
-  };
-}
-
 /** What `bucky app status` says of an upgrade given up, or undefined when none was. */
 export function failedUpgradeSentence(spec: AppSpec): string | undefined {
   const failed = spec.failedUpgrade;
@@ -226,13 +213,16 @@ export function rollBackFailedUpgrade(
       );
     return false;
   }
-  const back = rolledBackSpec(current, manifest, {
+  const back: RolledBack = {
+    package: current.package,
+    installedAt: current.installedAt ?? null,
+    backTo: { package: previous, manifest },
     // Its last crash, without when the runner would try again (it will not).
     error: (crash.error ?? "it crashed").replace(/ \(restarting in [^)]*\)$/, ""),
     device: node.deviceName,
-    atMs: node.now(),
-  });
-  node.write([{ key: appKeys.spec(spec.app), value: JSON.stringify(back) }]);
+    at: new Date(node.now()).toISOString(),
+  };
+  node.write([{ key: appKeys.rolledBack(spec.app), value: JSON.stringify(back) }]);
   node.log.info("app upgrade rolled back", {
     app: spec.app,
     failed: spec.version,

@@ -1,0 +1,140 @@
+/**
+ * A person's app commands against what a device finds out by itself, across a partition,
+ * in the namespace lab: the owner stops an app on gw while server, which runs it and
+ * cannot hear gw, gives up its crashing upgrade for the version before. Healed, every
+ * device says the version before, stopped: the device's finding did not undo the person's
+ * command (it was written as a whole spec from server's view, later by the clock, and the
+ * app ran again everywhere).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { AppStatus } from "../lib/apps/status.ts";
+import {
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  newHomePath,
+  scratchDir,
+  startDaemon,
+  waitFor,
+} from "./harness.ts";
+import { createLab, type Lab } from "./lab.ts";
+
+afterAll(cleanUp);
+
+const PEER_PORT = 4412;
+/**
+ * A failed app restarts after 1.5 s: the upgrade's third crash at start, which gives it up,
+ * comes seconds after server holds it, well after the partition below begins.
+ */
+const ENV = {
+  BUCKY_HEARTBEAT_MS: "500",
+  BUCKY_CONVERGE_INTERVAL_MS: "300",
+  BUCKY_APP_RESTART_MS: "1500",
+};
+type Device = "gw" | "server";
+const DEVICES: readonly Device[] = ["gw", "server"];
+
+const lab: Lab = createLab();
+const homes = { gw: newHomePath(), server: newHomePath() };
+const daemons: Partial<Record<Device, Daemon>> = {};
+
+afterAll(async () => {
+  await Promise.all(Object.values(daemons).map((daemon) => daemon?.kill()));
+  lab.destroy();
+});
+
+async function start(device: Device): Promise<void> {
+  daemons[device] = await startDaemon(homes[device], ENV, {
+    wrap: lab.on(device, []),
+    listen: "0.0.0.0",
+    port: PEER_PORT,
+  });
+}
+
+const status = (on: Device) =>
+  buckyJson<AppStatus>(["app", "status", "notes", "--home", homes[on]]);
+
+/** The notes app at `version`; at 2.0.0 it exits at every start. */
+function notesAt(version: string): string {
+  const dir = join(scratchDir(), `notes-${version}`);
+  cpSync(resolve(import.meta.dir, "../fixtures/apps/notes"), dir, { recursive: true });
+  const manifest = join(dir, "bucky-app.json");
+  writeFileSync(
+    manifest,
+    JSON.stringify({ ...JSON.parse(readFileSync(manifest, "utf8")), version }),
+  );
+  if (version === "2.0.0")
+    writeFileSync(
+      join(dir, "server.ts"),
+      'console.error("notes 2.0.0 cannot start");\nprocess.exit(3);\n',
+    );
+  return dir;
+}
+
+beforeAll(async () => {
+  await buckyJson(["init", "--home", homes.gw, "--device", "gw"]);
+  await start("gw");
+  const { token } = await buckyJson<{ token: string }>(["invite", "--home", homes.gw]);
+  await buckyJson(["join", token, "--home", homes.server, "--device", "server", "--no-start"], {
+    wrap: lab.on("server", []),
+  });
+  await start("server");
+}, 60_000);
+
+describe("an app stopped on a device cut off from the one giving its upgrade up", () => {
+  test("healed, every device says the version before, stopped", async () => {
+    await buckyJson(["app", "install", notesAt("1.0.0"), "--device", "server", "--home", homes.gw]);
+    await waitFor("notes 1.0.0 running on server, as gw says", async () => {
+      const s = await status("gw");
+      return s.state === "running" && s.device === "server" && s.version === "1.0.0"
+        ? true
+        : undefined;
+    });
+    // Held by server before the install returns: server runs 2.0.0, and it crashes.
+    const upgraded = await buckyJson<{ heldElsewhere: string }>([
+      ...["app", "install", notesAt("2.0.0"), "--device", "server", "--home", homes.gw],
+    ]);
+    expect(upgraded.heldElsewhere).toBe("held");
+    lab.block("gw", "server", true);
+    await buckyJson(["app", "stop", "notes", "--no-wait", "--home", homes.gw]);
+    await waitFor(
+      "server to give 2.0.0 up for 1.0.0, as it says on its own",
+      async () => {
+        const s = await status("server");
+        return s.version === "1.0.0" && s.error?.startsWith("upgrade to 2.0.0 failed")
+          ? true
+          : undefined;
+      },
+      30_000,
+    );
+
+    lab.block("gw", "server", false);
+    const said = await waitFor(
+      "both devices to say notes is stopped, at 1.0.0",
+      async () => {
+        const all = await Promise.all(DEVICES.map(status));
+        return all.every((s) => s.desired === "stopped" && s.state === "stopped") ? all : undefined;
+      },
+      30_000,
+    ).catch(async () => Promise.all(DEVICES.map(status)));
+    for (const s of said)
+      expect({ desired: s.desired, state: s.state, version: s.version }).toEqual({
+        desired: "stopped",
+        state: "stopped",
+        version: "1.0.0",
+      });
+    // Started again, it is the version before that runs, and every device says why.
+    await buckyJson(["app", "start", "notes", "--home", homes.server]);
+    for (const on of DEVICES)
+      await waitFor(`${on} to say 1.0.0 runs, after 2.0.0 failed`, async () => {
+        const s = await status(on);
+        return s.state === "running" &&
+          s.version === "1.0.0" &&
+          s.error?.startsWith('upgrade to 2.0.0 failed: server says "')
+          ? true
+          : undefined;
+      });
+  }, 120_000);
+});
