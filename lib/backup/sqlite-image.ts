@@ -80,12 +80,15 @@ export const SETTLED_MS = 20;
  *
  * The copy is of one moment when, between a look before it and one after, `files.quiet()`
  * held (no writer part way, the same log), the database's change counter and size stayed
- * (every commit of a journaled database changes the counter) and, with a log, its header's
+ * (every commit of a journaled database changes the counter), with a log its header's
  * salts stayed (a log started anew changes them; frames appended meanwhile are past what
- * was copied, or torn and so not read) and the file's change time too, the file having
- * been left alone SETTLED_MS before. Undefined when it is not, when SQLite cannot read it,
- * or when the database file is mostly holes (costing an app nothing, it would be copied
- * whole). Of the log, only the frames of its present salts are copied.
+ * was copied, or torn and so not read), and the file's change time too, the file having
+ * been left alone SETTLED_MS before. The change time counts with a log or without: a log
+ * its last connection folds into the file and deletes as it closes (a WAL app that opens,
+ * commits and closes) writes pages in place without the counter, and such a copy, half
+ * before and half after, was taken for one moment. Undefined when it is not, when SQLite
+ * cannot read it, or when the database file is mostly holes (costing an app nothing, it
+ * would be copied whole). Of the log, only the frames of its present salts are copied.
  */
 export function sqliteImageOf(
   files: DatabaseFiles,
@@ -93,8 +96,7 @@ export function sqliteImageOf(
   settledMs = SETTLED_MS,
 ): Uint8Array | undefined {
   const before = moment(files);
-  if (files.log !== undefined && BigInt(Date.now() - settledMs) * 1_000_000n < before.changedNs)
-    return undefined;
+  if (BigInt(Date.now() - settledMs) * 1_000_000n < before.changedNs) return undefined;
   if (!files.quiet() || isSparse(fstatSync(files.database))) return undefined;
   mkdirSync(scratchDir, { recursive: true, mode: 0o700 });
   // Our own directory (0700): nobody else can put a journal beside the copy for SQLite.
@@ -114,7 +116,7 @@ export function sqliteImageOf(
 
 interface Moment {
   readonly size: bigint;
-  /** The database file's change time: told apart only with a log (see SETTLED_MS). */
+  /** The database file's change time (see SETTLED_MS). */
   readonly changedNs: bigint;
   /** The database header's change counter, then the log header's salts (zeros without). */
   readonly counters: Uint8Array;
@@ -127,7 +129,7 @@ function moment(files: DatabaseFiles): Moment {
   if (files.log !== undefined) readSync(files.log, counters, 4, 8, 16);
   return {
     size: stat.size,
-    changedNs: files.log === undefined ? 0n : stat.ctimeNs,
+    changedNs: stat.ctimeNs,
     counters,
   };
 }
@@ -153,9 +155,10 @@ const LOG_HEADER_BYTES = 32;
 const FRAME_HEADER_BYTES = 24;
 
 /**
- * Copies the log at `fd`: its header and the frames that carry its salts, up to the first
- * that does not. SQLite reads no further either; what lies past (a frame half written,
- * one of an earlier log, or holes) is not copied.
+ * Copies the log at `fd`: its header and the frames that carry its salts and name a page,
+ * up to the first that does not. SQLite reads no further either; what lies past (a frame
+ * half written, one of an earlier log, or holes) is not copied. A hole names no page (0),
+ * so a log whose header has salts of zeros, as a hole's are, is not copied hole by hole.
  */
 function copyLogInto(fd: number, path: string): void {
   const out = openSync(path, "wx", 0o600);
@@ -175,7 +178,8 @@ function copyLogInto(fd: number, path: string): void {
       while ((frames + 1) * frameBytes <= read) {
         const frame = frames * frameBytes;
         const salted = buffer.subarray(frame + 8, frame + 16);
-        if (!salted.every((byte, i) => byte === header[16 + i])) break;
+        const page = new DataView(buffer.buffer, frame, 4).getUint32(0);
+        if (page === 0 || !salted.every((byte, i) => byte === header[16 + i])) break;
         frames++;
       }
       if (frames > 0) writeSync(out, buffer, 0, frames * frameBytes);
