@@ -25,7 +25,14 @@ import { SQLITE_CHUNK_BYTES } from "../../protocol/backup/chunker.ts";
 import type { BlobType } from "../../protocol/backup/formats.ts";
 import { encodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
 import { fileSystemError } from "../errors.ts";
-import { type FileIdentity, lstatIfThere, openConfined, openInside } from "./confined-open.ts";
+import {
+  type FileIdentity,
+  isNoSuchName,
+  lstatIfThere,
+  openConfined,
+  openDirectoryConfined,
+  openInside,
+} from "./confined-open.ts";
 import { databaseFiles, startsWith } from "./database-files.ts";
 import type { FileCache, FileFacts } from "./file-cache.ts";
 import { isSparse, sqliteImageOf } from "./sqlite-image.ts";
@@ -141,23 +148,52 @@ export class Archiver {
       } else {
         const stat = this.lstat(entry.path);
         if (!stat?.isDirectory()) continue;
+        const realRoot = realpathSync(entry.path);
+        const subtree = await this.directory(entry.path, path, realRoot, stat, entry.skip);
+        if (subtree === undefined) continue;
         nodes.push({
           name,
           type: "dir",
           mode: Number(stat.mode) & 0o7777,
           mtimeNs: String(stat.mtimeNs),
-          subtree: await this.directory(entry.path, path, realpathSync(entry.path), entry.skip),
+          subtree,
         });
       }
     }
     return this.addTree(nodes);
   }
 
-  /** A real directory, recursively: its tree blob's id. */
+  /**
+   * A real directory, recursively: its tree blob's id. Undefined, and said to be changing,
+   * when it is no longer the directory `looked` at (removed, or swapped for a link, to a
+   * directory outside the tree say, whose names root would have listed for the app). It
+   * is listed, and its entries reached, through a descriptor of it: a directory above it
+   * swapped meanwhile leads nowhere else.
+   */
   private async directory(
-    dir: string,
+    path: string,
     at: string,
     /** The real path of the tree being read: no file outside it is read. */
+    realRoot: string,
+    looked: FileIdentity,
+    skip?: (name: string) => boolean,
+  ): Promise<string | undefined> {
+    const opened = openDirectoryConfined(path, realRoot, looked);
+    if (opened === undefined) {
+      this.changedSince(at);
+      return undefined;
+    }
+    try {
+      return await this.listed(`/proc/self/fd/${opened}`, at, realRoot, skip);
+    } finally {
+      closeSync(opened);
+    }
+  }
+
+  /** The directory `dir` (reached through its descriptor) read: its tree blob's id. */
+  private async listed(
+    dir: string,
+    at: string,
     realRoot: string,
     skip?: (name: string) => boolean,
   ): Promise<string> {
@@ -165,7 +201,7 @@ export class Archiver {
     try {
       entries = readdirSync(dir, { withFileTypes: true });
     } catch (error) {
-      throw fileSystemError(error, "read", dir) ?? error;
+      throw fileSystemError(error, "read", at) ?? error;
     }
     const names = new Set(entries.map((e) => e.name));
     /** The database beside it that a name is the log, journal or shared memory of. */
@@ -232,7 +268,11 @@ export class Archiver {
     const now = this.lstat(join(dir, database));
     if (now?.ctimeNs === looked.ctimeNs && now.size === looked.size) return;
     into.nodes.splice(before);
-    const rel = `${at}/${database}`;
+    this.changedSince(`${at}/${database}`);
+  }
+
+  /** Says the entry at `rel` changed while it was read. */
+  private changedSince(rel: string): void {
     if (!this.changing.includes(rel)) this.changing.push(rel);
   }
 
@@ -254,13 +294,12 @@ export class Archiver {
     if (!stat) return undefined; // gone since the listing: nothing to keep
     const common = { name, mode: Number(stat.mode) & 0o7777, mtimeNs: String(stat.mtimeNs) };
     if (stat.isDirectory()) {
-      into.nodes.push({
-        ...common,
-        type: "dir",
-        subtree: await this.directory(path, rel, realRoot),
-      });
+      const subtree = await this.directory(path, rel, realRoot, stat);
+      if (subtree !== undefined) into.nodes.push({ ...common, type: "dir", subtree });
     } else if (stat.isSymbolicLink()) {
-      into.nodes.push({ ...common, type: "symlink", target: readlinkSync(path) });
+      const target = linkTarget(path);
+      if (target === undefined) this.changedSince(rel);
+      else into.nodes.push({ ...common, type: "symlink", target });
     } else if (stat.isFile()) {
       const file = await this.file(path, rel, stat, realRoot);
       if (!file) return undefined;
@@ -345,7 +384,7 @@ export class Archiver {
         const after = factsOf(fstatSync(fd, { bigint: true }));
         const steady = before.size === after.size && before.mtimeNs === after.mtimeNs;
         if (steady || attempt === READ_ATTEMPTS) {
-          if (!steady) this.changing.push(rel);
+          if (!steady) this.changedSince(rel);
           this.counted(content.bytes);
           this.changedBytes += content.bytes;
           return { facts: { ...after, size: content.bytes }, content: Promise.all(content.ids) };
@@ -524,4 +563,14 @@ export function measure(root: ReadonlyMap<string, Entry>): { files: number; byte
   };
   visit(root);
   return total;
+}
+
+/** The target of the link at `path`, or undefined when it is no longer a link there. */
+function linkTarget(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch (error) {
+    if (isNoSuchName(error) || (error as NodeJS.ErrnoException).code === "EINVAL") return undefined;
+    throw error;
+  }
 }

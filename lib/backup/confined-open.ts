@@ -76,6 +76,32 @@ export function openInside(path: string, realRoot: string): number | undefined {
   }
 }
 
+/**
+ * A descriptor of the directory at `path` to list and to reach its entries through (as
+ * `/proc/self/fd/<fd>/<name>`, where no directory above it is walked again), or undefined
+ * when it is no longer the directory `expected` (when given) inside `realRoot`, or the tree
+ * itself: a link at its last step is not followed, one above it that leads out is caught.
+ */
+export function openDirectoryConfined(
+  path: string,
+  realRoot: string,
+  expected?: FileIdentity,
+): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (error) {
+    if (isNoSuchName(error)) return undefined;
+    throw error;
+  }
+  const stat = fstatSync(fd, { bigint: true });
+  const same = !expected || (stat.dev === expected.dev && stat.ino === expected.ino);
+  if (same && (readlinkSync(`/proc/self/fd/${fd}`) === realRoot || landedInside(fd, realRoot)))
+    return fd;
+  closeSync(fd);
+  return undefined;
+}
+
 /** Opens for reading the very file an O_PATH descriptor names (its /proc link is not a path walk). */
 function openNamed(named: number): number {
   return openSync(`/proc/self/fd/${named}`, constants.O_RDONLY | constants.O_NONBLOCK);

@@ -1,0 +1,116 @@
+/**
+ * An app's tree changing under the archiver, between its look at an entry and its read:
+ * the app owns every name in its data directory and may swap any of them at any moment.
+ * The look is made to fall just before the change (the archiver's `lstat` hooked), so each
+ * race is run every time.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Chunker } from "../../protocol/backup/chunker.ts";
+import { decodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
+import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
+import { Archiver, type BlobSink } from "./archiver.ts";
+
+const scratch = mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-archiver-races-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+let dirs = 0;
+const newDir = () => {
+  const dir = join(scratch, `d${++dirs}`);
+  mkdirSync(dir);
+  return dir;
+};
+
+/**
+ * Archives `data`, running `change` right after the archiver's look at the path ending in
+ * `at`: every name the archive holds, by its path, and what it said was changing.
+ */
+async function archivedWith(data: string, at: string, change: () => void) {
+  const blobs = new Map<string, Uint8Array>();
+  const sink: BlobSink = {
+    chunker: new Chunker(new Uint8Array(32)),
+    has: (id) => blobs.has(id),
+    async add(_type, plaintext) {
+      const id = createHash("sha256").update(plaintext).digest("hex");
+      blobs.set(id, new Uint8Array(plaintext));
+      return { id, added: plaintext.length };
+    },
+    room: async () => {},
+    flush: async () => {},
+  };
+  const archiver = new Archiver(sink, undefined, undefined, newDir());
+  const hooked = archiver as unknown as { lstat: (path: string) => unknown };
+  const look = hooked.lstat.bind(archiver);
+  let changed = false;
+  hooked.lstat = (path: string) => {
+    const seen = look(path);
+    if (!changed && path.endsWith(at)) {
+      changed = true;
+      change();
+    }
+    return seen;
+  };
+  const result = await archiver.archive(new Map([["data", { kind: "dir", path: data }]]));
+  const names: string[] = [];
+  const walk = (tree: string, prefix: string) => {
+    for (const node of decodeTree(blobs.get(tree) as Uint8Array)) {
+      const path = prefix ? `${prefix}/${node.name}` : node.name;
+      names.push(node.type === "symlink" ? `${path} -> ${node.target}` : path);
+      if (node.type === "dir") walk((node as TreeNode & { subtree: string }).subtree, path);
+    }
+  };
+  walk(result.tree, "");
+  return { names: names.sort(), changing: result.changing, changed };
+}
+
+describe("an app's tree changing between the archiver's look and its read", () => {
+  test("a directory removed: the rest is archived, and it is said to be changing", async () => {
+    const data = newDir();
+    mkdirSync(join(data, "tmp"));
+    writeFileSync(join(data, "kept.txt"), "kept");
+    const archived = await archivedWith(data, "/tmp", () =>
+      rmSync(join(data, "tmp"), { recursive: true }),
+    );
+    expect(archived).toEqual({
+      names: ["data", "data/kept.txt"],
+      changing: ["data/tmp"],
+      changed: true,
+    });
+  });
+
+  test("a link replaced by a directory: the rest is archived, and it is said to be changing", async () => {
+    const data = newDir();
+    symlinkSync("kept.txt", join(data, "link"));
+    writeFileSync(join(data, "kept.txt"), "kept");
+    const archived = await archivedWith(data, "/link", () => {
+      rmSync(join(data, "link"));
+      mkdirSync(join(data, "link"));
+    });
+    expect(archived).toEqual({
+      names: ["data", "data/kept.txt"],
+      changing: ["data/link"],
+      changed: true,
+    });
+  });
+
+  test("a directory swapped for a link to one outside: nothing outside is listed", async () => {
+    const outside = newDir();
+    mkdirSync(join(outside, "SECRET-DIR"));
+    symlinkSync("/root/.ssh/id_ed25519", join(outside, "secret-link"));
+    const data = newDir();
+    mkdirSync(join(data, "d"));
+    writeFileSync(join(data, "kept.txt"), "kept");
+    const archived = await archivedWith(data, "/d", () => {
+      rmSync(join(data, "d"), { recursive: true });
+      symlinkSync(outside, join(data, "d"));
+    });
+    expect(lstatSync(join(data, "d")).isSymbolicLink()).toBe(true);
+    expect(archived).toEqual({
+      names: ["data", "data/kept.txt"],
+      changing: ["data/d"],
+      changed: true,
+    });
+  });
+});
