@@ -347,6 +347,8 @@ describe("what devices found out of an app, beside the spec a person wrote", () 
       device: "beta",
       at: givenUp.at,
     });
+    // When the owner wrote the spec stays the spec's: a purge's grant is bound to it.
+    expect(back?.updatedAt).toBe(upgrade().updatedAt);
     // The owner stopped (or removed) the app on a device beta had not heard yet.
     for (const desired of ["stopped", "removed"] as const)
       expect(read(upgrade({ desired }), { [appKeys.rolledBack("notes")]: givenUp })).toMatchObject({

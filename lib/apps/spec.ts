@@ -234,7 +234,10 @@ function amended(db: StateReader, spec: AppSpec): AppSpec {
   return out;
 }
 
-/** The spec of the version before, as `back` gave `spec`'s install up, saying why. */
+/**
+ * The spec of the version before, as `back` gave `spec`'s install up, saying why. The rest
+ * is the spec's, its updatedAt too: a removal's purge grant is bound to it (lib/apps/purge.ts).
+ */
 export function rolledBackSpec(spec: AppSpec, back: RolledBack): AppSpec {
   const { previousPackage: _, ...rest } = spec;
   return {
@@ -249,7 +252,6 @@ export function rolledBackSpec(spec: AppSpec, back: RolledBack): AppSpec {
       device: back.device,
       at: back.at,
     },
-    updatedAt: back.at,
   };
 }
 
