@@ -9,7 +9,9 @@ import { APP_PURGE_TYPE, signPurgeGrant } from "../../protocol/app-purge.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { signJws } from "../../protocol/jws.ts";
+import type { ObjectId } from "../../protocol/ndn.ts";
 import { BuckyError } from "../errors.ts";
+import { recordAppObject } from "../ndn/stored-files.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import {
@@ -20,10 +22,10 @@ import {
   testOwner,
   testZone,
 } from "../state/test-db.ts";
-import { stateValue } from "../store/reads.ts";
+import { stateRowsMatching, stateValue } from "../store/reads.ts";
 import { loadMembership } from "../sync/membership.ts";
 import { removeApp } from "./admin.ts";
-import { asCarriedOut, purgeGranted, ungrantedPurges } from "./purge.ts";
+import { asCarriedOut, deletePurgedState, purgeGranted, ungrantedPurges } from "./purge.ts";
 import { PurgeGrants } from "./purge-grants.ts";
 import { type AppSpec, appKeys, readSpec } from "./spec.ts";
 import { testSpec } from "./test-spec.ts";
@@ -156,5 +158,21 @@ describe("an app's purge", () => {
     });
     expect(readSpec(node.db, "notes")?.desired).toBe("running");
     expect(stateValue(node.db, appKeys.spec("notes"))).toBe(JSON.stringify(testSpec("notes")));
+  });
+});
+
+describe("what a purged app kept in the zone", () => {
+  test("is let go by the device that ran it, its objects' records too, written before it heard of the purge", () => {
+    const a = zone();
+    const node = testNodeContext(a, "a");
+    // Recorded through the app's API on this device while the owner's purge was on its way.
+    const id = `sha256:${"5a".repeat(32)}` as ObjectId;
+    recordAppObject(node, "a", "notes", { id, sizeBytes: 5 });
+    node.write([{ key: "apps/notes/latest", value: '"a note"' }]);
+    expect(deletePurgedState(node, "notes")).toBe(2);
+    expect(stateRowsMatching(a.db, "apps/notes/*").filter((row) => row.value !== null)).toEqual([]);
+    expect(
+      stateRowsMatching(a.db, "system/files/apps/notes/*").filter((row) => row.value !== null),
+    ).toEqual([]);
   });
 });

@@ -17,6 +17,7 @@ import { grantsRemoval, signPurgeGrant } from "../../protocol/app-purge.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { checkAppName } from "../../protocol/names.ts";
 import { BuckyError } from "../errors.ts";
+import { releasedAppObjectsOps } from "../ndn/stored-files.ts";
 import { type StateReader, sqliteOf, stateRowsMatching } from "../store/reads.ts";
 import type { Membership } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
@@ -105,19 +106,23 @@ const STATE_DELETIONS_PER_WRITE = 1_000;
 
 /**
  * Deletes what `app` kept in the zone state, once the owner purged it: the keys it wrote
- * under its own prefix (`apps/<app>/`, through its app API) and the owner's limits for it.
+ * under its own prefix (`apps/<app>/`, through its app API), the records of the objects it
+ * stored (every device copies those until they are let go) and the owner's limits for it.
  * They are its data too, and stayed on every device (and in every backup), and a new
  * install of the app read them back. Written by the device that wrote the purge, and by the
  * one that ran the app once it stopped it (a write of the app's after the first would
  * stand); a changeset per thousand. Returns how many were deleted.
  */
 export function deletePurgedState(zone: ZoneWriter, app: string): number {
+  const deletions = (pattern: string) =>
+    stateRowsMatching(zone.db, pattern)
+      .filter((row) => row.value !== null)
+      .map((row) => ({ key: row.key, value: null }));
   const ops = [
-    ...stateRowsMatching(zone.db, `${ownStatePrefix(app)}*`),
-    ...stateRowsMatching(zone.db, appKeys.limits(app)),
-  ]
-    .filter((row) => row.value !== null)
-    .map((row) => ({ key: row.key, value: null }));
+    ...deletions(`${ownStatePrefix(app)}*`),
+    ...releasedAppObjectsOps(zone.db, app),
+    ...deletions(appKeys.limits(app)),
+  ];
   for (let at = 0; at < ops.length; at += STATE_DELETIONS_PER_WRITE)
     zone.write(ops.slice(at, at + STATE_DELETIONS_PER_WRITE));
   if (ops.length > 0) zone.log.info("app state purged", { app, keys: ops.length });
