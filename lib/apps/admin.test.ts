@@ -4,6 +4,8 @@
  * the devices that run the newer bucky run it.
  */
 import { describe, expect, test } from "bun:test";
+import type { ObjectId } from "../../protocol/ndn.ts";
+import { conflictCopyName } from "../../protocol/replica.ts";
 import { BuckyError } from "../errors.ts";
 import { createLog } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
@@ -11,8 +13,8 @@ import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { foundingOps, openTestNode, testZone } from "../state/test-db.ts";
 import { stateValue } from "../store/reads.ts";
-import { checkPlacement, removeApp } from "./admin.ts";
-import { appKeys } from "./spec.ts";
+import { checkPlacement, removeApp, writeSpec } from "./admin.ts";
+import { appKeys, readSpec } from "./spec.ts";
 import { testManifest, testSpec } from "./test-spec.ts";
 
 const NEWER = "it was written by a newer bucky (spec format 2; this device reads up to 1)";
@@ -96,6 +98,23 @@ describe("where an upgrade runs", () => {
     // A first install, or one after a removal: the manifest's.
     expect(checkPlacement(node, newVersion("photos"), {})).toBe("any");
     expect(checkPlacement(node, newVersion("diary"), {})).toBe("any");
+  });
+
+  test("keeps what the owner asked of the app: whom it is shared with, its move, a conflict copy to restore", () => {
+    const asked = {
+      shared: ["ann"],
+      sharedAt: "2026-12-02T09:00:00.000Z",
+      moveTo: "a",
+      movedAt: "2026-12-02T09:01:00.000Z",
+      restoreCopy: {
+        device: "a",
+        name: conflictCopyName(Date.parse("2026-12-02T08:00:00.000Z"), "a", 1),
+        at: "2026-12-02T09:02:00.000Z",
+      },
+    };
+    const node = zoneWith([testSpec("notes", asked)]);
+    writeSpec(node, newVersion("notes"), `sha256:${"cd".repeat(32)}` as ObjectId, "any", {});
+    expect(readSpec(node.db, "notes")).toMatchObject({ version: "2.0.0", ...asked });
   });
 
   test("pinned to a device gone from the zone, it says so and how to choose", () => {

@@ -219,7 +219,9 @@ export function writeSpec(
       : {}),
     desired: current?.desired === "stopped" ? "stopped" : "running",
     ...(unsandboxed ? { unsandboxed } : {}),
-    // Whom it is shared with stays as the owner set it, across upgrades.
+    // A conflict copy the owner asked back is still to be restored, and whom it is shared
+    // with stays as the owner set it, across upgrades.
+    ...(current?.restoreCopy ? { restoreCopy: current.restoreCopy } : {}),
     ...(current?.shared ? { shared: current.shared } : {}),
     ...(current?.shared && current.sharedAt ? { sharedAt: current.sharedAt } : {}),
     installedAt: now,
