@@ -30,7 +30,7 @@ import { takeSnapshot } from "../replica/snapshot.ts";
 import { Archiver, type BlobSink } from "./archiver.ts";
 import { openConfined } from "./confined-open.ts";
 import { databaseFiles } from "./database-files.ts";
-import { SETTLED_MS, sqliteImageOf } from "./sqlite-image.ts";
+import { imageBytes, SETTLED_MS, sqliteImageOf } from "./sqlite-image.ts";
 
 const scratch = realpathSync(mkdtempSync(join(tmpdir(), "bucky-archiver-databases-")));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -322,7 +322,7 @@ describe("an image of one moment", () => {
       const image = sqliteImageOf(files, newDir());
       expect(performance.now() - started).toBeLessThan(2000);
       expect(
-        Database.deserialize(image as Uint8Array)
+        Database.deserialize(imageBytes(image as number))
           .query("SELECT count(*) AS n FROM t")
           .get(),
       ).toEqual({ n: 10 });
@@ -342,7 +342,7 @@ describe("an image of one moment", () => {
     const { files, close } = held(path);
     try {
       const started = performance.now();
-      const image = Database.deserialize(sqliteImageOf(files, newDir()) as Uint8Array);
+      const image = Database.deserialize(imageBytes(sqliteImageOf(files, newDir()) as number));
       expect(performance.now() - started).toBeLessThan(2000);
       expect(image.query("SELECT x FROM t WHERE id = 1").get()).toEqual({ x: "in the log" });
     } finally {
@@ -360,7 +360,7 @@ describe("an image of one moment", () => {
     await Bun.sleep(SETTLED_MS);
     const { files, close } = held(path);
     try {
-      const image = Database.deserialize(sqliteImageOf(files, newDir()) as Uint8Array);
+      const image = Database.deserialize(imageBytes(sqliteImageOf(files, newDir()) as number));
       expect(image.query("SELECT x FROM t WHERE id = 1").get()).toEqual({ x: "in the log" });
       expect(integrity(image)).toEqual(["ok"]);
     } finally {

@@ -342,15 +342,20 @@ export class Archiver {
     }
     if (sqlite) {
       const image = await this.confinedImage(path, realRoot, stat);
-      if (image) {
-        this.counted(image.length);
-        this.changedBytes += image.length;
-        return {
-          size: image.length,
-          content: Promise.resolve(await this.pageChunks(image)),
-          mtimeNs: facts.mtimeNs,
-          imaged: true,
-        };
+      if (image !== undefined) {
+        try {
+          const content = await this.imageChunks(image);
+          this.counted(content.bytes);
+          this.changedBytes += content.bytes;
+          return {
+            size: content.bytes,
+            content: Promise.all(content.ids),
+            mtimeNs: facts.mtimeNs,
+            imaged: true,
+          };
+        } finally {
+          closeSync(image);
+        }
       }
     }
     const read = await this.readFile(path, rel, realRoot, stat);
@@ -400,14 +405,15 @@ export class Archiver {
   /**
    * A consistent image of the SQLite database at `path`, the file that was looked at,
    * inside the tree (see confined-open.ts): read through its descriptor and its log's, never
-   * by name (sqliteImageOf). Undefined when it is not, or the copy was not of one moment in
-   * a few tries (it is then read as a file, and said to be changing if it is).
+   * by name (sqliteImageOf), as a descriptor of the image to read and close. Undefined when
+   * it is not, or the copy was not of one moment in a few tries (it is then read as a file,
+   * and said to be changing if it is).
    */
   private async confinedImage(
     path: string,
     realRoot: string,
     identity: FileIdentity,
-  ): Promise<Uint8Array | undefined> {
+  ): Promise<number | undefined> {
     const fd = openConfined(path, realRoot, identity);
     if (fd === undefined) return undefined;
     try {
@@ -417,7 +423,7 @@ export class Archiver {
         const files = databaseFiles(path, fd, realRoot);
         try {
           const image = sqliteImageOf(files, this.scratchDir);
-          if (image) return image;
+          if (image !== undefined) return image;
         } finally {
           files.close();
         }
@@ -459,6 +465,22 @@ export class Archiver {
       start += length;
     }
     return { ids, bytes: position };
+  }
+
+  /**
+   * Chunks the SQLite image `fd` holds as pageChunks does, read a chunk at a time into the
+   * read buffer (each chunk is copied as it is added): its ids to come, and its size.
+   */
+  private async imageChunks(fd: number): Promise<{ ids: Promise<string>[]; bytes: number }> {
+    const ids: Promise<string>[] = [];
+    let position = 0;
+    for (;;) {
+      const read = readSync(fd, this.buffer, 0, SQLITE_CHUNK_BYTES, position);
+      if (read === 0) return { ids, bytes: position };
+      ids.push(this.addData(this.buffer.subarray(0, read)));
+      position += read;
+      await this.repository.room();
+    }
   }
 
   /** Chunks a SQLite image at page-aligned offsets: a changed page changes one chunk. */

@@ -12,7 +12,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sqliteImage, sqliteImageOf } from "./sqlite-image.ts";
+import { imageBytes, sqliteImage, sqliteImageOf } from "./sqlite-image.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bucky-sqlite-image-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -71,7 +71,7 @@ describe("sqliteImageOf", () => {
       // By the descriptors, the app's own, log included. (By name, SQLite refuses a path
       // with a link in it when it looks, but opens what the path leads to a moment later:
       // swapped between the two, the link took it out of the tree.)
-      expect(rowsOf(sqliteImageOf(files, join(dir, "scratch"), 0) as Uint8Array)).toEqual([
+      expect(rowsOf(imageBytes(sqliteImageOf(files, join(dir, "scratch"), 0) as number))).toEqual([
         "the app's own",
       ]);
     } finally {
@@ -92,11 +92,13 @@ describe("sqliteImageOf", () => {
     try {
       expect(
         rowsOf(
-          sqliteImageOf(
-            { database: fd, log: undefined, quiet: () => true },
-            join(dir, "scratch"),
-            0,
-          ) as Uint8Array,
+          imageBytes(
+            sqliteImageOf(
+              { database: fd, log: undefined, quiet: () => true },
+              join(dir, "scratch"),
+              0,
+            ) as number,
+          ),
         ),
       ).toEqual(["one"]);
     } finally {

@@ -24,15 +24,30 @@ import { join } from "node:path";
 /** The database at `path` as one transaction sees it; undefined when SQLite cannot read it. */
 export function sqliteImage(path: string, scratchDir: string): Uint8Array | undefined {
   // Never through a symbolic link: the caller checked the file it names.
-  return vacuumedInto(
+  const image = vacuumedInto(
     path,
     scratchDir,
     constants.SQLITE_OPEN_READONLY | constants.SQLITE_OPEN_NOFOLLOW,
   );
+  return image === undefined ? undefined : imageBytes(image);
 }
 
-/** `VACUUM INTO` of the database at `path`, opened with `flags`, read back. */
-function vacuumedInto(path: string, scratchDir: string, flags: number): Uint8Array | undefined {
+/** The bytes of the image `fd` holds (vacuumedInto), read whole; the descriptor closed. */
+export function imageBytes(fd: number): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(fd));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * `VACUUM INTO` of the database at `path`, opened with `flags`: a descriptor of the image,
+ * for reading, whose file is deleted already (nothing is left behind, whatever becomes of
+ * the caller). An app's database of gigabytes is read from it a piece at a time rather
+ * than held whole in the daemon's memory.
+ */
+function vacuumedInto(path: string, scratchDir: string, flags: number): number | undefined {
   let db: Database | undefined;
   mkdirSync(scratchDir, { recursive: true, mode: 0o700 });
   const copy = join(scratchDir, `sqlite-image-${randomBytes(8).toString("hex")}.db`);
@@ -40,7 +55,7 @@ function vacuumedInto(path: string, scratchDir: string, flags: number): Uint8Arr
     db = new Database(path, flags);
     db.run("PRAGMA busy_timeout = 5000");
     db.query("VACUUM INTO ?1").run(copy);
-    return new Uint8Array(readFileSync(copy));
+    return openSync(copy, "r");
   } catch {
     return undefined;
   } finally {
@@ -94,7 +109,7 @@ export function sqliteImageOf(
   files: DatabaseFiles,
   scratchDir: string,
   settledMs = SETTLED_MS,
-): Uint8Array | undefined {
+): number | undefined {
   const before = moment(files);
   if (BigInt(Date.now() - settledMs) * 1_000_000n < before.changedNs) return undefined;
   if (!files.quiet() || isSparse(fstatSync(files.database))) return undefined;
