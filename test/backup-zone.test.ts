@@ -36,6 +36,7 @@ import {
   scratchDir,
   startDaemon,
   startZone,
+  stateUnder,
   waitFor,
 } from "./harness.ts";
 import { actAs, type Member } from "./member.ts";
@@ -563,12 +564,14 @@ describe("one target for a zone of two devices", () => {
     expect(stored.exitCode).toBe(0);
     expect(stored.tookMs).toBeLessThan(3_000);
     expect(await toStore(nas.home)).toEqual([]);
-    // The laptop back holds what the nas wrote meanwhile (the record, then its removal): no
-    // damage left to store.
+    // The laptop back holds what the nas wrote meanwhile (the record, then what its backup
+    // stored again, beside it): no damage left to store.
     laptop = await startDaemon(laptop.home);
-    await waitFor("the laptop to hold the removal of the nas's damage record", async () =>
-      tombstoneHeld(laptop.home, "system/backup/damage/usb/nas") ? true : undefined,
-    );
+    await waitFor("the laptop to hold the nas's record and what it stored again", async () => {
+      const found = await stateUnder(laptop.home, "system/backup/damage/usb/nas");
+      const handled = await stateUnder(laptop.home, "nodes/nas/backup/handled/usb");
+      return Object.keys(found).length > 0 && Object.keys(handled).length > 0 ? true : undefined;
+    });
     expect(await toStore(laptop.home)).toEqual([]);
   }, 60_000);
 });

@@ -1,15 +1,20 @@
 /**
  * The zone's records of damage verifies found (protocol/backup/damage-record.ts): written
  * by the device that verified, for each device whose snapshots need a damaged blob; read
- * by that device's next backup, which stores them again and takes off the record what it
- * handled; read by every device's status, which says the damage until then.
+ * by that device's next backup, which stores them again and says so beside the record;
+ * read by every device's status, which says the damage until then. A record is read with
+ * what its device stored again since taken off it (outstanding).
  */
 import {
   DAMAGE_RECORD_PREFIX,
   type DamageRecord,
   damageRecordKey,
   decodeDamageRecord,
+  decodeHandledDamage,
   encodeDamageRecord,
+  encodeHandledDamage,
+  type HandledDamage,
+  handledDamageKey,
   MAX_DAMAGED_BLOBS_RECORDED,
 } from "../../protocol/backup/damage-record.ts";
 import type { Op } from "../../protocol/changeset.ts";
@@ -36,7 +41,8 @@ export function readDamageRecords(db: StateReader): DamageRecord[] {
   const targets = new Map(readZoneTargets(db).map((t) => [t.name, Date.parse(t.addedAt)]));
   const records: DamageRecord[] = [];
   for (const { key, value } of stateRowsUnder(db, DAMAGE_RECORD_PREFIX)) {
-    const record = decoded(key, value);
+    const found = decoded(key, value);
+    const record = found && outstanding(found, readHandled(db, found.target, found.device));
     const addedAt = record && targets.get(record.target);
     if (record && addedAt !== undefined && !(Date.parse(record.foundAt) < addedAt))
       records.push(record);
@@ -44,15 +50,55 @@ export function readDamageRecords(db: StateReader): DamageRecord[] {
   return records;
 }
 
-/** The record of `device`'s damage in `target`, if any. */
+/** The record of `device`'s damage in `target`, less what it stored again since, if any is left. */
 export function readDamageRecord(
   db: StateReader,
   target: string,
   device: string,
 ): DamageRecord | undefined {
+  const found = foundRecord(db, target, device);
+  return found && outstanding(found, readHandled(db, target, device));
+}
+
+/** The record of `device`'s damage in `target` as the verifies wrote it. */
+function foundRecord(db: StateReader, target: string, device: string): DamageRecord | undefined {
   const key = damageRecordKey(target, device);
   const value = stateValue(db, key);
   return value === undefined || value === null ? undefined : decoded(key, value);
+}
+
+/** What `device`'s backups stored again of its damage in `target`, as it said. */
+function readHandled(db: StateReader, target: string, device: string): HandledDamage | undefined {
+  const key = handledDamageKey(target, device);
+  const value = stateValue(db, key);
+  if (value === undefined || value === null) return undefined;
+  try {
+    return decodeHandledDamage(key, JSON.parse(value));
+  } catch (error) {
+    if (error instanceof ProtocolError || error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * `record` less the blobs `handled` says were stored again after the record last said it
+ * found damage (a blob found again since counts again); undefined when none is left.
+ */
+function outstanding(
+  record: DamageRecord,
+  handled: HandledDamage | undefined,
+): DamageRecord | undefined {
+  if (!handledSince(record, handled)) return record;
+  const done = new Set(handled.blobs);
+  const blobs = record.blobs.filter((id) => !done.has(id));
+  return blobs.length === 0 ? undefined : { ...record, blobs };
+}
+
+function handledSince(
+  record: DamageRecord,
+  handled: HandledDamage | undefined,
+): handled is HandledDamage {
+  return handled !== undefined && Date.parse(handled.handledAt) >= Date.parse(record.foundAt);
 }
 
 /**
@@ -81,23 +127,34 @@ export function foundDamageOps(
 }
 
 /**
- * The op that takes `handled` off `device`'s record in `target` (its backup stored again
- * those it still holds; the others it cannot): what a verify added since stays.
+ * The op by which `device` says it stored `handled` again (its backup stored again those it
+ * still holds; the others it cannot) of its record in `target`, at `handledAt`: under a
+ * key of its own, beside the record, which it leaves as the verifies wrote it. Taken off
+ * the record itself, a verify elsewhere that added to the record meanwhile was undone
+ * by this write, or this one by it, whichever came last.
  */
 export function handledDamageOps(
   db: StateReader,
   target: string,
   device: string,
   handled: readonly string[],
+  handledAt: string,
 ): Op[] {
-  const record = readDamageRecord(db, target, device);
+  const record = foundRecord(db, target, device);
   if (!record) return [];
-  const done = new Set(handled);
-  const left = record.blobs.filter((id) => !done.has(id));
-  if (left.length === record.blobs.length) return [];
-  const key = damageRecordKey(target, device);
+  const before = readHandled(db, target, device);
+  const already = handledSince(record, before) ? before.blobs : [];
+  const recorded = new Set(record.blobs);
+  const blobs = [...new Set([...already, ...handled.filter((id) => recorded.has(id))])].slice(
+    0,
+    MAX_DAMAGED_BLOBS_RECORDED,
+  );
+  if (blobs.length === already.length) return [];
   return [
-    { key, value: left.length === 0 ? null : encodeDamageRecord({ ...record, blobs: left }) },
+    {
+      key: handledDamageKey(target, device),
+      value: encodeHandledDamage({ target, device, blobs, handledAt }),
+    },
   ];
 }
 

@@ -407,7 +407,13 @@ async function clearRecordedDamage(
   const zone = openZone(paths.home, log);
   let ops: Op[];
   try {
-    ops = handledDamageOps(zone.db, target, zone.device.name, handled);
+    ops = handledDamageOps(
+      zone.db,
+      target,
+      zone.device.name,
+      handled,
+      new Date(now()).toISOString(),
+    );
   } finally {
     zone.close();
   }

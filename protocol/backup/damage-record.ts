@@ -8,6 +8,14 @@
  * backup stored again what it still holds.
  *
  *   JSON { v: 1, target, device, blobs: [hex id…], foundBy, foundAt }
+ *
+ * What the device's backup stored again it says beside it, at `nodes/<device>/backup/
+ * handled/<target>` (a key of its own, which only it writes): a record taken off by the
+ * device while a verify elsewhere added to it lost what that verify found, whichever write
+ * came last. A blob counts as damaged until the device stored it again after the record
+ * last said it was found.
+ *
+ *   JSON { v: 1, target, device, blobs: [hex id…], handledAt }
  */
 import { check } from "../errors.ts";
 import { checkDeviceName } from "../names.ts";
@@ -65,12 +73,54 @@ export function decodeDamageRecord(key: string, value: unknown): DamageRecord {
   check(foundBy.ok, `${key} foundBy is not a device name`);
   const foundAt = requireString(value.foundAt, `${key} foundAt`, MAX_TIME_LENGTH);
   check(!Number.isNaN(Date.parse(foundAt)), `${key} foundAt is not a time`);
-  check(Array.isArray(value.blobs), `${key} blobs is not a list`);
-  check(value.blobs.length > 0, `${key} names no blob`);
-  check(value.blobs.length <= MAX_DAMAGED_BLOBS_RECORDED, `${key} names too many blobs`);
-  const blobs = value.blobs.map((id, i) => {
+  const blobs = blobIds(key, value.blobs);
+  check(blobs.length > 0, `${key} names no blob`);
+  return { target, device: device.name, blobs, foundBy: foundBy.name, foundAt };
+}
+
+/** What a device's backup stored again of the damage recorded in a target. */
+export interface HandledDamage {
+  readonly target: string;
+  readonly device: string;
+  readonly blobs: readonly string[];
+  /** RFC 3339: blobs found damaged again after it count again. */
+  readonly handledAt: string;
+}
+
+export function handledDamageKey(target: string, device: string): string {
+  return `nodes/${device}/backup/handled/${target}`;
+}
+
+export function encodeHandledDamage(handled: HandledDamage): string {
+  return JSON.stringify({
+    v: DAMAGE_RECORD_VERSION,
+    target: handled.target,
+    device: handled.device,
+    blobs: handled.blobs,
+    handledAt: handled.handledAt,
+  });
+}
+
+/** Parses what a device stored again, at `key`. Throws ProtocolError when it is not that. */
+export function decodeHandledDamage(key: string, value: unknown): HandledDamage {
+  check(isRecord(value), `${key} is not what a backup stored again`);
+  requireOnlyFields(value, ["v", "target", "device", "blobs", "handledAt"], key);
+  check(value.v === DAMAGE_RECORD_VERSION, `${key} is version ${String(value.v)}, not 1`);
+  const target = requireString(value.target, `${key} target`, 32);
+  check(TARGET_NAME.test(target), `${key} has an invalid target name`);
+  const device = checkDeviceName(requireString(value.device, `${key} device`, 64));
+  check(device.ok, `${key} device is not a device name`);
+  check(key === handledDamageKey(target, device.name), `${key} holds what another stored`);
+  const handledAt = requireString(value.handledAt, `${key} handledAt`, MAX_TIME_LENGTH);
+  check(!Number.isNaN(Date.parse(handledAt)), `${key} handledAt is not a time`);
+  return { target, device: device.name, blobs: blobIds(key, value.blobs), handledAt };
+}
+
+function blobIds(key: string, value: unknown): string[] {
+  check(Array.isArray(value), `${key} blobs is not a list`);
+  check(value.length <= MAX_DAMAGED_BLOBS_RECORDED, `${key} names too many blobs`);
+  return value.map((id, i) => {
     check(typeof id === "string" && BLOB_ID.test(id), `${key} blobs[${i}] is not a blob id`);
     return id;
   });
-  return { target, device: device.name, blobs, foundBy: foundBy.name, foundAt };
 }

@@ -1,0 +1,87 @@
+/**
+ * The damage a verify found, and what the device whose data it is stored again, as the
+ * zone holds them when a verify on one device and a backup on another both acted on the
+ * record as each last read it: whichever of the two writes the zone keeps last, what the
+ * verify found stays until the device stores it again.
+ */
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import {
+  damageRecordKey,
+  encodeDamageRecord,
+  handledDamageKey,
+} from "../../protocol/backup/damage-record.ts";
+import type { Op } from "../../protocol/changeset.ts";
+import type { StateDb } from "../store/db.ts";
+import { foundDamageOps, handledDamageOps, readDamageRecord } from "./damage-records.ts";
+
+const [A, B, X] = ["a", "b", "c"].map((c) => c.repeat(64)) as [string, string, string];
+
+/** A state table where laptop's record in usb names A and B, found by nas at 10:00. */
+function zoneState(): StateDb {
+  const db = new Database(":memory:");
+  db.run("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT)");
+  const record = {
+    target: "usb",
+    device: "laptop",
+    blobs: [A, B],
+    foundBy: "nas",
+    foundAt: "2026-12-02T10:00:00.000Z",
+  };
+  db.query("INSERT INTO state (key, value) VALUES (?, ?)").run(
+    damageRecordKey("usb", "laptop"),
+    encodeDamageRecord(record),
+  );
+  return db as unknown as StateDb;
+}
+
+/** Writes `ops` as the zone keeps them once merged: each key's value, the last one written. */
+function apply(db: StateDb, ops: readonly Op[]): void {
+  const sqlite = db as unknown as Database;
+  for (const op of ops)
+    sqlite.query("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)").run(op.key, op.value);
+}
+
+const blobsOf = (db: StateDb) => readDamageRecord(db, "usb", "laptop")?.blobs;
+
+describe("damage found and stored again, on two devices at once", () => {
+  test("a verify's finding stays, whichever write came last, until the device stores it again", () => {
+    for (const backupLast of [false, true]) {
+      const db = zoneState();
+      // Both act on the record as it is: laptop's backup stored A and B again, at 10:05;
+      // phone's verify, meanwhile, found X too, at 10:04.
+      const stored = handledDamageOps(db, "usb", "laptop", [A, B], "2026-12-02T10:05:00.000Z");
+      const found = foundDamageOps(
+        db,
+        "usb",
+        new Map([["laptop", [X]]]),
+        "phone",
+        "2026-12-02T10:04:00.000Z",
+      );
+      for (const ops of backupLast ? [found, stored] : [stored, found]) apply(db, ops);
+      expect(blobsOf(db)).toEqual([X]);
+      // Stored again in turn, nothing is left.
+      apply(db, handledDamageOps(db, "usb", "laptop", [X], "2026-12-02T10:10:00.000Z"));
+      expect(blobsOf(db)).toBeUndefined();
+    }
+  });
+
+  test("a blob found damaged again after it was stored again counts again", () => {
+    const db = zoneState();
+    apply(db, handledDamageOps(db, "usb", "laptop", [A], "2026-12-02T10:05:00.000Z"));
+    expect(blobsOf(db)).toEqual([B]);
+    apply(
+      db,
+      foundDamageOps(db, "usb", new Map([["laptop", [A]]]), "nas", "2026-12-02T11:00:00.000Z"),
+    );
+    expect(blobsOf(db)?.toSorted()).toEqual([A, B]);
+  });
+
+  test("what a device says it stored again is its own: under its key, of its name", () => {
+    expect(handledDamageKey("usb", "laptop")).toBe("nodes/laptop/backup/handled/usb");
+    const db = zoneState();
+    // Something at that key that is not what a backup stored again takes nothing off.
+    apply(db, [{ key: handledDamageKey("usb", "laptop"), value: '{"v":1,"blobs":"all"}' }]);
+    expect(blobsOf(db)).toEqual([A, B]);
+  });
+});
