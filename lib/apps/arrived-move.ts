@@ -7,12 +7,17 @@
  * said the app was moving back to it, counted the dead device among its standbys, and
  * moved the app back (stopped, then started there) as soon as it returned, which nobody
  * asked for. An app with no data has no holder to keep it there: its target stays.
+ *
+ * The device says the move arrived beside the spec (appKeys.arrived, naming the move by its
+ * movedAt), and every reader takes the target as over while the spec names that move
+ * (lib/apps/spec.ts: amended): written into the spec, from this device's view, it undid
+ * whatever a person said of the app meanwhile on a device it had not heard yet.
  */
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import { type ArrivedMove, appKeys, readSpec } from "./spec.ts";
 
 /**
- * Clears the move of `app` to `device`, written by that device once it holds the app's
+ * Ends the move of `app` to `device`, written by that device once it holds the app's
  * data. Nothing when the spec says otherwise by now (another move, a pin, a removal).
  */
 export function endArrivedMove(

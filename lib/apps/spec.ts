@@ -62,7 +62,8 @@ export interface AppSpec {
   readonly placement: string;
   /**
    * Where `bucky app move` sends it: for an app with data, until it arrives (the device it
-   * went to then clears it: lib/apps/arrived-move.ts); with none, kept there while live.
+   * went to then says so beside the spec, lib/apps/arrived-move.ts, and readers take the
+   * move as over); with none, kept there while live.
    */
   readonly moveTo?: string | null;
   /** When `bucky app move` wrote that target (RFC 3339): which move an arrival ends. */
@@ -256,7 +257,7 @@ export function rolledBackSpec(spec: AppSpec, back: RolledBack): AppSpec {
 }
 
 /** A move's end as a member wrote it, or undefined when it is not of that shape. */
-export function parseArrived(text: string | null | undefined): ArrivedMove | undefined {
+function parseArrived(text: string | null | undefined): ArrivedMove | undefined {
   return parsedAs(text, (value) => {
     const arrived = requireRecord(value, "a move's end");
     checkDeviceField(arrived.device, "its device");
@@ -266,7 +267,7 @@ export function parseArrived(text: string | null | undefined): ArrivedMove | und
 }
 
 /** An upgrade given up as a member wrote it, or undefined when it is not of that shape. */
-export function parseRolledBack(
+function parseRolledBack(
   text: string | null | undefined,
   app: string,
 ): RolledBack | undefined {
