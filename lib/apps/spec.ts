@@ -267,10 +267,7 @@ function parseArrived(text: string | null | undefined): ArrivedMove | undefined 
 }
 
 /** An upgrade given up as a member wrote it, or undefined when it is not of that shape. */
-function parseRolledBack(
-  text: string | null | undefined,
-  app: string,
-): RolledBack | undefined {
+function parseRolledBack(text: string | null | undefined, app: string): RolledBack | undefined {
   return parsedAs(text, (value) => {
     const back = requireRecord(value, "an upgrade given up");
     checkObjectId(back.package, "its package");
