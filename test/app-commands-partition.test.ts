@@ -6,52 +6,22 @@
  * command (it was written as a whole spec from server's view, later by the clock, and the
  * app ran again everywhere).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { AppStatus } from "../lib/apps/status.ts";
-import {
-  buckyJson,
-  cleanUp,
-  type Daemon,
-  newHomePath,
-  scratchDir,
-  startDaemon,
-  waitFor,
-} from "./harness.ts";
-import { createLab, type Lab } from "./lab.ts";
+import { buckyJson, scratchDir, waitFor } from "./harness.ts";
+import { type Device, labPair } from "./lab-pair.ts";
 
-afterAll(cleanUp);
-
-const PEER_PORT = 4412;
 /**
  * A failed app restarts after 1.5 s: the upgrade's third crash at start, which gives it up,
  * comes seconds after server holds it, well after the partition below begins.
  */
-const ENV = {
-  BUCKY_HEARTBEAT_MS: "500",
-  BUCKY_CONVERGE_INTERVAL_MS: "300",
-  BUCKY_APP_RESTART_MS: "1500",
-};
-type Device = "gw" | "server";
+const { lab, homes } = labPair(
+  { BUCKY_HEARTBEAT_MS: "500", BUCKY_CONVERGE_INTERVAL_MS: "300", BUCKY_APP_RESTART_MS: "1500" },
+  4412,
+);
 const DEVICES: readonly Device[] = ["gw", "server"];
-
-const lab: Lab = createLab();
-const homes = { gw: newHomePath(), server: newHomePath() };
-const daemons: Partial<Record<Device, Daemon>> = {};
-
-afterAll(async () => {
-  await Promise.all(Object.values(daemons).map((daemon) => daemon?.kill()));
-  lab.destroy();
-});
-
-async function start(device: Device): Promise<void> {
-  daemons[device] = await startDaemon(homes[device], ENV, {
-    wrap: lab.on(device, []),
-    listen: "0.0.0.0",
-    port: PEER_PORT,
-  });
-}
 
 const status = (on: Device) =>
   buckyJson<AppStatus>(["app", "status", "notes", "--home", homes[on]]);
@@ -72,16 +42,6 @@ function notesAt(version: string): string {
     );
   return dir;
 }
-
-beforeAll(async () => {
-  await buckyJson(["init", "--home", homes.gw, "--device", "gw"]);
-  await start("gw");
-  const { token } = await buckyJson<{ token: string }>(["invite", "--home", homes.gw]);
-  await buckyJson(["join", token, "--home", homes.server, "--device", "server", "--no-start"], {
-    wrap: lab.on("server", []),
-  });
-  await start("server");
-}, 60_000);
 
 describe("an app stopped on a device cut off from the one giving its upgrade up", () => {
   test("healed, every device says the version before, stopped", async () => {

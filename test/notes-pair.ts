@@ -3,22 +3,15 @@
  * them with its copy caught up on the other: what the uplink tests start from. Registers
  * its own setup and clean-up hooks; call it once, at a test file's top level.
  */
-import { afterAll, beforeAll, expect } from "bun:test";
+import { beforeAll, expect } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import type { AppStatus } from "../lib/apps/status.ts";
-import {
-  appFetch,
-  buckyJson,
-  cleanUp,
-  type Daemon,
-  newHomePath,
-  startDaemon,
-  waitFor,
-} from "./harness.ts";
-import { createLab, type Lab } from "./lab.ts";
+import { appFetch, buckyJson, type Daemon, waitFor } from "./harness.ts";
+import type { Lab } from "./lab.ts";
+import { type Device, labPair } from "./lab-pair.ts";
 
-export type Device = "gw" | "server";
+export type { Device };
 
 export interface NotesPair {
   readonly lab: Lab;
@@ -59,32 +52,11 @@ export async function installNotesWithCopy(
 }
 
 export function notesPair(env: Record<string, string>): NotesPair {
-  afterAll(cleanUp);
-  const lab = createLab();
-  const homes = { gw: newHomePath(), server: newHomePath() };
-  const daemons: Partial<Record<Device, Daemon>> = {};
+  const { lab, homes, daemons } = labPair(env);
   let holder: Device | undefined;
-  afterAll(async () => {
-    await Promise.all(Object.values(daemons).map((daemon) => daemon?.kill()));
-    lab.destroy();
-  });
-  const start = async (device: Device) => {
-    daemons[device] = await startDaemon(homes[device], env, {
-      wrap: lab.on(device, []),
-      listen: "0.0.0.0",
-      port: 4411,
-    });
-  };
   const status = (device: Device) =>
     buckyJson<AppStatus>(["app", "status", "notes", "--home", homes[device]]);
   beforeAll(async () => {
-    await buckyJson(["init", "--home", homes.gw, "--device", "gw"]);
-    await start("gw");
-    const { token } = await buckyJson<{ token: string }>(["invite", "--home", homes.gw]);
-    await buckyJson(["join", token, "--home", homes.server, "--device", "server", "--no-start"], {
-      wrap: lab.on("server", []),
-    });
-    await start("server");
     const running = await installNotesWithCopy(homes.gw, () => status("gw"));
     holder = running.device as Device;
   }, 120_000);

@@ -213,6 +213,34 @@ describe("an image of one moment", () => {
     };
   };
 
+  /**
+   * The image of the database at `path` when, asked whether all is quiet just before the
+   * copy, a connection runs `sql` and closes: how often it was asked, and the image.
+   */
+  const imagedWhileWritten = (path: string, sql: string) => {
+    const { files, close } = held(path);
+    let asked = 0;
+    try {
+      const image = sqliteImageOf(
+        {
+          ...files,
+          quiet: () => {
+            if (asked++ === 0) {
+              const writer = new Database(path);
+              writer.run(sql);
+              writer.close();
+            }
+            return files.quiet();
+          },
+        },
+        newDir(),
+      );
+      return { asked, image };
+    } finally {
+      close();
+    }
+  };
+
   test("is refused when the log was deleted and the database written anew since it was opened", async () => {
     const data = newDir();
     const path = join(data, "notes.db");
@@ -243,29 +271,12 @@ describe("an image of one moment", () => {
     const path = join(data, "notes.db");
     notes(path, 2000).close();
     await Bun.sleep(SETTLED_MS);
-    const { files, close } = held(path);
-    let asked = 0;
-    try {
-      const image = sqliteImageOf(
-        {
-          ...files,
-          // Asked just before the copy: a connection opens, commits and closes, folding its
-          // log into the file (its first page, with the change counter, untouched).
-          quiet: () => {
-            if (asked++ === 0) {
-              const writer = new Database(path);
-              writer.run("UPDATE t SET x = 'v2-' || id WHERE id > 1000");
-              writer.close();
-            }
-            return files.quiet();
-          },
-        },
-        newDir(),
-      );
-      expect([asked, image]).toEqual([2, undefined]);
-    } finally {
-      close();
-    }
+    // A connection opens, commits and closes, folding its log into the file (its first
+    // page, with the change counter, untouched).
+    expect(imagedWhileWritten(path, "UPDATE t SET x = 'v2-' || id WHERE id > 1000")).toEqual({
+      asked: 2,
+      image: undefined,
+    });
   });
 
   test("is refused when a connection writes the file in place while it is copied, its change counter untouched", async () => {
@@ -276,32 +287,16 @@ describe("an image of one moment", () => {
     app.run("DROP INDEX tx");
     app.close();
     await Bun.sleep(SETTLED_MS);
-    const { files, close } = held(path);
     const counter = () => readFileSync(path).subarray(24, 28).join(",");
     const counterBefore = counter();
-    let asked = 0;
-    try {
-      const image = sqliteImageOf(
-        {
-          ...files,
-          // Asked just before the copy: a WAL connection opens, commits and closes, folding
-          // its log into the file in place and deleting it.
-          quiet: () => {
-            if (asked++ === 0) {
-              const writer = new Database(path);
-              writer.run("UPDATE t SET x = 'v2' || substr(x, 3) WHERE id > 10000");
-              writer.close();
-            }
-            return files.quiet();
-          },
-        },
-        newDir(),
-      );
-      expect([existsSync(`${path}-wal`), counter()]).toEqual([false, counterBefore]);
-      expect([asked, image]).toEqual([2, undefined]);
-    } finally {
-      close();
-    }
+    // A WAL connection opens, commits and closes, folding its log into the file in place
+    // and deleting it.
+    const imaged = imagedWhileWritten(
+      path,
+      "UPDATE t SET x = 'v2' || substr(x, 3) WHERE id > 10000",
+    );
+    expect([existsSync(`${path}-wal`), counter()]).toEqual([false, counterBefore]);
+    expect(imaged).toEqual({ asked: 2, image: undefined });
   });
 
   test("a log whose header's salts are zeros, as a hole's, is not copied hole by hole", async () => {
