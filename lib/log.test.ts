@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLog } from "./log.ts";
@@ -140,5 +140,81 @@ describe("log lines in the file", () => {
     } finally {
       rmSync(dir, { recursive: true });
     }
+  });
+});
+
+describe("a log out of file descriptors", () => {
+  // In a process of its own: it takes every descriptor it may have.
+  const run = (script: string) => {
+    const dir = mkdtempSync(join(tmpdir(), "bucky-log-"));
+    const file = join(dir, "run.ts");
+    writeFileSync(
+      file,
+      `import { closeSync, openSync } from "node:fs";
+import { createLog } from ${JSON.stringify(join(import.meta.dir, "log.ts"))};
+const log = createLog({ level: "silent" });
+log.attachFile(${JSON.stringify(join(dir, "logs"))});
+const taken = [];
+const takeAll = () => {
+  for (;;) {
+    try { taken.push(openSync("/dev/null", "r")); } catch (error) {
+      if (error.code !== "EMFILE") throw error;
+      return;
+    }
+  }
+};
+const freeAll = () => { for (const fd of taken.splice(0)) closeSync(fd); };
+${script}
+`,
+    );
+    const child = Bun.spawnSync([process.execPath, file], { stderr: "pipe" });
+    const logged = readFileSync(join(dir, "logs", "bucky.log"), "utf8");
+    rmSync(dir, { recursive: true });
+    return { exitCode: child.exitCode, stderr: child.stderr.toString(), logged };
+  };
+
+  test("keeps its lines, without ending the process, until a descriptor is free", () => {
+    const { exitCode, stderr, logged } = run(`
+log.info("before");
+log.flush();
+takeAll();
+log.warn("while none is free");
+log.flush();
+freeAll();
+log.info("after");
+log.flush();
+`);
+    expect(stderr).toBe("");
+    expect(exitCode).toBe(0);
+    expect(
+      logged
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line).msg),
+    ).toEqual(["before", "while none is free", "after"]);
+  });
+
+  test("past what it holds, counts the lines it dropped and writes that count", () => {
+    const { exitCode, stderr, logged } = run(`
+takeAll();
+const long = "x".repeat(1000);
+for (let i = 0; i < 3000; i++) log.info("a line", { long });
+log.flush();
+freeAll();
+log.info("after");
+log.flush();
+`);
+    expect(stderr).toBe("");
+    expect(exitCode).toBe(0);
+    const lines = logged
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    const dropped = lines.find((line) => line.msg.startsWith("log lines dropped"));
+    const kept = lines.filter((line) => line.msg === "a line").length;
+    expect(dropped?.level).toBe("warn");
+    expect(kept).toBeGreaterThan(0);
+    expect(kept + dropped.count).toBe(3000);
+    expect(lines.at(-1).msg).toBe("after");
   });
 });

@@ -35,6 +35,13 @@ const ROTATE_AT_BYTES = 10 * 1024 * 1024;
 const FLUSH_AFTER_MS = 200;
 const FLUSH_AT_BYTES = 64 * 1024;
 const ROTATED_FILES_KEPT = 3;
+/**
+ * How much is kept for the file while the process has no descriptor to open it with: a
+ * flood of connections can take them all for a while, and the lines of that while are the
+ * ones a person would look for. Past this, lines are dropped, and their count written once
+ * the file opens again.
+ */
+const HELD_WITHOUT_DESCRIPTORS_BYTES = 1024 * 1024;
 
 export interface Log {
   fatal(message: string, fields?: LogFields): void;
@@ -152,6 +159,9 @@ class RotatingFile {
   private pending: string[] = [];
   private pendingBytes = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Lines that found the file without a descriptor to spare, past what is held. */
+  private droppedLines = 0;
+  private droppedSinceMs = 0;
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -178,14 +188,36 @@ class RotatingFile {
     const text = this.pending.join("");
     this.pending = [];
     this.pendingBytes = 0;
+    const dropped = this.droppedLines;
+    const written = dropped === 0 ? text : `${droppedLine(dropped, this.droppedSinceMs)}\n${text}`;
     try {
-      if (this.sizeBytes + text.length > ROTATE_AT_BYTES) this.rotate();
-      appendFileSync(this.path, text, { mode: 0o600 });
-      this.sizeBytes += Buffer.byteLength(text);
+      if (this.sizeBytes + written.length > ROTATE_AT_BYTES) this.rotate();
+      appendFileSync(this.path, written, { mode: 0o600 });
+      this.sizeBytes += Buffer.byteLength(written);
+      this.droppedLines -= dropped;
     } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      // Out of descriptors (EMFILE, or the system's ENFILE): a passing state, which must
+      // not end the process (it did, on a flood of connections); the lines wait for the
+      // next flush.
+      if (code === "EMFILE" || code === "ENFILE") this.holdWithoutDescriptors(text);
       // The file is a copy of what went to stderr: on a full disk, or with its directory
       // gone (the home removed under the process), it goes without.
-      if (!isDiskFull(error) && (error as { code?: unknown }).code !== "ENOENT") throw error;
+      else if (!isDiskFull(error) && code !== "ENOENT") throw error;
+    }
+  }
+
+  private holdWithoutDescriptors(text: string): void {
+    if (this.pendingBytes + text.length <= HELD_WITHOUT_DESCRIPTORS_BYTES) {
+      this.pending.unshift(text);
+      this.pendingBytes += text.length;
+    } else {
+      if (this.droppedLines === 0) this.droppedSinceMs = Date.now();
+      this.droppedLines += text.split("\n").length - 1;
+    }
+    if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), FLUSH_AFTER_MS);
+      this.timer.unref();
     }
   }
 
@@ -196,6 +228,15 @@ class RotatingFile {
     renameIfExists(this.path, `${this.path}.1`);
     this.sizeBytes = 0;
   }
+}
+
+/** The line that stands in the file for those it could not be given. */
+function droppedLine(count: number, sinceMs: number): string {
+  return formatJsonLine({
+    date: new Date(),
+    type: "warn",
+    args: ["log lines dropped: no file descriptor was free", { count, since: isoTime(sinceMs) }],
+  } as unknown as LogObject);
 }
 
 function sizeOf(path: string): number {
