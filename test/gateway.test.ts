@@ -5,8 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
 import { join, resolve } from "node:path";
 import { connect as connectTls } from "node:tls";
+import { forwardLimits } from "../lib/gateway/forward-budget.ts";
 import { readKeyFile } from "../lib/identity/key-file.ts";
 import { createLog } from "../lib/log.ts";
 import { signingKeyFromSeed } from "../protocol/ed25519.ts";
@@ -67,6 +69,14 @@ Bun.serve({
         return new Response("cookies", { headers });
       }
       case "/api/hang": return new Promise(() => {});
+      case "/api/events": {
+        let beat;
+        const line = (text) => new TextEncoder().encode(text);
+        return new Response(new ReadableStream({
+          start(c) { c.enqueue(line("data: hello\\n\\n")); beat = setInterval(() => c.enqueue(line(": beat\\n\\n")), 300); },
+          cancel() { clearInterval(beat); },
+        }), { headers: { "content-type": "text/event-stream" } });
+      }
       case "/api/reset": return new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(1000)); c.error(new Error("reset")); } }));
       default: return new Response("probe " + url.pathname);
     }
@@ -1232,6 +1242,74 @@ describe("answers of known length", () => {
 });
 
 describe("hostile and broken input", () => {
+  test("held answers past the gateway's budget are refused 503 at once, each address within its share, and sync goes on", async () => {
+    // Before, every request was forwarded: past the runtime's 256 fetches in flight, each
+    // fetch of the daemon's waited behind the held ones, its sync with the others too.
+    const { total, perClient } = forwardLimits({});
+    expect(total).toBeLessThanOrEqual(256 - 64);
+    const cookie = await signIn();
+    const sockets: Socket[] = [];
+    /** Opens the diary's event stream from `from`, held open: the status it is answered. */
+    const open = (from: string) =>
+      new Promise<number>((resolve, reject) => {
+        const socket = connect({
+          host: "127.0.0.1",
+          port: Number(new URL(gateway).port),
+          localAddress: from,
+        });
+        sockets.push(socket);
+        socket.once("connect", () =>
+          socket.write(
+            `GET /apps/diary/api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${cookie}\r\n\r\n`,
+          ),
+        );
+        socket.once("data", (data) => resolve(Number(data.toString("latin1").slice(9, 12))));
+        socket.once("error", reject);
+      });
+    const openMany = (from: string, count: number) =>
+      Promise.all(Array.from({ length: count }, () => open(from)));
+    // More addresses than the whole takes, each asking for more than its share.
+    const addresses = Math.ceil(total / perClient) + 1;
+    const tally = (statuses: number[]) => {
+      const counts: Record<number, number> = {};
+      for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1;
+      return counts;
+    };
+    try {
+      expect(tally(await openMany("127.0.0.2", perClient + 10))).toEqual({
+        200: perClient,
+        503: 10,
+      });
+      const more: number[] = [];
+      for (let n = 3; n < 3 + addresses; n++) more.push(...(await openMany(`127.0.0.${n}`, 60)));
+      expect(more.length + perClient + 10).toBeGreaterThan(256);
+      expect(tally(more)[200]).toBe(total - perClient);
+      const busy = await get("/apps/site/");
+      expect([busy.status, busy.headers.get("retry-after")]).toEqual([503, "1"]);
+      expect(await busy.text()).toContain("The gateway is busy");
+      // The daemon's own calls are not among them: a change made here reaches beta.
+      await buckyJson(["app", "limit", "meter", "--rps", "77", "--home", alpha.home]);
+      await waitFor("the change to reach beta", async () => {
+        const { limits } = await buckyJson<{ limits: { rps?: number } }>([
+          ...["app", "limit", "meter", "--home", beta.home],
+        ]);
+        return limits.rps === 77 ? true : undefined;
+      });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+    // Each place comes back as its stream ends.
+    await waitFor("the budget to come back", async () =>
+      (await get("/apps/site/")).status === 200 ? true : undefined,
+    );
+    expect(tally(await openMany("127.0.0.2", perClient))).toEqual({ 200: perClient });
+    for (const socket of sockets.splice(0)) socket.destroy();
+    // Said once a spell of refusals, not once a request.
+    expect(logged("gateway busy")).toBeGreaterThanOrEqual(1);
+    expect(logged("gateway busy")).toBeLessThanOrEqual(addresses + 2);
+    await buckyJson(["app", "limit", "meter", "--rps", "default", "--home", alpha.home]);
+  });
+
   test("a backend that hangs: 504, and the gateway carries on", async () => {
     const response = await get("/apps/probe/api/hang");
     expect(response.status).toBe(504);

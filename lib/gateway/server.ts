@@ -62,6 +62,7 @@ import {
   returnedResponse,
   websocketBridge,
 } from "./forward.ts";
+import { ForwardBudget, forwardLimits } from "./forward-budget.ts";
 import { HeldAccess, type Refusal } from "./held-access.ts";
 import { counter, ends, TokenBucket, throttle } from "./limits.ts";
 import { escapeHtml, type Line, literal, page, textHtml, wordsFor } from "./pages.ts";
@@ -168,6 +169,8 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   const table = new RouteTable(node, options.liveWindowMs);
   const accounting = new Accounting(node.db, node.now);
   const limiters = new Map<string, Limiter>();
+  const forwards = new ForwardBudget(forwardLimits());
+  let busySaid = false;
   const people = new SessionCheck(node);
   const sessions = new CheckedSessions(node, people);
   // WebSockets and streamed answers, ended with the sessions that opened them.
@@ -583,214 +586,249 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         ]),
       );
     }
-    let bytesIn = 0;
-    let bytesOut = 0;
-    // The app's time runs while nothing moves: from the request sent whole (a small body is
-    // read before), or from the last piece of a streamed body it took. A large upload takes
-    // what the client's link needs, as it would to the app directly; an app that stops
-    // taking the body, or never answers, is given up on backendTimeoutMs later all the same.
-    const abort = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    // Once it answers, the rest of a body it had not read ends the clock no more.
-    let answered = false;
-    /** The streamed body, once there is one: whether the wait is on the client. */
-    let streamed: ClientBody | undefined;
-    const startAppClock = () => {
-      clearTimeout(timer);
-      timer = setTimeout(
-        () =>
-          abort.abort(
-            streamed?.awaitingClient()
-              ? new ClientBodyStalled(backendTimeoutMs)
-              : new DOMException("the app did not answer in time", "TimeoutError"),
-          ),
-        backendTimeoutMs,
-      );
-    };
-    const waitForApp = () => {
-      if (!answered) startAppClock();
-    };
-    /** The answer when the app could not be reached, or did not answer whole in its time. */
-    const appFailed = async (error: unknown): Promise<Response> => {
-      if (abort.signal.reason instanceof ClientBodyStalled) {
-        // The client's failure, not the app's: the app waited for the rest of the body.
-        log.info("gateway request body stalled", {
-          app: target.app,
-          client,
-          bytesIn,
-          error: abort.signal.reason.message,
+    const slot = forwards.take(client);
+    if (!slot) {
+      // Said once a spell, not once a request: each refusal has its line as a request.
+      if (!busySaid)
+        log.warn("gateway busy: refusing requests past its limit", {
+          ...forwards.held,
+          most: forwards.limits.total,
+          mostFromOneAddress: forwards.limits.perClient,
         });
-        const words = await wordsFor(request);
-        return finish(
-          target.app,
-          page(words, 408, words.gatewayPages.tooSlow, [
-            words.gatewayPages.bodyStalled({ seconds: backendTimeoutMs / 1000 }),
-          ]),
-          bytesIn,
-        );
-      }
-      log.warn("gateway could not reach an app", {
-        app: target.app,
-        error: String((error as Error).message ?? error),
-      });
-      const late = abort.signal.aborted;
+      busySaid = true;
       const words = await wordsFor(request);
       return finish(
         target.app,
-        late
-          ? page(words, 504, words.gatewayPages.didNotAnswer({ app: target.app }), [
-              words.gatewayPages.answerLate({ seconds: backendTimeoutMs / 1000 }),
-            ])
-          : page(words, 502, words.gatewayPages.unreachable({ app: target.app }), [
-              words.gatewayPages.deviceSilent,
-            ]),
-        bytesIn,
+        page(words, 503, words.gatewayPages.busy, [words.gatewayPages.busyWhy], {
+          "retry-after": "1",
+        }),
       );
-    };
-    let body: ReadableStream | Uint8Array | null = null;
-    // Whether bytesIn is the whole request body's count: at once without a body or with one
-    // read whole, else once the app has taken all of it (most have when they answer).
-    let bodyCounted = true;
-    if (request.body && request.headers.has("content-length") && length <= READ_WHOLE_BYTES) {
-      // A small body of declared length (a form, an API call) is read whole, as the runtime
-      // reads it, and forwarded as bytes: piped through JavaScript it cost a POST of 1 KiB
-      // a third of its time. It is counted as it came (a declared length is only a claim:
-      // an app answering before it reads would have it counted unsent).
-      // Within the app's time: a client sending its bytes one at a time would otherwise hold
-      // the request for as long as it liked. (A streamed body has the app's time again at
-      // each piece that goes on: one that stops moving is given up on as the app would be.)
-      let late: ReturnType<typeof setTimeout> | undefined;
-      try {
-        body = await Promise.race([
-          request.bytes(),
-          new Promise<never>((_, reject) => {
-            late = setTimeout(() => reject(SLOW_BODY), backendTimeoutMs);
-          }),
-        ]);
-      } catch (error) {
-        if (error === SLOW_BODY) {
+    }
+    busySaid = false;
+    // Given back once the answer has passed: at the end of this, unless its body streams on.
+    let streamsOn = false;
+    // A small body is held in memory until the app has it; with too many held already, it
+    // streams instead.
+    let releaseBody: (() => void) | undefined;
+    try {
+      let bytesIn = 0;
+      let bytesOut = 0;
+      // The app's time runs while nothing moves: from the request sent whole (a small body is
+      // read before), or from the last piece of a streamed body it took. A large upload takes
+      // what the client's link needs, as it would to the app directly; an app that stops
+      // taking the body, or never answers, is given up on backendTimeoutMs later all the same.
+      const abort = new AbortController();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      // Once it answers, the rest of a body it had not read ends the clock no more.
+      let answered = false;
+      /** The streamed body, once there is one: whether the wait is on the client. */
+      let streamed: ClientBody | undefined;
+      const startAppClock = () => {
+        clearTimeout(timer);
+        timer = setTimeout(
+          () =>
+            abort.abort(
+              streamed?.awaitingClient()
+                ? new ClientBodyStalled(backendTimeoutMs)
+                : new DOMException("the app did not answer in time", "TimeoutError"),
+            ),
+          backendTimeoutMs,
+        );
+      };
+      const waitForApp = () => {
+        if (!answered) startAppClock();
+      };
+      /** The answer when the app could not be reached, or did not answer whole in its time. */
+      const appFailed = async (error: unknown): Promise<Response> => {
+        if (abort.signal.reason instanceof ClientBodyStalled) {
+          // The client's failure, not the app's: the app waited for the rest of the body.
+          log.info("gateway request body stalled", {
+            app: target.app,
+            client,
+            bytesIn,
+            error: abort.signal.reason.message,
+          });
           const words = await wordsFor(request);
           return finish(
             target.app,
             page(words, 408, words.gatewayPages.tooSlow, [
-              words.gatewayPages.bodyLate({ seconds: backendTimeoutMs / 1000 }),
+              words.gatewayPages.bodyStalled({ seconds: backendTimeoutMs / 1000 }),
             ]),
+            bytesIn,
           );
         }
-        // The client went before its body was whole: there is no one to answer.
-        return finish(target.app, unanswered());
-      } finally {
-        clearTimeout(late);
-      }
-      bytesIn = body.length;
-    } else if (request.body) {
-      // A large or chunked body is counted as it goes (and the runtime refuses one past
-      // maxRequestBodySize, as the counter would).
-      bodyCounted = false;
-      streamed = clientBody(
-        request.body,
-        (n) => {
-          bytesIn += n;
-          if (bytesIn > MAX_BODY_BYTES) throw new BuckyError("E_USAGE", "request body too large");
-          waitForApp();
-        },
-        () => {
-          bodyCounted = true;
-        },
-      );
-      body = streamed.stream;
-    }
-    waitForApp();
-    let response: Response;
-    try {
-      response = await forward(
-        node,
-        entry,
-        target.path,
-        { method: request.method, headers: forwarded, body, signal: abort.signal },
-        viewer,
-        assertions,
-        options.appPipes,
-        options.silence ?? {},
-      );
-    } catch (error) {
-      return appFailed(error);
-    } finally {
-      answered = true;
-      clearTimeout(timer);
-    }
-
-    // On the gateway's own origin, beside the panel (see returnedResponse).
-    const byPath = target.prefix !== "";
-    const declared = response.headers.get("content-length");
-    if (declared !== null && !limiter.bandwidth && bodyCounted) {
-      // The common case, a response of known length under no bandwidth limit to a request
-      // whose body (if any) the app has taken. A small one is read whole, within the app's
-      // time, so that the client receives its length (answerReadWhole), and counted as read;
-      // any other is passed on untouched, its body not even looked at (piping it through
-      // JavaScript would cost most of the gateway's time), and counted at the length it
-      // declares, or as nothing when it carries none whatever it declares (a HEAD's, a
-      // 304's). However long it takes to write, it is not cut while its bytes move: Bun
-      // moves the idle limit as it writes.
-      if (answerReadWhole(request.method, response)) {
-        startAppClock();
-        let whole: Uint8Array;
+        log.warn("gateway could not reach an app", {
+          app: target.app,
+          error: String((error as Error).message ?? error),
+        });
+        const late = abort.signal.aborted;
+        const words = await wordsFor(request);
+        return finish(
+          target.app,
+          late
+            ? page(words, 504, words.gatewayPages.didNotAnswer({ app: target.app }), [
+                words.gatewayPages.answerLate({ seconds: backendTimeoutMs / 1000 }),
+              ])
+            : page(words, 502, words.gatewayPages.unreachable({ app: target.app }), [
+                words.gatewayPages.deviceSilent,
+              ]),
+          bytesIn,
+        );
+      };
+      let body: ReadableStream | Uint8Array | null = null;
+      // Whether bytesIn is the whole request body's count: at once without a body or with one
+      // read whole, else once the app has taken all of it (most have when they answer).
+      let bodyCounted = true;
+      if (request.body && request.headers.has("content-length") && length <= READ_WHOLE_BYTES)
+        releaseBody = forwards.holdBody(length);
+      if (request.body && releaseBody) {
+        // A small body of declared length (a form, an API call) is read whole, as the runtime
+        // reads it, and forwarded as bytes: piped through JavaScript it cost a POST of 1 KiB
+        // a third of its time. It is counted as it came (a declared length is only a claim:
+        // an app answering before it reads would have it counted unsent).
+        // Within the app's time: a client sending its bytes one at a time would otherwise hold
+        // the request for as long as it liked. (A streamed body has the app's time again at
+        // each piece that goes on: one that stops moving is given up on as the app would be.)
+        let late: ReturnType<typeof setTimeout> | undefined;
         try {
-          whole = await response.bytes();
+          body = await Promise.race([
+            request.bytes(),
+            new Promise<never>((_, reject) => {
+              late = setTimeout(() => reject(SLOW_BODY), backendTimeoutMs);
+            }),
+          ]);
         } catch (error) {
-          return appFailed(error);
+          if (error === SLOW_BODY) {
+            const words = await wordsFor(request);
+            return finish(
+              target.app,
+              page(words, 408, words.gatewayPages.tooSlow, [
+                words.gatewayPages.bodyLate({ seconds: backendTimeoutMs / 1000 }),
+              ]),
+            );
+          }
+          // The client went before its body was whole: there is no one to answer.
+          return finish(target.app, unanswered());
         } finally {
-          clearTimeout(timer);
+          clearTimeout(late);
         }
-        done(target.app, response.status, bytesIn, whole.length);
-        return returnedResponse(response, whole, byPath);
+        bytesIn = body.length;
+      } else if (request.body) {
+        // A large or chunked body is counted as it goes (and the runtime refuses one past
+        // maxRequestBodySize, as the counter would).
+        bodyCounted = false;
+        streamed = clientBody(
+          request.body,
+          (n) => {
+            bytesIn += n;
+            if (bytesIn > MAX_BODY_BYTES) throw new BuckyError("E_USAGE", "request body too large");
+            waitForApp();
+          },
+          () => {
+            bodyCounted = true;
+          },
+        );
+        body = streamed.stream;
       }
-      done(
-        target.app,
-        response.status,
-        bytesIn,
-        carriesBody(request.method, response.status) ? Number(declared) : 0,
-      );
-      return returnedResponse(response, undefined, byPath);
+      waitForApp();
+      let response: Response;
+      try {
+        response = await forward(
+          node,
+          entry,
+          target.path,
+          { method: request.method, headers: forwarded, body, signal: abort.signal },
+          viewer,
+          assertions,
+          options.appPipes,
+          options.silence ?? {},
+        );
+      } catch (error) {
+        return appFailed(error);
+      } finally {
+        answered = true;
+        clearTimeout(timer);
+        releaseBody?.();
+      }
+
+      // On the gateway's own origin, beside the panel (see returnedResponse).
+      const byPath = target.prefix !== "";
+      const declared = response.headers.get("content-length");
+      if (declared !== null && !limiter.bandwidth && bodyCounted) {
+        // The common case, a response of known length under no bandwidth limit to a request
+        // whose body (if any) the app has taken. A small one is read whole, within the app's
+        // time, so that the client receives its length (answerReadWhole), and counted as read;
+        // any other is passed on untouched, its body not even looked at (piping it through
+        // JavaScript would cost most of the gateway's time), and counted at the length it
+        // declares, or as nothing when it carries none whatever it declares (a HEAD's, a
+        // 304's). However long it takes to write, it is not cut while its bytes move: Bun
+        // moves the idle limit as it writes.
+        if (answerReadWhole(request.method, response)) {
+          startAppClock();
+          let whole: Uint8Array;
+          try {
+            whole = await response.bytes();
+          } catch (error) {
+            return appFailed(error);
+          } finally {
+            clearTimeout(timer);
+          }
+          done(target.app, response.status, bytesIn, whole.length);
+          return returnedResponse(response, whole, byPath);
+        }
+        done(
+          target.app,
+          response.status,
+          bytesIn,
+          carriesBody(request.method, response.status) ? Number(declared) : 0,
+        );
+        return returnedResponse(response, undefined, byPath);
+      }
+      let stream = response.body;
+      if (!stream) {
+        done(target.app, response.status, bytesIn, 0);
+        return returnedResponse(response, undefined, byPath);
+      }
+      // It may last as long as the client keeps it (an event stream): held, it ends with its
+      // session, as a WebSocket does, the app told by its connection's end.
+      const cookie = "viewer" in session ? session.cookie : undefined;
+      const cut = (why: string) => abort.abort(new NoLongerLetIn(why));
+      const releaseSession =
+        cookie === undefined ? undefined : sessionConnections.hold(cookie, cut);
+      const releaseAccess = heldAccess.hold(refusedNow, cut);
+      const release = () => {
+        releaseSession?.();
+        releaseAccess();
+      };
+      request.signal.addEventListener("abort", release, { once: true });
+      // Told once the last byte has passed: by the counter itself, unless a throttle holds
+      // bytes after it. Each stream a chunk passes through costs the gateway about 0.3 ms of
+      // CPU a MiB (docs/performance.md, relayed bulk), and every large relayed answer comes
+      // this way: the device's ingress sends it chunked, its length lost.
+      // Once, however it ends: read whole, or cut (the app's side failed or was aborted, or
+      // the client went), when the bytes that passed are counted all the same.
+      let ended = false;
+      const endCount = accounting.holdOpen(target.app, client, () => ({ bytesIn, bytesOut }));
+      const counted = () => {
+        if (ended) return;
+        ended = true;
+        slot.release();
+        release();
+        endCount();
+        logged(target.app, response.status, bytesIn, bytesOut);
+      };
+      const bandwidth = limiter.bandwidth;
+      stream = stream.pipeThrough(counter((n) => (bytesOut += n), bandwidth ? undefined : counted));
+      if (bandwidth)
+        stream = stream
+          .pipeThrough(throttle(bandwidth))
+          .pipeThrough(new TransformStream(ends(counted)));
+      streamsOn = true;
+      return returnedResponse(response, stream, byPath);
+    } finally {
+      releaseBody?.();
+      if (!streamsOn) slot.release();
     }
-    let stream = response.body;
-    if (!stream) {
-      done(target.app, response.status, bytesIn, 0);
-      return returnedResponse(response, undefined, byPath);
-    }
-    // It may last as long as the client keeps it (an event stream): held, it ends with its
-    // session, as a WebSocket does, the app told by its connection's end.
-    const cookie = "viewer" in session ? session.cookie : undefined;
-    const cut = (why: string) => abort.abort(new NoLongerLetIn(why));
-    const releaseSession = cookie === undefined ? undefined : sessionConnections.hold(cookie, cut);
-    const releaseAccess = heldAccess.hold(refusedNow, cut);
-    const release = () => {
-      releaseSession?.();
-      releaseAccess();
-    };
-    request.signal.addEventListener("abort", release, { once: true });
-    // Told once the last byte has passed: by the counter itself, unless a throttle holds
-    // bytes after it. Each stream a chunk passes through costs the gateway about 0.3 ms of
-    // CPU a MiB (docs/performance.md, relayed bulk), and every large relayed answer comes
-    // this way: the device's ingress sends it chunked, its length lost.
-    // Once, however it ends: read whole, or cut (the app's side failed or was aborted, or
-    // the client went), when the bytes that passed are counted all the same.
-    let ended = false;
-    const endCount = accounting.holdOpen(target.app, client, () => ({ bytesIn, bytesOut }));
-    const counted = () => {
-      if (ended) return;
-      ended = true;
-      release();
-      endCount();
-      logged(target.app, response.status, bytesIn, bytesOut);
-    };
-    const bandwidth = limiter.bandwidth;
-    stream = stream.pipeThrough(counter((n) => (bytesOut += n), bandwidth ? undefined : counted));
-    if (bandwidth)
-      stream = stream
-        .pipeThrough(throttle(bandwidth))
-        .pipeThrough(new TransformStream(ends(counted)));
-    return returnedResponse(response, stream, byPath);
   };
 
   /** What the listeners serve now: replaced whole by serveCertificates. */

@@ -866,6 +866,9 @@ export const en = {
     tooManyRequests: "Too many requests",
     atMostRequests: (p: { app: string; rps: number; retryS: string }) =>
       `${p.app} takes at most ${p.rps} requests a second. Try again in ${p.retryS} s.`,
+    busy: "The gateway is busy",
+    busyWhy:
+      "It is forwarding as many requests as it takes at once, or as many from your address. Try again in a moment.",
     noCertificateYet: (p: { app: string }) => `${p.app}'s certificate is on its way`,
     certificateOnItsWay: (p: { address: string }) =>
       `Its address is ${p.address}, which this gateway has no certificate for yet. Try again in a minute; if it stays so, the zone's control panel says why.`,

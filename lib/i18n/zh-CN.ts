@@ -735,6 +735,8 @@ export const zhCN: Messages = {
       `${p.app} 没有与你共享。本区域的管理员可以在控制面板的“应用”页上与你共享它。`,
     tooManyRequests: "请求过多",
     atMostRequests: (p) => `${p.app} 每秒最多接受 ${p.rps} 个请求。请在 ${p.retryS} 秒后重试。`,
+    busy: "网关正忙",
+    busyWhy: "它同时转发的请求（或来自你的地址的请求）已达上限。请稍后重试。",
     noCertificateYet: (p) => `${p.app} 的证书正在申请中`,
     certificateOnItsWay: (p) =>
       `它的地址是 ${p.address}，本网关还没有这个名字的证书。请一分钟后重试；如果仍然不行，本区域的控制面板会说明原因。`,

@@ -9,7 +9,15 @@
  * second. At most once a second, the thread ran a third to a half as much, and an idle
  * daemon spent 120 ms of CPU a minute against 133–156, holding the same memory (measured:
  * docs/performance.md). Turning the purge off saved more but held 20 MB more after load.
+ *
+ * BUN_CONFIG_MAX_HTTP_REQUESTS: how many fetches the runtime runs at once in the process,
+ * 256 unless set; past it, every fetch waits. A gateway holds one for each request it
+ * forwards until the answer has passed (an event stream holds one for as long as it
+ * lasts), and the daemon's own calls (sync, health checks, ACME) wait behind them: some
+ * hundreds of held requests stopped the whole node. The gateway keeps within this less a
+ * part for the daemon (lib/gateway/forward-budget.ts), and within its file descriptors.
  */
 export const DAEMON_ENV: Readonly<Record<string, string>> = {
   MIMALLOC_PURGE_HOLES_MIN_INTERVAL: "1000",
+  BUN_CONFIG_MAX_HTTP_REQUESTS: "4096",
 };
