@@ -95,8 +95,20 @@ export const BACKEND_TIMEOUT_MS = 30_000;
 export const MAX_BODY_BYTES = 1024 * 1024 * 1024;
 /** A small body read whole that did not come within the app's time. */
 const SLOW_BODY = new Error("the request's body came too slowly");
-/** A connection with nothing moving for this long is closed (slow clients). */
+/** A connection with nothing moving for this long is closed (slow clients), at the least. */
 export const IDLE_TIMEOUT_S = 30;
+/**
+ * How long a connection waits past the app's time before it is closed as idle: the runtime
+ * checks its idle limit in steps of 4 s, and a request waiting for the app moves nothing.
+ * At the same 30 s as the app's time, the connection was cut before the gateway's 504 (or
+ * 408) left, and the browser said the connection was reset instead.
+ */
+const IDLE_PAST_APP_TIME_S = 10;
+
+/** The idle limit of the gateway's connections for an app's time of `backendTimeoutMs`. */
+export function idleTimeoutS(backendTimeoutMs: number): number {
+  return Math.max(IDLE_TIMEOUT_S, Math.ceil(backendTimeoutMs / 1000) + IDLE_PAST_APP_TIME_S);
+}
 
 /** How long browsers are told to come back over HTTPS only (HSTS): a year. */
 export const HSTS_MAX_AGE_S = 365 * 24 * 3600;
@@ -122,7 +134,7 @@ export interface GatewayOptions {
   readonly challengeAnswer?: (token: string, host: string) => string | undefined;
   /** How long an app may take to start answering (default BACKEND_TIMEOUT_MS). */
   readonly backendTimeoutMs?: number;
-  /** How long a connection may sit with nothing moving (default IDLE_TIMEOUT_S). */
+  /** How long a connection may sit with nothing moving (default idleTimeoutS(the app's time)). */
   readonly idleTimeoutS?: number;
   /** When a device an answer is awaited from is asked whether it is still there (silence-watch.ts). */
   readonly silence?: SilenceTiming;
@@ -850,7 +862,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     return Bun.serve<BridgeData>({
       hostname: where.host,
       port: where.port,
-      idleTimeout: options.idleTimeoutS ?? IDLE_TIMEOUT_S,
+      idleTimeout: options.idleTimeoutS ?? idleTimeoutS(backendTimeoutMs),
       maxRequestBodySize: MAX_BODY_BYTES,
       ...(secure
         ? {
