@@ -1242,15 +1242,17 @@ describe("answers of known length", () => {
 });
 
 describe("hostile and broken input", () => {
-  test("held answers past the gateway's budget are refused 503 at once, each address within its share, and sync goes on", async () => {
+  test("held answers and WebSockets past the gateway's budget are refused 503 at once, each address within its share, and sync goes on", async () => {
     // Before, every request was forwarded: past the runtime's 256 fetches in flight, each
     // fetch of the daemon's waited behind the held ones, its sync with the others too.
     const { total, perClient } = forwardLimits({});
     expect(total).toBeLessThanOrEqual(256 - 64);
     const cookie = await signIn();
     const sockets: Socket[] = [];
-    /** Opens the diary's event stream from `from`, held open: the status it is answered. */
-    const open = (from: string) =>
+    const eventStream = `GET /apps/diary/api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${cookie}\r\n\r\n`;
+    const webSocket = `GET /apps/probe/api/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+    /** Asks `request` from `from` on a connection held open: the status it is answered. */
+    const open = (from: string, request = eventStream) =>
       new Promise<number>((resolve, reject) => {
         const socket = connect({
           host: "127.0.0.1",
@@ -1258,16 +1260,12 @@ describe("hostile and broken input", () => {
           localAddress: from,
         });
         sockets.push(socket);
-        socket.once("connect", () =>
-          socket.write(
-            `GET /apps/diary/api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${cookie}\r\n\r\n`,
-          ),
-        );
+        socket.once("connect", () => socket.write(request));
         socket.once("data", (data) => resolve(Number(data.toString("latin1").slice(9, 12))));
         socket.once("error", reject);
       });
-    const openMany = (from: string, count: number) =>
-      Promise.all(Array.from({ length: count }, () => open(from)));
+    const openMany = (from: string, count: number, request = eventStream) =>
+      Promise.all(Array.from({ length: count }, () => open(from, request)));
     // More addresses than the whole takes, each asking for more than its share.
     const addresses = Math.ceil(total / perClient) + 1;
     const tally = (statuses: number[]) => {
@@ -1304,6 +1302,17 @@ describe("hostile and broken input", () => {
     );
     expect(tally(await openMany("127.0.0.2", perClient))).toEqual({ 200: perClient });
     for (const socket of sockets.splice(0)) socket.destroy();
+    // A WebSocket holds its place for as long as it is open, as a stream does.
+    expect(tally(await openMany("127.0.0.2", perClient + 2, webSocket))).toEqual({
+      101: perClient,
+      503: 2,
+    });
+    for (const socket of sockets.splice(0)) socket.destroy();
+    await waitFor("the WebSockets' places to come back", async () => {
+      const status = await open("127.0.0.2", webSocket);
+      for (const socket of sockets.splice(0)) socket.destroy();
+      return status === 101 ? true : undefined;
+    });
     // Said once a spell of refusals, not once a request.
     expect(logged("gateway busy")).toBeGreaterThanOrEqual(1);
     expect(logged("gateway busy")).toBeLessThanOrEqual(addresses + 2);

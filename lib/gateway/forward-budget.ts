@@ -1,6 +1,6 @@
 /**
- * How many requests the gateway forwards at once, in all and from one client address, and
- * how many bytes of their bodies it holds in memory while it does.
+ * How many requests and WebSockets the gateway forwards at once, in all and from one client
+ * address, and how many bytes of their bodies it holds in memory while it does.
  *
  * Each request forwarded is a `fetch` in flight until its answer has passed, and the
  * runtime runs at most BUN_CONFIG_MAX_HTTP_REQUESTS of them at once in a process (256
@@ -15,7 +15,8 @@
  * A request is counted from before its body is read until its answer has passed the
  * gateway: the end of a streamed answer, or, for one of known length the runtime writes
  * itself, its head (that body's end is not seen; a client that stops reading it is cut by
- * the idle timeout). The rest of the runtime's fetches beyond the budget are for those.
+ * the idle timeout). The rest of the runtime's fetches beyond the budget are for those. A
+ * WebSocket takes no fetch but as many descriptors, and is counted while it is open.
  */
 import { readFileSync } from "node:fs";
 

@@ -239,6 +239,8 @@ export interface BridgeData {
   readonly countOpen?: (carried: () => Carried) => () => void;
   /** Ends that count, once it closes. */
   endCount?: () => void;
+  /** Gives back its place among what the gateway forwards at once (forward-budget.ts). */
+  readonly releaseSlot?: () => void;
   readonly url: string;
   readonly headers: Record<string, string>;
   readonly tls?: { ca: string; serverName: string };

@@ -564,42 +564,11 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       ...(target.prefix ? { "x-forwarded-prefix": target.prefix } : {}),
     });
 
-    if (isWebSocketUpgrade(request)) {
-      const data = await websocketTarget(
-        node,
-        entry,
-        target.path,
-        forwarded,
-        request.headers.get("sec-websocket-protocol"),
-        (bytesIn, bytesOut) => logged(target.app, 101, bytesIn, bytesOut),
-        "viewer" in session ? { viewer: session.viewer, cookie: session.cookie } : undefined,
-        assertions,
-        backendTimeoutMs,
-        options.silence ?? {},
-      );
-      const countOpen = (carried: () => Carried) =>
-        accounting.holdOpen(target.app, client, carried);
-      if (data && server.upgrade(request, { data: { ...data, refused: refusedNow, countOpen } }))
-        return undefined;
-      const words = await wordsFor(request);
-      return finish(
-        target.app,
-        page(words, 502, words.gatewayPages.noWebSocket, [words.gatewayPages.noWebSocketWhy]),
-      );
-    }
-
-    const length = Number(request.headers.get("content-length") ?? 0);
-    if (length > MAX_BODY_BYTES) {
-      const words = await wordsFor(request);
-      return finish(
-        target.app,
-        page(words, 413, words.gatewayPages.tooLarge, [
-          words.gatewayPages.atMostBytes({ bytes: MAX_BODY_BYTES }),
-        ]),
-      );
-    }
-    const slot = forwards.take(client);
-    if (!slot) {
+    /**
+     * A place in what the gateway forwards at once, requests and WebSockets (forward-budget.ts),
+     * or the answer that there is none.
+     */
+    const busy = async () => {
       // Said once a spell, not once a request: each refusal has its line as a request.
       if (!busySaid)
         log.warn("gateway busy: refusing requests past its limit", {
@@ -615,8 +584,55 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
           "retry-after": "1",
         }),
       );
+    };
+
+    if (isWebSocketUpgrade(request)) {
+      const slot = forwards.take(client);
+      if (!slot) return busy();
+      // Held while it is open: given back when it closes (websocket.close below).
+      let opened = false;
+      try {
+        const data = await websocketTarget(
+          node,
+          entry,
+          target.path,
+          forwarded,
+          request.headers.get("sec-websocket-protocol"),
+          (bytesIn, bytesOut) => logged(target.app, 101, bytesIn, bytesOut),
+          "viewer" in session ? { viewer: session.viewer, cookie: session.cookie } : undefined,
+          assertions,
+          backendTimeoutMs,
+          options.silence ?? {},
+        );
+        const countOpen = (carried: () => Carried) =>
+          accounting.holdOpen(target.app, client, carried);
+        const held = { refused: refusedNow, countOpen, releaseSlot: slot.release };
+        if (data && server.upgrade(request, { data: { ...data, ...held } })) {
+          opened = true;
+          return undefined;
+        }
+        const words = await wordsFor(request);
+        return finish(
+          target.app,
+          page(words, 502, words.gatewayPages.noWebSocket, [words.gatewayPages.noWebSocketWhy]),
+        );
+      } finally {
+        if (!opened) slot.release();
+      }
     }
-    busySaid = false;
+
+    const length = Number(request.headers.get("content-length") ?? 0);
+    if (length > MAX_BODY_BYTES) {
+      const words = await wordsFor(request);
+      return finish(
+        target.app,
+        page(words, 413, words.gatewayPages.tooLarge, [
+          words.gatewayPages.atMostBytes({ bytes: MAX_BODY_BYTES }),
+        ]),
+      );
+    }
+    const slot = forwards.take(client);
+    if (!slot) return busy();
     // Given back once the answer has passed: at the end of this, unless its body streams on.
     let streamsOn = false;
     // A small body is held in memory until the app has it; with too many held already, it
@@ -905,6 +921,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
           client.data.release?.();
           client.data.releaseAccess?.();
           client.data.endCount?.();
+          client.data.releaseSlot?.();
           websocketBridge.close?.(client, code, reason);
         },
       },
