@@ -38,10 +38,12 @@ const ROTATED_FILES_KEPT = 3;
 /**
  * How much is kept for the file while the process has no descriptor to open it with: a
  * flood of connections can take them all for a while, and the lines of that while are the
- * ones a person would look for. Past this, lines are dropped, and their count written once
- * the file opens again.
+ * ones a person would look for. Past this, the newest lines are dropped, and their count
+ * written once the file opens again.
  */
 const HELD_WITHOUT_DESCRIPTORS_BYTES = 1024 * 1024;
+/** How soon the file is tried again, once it found no descriptor free. */
+const RETRY_WITHOUT_DESCRIPTORS_MS = 1000;
 
 export interface Log {
   fatal(message: string, fields?: LogFields): void;
@@ -136,8 +138,12 @@ function formatValue(value: LogFields[string]): string {
  */
 function formatJsonLine(entry: LogObject): string {
   const [message, fields] = entry.args as [string, LogFields];
+  return jsonLine(entry.date.getTime(), entry.type, message, fields);
+}
+
+function jsonLine(atMs: number, level: string, message: string, fields: LogFields): string {
   const rest = JSON.stringify(fields);
-  const head = `{"time":"${isoTime(entry.date.getTime())}","level":"${entry.type}","msg":${JSON.stringify(message)}`;
+  const head = `{"time":"${isoTime(atMs)}","level":"${level}","msg":${JSON.stringify(message)}`;
   return rest === "{}" ? `${head}}` : `${head},${rest.slice(1)}`;
 }
 
@@ -159,6 +165,8 @@ class RotatingFile {
   private pending: string[] = [];
   private pendingBytes = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Whether the last write found no descriptor free: lines are held for the timer. */
+  private waitingForDescriptor = false;
   /** Lines that found the file without a descriptor to spare, past what is held. */
   private droppedLines = 0;
   private droppedSinceMs = 0;
@@ -171,6 +179,19 @@ class RotatingFile {
   }
 
   append(line: string, urgent: boolean): void {
+    if (this.waitingForDescriptor) {
+      // Only the timer tries again (a try per line would cost each line an open that fails,
+      // during the flood that took the descriptors); past what is held, the newest lines go,
+      // and the first of the spell, what a person would look for, stay.
+      if (this.pendingBytes + line.length > HELD_WITHOUT_DESCRIPTORS_BYTES) {
+        if (this.droppedLines === 0) this.droppedSinceMs = Date.now();
+        this.droppedLines += 1;
+      } else {
+        this.pending.push(line);
+        this.pendingBytes += line.length;
+      }
+      return;
+    }
     this.pending.push(line);
     this.pendingBytes += line.length;
     if (urgent || this.pendingBytes >= FLUSH_AT_BYTES) {
@@ -195,30 +216,26 @@ class RotatingFile {
       appendFileSync(this.path, written, { mode: 0o600 });
       this.sizeBytes += Buffer.byteLength(written);
       this.droppedLines -= dropped;
+      this.waitingForDescriptor = false;
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       // Out of descriptors (EMFILE, or the system's ENFILE): a passing state, which must
-      // not end the process (it did, on a flood of connections); the lines wait for the
-      // next flush.
-      if (code === "EMFILE" || code === "ENFILE") this.holdWithoutDescriptors(text);
+      // not end the process (it did, on a flood of connections); the lines wait for a
+      // descriptor, tried again by the timer alone.
+      if (code === "EMFILE" || code === "ENFILE") this.waitForDescriptor(text);
       // The file is a copy of what went to stderr: on a full disk, or with its directory
       // gone (the home removed under the process), it goes without.
       else if (!isDiskFull(error) && code !== "ENOENT") throw error;
     }
   }
 
-  private holdWithoutDescriptors(text: string): void {
-    if (this.pendingBytes + text.length <= HELD_WITHOUT_DESCRIPTORS_BYTES) {
-      this.pending.unshift(text);
-      this.pendingBytes += text.length;
-    } else {
-      if (this.droppedLines === 0) this.droppedSinceMs = Date.now();
-      this.droppedLines += text.split("\n").length - 1;
-    }
-    if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), FLUSH_AFTER_MS);
-      this.timer.unref();
-    }
+  private waitForDescriptor(text: string): void {
+    // Nothing was appended since the flush took the lines: they are all there is.
+    this.waitingForDescriptor = true;
+    this.pending = [text];
+    this.pendingBytes = text.length;
+    this.timer = setTimeout(() => this.flush(), RETRY_WITHOUT_DESCRIPTORS_MS);
+    this.timer.unref();
   }
 
   private rotate(): void {
@@ -232,11 +249,10 @@ class RotatingFile {
 
 /** The line that stands in the file for those it could not be given. */
 function droppedLine(count: number, sinceMs: number): string {
-  return formatJsonLine({
-    date: new Date(),
-    type: "warn",
-    args: ["log lines dropped: no file descriptor was free", { count, since: isoTime(sinceMs) }],
-  } as unknown as LogObject);
+  return jsonLine(Date.now(), "warn", "log lines dropped: no file descriptor was free", {
+    count,
+    since: isoTime(sinceMs),
+  });
 }
 
 function sizeOf(path: string): number {

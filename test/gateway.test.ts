@@ -1313,9 +1313,8 @@ describe("hostile and broken input", () => {
       for (const socket of sockets.splice(0)) socket.destroy();
       return status === 101 ? true : undefined;
     });
-    // Said once a spell of refusals, not once a request.
-    expect(logged("gateway busy")).toBeGreaterThanOrEqual(1);
-    expect(logged("gateway busy")).toBeLessThanOrEqual(addresses + 2);
+    // Said once a minute at most, not once a refusal.
+    expect(logged("gateway busy")).toBe(1);
     await buckyJson(["app", "limit", "meter", "--rps", "default", "--home", alpha.home]);
   });
 

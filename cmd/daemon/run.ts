@@ -5,6 +5,7 @@
 
 import { PROBE_USER } from "../../lib/apps/app-user.ts";
 import { detectSandbox } from "../../lib/apps/sandbox.ts";
+import { forwardLimits } from "../../lib/gateway/forward-budget.ts";
 import { followLoadWithJit } from "../../lib/node/jit-policy.ts";
 import { DEFAULT_SYNC_INTERVAL_MS, openNode } from "../../lib/node/node.ts";
 import { ndnCollectEveryMs, ndnGraceMs } from "../collection-times.ts";
@@ -66,6 +67,8 @@ export default defineBuckyCommand({
       namedData: { graceMs: ndnGraceMs(context.env), everyMs: ndnCollectEveryMs(context.env) },
       gateway: {
         ...given("backendTimeoutMs", msOf(context.env, "BUCKY_GATEWAY_TIMEOUT_MS")),
+        // The runtime's limit on fetches at once is read from the environment it started with.
+        forwardLimits: forwardLimits(context.env),
         silence: silenceTiming(context.env),
       },
       relay: relayPatience(context.env),

@@ -50,7 +50,7 @@ export const PIPE_IDLE_TIMEOUT_S = 60;
 /**
  * Connections one gateway may hold open to this device's pipe at once, its TLS ones and
  * its relay's streams together. A gateway forwards up to its budget of requests at a time
- * (lib/gateway/forward-budget.ts: 192 under Bun's default of 256 fetches, 4032 as the
+ * (lib/gateway/forward-budget.ts: 192 under Bun's default of 256 fetches, 3072 as the
  * daemon is started), each on a connection of its own, and keeps some idle for the next;
  * one past the cap is answered with the pipe's own 503, which sends that request by the
  * ingress.

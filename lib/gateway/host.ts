@@ -21,6 +21,7 @@ import {
   type TlsPem,
 } from "./config.ts";
 import type { FellowAnswer, FellowStep } from "./fellow-sign-in.ts";
+import type { ForwardLimits } from "./forward-budget.ts";
 import { type PanelSession, type RunningGateway, startGateway } from "./server.ts";
 import type { SilenceTiming } from "./silence-watch.ts";
 
@@ -54,6 +55,7 @@ export class GatewayHost implements GatewayRunner {
       log: Log;
       timeZone?: string;
       backendTimeoutMs?: number;
+      forwardLimits?: ForwardLimits;
       silence?: SilenceTiming;
       panel: (request: Request, session: PanelSession) => Promise<Response>;
       mcp: (request: Request) => Promise<Response>;

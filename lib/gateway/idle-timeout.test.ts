@@ -9,3 +9,10 @@ test("a connection outlasts the app's time by more than the runtime's 4 s steps,
   // Slow clients are never given less than the gateway's own limit.
   expect(idleTimeoutS(1_000)).toBe(IDLE_TIMEOUT_S);
 });
+
+test("an app's time past the runtime's most idle limit still starts a gateway", () => {
+  const idle = idleTimeoutS(600_000);
+  expect(idle).toBe(255);
+  const server = Bun.serve({ port: 0, idleTimeout: idle, fetch: () => new Response("ok") });
+  server.stop(true);
+});

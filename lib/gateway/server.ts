@@ -62,7 +62,7 @@ import {
   returnedResponse,
   websocketBridge,
 } from "./forward.ts";
-import { ForwardBudget, forwardLimits } from "./forward-budget.ts";
+import { ForwardBudget, type ForwardLimits, forwardLimits, type Held } from "./forward-budget.ts";
 import { HeldAccess, type Refusal } from "./held-access.ts";
 import { counter, ends, TokenBucket, throttle } from "./limits.ts";
 import { escapeHtml, type Line, literal, page, textHtml, wordsFor } from "./pages.ts";
@@ -93,6 +93,8 @@ import { type AppEntry, RouteTable } from "./table.ts";
 export const BACKEND_TIMEOUT_MS = 30_000;
 /** Request bodies larger than this are refused (413), whichever device runs the app. */
 export const MAX_BODY_BYTES = 1024 * 1024 * 1024;
+/** How often the log says the gateway is refusing requests past its budget, at most. */
+const BUSY_SAID_EVERY_MS = 60_000;
 /** A small body read whole that did not come within the app's time. */
 const SLOW_BODY = new Error("the request's body came too slowly");
 /** A connection with nothing moving for this long is closed (slow clients), at the least. */
@@ -105,9 +107,13 @@ export const IDLE_TIMEOUT_S = 30;
  */
 const IDLE_PAST_APP_TIME_S = 10;
 
+/** The most the runtime takes as an idle limit (Bun.serve refuses to start past it). */
+const MOST_IDLE_TIMEOUT_S = 255;
+
 /** The idle limit of the gateway's connections for an app's time of `backendTimeoutMs`. */
 export function idleTimeoutS(backendTimeoutMs: number): number {
-  return Math.max(IDLE_TIMEOUT_S, Math.ceil(backendTimeoutMs / 1000) + IDLE_PAST_APP_TIME_S);
+  const past = Math.ceil(backendTimeoutMs / 1000) + IDLE_PAST_APP_TIME_S;
+  return Math.min(MOST_IDLE_TIMEOUT_S, Math.max(IDLE_TIMEOUT_S, past));
 }
 
 /** How long browsers are told to come back over HTTPS only (HSTS): a year. */
@@ -138,6 +144,8 @@ export interface GatewayOptions {
   readonly idleTimeoutS?: number;
   /** When a device an answer is awaited from is asked whether it is still there (silence-watch.ts). */
   readonly silence?: SilenceTiming;
+  /** How much it forwards at once (forward-budget.ts); the runtime's defaults' unless said. */
+  readonly forwardLimits?: ForwardLimits;
   readonly liveWindowMs: number;
   readonly log: Log;
   /** The gateway's view of the time zone, for rules: an IANA name, or the system's. */
@@ -181,8 +189,9 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
   const table = new RouteTable(node, options.liveWindowMs);
   const accounting = new Accounting(node.db, node.now);
   const limiters = new Map<string, Limiter>();
-  const forwards = new ForwardBudget(forwardLimits());
-  let busySaid = false;
+  const forwards = new ForwardBudget(options.forwardLimits ?? forwardLimits({}));
+  /** When the log last said the gateway was busy: once a minute at most, not once a request. */
+  let busySaidAtMs = Number.NEGATIVE_INFINITY;
   const people = new SessionCheck(node);
   const sessions = new CheckedSessions(node, people);
   // WebSockets and streamed answers, ended with the sessions that opened them.
@@ -569,14 +578,15 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
      * or the answer that there is none.
      */
     const busy = async () => {
-      // Said once a spell, not once a request: each refusal has its line as a request.
-      if (!busySaid)
+      // Each refusal has its line as a request; this says why, now and then.
+      if (node.now() - busySaidAtMs >= BUSY_SAID_EVERY_MS) {
+        busySaidAtMs = node.now();
         log.warn("gateway busy: refusing requests past its limit", {
           ...forwards.held,
           most: forwards.limits.total,
           mostFromOneAddress: forwards.limits.perClient,
         });
-      busySaid = true;
+      }
       const words = await wordsFor(request);
       return finish(
         target.app,
@@ -637,7 +647,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     let streamsOn = false;
     // A small body is held in memory until the app has it; with too many held already, it
     // streams instead.
-    let releaseBody: (() => void) | undefined;
+    let releaseBody: Held | undefined;
     try {
       let bytesIn = 0;
       let bytesOut = 0;
@@ -776,7 +786,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       } finally {
         answered = true;
         clearTimeout(timer);
-        releaseBody?.();
+        releaseBody?.release();
       }
 
       // On the gateway's own origin, beside the panel (see returnedResponse).
@@ -851,10 +861,11 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
         stream = stream
           .pipeThrough(throttle(bandwidth))
           .pipeThrough(new TransformStream(ends(counted)));
+      const answer = returnedResponse(response, stream, byPath);
       streamsOn = true;
-      return returnedResponse(response, stream, byPath);
+      return answer;
     } finally {
-      releaseBody?.();
+      releaseBody?.release();
       if (!streamsOn) slot.release();
     }
   };

@@ -42,6 +42,7 @@ import { AppPipeClient } from "../gateway/app-pipe-client.ts";
 import { appPipeOnDemand } from "../gateway/app-pipe-on-demand.ts";
 import { IngressViewers } from "../gateway/app-user.ts";
 import { isRelayOnly } from "../gateway/config.ts";
+import type { ForwardLimits } from "../gateway/forward-budget.ts";
 import { GatewayHost } from "../gateway/host.ts";
 import { MAX_BODY_BYTES, type PanelSession } from "../gateway/server.ts";
 import type { SilenceTiming } from "../gateway/silence-watch.ts";
@@ -109,6 +110,7 @@ export interface NodeOptions {
   readonly gateway?: {
     readonly backendTimeoutMs?: number;
     readonly idleTimeoutS?: number;
+    readonly forwardLimits?: ForwardLimits;
     readonly silence?: SilenceTiming;
   };
   /**

@@ -31,6 +31,16 @@ export class HeldSockets {
     return this.count >= this.limit;
   }
 
+  /** How many are held now, from all addresses. */
+  get inAll(): number {
+    return this.count;
+  }
+
+  /** How many addresses (IPv6 ranges) hold some now. */
+  get addresses(): number {
+    return this.byAddress.size;
+  }
+
   add(from: string): void {
     this.count += 1;
     const range = rangeOf(from);
