@@ -241,6 +241,72 @@ describe("an image of one moment", () => {
     }
   };
 
+  test("is refused while a writer with no journal on disk has spilled part of its transaction into the file", async () => {
+    const data = newDir();
+    const path = join(data, "notes.db");
+    // Its rows keep their sizes, and no index: the file part way reads without error.
+    const app = notes(path, 20_000, "DELETE");
+    app.run("DROP INDEX tx");
+    app.close();
+    /** A writer in journal mode MEMORY that runs `sql` on `at` in a transaction it keeps open. */
+    const writer = (sql: string, at = path) => {
+      const child = Bun.spawn(
+        [
+          process.execPath,
+          "-e",
+          `const { Database } = require("bun:sqlite");
+           const db = new Database(${JSON.stringify(at)});
+           db.exec("PRAGMA journal_mode = MEMORY");
+           db.run("PRAGMA cache_size = 10");
+           db.run("BEGIN");
+           db.run(${JSON.stringify(sql)});
+           console.log("part way");
+           setInterval(() => {}, 1000);`,
+        ],
+        { stdout: "pipe" },
+      );
+      const ready = new Response(child.stdout).body?.getReader().read();
+      return { child, ready };
+    };
+    // Its pages in the file, its change counter the old one, no journal file: only the lock
+    // it holds says so.
+    const spilled = writer("UPDATE t SET x = 'v2' || substr(x, 3)");
+    try {
+      await spilled.ready;
+      expect(existsSync(`${path}-journal`)).toBe(false);
+      await Bun.sleep(SETTLED_MS);
+      const { files, close } = held(path);
+      try {
+        expect(sqliteImageOf(files, newDir())).toBeUndefined();
+      } finally {
+        close();
+      }
+    } finally {
+      spilled.child.kill("SIGKILL");
+      await spilled.child.exited;
+    }
+    // A transaction begun whose pages are all still in its cache leaves the file as it was.
+    const other = join(data, "other.db");
+    notes(other, 100, "DELETE").close();
+    const begun = writer("INSERT INTO t (x) VALUES ('v3')", other);
+    try {
+      await begun.ready;
+      await Bun.sleep(SETTLED_MS);
+      const { files, close } = held(other);
+      try {
+        const image = sqliteImageOf(files, newDir());
+        expect(image).toBeDefined();
+        const db = Database.deserialize(imageBytes(image as number));
+        expect(db.query("SELECT count(*) AS n FROM t WHERE x = 'v3'").get()).toEqual({ n: 0 });
+      } finally {
+        close();
+      }
+    } finally {
+      begun.child.kill("SIGKILL");
+      await begun.child.exited;
+    }
+  });
+
   test("is refused when the log was deleted and the database written anew since it was opened", async () => {
     const data = newDir();
     const path = join(data, "notes.db");

@@ -2,11 +2,13 @@
  * The files of a SQLite database in a tree someone else writes (an app's data, read as
  * root): the database's own descriptor, checked before (confined-open.ts), and its log,
  * opened inside the tree; and whether they are still quiet, asked before and after they
- * are copied for an image (sqlite-image.ts).
+ * are copied for an image (sqlite-image.ts): no writer part way, by its journal or, with
+ * none on disk (journal mode MEMORY or OFF), by the lock it holds (sqlite-locks.ts).
  */
 import { closeSync, fstatSync, readSync } from "node:fs";
 import { isNoSuchName, lstatIfThere, openInside } from "./confined-open.ts";
 import type { DatabaseFiles } from "./sqlite-image.ts";
+import { writerPartWay } from "./sqlite-locks.ts";
 
 /** The first bytes of a rollback journal that holds a transaction (sqlite.org/fileformat2). */
 const JOURNAL_MAGIC = Buffer.from("d9d505f920a163d7", "hex");
@@ -21,7 +23,10 @@ export function databaseFiles(
   return {
     database,
     log,
-    quiet: () => logIsStill(`${path}-wal`, log) && !isHotJournal(`${path}-journal`, realRoot),
+    quiet: () =>
+      logIsStill(`${path}-wal`, log) &&
+      !isHotJournal(`${path}-journal`, realRoot) &&
+      !writerPartWay(database),
     close: () => {
       if (log !== undefined) closeSync(log);
     },

@@ -71,7 +71,8 @@ export interface DatabaseFiles {
   readonly log: number | undefined;
   /**
    * Whether these are still the database's files with no writer part way through: its log
-   * still the one at its name (or none there, as when looked at), no hot rollback journal.
+   * still the one at its name (or none there, as when looked at), no hot rollback journal,
+   * no writer's lock for pages it is putting in the file.
    * Asked before the copy and after it.
    */
   readonly quiet: () => boolean;
