@@ -49,5 +49,10 @@ export default defineBuckyCommand({
             `${plural(r.changing.length, "file")} kept changing while read and were taken as last read: ${r.changing.slice(0, 3).join(", ")}${r.changing.length > 3 ? ", …" : ""}`,
           ]
         : []),
+      ...(r.leftOut.length > 0
+        ? [
+            `${plural(r.leftOut.length, "file")} not backed up: their names are not UTF-8 (rename them to keep them): ${r.leftOut.slice(0, 3).join(", ")}${r.leftOut.length > 3 ? ", …" : ""}`,
+          ]
+        : []),
     ].join("\n"),
 });

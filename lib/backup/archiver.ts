@@ -8,6 +8,8 @@
  * was last read and reported. A SQLite database is read through SQLite, so the copy is
  * consistent even while it is being written (its -wal and -shm files are then skipped).
  */
+
+import { isUtf8 } from "node:buffer";
 import {
   closeSync,
   type Dirent,
@@ -83,6 +85,11 @@ export interface ArchiveResult {
   readonly changedBytes: number;
   /** Files that kept changing while they were read. */
   readonly changing: readonly string[];
+  /**
+   * Entries left out because their names are not UTF-8, which a tree's names are (shown
+   * with U+FFFD for the bytes that are not): said, never dropped silently.
+   */
+  readonly leftOut: readonly string[];
 }
 
 type FileStat = NonNullable<ReturnType<Archiver["lstat"]>>;
@@ -106,6 +113,7 @@ export class Archiver {
   private readonly buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   private readonly progress: ArchiveProgress = { files: 0, bytes: 0, addedBytes: 0 };
   private readonly changing: string[] = [];
+  private readonly leftOut: string[] = [];
   private changedBytes = 0;
 
   constructor(
@@ -119,7 +127,13 @@ export class Archiver {
   async archive(root: ReadonlyMap<string, Entry>): Promise<ArchiveResult> {
     const tree = await this.virtual(root, "");
     await this.repository.flush();
-    return { tree, ...this.progress, changedBytes: this.changedBytes, changing: this.changing };
+    return {
+      tree,
+      ...this.progress,
+      changedBytes: this.changedBytes,
+      changing: this.changing,
+      leftOut: this.leftOut,
+    };
   }
 
   private async virtual(children: ReadonlyMap<string, Entry>, at: string): Promise<string> {
@@ -203,6 +217,7 @@ export class Archiver {
     } catch (error) {
       throw fileSystemError(error, "read", at) ?? error;
     }
+    entries = this.withUtf8Names(dir, entries, at);
     const names = new Set(entries.map((e) => e.name));
     /** The database beside it that a name is the log, journal or shared memory of. */
     const sidecarOf = (name: string) => {
@@ -269,6 +284,24 @@ export class Archiver {
     if (now?.ctimeNs === looked.ctimeNs && now.size === looked.size) return;
     into.nodes.splice(before);
     this.changedSince(`${at}/${database}`);
+  }
+
+  /**
+   * The entries whose names are UTF-8; the others are said to be left out. A name that is
+   * not comes decoded with U+FFFD in place of its bad bytes, a name no file has: looked up
+   * by it, the file seemed gone since the listing, and was dropped without a word. Only a
+   * listing with a U+FFFD in some name is read again, as bytes, to tell which.
+   */
+  private withUtf8Names(dir: string, entries: Dirent[], at: string): Dirent[] {
+    if (!entries.some((entry) => entry.name.includes("\uFFFD"))) return entries;
+    const notUtf8 = new Set(
+      readdirSync(dir, { encoding: "buffer" })
+        .filter((raw) => !isUtf8(raw))
+        .map((raw) => raw.toString("utf8")),
+    );
+    if (notUtf8.size === 0) return entries;
+    for (const name of notUtf8) this.leftOut.push(`${at}/${name}`);
+    return entries.filter((entry) => !notUtf8.has(entry.name));
   }
 
   /** Says the entry at `rel` changed while it was read. */

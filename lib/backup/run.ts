@@ -51,6 +51,8 @@ export interface BackupRunResult {
   readonly sinceMs: number | null;
   /** Files that kept changing while they were read (backed up as last read). */
   readonly changing: readonly string[];
+  /** Entries not backed up: their names are not UTF-8 (ArchiveResult.leftOut). */
+  readonly leftOut: readonly string[];
 }
 
 export const NO_BACKUP_KEY_HINT =
@@ -333,6 +335,7 @@ async function backUp(
             durationMs,
             sinceMs: previous ? startedAt - Date.parse(previous.snapshot.time) : null,
             changing: archived.changing,
+            leftOut: archived.leftOut,
           };
         } finally {
           cache.close();
@@ -379,6 +382,11 @@ async function backUp(
       log.warn("files changed while being backed up", {
         count: result.changing.length,
         first: result.changing[0],
+      });
+    if (result.leftOut.length > 0)
+      log.warn("files not backed up: their names are not UTF-8", {
+        count: result.leftOut.length,
+        first: result.leftOut[0],
       });
     return result;
   } catch (error) {
