@@ -50,6 +50,8 @@ export async function takeSnapshot(options: {
   /** The replica's file cache (which chunks each file had last time). */
   readonly cacheDir: string;
   readonly head: Omit<ReplicaHead, "root" | "content" | "files" | "bytes" | "addedBytes">;
+  /** Told the entries left out, their names not UTF-8 (ArchiveResult.leftOut), if any. */
+  readonly leftOut?: (paths: readonly string[]) => void;
 }): Promise<ReplicaHead> {
   const cache = new FileCache(options.cacheDir, {
     job: "snapshot of this device's replica of app data",
@@ -63,6 +65,7 @@ export async function takeSnapshot(options: {
       join(options.cacheDir, "..", "scratch"),
     ).archive(new Map([["data", { kind: "dir", path: options.dataDir }]]));
     cache.commit();
+    options.leftOut?.(archived.leftOut);
     return {
       ...options.head,
       root: archived.tree,

@@ -5,7 +5,7 @@
  */
 import { Database } from "bun:sqlite";
 import { afterAll, afterEach, describe, expect, spyOn, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLog } from "../log.ts";
@@ -154,6 +154,33 @@ describe("a write while the holder takes a snapshot", () => {
     const caughtUp = nas.source.positions().get("standby");
     expect(caughtUp?.lagMs).toBe(0);
     expect(caughtUp?.at).toBeGreaterThanOrEqual(writtenAt);
+  });
+});
+
+describe("data no snapshot can hold", () => {
+  test("a name that is not UTF-8 is said once, for each set of such names, in the holder's log", async () => {
+    const nas = holder("latin1");
+    const warned: string[] = [];
+    const source = new ReplicaSource({
+      ...nas.options,
+      log: createLog({ level: "warn", write: (line) => warned.push(line) }),
+    });
+    const latin1Path = (name: string) =>
+      Buffer.concat([Buffer.from(`${nas.options.dataDir}/`), Buffer.from(name, "latin1")]);
+    writeFileSync(latin1Path("café.txt"), "kept nowhere");
+    nas.write("first");
+    await source.snapshot();
+    nas.tick();
+    nas.write("second");
+    await source.snapshot();
+    expect(warned).toEqual([expect.stringContaining("app data not replicated: names not UTF-8")]);
+    expect(warned[0]).toContain("count=1");
+    writeFileSync(latin1Path("naïve.txt"), "nor this");
+    nas.tick();
+    nas.write("third");
+    await source.snapshot();
+    expect(warned.length).toBe(2);
+    expect(warned[1]).toContain("count=2");
   });
 });
 

@@ -59,6 +59,8 @@ export class ReplicaSource {
   private sent = 0;
   /** The last look saw a file changed just before it (see take()). */
   private racy = false;
+  /** The entries left out of the last snapshot, as said (sayLeftOut). */
+  private leftOutSaid = "";
   /**
    * The newest snapshot a later look found the data unchanged from (by content), and when
    * that look was: the snapshot holds every write from before then.
@@ -240,6 +242,21 @@ export class ReplicaSource {
     }, delayMs);
   }
 
+  /**
+   * Says which of the data's entries no snapshot holds (names not UTF-8), once for each
+   * set of them: a standby that takes over would start without them.
+   */
+  private sayLeftOut(paths: readonly string[]): void {
+    const said = paths.join("\n");
+    if (said !== this.leftOutSaid && paths.length > 0)
+      this.options.log.warn("app data not replicated: names not UTF-8", {
+        app: this.options.app,
+        count: paths.length,
+        first: paths[0],
+      });
+    this.leftOutSaid = said;
+  }
+
   private async take(final: boolean): Promise<ReplicaHead | undefined> {
     const { db, dataDir } = this.options;
     const look = dataSignature(dataDir);
@@ -263,6 +280,7 @@ export class ReplicaSource {
         at: this.options.now(),
         final,
       },
+      leftOut: (paths) => this.sayLeftOut(paths),
     });
     db.setMeta(SIGNATURE, signature);
     // Written meanwhile? The next look says.
