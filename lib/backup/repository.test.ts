@@ -219,6 +219,39 @@ describe("a repository in a directory", () => {
     expect(readFileSync(cached)).toEqual(whole);
   });
 
+  test("the cached index keeps only the files the target lists: each prune's, another device's too, replace the ones before", async () => {
+    const location = newDir();
+    const [mine, theirs] = [newDir(), newDir()];
+    const cached = (cache: string) => {
+      const [config] = readdirSync(cache);
+      return readdirSync(join(cache, config as string, "index")).sort();
+    };
+    const listed = () => readdirSync(join(location, "index")).sort();
+    const first = await Repository.openOrCreate(new LocalBackend(location), root, {
+      cacheDir: mine,
+    });
+    await snapshot(first, sourceTree(), "2026-01-01T00:00:00.000Z");
+    first.close();
+    // Day after day, this device and another back up and prune the same target.
+    for (const [day, cache] of [mine, theirs, mine, theirs].entries()) {
+      const repository = await Repository.open(new LocalBackend(location), root, {
+        cacheDir: cache,
+      });
+      try {
+        await snapshot(repository, sourceTree(), `2026-01-0${day + 2}T00:00:00.000Z`);
+        await pruneRepository(repository, DEFAULT_RETENTION);
+        expect(cached(cache)).toEqual(listed());
+      } finally {
+        repository.close();
+      }
+    }
+    // This device's cache, last written two prunes ago, lets go of them at its next open.
+    expect(cached(mine)).not.toEqual(listed());
+    const reopened = await Repository.open(new LocalBackend(location), root, { cacheDir: mine });
+    reopened.close();
+    expect(cached(mine)).toEqual(listed());
+  });
+
   test("index files fetched ahead are read only up to a small bound: planted large ones are read one at a time", async () => {
     const location = newDir();
     const repository = await Repository.openOrCreate(new LocalBackend(location), root);
