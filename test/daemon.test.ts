@@ -390,7 +390,9 @@ describe("bucky daemon install", () => {
       "4500",
     ]);
     expect(result.installed).toBe(false);
-    expect(result.unit).toContain(`ExecStart=${BUCKY} daemon --home ${home} --port 4500\n`);
+    expect(result.unit).toContain(
+      `ExecStart=${BUCKY} daemon --home ${home} --port 4500 --log-level error\n`,
+    );
     expect(result.unit).toContain("Restart=always\n");
     expect(result.unit).toContain("RestartPreventExitStatus=4 5\n");
     expect(existsSync(result.path)).toBe(false);

@@ -15,7 +15,7 @@ import { openZone } from "../zone/open.ts";
 import { refuseIfRevoked } from "../zone/revoked-here.ts";
 import { runsFile } from "./binary-identity.ts";
 import { requestDaemon } from "./daemon-client.ts";
-import { DAEMON_ENV } from "./daemon-env.ts";
+import { DAEMON_CONSOLE_ARGS, DAEMON_ENV } from "./daemon-env.ts";
 import { daemonLockHeld } from "./daemon-lock.ts";
 import type { DaemonInfo } from "./node.ts";
 import { installUnit, planUnit, stopUnit, unitFile, unitInstalled } from "./systemd.ts";
@@ -124,10 +124,7 @@ export async function startInBackground(options: BackgroundOptions): Promise<Bac
   try {
     const child = spawn(
       executable,
-      // Errors only: daemon.out is never rotated, and warnings (one per connection a relay
-      // refuses, say) could fill the disk from anyone's connections; bucky.log, rotated, has
-      // them all.
-      [...prefix, "daemon", "--home", options.home, ...daemonArgs, "--log-level", "error"],
+      [...prefix, "daemon", "--home", options.home, ...daemonArgs, ...DAEMON_CONSOLE_ARGS],
       { detached: true, stdio: ["ignore", out, out], env: { ...DAEMON_ENV, ...options.env } },
     );
     child.once("exit", (code, signal) => {

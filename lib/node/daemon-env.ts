@@ -17,6 +17,14 @@
  * hundreds of held requests stopped the whole node. The gateway keeps within this less a
  * part for the daemon (lib/gateway/forward-budget.ts), and within its file descriptors.
  */
+/**
+ * What its console (stderr: daemon.out in the background, the journal under systemd) is
+ * told: errors only. bucky.log, rotated, has every line; a console that kept them (a line
+ * per request, a warning per connection a relay refuses) grew with anyone's connections,
+ * daemon.out never rotated, the journal pushing out the rest of the system's logs.
+ */
+export const DAEMON_CONSOLE_ARGS: readonly string[] = ["--log-level", "error"];
+
 export const DAEMON_ENV: Readonly<Record<string, string>> = {
   MIMALLOC_PURGE_HOLES_MIN_INTERVAL: "1000",
   BUN_CONFIG_MAX_HTTP_REQUESTS: "4096",

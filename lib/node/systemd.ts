@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { BuckyError } from "../errors.ts";
-import { DAEMON_ENV } from "./daemon-env.ts";
+import { DAEMON_CONSOLE_ARGS, DAEMON_ENV } from "./daemon-env.ts";
 
 /** The unit of the default home; another home's unit is named after it (see cmd/). */
 export const UNIT_NAME = "bucky.service";
@@ -45,7 +45,10 @@ export function unitFile(name: string, system: boolean): UnitFile {
 }
 
 export function planUnit(options: UnitOptions): UnitPlan {
-  const execStart = [...options.command, "daemon", "--home", options.home, ...options.extraArgs]
+  const execStart = [
+    ...options.command,
+    ...["daemon", "--home", options.home, ...options.extraArgs, ...DAEMON_CONSOLE_ARGS],
+  ]
     .map(quote)
     .join(" ");
   const unit = [
