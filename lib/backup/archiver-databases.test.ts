@@ -6,7 +6,6 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import {
   chmodSync,
   closeSync,
@@ -23,14 +22,14 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Chunker } from "../../protocol/backup/chunker.ts";
 import { decodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
 import { ReplicaDb } from "../replica/replica-db.ts";
 import { takeSnapshot } from "../replica/snapshot.ts";
-import { Archiver, type BlobSink } from "./archiver.ts";
+import { Archiver } from "./archiver.ts";
 import { openConfined } from "./confined-open.ts";
 import { databaseFiles } from "./database-files.ts";
 import { imageBytes, SETTLED_MS, sqliteImageOf } from "./sqlite-image.ts";
+import { memorySink } from "./test-repository.ts";
 
 const scratch = realpathSync(mkdtempSync(join(tmpdir(), "bucky-archiver-databases-")));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -158,23 +157,13 @@ describe("archiving an app's databases", () => {
     killedMidCommit(path);
     // Whatever the archiver stores next, the database is written meanwhile (its change time
     // moves): its journal, read after it, would be of another moment.
-    const blobs = new Map<string, Uint8Array>();
     let written = false;
-    const sink: BlobSink = {
-      chunker: new Chunker(new Uint8Array(32)),
-      has: (id) => blobs.has(id),
-      async add(_type, plaintext) {
-        if (!written) {
-          written = true;
-          chmodSync(path, 0o640);
-        }
-        const id = createHash("sha256").update(plaintext).digest("hex");
-        blobs.set(id, new Uint8Array(plaintext));
-        return { id, added: plaintext.length };
-      },
-      room: async () => {},
-      flush: async () => {},
-    };
+    const { sink, blobs } = memorySink(() => {
+      if (!written) {
+        written = true;
+        chmodSync(path, 0o640);
+      }
+    });
     const result = await new Archiver(sink, undefined, undefined, newDir()).archive(
       new Map([["data", { kind: "dir", path: data }]]),
     );

@@ -3,13 +3,11 @@
  * out, beside everything else kept, never dropped without a word.
  */
 import { afterAll, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Chunker } from "../../protocol/backup/chunker.ts";
-import { decodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
 import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
-import { Archiver, type BlobSink } from "./archiver.ts";
+import { Archiver } from "./archiver.ts";
+import { memorySink, treeNames } from "./test-repository.ts";
 
 const scratch = mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-archiver-names-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -24,31 +22,11 @@ test("a file or directory whose name is not UTF-8 is said to be left out; the re
   mkdirSync(latin1(join(data, "photos"), "été"));
   writeFileSync(join(data, "photos", "été.jpg"), "a UTF-8 name");
   writeFileSync(join(data, "photos", "a \uFFFD in its name.txt"), "UTF-8 too");
-  const blobs = new Map<string, Uint8Array>();
-  const sink: BlobSink = {
-    chunker: new Chunker(new Uint8Array(32)),
-    has: (id) => blobs.has(id),
-    async add(_type, plaintext) {
-      const id = createHash("sha256").update(plaintext).digest("hex");
-      blobs.set(id, new Uint8Array(plaintext));
-      return { id, added: plaintext.length };
-    },
-    room: async () => {},
-    flush: async () => {},
-  };
+  const { sink, blobs } = memorySink();
   const result = await new Archiver(sink, undefined, undefined, join(scratch, "images")).archive(
     new Map([["data", { kind: "dir", path: data }]]),
   );
-  const names: string[] = [];
-  const walk = (tree: string, prefix: string) => {
-    for (const node of decodeTree(blobs.get(tree) as Uint8Array)) {
-      const path = prefix ? `${prefix}/${node.name}` : node.name;
-      names.push(path);
-      if (node.type === "dir") walk((node as TreeNode & { subtree: string }).subtree, path);
-    }
-  };
-  walk(result.tree, "");
-  expect(names.sort()).toEqual([
+  expect(treeNames(blobs, result.tree)).toEqual([
     "data",
     "data/photos",
     "data/photos/a \uFFFD in its name.txt",

@@ -5,13 +5,11 @@
  * race is run every time.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
 import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Chunker } from "../../protocol/backup/chunker.ts";
-import { decodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
 import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
-import { Archiver, type BlobSink } from "./archiver.ts";
+import { Archiver } from "./archiver.ts";
+import { memorySink, treeNames } from "./test-repository.ts";
 
 const scratch = mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-archiver-races-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -28,18 +26,7 @@ const newDir = () => {
  * `at`: every name the archive holds, by its path, and what it said was changing.
  */
 async function archivedWith(data: string, at: string, change: () => void) {
-  const blobs = new Map<string, Uint8Array>();
-  const sink: BlobSink = {
-    chunker: new Chunker(new Uint8Array(32)),
-    has: (id) => blobs.has(id),
-    async add(_type, plaintext) {
-      const id = createHash("sha256").update(plaintext).digest("hex");
-      blobs.set(id, new Uint8Array(plaintext));
-      return { id, added: plaintext.length };
-    },
-    room: async () => {},
-    flush: async () => {},
-  };
+  const { sink, blobs } = memorySink();
   const archiver = new Archiver(sink, undefined, undefined, newDir());
   const hooked = archiver as unknown as { lstat: (path: string) => unknown };
   const look = hooked.lstat.bind(archiver);
@@ -53,16 +40,7 @@ async function archivedWith(data: string, at: string, change: () => void) {
     return seen;
   };
   const result = await archiver.archive(new Map([["data", { kind: "dir", path: data }]]));
-  const names: string[] = [];
-  const walk = (tree: string, prefix: string) => {
-    for (const node of decodeTree(blobs.get(tree) as Uint8Array)) {
-      const path = prefix ? `${prefix}/${node.name}` : node.name;
-      names.push(node.type === "symlink" ? `${path} -> ${node.target}` : path);
-      if (node.type === "dir") walk((node as TreeNode & { subtree: string }).subtree, path);
-    }
-  };
-  walk(result.tree, "");
-  return { names: names.sort(), changing: result.changing, changed };
+  return { names: treeNames(blobs, result.tree), changing: result.changing, changed };
 }
 
 describe("an app's tree changing between the archiver's look and its read", () => {

@@ -1,12 +1,15 @@
 /**
  * What the tests of who may be trusted in a backup repository build alike: scratch
  * directories, the zone's device keys and its judge, owner-signed documents, a directory
- * archived into a repository and the snapshot record of it.
+ * archived into a repository and the snapshot record of it; and what the archiver's own
+ * tests share: a sink of blobs in memory, and the names of the tree it made.
  */
 import { afterAll } from "bun:test";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { Snapshot } from "../../protocol/backup/formats.ts";
+import { Chunker } from "../../protocol/backup/chunker.ts";
+import { decodeTree, type Snapshot, type TreeNode } from "../../protocol/backup/formats.ts";
 import { signDeviceDocument, signRevocation } from "../../protocol/documents.ts";
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
@@ -15,7 +18,7 @@ import type { BuckyError } from "../errors.ts";
 import { foundingOps, seed, testOwner, testZone } from "../state/test-db.ts";
 import { membershipFromRows } from "../sync/membership.ts";
 import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
-import { type ArchiveResult, Archiver, type Entry } from "./archiver.ts";
+import { type ArchiveResult, Archiver, type BlobSink, type Entry } from "./archiver.ts";
 import type { Backend } from "./backend.ts";
 import { LocalBackend } from "./local-backend.ts";
 import type { Repository } from "./repository.ts";
@@ -133,4 +136,42 @@ export function countingRangeReads(location: string): {
     },
   });
   return { backend, reads: () => reads, bytes: () => bytes };
+}
+
+/**
+ * A sink that keeps the archiver's blobs in memory, by their SHA-256; `onAdd` runs before
+ * each is kept (a test's change made while the archiver stores).
+ */
+export function memorySink(onAdd: () => void = () => {}): {
+  readonly sink: BlobSink;
+  readonly blobs: Map<string, Uint8Array>;
+} {
+  const blobs = new Map<string, Uint8Array>();
+  const sink: BlobSink = {
+    chunker: new Chunker(new Uint8Array(32)),
+    has: (id) => blobs.has(id),
+    async add(_type, plaintext) {
+      onAdd();
+      const id = createHash("sha256").update(plaintext).digest("hex");
+      blobs.set(id, new Uint8Array(plaintext));
+      return { id, added: plaintext.length };
+    },
+    room: async () => {},
+    flush: async () => {},
+  };
+  return { sink, blobs };
+}
+
+/** Every path the tree `root` in `blobs` holds, sorted; a link's as `path -> target`. */
+export function treeNames(blobs: ReadonlyMap<string, Uint8Array>, root: string): string[] {
+  const names: string[] = [];
+  const walk = (tree: string, prefix: string) => {
+    for (const node of decodeTree(blobs.get(tree) as Uint8Array)) {
+      const path = prefix ? `${prefix}/${node.name}` : node.name;
+      names.push(node.type === "symlink" ? `${path} -> ${node.target}` : path);
+      if (node.type === "dir") walk((node as TreeNode & { subtree: string }).subtree, path);
+    }
+  };
+  walk(root, "");
+  return names.sort();
 }
