@@ -6,10 +6,9 @@
  */
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { scratchDir, waitFor } from "./harness.ts";
+import { freePort, scratchDir, waitFor } from "./harness.ts";
 
 export interface Pebble {
   /** The ACME directory URL. */
@@ -46,9 +45,13 @@ export async function startPebble(
   } = {},
 ): Promise<Pebble> {
   const dir = scratchDir();
-  const [acmePort, managementPort, dnsPort, challengeManagementPort, httpPort] = (await freePorts(
-    5,
-  )) as [number, number, number, number, number];
+  const [acmePort, managementPort, dnsPort, challengeManagementPort, httpPort] = freePorts(5) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const apiCertFile = join(dir, "api-cert.pem");
   const apiKeyFile = join(dir, "api-key.pem");
   const made = spawnSync("openssl", [
@@ -167,20 +170,25 @@ export async function startPebble(
 }
 
 /** Ports free on 127.0.0.1 now (the kernel's pick, let go at once). */
-async function freePorts(count: number): Promise<number[]> {
+function freePorts(count: number): number[] {
+  // Below the kernel's range for outgoing connections (freePort): a port it handed out
+  // for port 0 was taken by a connection meanwhile, and the gateway could not listen on
+  // the CA's HTTP port ("in use").
   const ports: number[] = [];
   while (ports.length < count) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const address = server.address();
-        server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-      });
-    });
-    // tlsPort is httpPort + 1: keep the last one clear of the next.
-    if (!ports.includes(port) && !ports.includes(port - 1) && !ports.includes(port + 1))
-      ports.push(port);
+    const port = freePort();
+    // tlsPort is httpPort + 1: keep it free, and clear of the next.
+    if (ports.some((taken) => Math.abs(taken - port) <= 1) || !listensFree(port + 1)) continue;
+    ports.push(port);
   }
   return ports;
+}
+
+function listensFree(port: number): boolean {
+  try {
+    Bun.listen({ hostname: "0.0.0.0", port, socket: { data() {} } }).stop(true);
+    return true;
+  } catch {
+    return false;
+  }
 }
