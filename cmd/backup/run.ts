@@ -51,7 +51,7 @@ export default defineBuckyCommand({
         : []),
       ...(r.leftOut.length > 0
         ? [
-            `${plural(r.leftOut.length, "file")} not backed up: their names are not UTF-8 (rename them to keep them): ${r.leftOut.slice(0, 3).join(", ")}${r.leftOut.length > 3 ? ", …" : ""}`,
+            `${plural(r.leftOut.length, "file or folder", "files or folders")} not backed up (with all under them): their names are not UTF-8; rename them to keep them: ${r.leftOut.slice(0, 3).join(", ")}${r.leftOut.length > 3 ? ", …" : ""}`,
           ]
         : []),
     ].join("\n"),

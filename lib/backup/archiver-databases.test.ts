@@ -103,6 +103,39 @@ function killedMidCommit(path: string): void {
   expect(existsSync(`${path}-journal`)).toBe(true);
 }
 
+/** A writer in journal mode MEMORY that runs `sql` on `path` in a transaction it keeps open. */
+function memoryJournalWriter(path: string, sql: string) {
+  const child = Bun.spawn(
+    [
+      process.execPath,
+      "-e",
+      `const { Database } = require("bun:sqlite");
+       const db = new Database(${JSON.stringify(path)});
+       db.exec("PRAGMA journal_mode = MEMORY");
+       db.run("PRAGMA cache_size = 10");
+       db.run("BEGIN");
+       db.run(${JSON.stringify(sql)});
+       console.log("part way");
+       setInterval(() => {}, 1000);`,
+    ],
+    { stdout: "pipe" },
+  );
+  const ready = new Response(child.stdout).body?.getReader().read();
+  return { child, ready };
+}
+
+/**
+ * A database at `path` whose writer, its journal in memory, has put part of an update of
+ * every row in the file and holds its transaction open. Its rows keep their sizes, and it
+ * has no index: the file part way reads without error.
+ */
+function spilledMidTransaction(path: string) {
+  const app = notes(path, 20_000, "DELETE");
+  app.run("DROP INDEX tx");
+  app.close();
+  return memoryJournalWriter(path, "UPDATE t SET x = 'v2' || substr(x, 3)");
+}
+
 const integrity = (db: Database) =>
   (db.query("PRAGMA integrity_check").all() as { integrity_check: string }[]).map(
     (r) => r.integrity_check,
@@ -174,6 +207,24 @@ describe("archiving an app's databases", () => {
     expect([names, result.changing]).toEqual([["notes.db"], ["data/notes.db"]]);
   });
 
+  test("a database whose writer, its journal in memory, is part way is kept as read and said to be changing", async () => {
+    const data = newDir();
+    const spilled = spilledMidTransaction(join(data, "notes.db"));
+    try {
+      await spilled.ready;
+      await Bun.sleep(SETTLED_MS);
+      const { sink } = memorySink();
+      const result = await new Archiver(sink, undefined, undefined, newDir()).archive(
+        new Map([["data", { kind: "dir", path: data }]]),
+      );
+      // Half a transaction, which nothing in the file marks as such: never passed as whole.
+      expect(result.changing).toEqual(["data/notes.db"]);
+    } finally {
+      spilled.child.kill("SIGKILL");
+      await spilled.child.exited;
+    }
+  });
+
   test("a sparse file named as a database's log is neither copied nor read", async () => {
     const data = newDir();
     notes(join(data, "notes.db"), 10, "DELETE").close();
@@ -233,33 +284,10 @@ describe("an image of one moment", () => {
   test("is refused while a writer with no journal on disk has spilled part of its transaction into the file", async () => {
     const data = newDir();
     const path = join(data, "notes.db");
-    // Its rows keep their sizes, and no index: the file part way reads without error.
-    const app = notes(path, 20_000, "DELETE");
-    app.run("DROP INDEX tx");
-    app.close();
-    /** A writer in journal mode MEMORY that runs `sql` on `at` in a transaction it keeps open. */
-    const writer = (sql: string, at = path) => {
-      const child = Bun.spawn(
-        [
-          process.execPath,
-          "-e",
-          `const { Database } = require("bun:sqlite");
-           const db = new Database(${JSON.stringify(at)});
-           db.exec("PRAGMA journal_mode = MEMORY");
-           db.run("PRAGMA cache_size = 10");
-           db.run("BEGIN");
-           db.run(${JSON.stringify(sql)});
-           console.log("part way");
-           setInterval(() => {}, 1000);`,
-        ],
-        { stdout: "pipe" },
-      );
-      const ready = new Response(child.stdout).body?.getReader().read();
-      return { child, ready };
-    };
+    const writer = (sql: string, at = path) => memoryJournalWriter(at, sql);
     // Its pages in the file, its change counter the old one, no journal file: only the lock
     // it holds says so.
-    const spilled = writer("UPDATE t SET x = 'v2' || substr(x, 3)");
+    const spilled = spilledMidTransaction(path);
     try {
       await spilled.ready;
       expect(existsSync(`${path}-journal`)).toBe(false);

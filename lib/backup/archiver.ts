@@ -38,6 +38,7 @@ import {
 import { databaseFiles, startsWith } from "./database-files.ts";
 import type { FileCache, FileFacts } from "./file-cache.ts";
 import { isSparse, sqliteImageOf } from "./sqlite-image.ts";
+import { writerPartWay } from "./sqlite-locks.ts";
 
 /** What goes into a snapshot's root: real directories, and files made in memory. */
 export type Entry =
@@ -108,6 +109,8 @@ const SQLITE_SIDECARS = ["-wal", "-shm", "-journal"];
 const IMAGE_ATTEMPTS = 3;
 /** How long the second try waits for a writer to finish (the third twice as long). */
 const IMAGE_RETRY_MS = 50;
+/** A database with no image, its writer holding the lock of one putting pages in its file. */
+const WRITER_PART_WAY = "writer part way";
 
 export class Archiver {
   private readonly buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
@@ -287,21 +290,32 @@ export class Archiver {
   }
 
   /**
-   * The entries whose names are UTF-8; the others are said to be left out. A name that is
-   * not comes decoded with U+FFFD in place of its bad bytes, a name no file has: looked up
-   * by it, the file seemed gone since the listing, and was dropped without a word. Only a
-   * listing with a U+FFFD in some name is read again, as bytes, to tell which.
+   * The entries whose names are UTF-8; the others are said to be left out, each by its
+   * bytes (`caf\xe9.txt`). A name that is not comes decoded with U+FFFD in place of its bad
+   * bytes, a name no file has: looked up by it, the file seemed gone since the listing, and
+   * was dropped without a word. Only a listing with a U+FFFD in some name is read again, as
+   * bytes, to tell which: a UTF-8 name with a U+FFFD of its own, decoded alike, is kept.
    */
   private withUtf8Names(dir: string, entries: Dirent[], at: string): Dirent[] {
     if (!entries.some((entry) => entry.name.includes("\uFFFD"))) return entries;
-    const notUtf8 = new Set(
-      readdirSync(dir, { encoding: "buffer" })
-        .filter((raw) => !isUtf8(raw))
-        .map((raw) => raw.toString("utf8")),
-    );
+    const utf8 = new Set<string>();
+    const notUtf8 = new Set<string>();
+    for (const raw of readdirSync(dir, { encoding: "buffer" })) {
+      if (isUtf8(raw)) utf8.add(raw.toString("utf8"));
+      else {
+        notUtf8.add(raw.toString("utf8"));
+        this.leftOut.push(`${at}/${escapedName(raw)}`);
+      }
+    }
     if (notUtf8.size === 0) return entries;
-    for (const name of notUtf8) this.leftOut.push(`${at}/${name}`);
-    return entries.filter((entry) => !notUtf8.has(entry.name));
+    // Entries of one decoded name cannot be told apart: the UTF-8 one, if any, is one of them.
+    const kept = new Set<string>();
+    return entries.filter((entry) => {
+      if (!notUtf8.has(entry.name)) return true;
+      if (!utf8.has(entry.name) || kept.has(entry.name)) return false;
+      kept.add(entry.name);
+      return true;
+    });
   }
 
   /** Says the entry at `rel` changed while it was read. */
@@ -375,7 +389,11 @@ export class Archiver {
     }
     if (sqlite) {
       const image = await this.confinedImage(path, realRoot, stat);
-      if (image !== undefined) {
+      // Its writer still putting pages in the file, with no journal on disk to undo them
+      // (journal mode MEMORY or OFF): its bytes, read next, are half a transaction that
+      // nothing marks as such. Kept all the same, but said, never passed as whole.
+      if (image === WRITER_PART_WAY) this.changedSince(rel);
+      else if (image !== undefined) {
         try {
           const content = await this.imageChunks(image);
           this.counted(content.bytes);
@@ -446,7 +464,7 @@ export class Archiver {
     path: string,
     realRoot: string,
     identity: FileIdentity,
-  ): Promise<number | undefined> {
+  ): Promise<number | typeof WRITER_PART_WAY | undefined> {
     const fd = openConfined(path, realRoot, identity);
     if (fd === undefined) return undefined;
     try {
@@ -461,7 +479,7 @@ export class Archiver {
           files.close();
         }
       }
-      return undefined;
+      return writerPartWay(fd) ? WRITER_PART_WAY : undefined;
     } finally {
       closeSync(fd);
     }
@@ -573,6 +591,17 @@ function factsOf(
 /** Whether the file looked at as `identity`, still inside the tree, is a SQLite database. */
 function isSqliteFile(path: string, realRoot: string, identity: FileIdentity): boolean {
   return startsWith(openConfined(path, realRoot, identity), SQLITE_HEADER);
+}
+
+/** A name's bytes as text: printable ASCII as it is, any other byte (and `\`) as `\xHH`. */
+function escapedName(raw: Uint8Array): string {
+  let text = "";
+  for (const byte of raw)
+    text +=
+      byte >= 0x20 && byte < 0x7f && byte !== 0x5c
+        ? String.fromCharCode(byte)
+        : `\\x${byte.toString(16).padStart(2, "0")}`;
+  return text;
 }
 
 /** Whether `path` is a SQLite database inside the tree: a regular file, not through a link. */

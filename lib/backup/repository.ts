@@ -7,7 +7,6 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import {
-  existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -1362,9 +1361,14 @@ export class Repository {
       throw new BuckyError("E_INTEGRITY", `${JSON.stringify(name.slice(0, 200))} is no index file`);
     if (!this.cacheDir) return undefined;
     const path = join(this.cacheDir, "index", name);
-    if (!existsSync(path)) return undefined;
-    if (statSync(path).size > maxBytes) throw tooLarge(path, maxBytes);
-    return new Uint8Array(readFileSync(path));
+    try {
+      if (statSync(path).size > maxBytes) throw tooLarge(path, maxBytes);
+      return new Uint8Array(readFileSync(path));
+    } catch (error) {
+      // Not cached, or let go of meanwhile (another run found it gone from the target).
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    }
   }
 
   /**
@@ -1388,8 +1392,14 @@ export class Repository {
   /** Removes the cached copies of index files `names` (gone from the target). */
   private uncacheIndex(names: readonly string[]): void {
     if (!this.cacheDir) return;
-    for (const name of names)
-      if (isPlainName(name)) rmSync(join(this.cacheDir, "index", name), { force: true });
+    for (const name of names) {
+      if (!isPlainName(name)) continue;
+      try {
+        rmSync(join(this.cacheDir, "index", name), { force: true });
+      } catch {
+        // Not a file (nothing this cache put there): left, and read by no one.
+      }
+    }
   }
 
   private cacheIndex(name: string, sealed: Uint8Array): void {
