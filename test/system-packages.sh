@@ -14,6 +14,7 @@ needed=(
   "tcpdump tcpdump"             # what a relay can see, captured
   "/usr/sbin/sshd openssh-server" # a real SFTP backup target
   "chattr e2fsprogs"            # files the backup target cannot change
+  "mkfs.btrfs btrfs-progs"      # a btrfs subvolume, whose files' devices are their own
   "/usr/bin/chromium chromium"  # the control panel in a browser
   "podman podman"               # image apps run in containers
   "runc runc"                   # the runtime Podman runs them with

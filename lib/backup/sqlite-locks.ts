@@ -21,7 +21,7 @@ const SHARED_SIZE = 510;
 /** Whether some process holds a write lock of a writer part way on the file open at `fd`. */
 export function writerPartWay(fd: number, locks = readLocks()): boolean {
   const { dev, ino } = fstatSync(fd, { bigint: true });
-  const file = `${hex(major(dev))}:${hex(minor(dev))}:${ino}`;
+  const file = `${lockedDevice(fd) ?? `${hex(major(dev))}:${hex(minor(dev))}`}:${ino}`;
   return locks.split("\n").some((line) => {
     // `1: POSIX  ADVISORY  WRITE 4242 08:01:1234567 1073741824 1073741824`; a lock waiting
     // for another is listed after `->`, and holds nothing yet.
@@ -34,6 +34,26 @@ export function writerPartWay(fd: number, locks = readLocks()): boolean {
       overlaps(PENDING_BYTE, PENDING_BYTE) || overlaps(SHARED_FIRST, SHARED_FIRST + SHARED_SIZE - 1)
     );
   });
+}
+
+/**
+ * The device /proc/locks names the file open at `fd` by: its file system's (its mount's
+ * major:minor in /proc/self/mountinfo), which is not always the file's own st_dev: a btrfs
+ * subvolume's files have a device of their own, and an overlay's may; matched by st_dev
+ * there, no lock was ever found. Undefined when /proc does not say.
+ */
+function lockedDevice(fd: number): string | undefined {
+  try {
+    const mount = /^mnt_id:\s*(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))?.[1];
+    const line = readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .find((entry) => entry.startsWith(`${mount} `));
+    const [majorText, minorText] = (line?.split(" ")[2] ?? "").split(":");
+    if (mount === undefined || majorText === undefined || minorText === undefined) return undefined;
+    return `${hex(BigInt(majorText))}:${hex(BigInt(minorText))}`;
+  } catch {
+    return undefined;
+  }
 }
 
 function readLocks(): string {
