@@ -88,7 +88,8 @@ export interface ArchiveResult {
   readonly changing: readonly string[];
   /**
    * Entries left out because their names are not UTF-8, which a tree's names are (shown
-   * with U+FFFD for the bytes that are not): said, never dropped silently.
+   * by their bytes, `\xHH` for any that is not printable ASCII): said, never dropped
+   * silently.
    */
   readonly leftOut: readonly string[];
 }

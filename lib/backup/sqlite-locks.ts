@@ -24,7 +24,9 @@ export function writerPartWay(fd: number, locks = readLocks()): boolean {
   const file = `${lockedDevice(fd) ?? `${hex(major(dev))}:${hex(minor(dev))}`}:${ino}`;
   return locks.split("\n").some((line) => {
     // `1: POSIX  ADVISORY  WRITE 4242 08:01:1234567 1073741824 1073741824`; a lock waiting
-    // for another is listed after `->`, and holds nothing yet.
+    // for another is listed after `->`, and holds nothing yet. Only this file's lines are
+    // split (an app may hold very many locks of its own).
+    if (!line.includes(` ${file} `)) return false;
     const fields = line.trim().split(/\s+/);
     if (fields[1] === "->" || fields[3] !== "WRITE" || fields[5] !== file) return false;
     const start = Number(fields[6]);

@@ -574,8 +574,8 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     });
 
     /**
-     * A place in what the gateway forwards at once, requests and WebSockets (forward-budget.ts),
-     * or the answer that there is none.
+     * The answer when the gateway forwards all it may at once, requests and WebSockets, in
+     * all or from this client's address (forward-budget.ts).
      */
     const busy = async () => {
       // Each refusal has its line as a request; this says why, now and then.
@@ -647,7 +647,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     let streamsOn = false;
     // A small body is held in memory until the app has it; with too many held already, it
     // streams instead.
-    let releaseBody: Held | undefined;
+    let heldBody: Held | undefined;
     try {
       let bytesIn = 0;
       let bytesOut = 0;
@@ -718,8 +718,8 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       // read whole, else once the app has taken all of it (most have when they answer).
       let bodyCounted = true;
       if (request.body && request.headers.has("content-length") && length <= READ_WHOLE_BYTES)
-        releaseBody = forwards.holdBody(length);
-      if (request.body && releaseBody) {
+        heldBody = forwards.holdBody(length);
+      if (request.body && heldBody) {
         // A small body of declared length (a form, an API call) is read whole, as the runtime
         // reads it, and forwarded as bytes: piped through JavaScript it cost a POST of 1 KiB
         // a third of its time. It is counted as it came (a declared length is only a claim:
@@ -786,7 +786,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       } finally {
         answered = true;
         clearTimeout(timer);
-        releaseBody?.release();
+        heldBody?.release();
       }
 
       // On the gateway's own origin, beside the panel (see returnedResponse).
@@ -865,7 +865,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
       streamsOn = true;
       return answer;
     } finally {
-      releaseBody?.release();
+      heldBody?.release();
       if (!streamsOn) slot.release();
     }
   };
