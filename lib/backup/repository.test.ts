@@ -16,6 +16,7 @@ import {
   rmSync,
   symlinkSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { hostname } from "node:os";
@@ -245,11 +246,17 @@ describe("a repository in a directory", () => {
         repository.close();
       }
     }
-    // This device's cache, last written two prunes ago, lets go of them at its next open.
+    // This device's cache, last written two prunes ago, lets go of them at its next open,
+    // and of a copy a crash cut short an hour ago, not of one being written now.
     expect(cached(mine)).not.toEqual(listed());
+    const indexDir = join(mine, readdirSync(mine)[0] as string, "index");
+    const [crashed, writing] = ["0a.1.00.tmp", "0b.2.00.tmp"];
+    for (const name of [crashed, writing]) writeFileSync(join(indexDir, name), "part");
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(join(indexDir, crashed), twoHoursAgo, twoHoursAgo);
     const reopened = await Repository.open(new LocalBackend(location), root, { cacheDir: mine });
     reopened.close();
-    expect(cached(mine)).toEqual(listed());
+    expect(cached(mine)).toEqual([...listed(), writing].sort());
   });
 
   test("index files fetched ahead are read only up to a small bound: planted large ones are read one at a time", async () => {

@@ -1385,8 +1385,14 @@ export class Repository {
     } catch {
       return; // none cached yet
     }
-    // A copy being written (`<name>.tmp`) is another run's: left to it.
-    this.uncacheIndex(cached.filter((name) => !name.endsWith(".tmp") && !kept.has(name)));
+    // A copy being written (`<name>.<pid>.<random>.tmp`) is another run's: left to it,
+    // unless it is older than any run writes one for (one a crash cut short).
+    const cutShort = (name: string) =>
+      (statIfThere(join(this.cacheDir as string, "index", name))?.mtimeMs ?? Date.now()) <
+      Date.now() - TMP_CACHE_KEPT_MS;
+    this.uncacheIndex(
+      cached.filter((name) => (name.endsWith(".tmp") ? cutShort(name) : !kept.has(name))),
+    );
   }
 
   /** Removes the cached copies of index files `names` (gone from the target). */
@@ -1408,10 +1414,24 @@ export class Repository {
     // sealed, so the cache holds nothing the target does not.
     // Whole or not at all (a rename), but not synced to disk: a copy a crash cuts short
     // is only a cache miss (readIndexFile), not worth an fsync for every pack.
+    // A name of its own: two runs caching the same file wrote one `.tmp`, and the second's
+    // rename found it gone.
     const path = join(this.cacheDir, "index", name);
+    const temporary = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    writeFileSync(`${path}.tmp`, sealed);
-    renameSync(`${path}.tmp`, path);
+    writeFileSync(temporary, sealed);
+    renameSync(temporary, path);
+  }
+}
+
+/** How long a cached copy being written may stay before it is taken as a crash's leftover. */
+const TMP_CACHE_KEPT_MS = 60 * 60 * 1000;
+
+function statIfThere(path: string): { mtimeMs: number } | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
   }
 }
 
