@@ -29,7 +29,7 @@ import { Archiver } from "./archiver.ts";
 import { openConfined } from "./confined-open.ts";
 import { databaseFiles } from "./database-files.ts";
 import { imageBytes, SETTLED_MS, sqliteImageOf } from "./sqlite-image.ts";
-import { memorySink } from "./test-repository.ts";
+import { memoryJournalWriter, memorySink } from "./test-repository.ts";
 
 const scratch = realpathSync(mkdtempSync(join(tmpdir(), "bucky-archiver-databases-")));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -101,27 +101,6 @@ function killedMidCommit(path: string): void {
   ]);
   expect(writer.signalCode).toBe("SIGKILL");
   expect(existsSync(`${path}-journal`)).toBe(true);
-}
-
-/** A writer in journal mode MEMORY that runs `sql` on `path` in a transaction it keeps open. */
-function memoryJournalWriter(path: string, sql: string) {
-  const child = Bun.spawn(
-    [
-      process.execPath,
-      "-e",
-      `const { Database } = require("bun:sqlite");
-       const db = new Database(${JSON.stringify(path)});
-       db.exec("PRAGMA journal_mode = MEMORY");
-       db.run("PRAGMA cache_size = 10");
-       db.run("BEGIN");
-       db.run(${JSON.stringify(sql)});
-       console.log("part way");
-       setInterval(() => {}, 1000);`,
-    ],
-    { stdout: "pipe" },
-  );
-  const ready = new Response(child.stdout).body?.getReader().read();
-  return { child, ready };
 }
 
 /**

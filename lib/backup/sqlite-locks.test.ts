@@ -18,6 +18,7 @@ import {
 import { join } from "node:path";
 import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
 import { writerPartWay } from "./sqlite-locks.ts";
+import { memoryJournalWriter } from "./test-repository.ts";
 
 const scratch = mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-sqlite-locks-"));
 const mounted: string[] = [];
@@ -31,27 +32,17 @@ async function toldAt(path: string): Promise<{ partWay: boolean; gone: boolean }
   const db = new Database(path, { create: true });
   db.run("CREATE TABLE t (x)");
   db.close();
-  const writer = Bun.spawn(
-    [
-      process.execPath,
-      "-e",
-      `const { Database } = require("bun:sqlite");
-       const db = new Database(${JSON.stringify(path)});
-       db.exec("PRAGMA journal_mode = MEMORY");
-       db.run("PRAGMA cache_size = 2");
-       db.run("BEGIN");
-       for (let i = 0; i < 300; i++) db.run("INSERT INTO t VALUES (?)", [new Uint8Array(4000)]);
-       console.log("part way");
-       setInterval(() => {}, 1000);`,
-    ],
-    { stdout: "pipe" },
+  // 1.2 MB in one transaction: past its page cache, put in the file.
+  const writer = memoryJournalWriter(
+    path,
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) INSERT INTO t SELECT zeroblob(4000) FROM n",
   );
   const fd = openSync(path, "r");
   try {
-    await new Response(writer.stdout).body?.getReader().read();
+    await writer.ready;
     const partWay = writerPartWay(fd);
-    writer.kill("SIGKILL");
-    await writer.exited;
+    writer.child.kill("SIGKILL");
+    await writer.child.exited;
     return { partWay, gone: !writerPartWay(fd) };
   } finally {
     closeSync(fd);

@@ -2,7 +2,8 @@
  * What the tests of who may be trusted in a backup repository build alike: scratch
  * directories, the zone's device keys and its judge, owner-signed documents, a directory
  * archived into a repository and the snapshot record of it; and what the archiver's own
- * tests share: a sink of blobs in memory, and the names of the tree it made.
+ * tests share: a sink of blobs in memory, the names of the tree it made, and an app's
+ * SQLite writer part way through a transaction.
  */
 import { afterAll } from "bun:test";
 import { createHash } from "node:crypto";
@@ -174,4 +175,25 @@ export function treeNames(blobs: ReadonlyMap<string, Uint8Array>, root: string):
   };
   walk(root, "");
   return names.sort();
+}
+
+/** A writer in journal mode MEMORY that runs `sql` on `path` in a transaction it keeps open. */
+export function memoryJournalWriter(path: string, sql: string) {
+  const child = Bun.spawn(
+    [
+      process.execPath,
+      "-e",
+      `const { Database } = require("bun:sqlite");
+       const db = new Database(${JSON.stringify(path)});
+       db.exec("PRAGMA journal_mode = MEMORY");
+       db.run("PRAGMA cache_size = 10");
+       db.run("BEGIN");
+       db.run(${JSON.stringify(sql)});
+       console.log("part way");
+       setInterval(() => {}, 1000);`,
+    ],
+    { stdout: "pipe" },
+  );
+  const ready = new Response(child.stdout).body?.getReader().read();
+  return { child, ready };
 }
