@@ -215,7 +215,7 @@ class RotatingFile {
       if (this.sizeBytes + written.length > ROTATE_AT_BYTES) this.rotate();
       appendFileSync(this.path, written, { mode: 0o600 });
       this.sizeBytes += Buffer.byteLength(written);
-      this.droppedLines -= dropped;
+      this.droppedLines = 0;
       this.waitingForDescriptor = false;
     } catch (error) {
       const code = (error as { code?: unknown }).code;

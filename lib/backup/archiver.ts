@@ -38,7 +38,7 @@ import {
 import { databaseFiles, startsWith } from "./database-files.ts";
 import type { FileCache, FileFacts } from "./file-cache.ts";
 import { isSparse, sqliteImageOf } from "./sqlite-image.ts";
-import { writerPartWay } from "./sqlite-locks.ts";
+import { writerWatch } from "./sqlite-locks.ts";
 
 /** What goes into a snapshot's root: real directories, and files made in memory. */
 export type Entry =
@@ -480,7 +480,7 @@ export class Archiver {
           files.close();
         }
       }
-      return writerPartWay(fd) ? WRITER_PART_WAY : undefined;
+      return writerWatch(fd)() ? WRITER_PART_WAY : undefined;
     } finally {
       closeSync(fd);
     }

@@ -8,7 +8,7 @@
 import { closeSync, fstatSync, readSync } from "node:fs";
 import { isNoSuchName, lstatIfThere, openInside } from "./confined-open.ts";
 import type { DatabaseFiles } from "./sqlite-image.ts";
-import { writerPartWay } from "./sqlite-locks.ts";
+import { writerWatch } from "./sqlite-locks.ts";
 
 /** The first bytes of a rollback journal that holds a transaction (sqlite.org/fileformat2). */
 const JOURNAL_MAGIC = Buffer.from("d9d505f920a163d7", "hex");
@@ -20,13 +20,12 @@ export function databaseFiles(
   realRoot: string,
 ): DatabaseFiles & { close(): void } {
   const log = openOrNone(`${path}-wal`, realRoot);
+  const writing = writerWatch(database);
   return {
     database,
     log,
     quiet: () =>
-      logIsStill(`${path}-wal`, log) &&
-      !isHotJournal(`${path}-journal`, realRoot) &&
-      !writerPartWay(database),
+      logIsStill(`${path}-wal`, log) && !isHotJournal(`${path}-journal`, realRoot) && !writing(),
     close: () => {
       if (log !== undefined) closeSync(log);
     },

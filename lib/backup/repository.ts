@@ -44,6 +44,7 @@ import { ProtocolError } from "../../protocol/errors.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import { type Backend, isPlainName, MAX_RANGE_BYTES, tooLarge } from "./backend.ts";
+import { lstatIfThere } from "./confined-open.ts";
 import { checkIndexFile } from "./index-trust.ts";
 import { readGroups } from "./read-groups.ts";
 import { release } from "./release.ts";
@@ -1387,9 +1388,9 @@ export class Repository {
     }
     // A copy being written (`<name>.<pid>.<random>.tmp`) is another run's: left to it,
     // unless it is older than any run writes one for (one a crash cut short).
-    const cutShort = (name: string) =>
-      (statIfThere(join(this.cacheDir as string, "index", name))?.mtimeMs ?? Date.now()) <
-      Date.now() - TMP_CACHE_KEPT_MS;
+    const writtenAtMs = (name: string) =>
+      Number(lstatIfThere(join(this.cacheDir as string, "index", name))?.mtimeMs ?? Date.now());
+    const cutShort = (name: string) => writtenAtMs(name) < Date.now() - TMP_CACHE_KEPT_MS;
     this.uncacheIndex(
       cached.filter((name) => (name.endsWith(".tmp") ? cutShort(name) : !kept.has(name))),
     );
@@ -1426,14 +1427,6 @@ export class Repository {
 
 /** How long a cached copy being written may stay before it is taken as a crash's leftover. */
 const TMP_CACHE_KEPT_MS = 60 * 60 * 1000;
-
-function statIfThere(path: string): { mtimeMs: number } | undefined {
-  try {
-    return statSync(path);
-  } catch {
-    return undefined;
-  }
-}
 
 /** Whether `error` says a file held more than it was read up to (backend.ts tooLarge). */
 function isTooLarge(error: unknown): boolean {

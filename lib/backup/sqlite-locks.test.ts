@@ -17,7 +17,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
-import { writerPartWay } from "./sqlite-locks.ts";
+import { writerWatch } from "./sqlite-locks.ts";
 import { memoryJournalWriter } from "./test-repository.ts";
 
 const scratch = mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-sqlite-locks-"));
@@ -40,10 +40,11 @@ async function toldAt(path: string): Promise<{ partWay: boolean; gone: boolean }
   const fd = openSync(path, "r");
   try {
     await writer.ready;
-    const partWay = writerPartWay(fd);
+    const writing = writerWatch(fd);
+    const partWay = writing();
     writer.child.kill("SIGKILL");
     await writer.child.exited;
-    return { partWay, gone: !writerPartWay(fd) };
+    return { partWay, gone: !writing() };
   } finally {
     closeSync(fd);
   }

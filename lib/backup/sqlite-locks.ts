@@ -18,10 +18,18 @@ const PENDING_BYTE = 0x4000_0000;
 const SHARED_FIRST = PENDING_BYTE + 2;
 const SHARED_SIZE = 510;
 
-/** Whether some process holds a write lock of a writer part way on the file open at `fd`. */
-export function writerPartWay(fd: number, locks = readLocks()): boolean {
+/**
+ * Asks, each time it is called, whether some process holds a write lock of a writer part
+ * way on the file open at `fd`; the name the kernel lists the file by is found once.
+ */
+export function writerWatch(fd: number): () => boolean {
   const { dev, ino } = fstatSync(fd, { bigint: true });
   const file = `${lockedDevice(fd) ?? `${hex(major(dev))}:${hex(minor(dev))}`}:${ino}`;
+  return () => writerLockListed(readLocks(), file);
+}
+
+/** Whether `locks` (/proc/locks) lists a writer's lock part way on `file` (`dev:ino`). */
+function writerLockListed(locks: string, file: string): boolean {
   return locks.split("\n").some((line) => {
     // `1: POSIX  ADVISORY  WRITE 4242 08:01:1234567 1073741824 1073741824`; a lock waiting
     // for another is listed after `->`, and holds nothing yet. Only this file's lines are

@@ -140,8 +140,6 @@ export interface GatewayOptions {
   readonly challengeAnswer?: (token: string, host: string) => string | undefined;
   /** How long an app may take to start answering (default BACKEND_TIMEOUT_MS). */
   readonly backendTimeoutMs?: number;
-  /** How long a connection may sit with nothing moving (default idleTimeoutS(the app's time)). */
-  readonly idleTimeoutS?: number;
   /** When a device an answer is awaited from is asked whether it is still there (silence-watch.ts). */
   readonly silence?: SilenceTiming;
   /** How much it forwards at once (forward-budget.ts); the runtime's defaults' unless said. */
@@ -889,7 +887,7 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     return Bun.serve<BridgeData>({
       hostname: where.host,
       port: where.port,
-      idleTimeout: options.idleTimeoutS ?? idleTimeoutS(backendTimeoutMs),
+      idleTimeout: idleTimeoutS(backendTimeoutMs),
       maxRequestBodySize: MAX_BODY_BYTES,
       ...(secure
         ? {

@@ -109,7 +109,6 @@ export interface NodeOptions {
   readonly version: string;
   readonly gateway?: {
     readonly backendTimeoutMs?: number;
-    readonly idleTimeoutS?: number;
     readonly forwardLimits?: ForwardLimits;
     readonly silence?: SilenceTiming;
   };
