@@ -574,6 +574,46 @@ describe("one target for a zone of two devices", () => {
     });
     expect(await toStore(laptop.home)).toEqual([]);
   }, 60_000);
+
+  test("files the laptop's backup left out are said by every device, with the laptop SIGKILLed too, until a backup holds them", async () => {
+    type Status = { reliability: { notes: Record<string, unknown>[]; warnings: string[] } };
+    const leftOut = async (home: string) =>
+      (await buckyJson<Status>(["status", "--home", home])).reliability.notes.filter(
+        (n) => n.kind === "backup-left-out",
+      );
+    // A Latin-1 name, as an archive made on another system unpacks it.
+    const latin1 = Buffer.concat([
+      Buffer.from(`${join(laptop.home, "data")}/`),
+      Buffer.from("café.txt", "latin1"),
+    ]);
+    writeFileSync(latin1, "in no backup");
+    const run = await buckyJson<{ leftOut: string[]; changing: string[] }>([
+      ...["backup", "run", "--home", laptop.home],
+    ]);
+    expect(run.leftOut).toEqual(["data/caf\\xe9.txt"]);
+    const note = { kind: "backup-left-out", device: "laptop", target: "usb", count: 1 };
+    await waitFor("the nas to say the laptop's backup left a file out", async () =>
+      (await leftOut(nas.home)).length > 0 ? true : undefined,
+    );
+    expect(await leftOut(nas.home)).toEqual([note]);
+    expect(await leftOut(laptop.home)).toEqual([note]);
+    // The zone's word, not the laptop's answer: the same with the laptop gone.
+    await laptop.kill();
+    const status = await buckyJson<Status>(["status", "--home", nas.home]);
+    expect(status.reliability.notes.filter((n) => n.kind === "backup-left-out")).toEqual([note]);
+    expect(status.reliability.warnings).toContain(
+      "the last backup of laptop to usb left out a file: its name is not UTF-8; `bucky backup run --json` on laptop says which (`leftOut`); renamed, it is backed up",
+    );
+    // Renamed, the next backup holds it, and no device says it any more.
+    laptop = await startDaemon(laptop.home);
+    renameSync(latin1, join(laptop.home, "data", "café.txt"));
+    const again = await buckyJson<{ leftOut: string[] }>(["backup", "run", "--home", laptop.home]);
+    expect(again.leftOut).toEqual([]);
+    for (const daemon of [nas, laptop])
+      await waitFor(`${daemon.home} to no longer say a file left out`, async () =>
+        (await leftOut(daemon.home)).length === 0 ? true : undefined,
+      );
+  }, 60_000);
 });
 
 /** Whether `home`'s state database holds the removal of the target `name` (its tombstone). */

@@ -365,6 +365,9 @@ async function backUp(
         durationMs: result.durationMs,
         changedBytes: result.changedBytes,
         storedBytes: result.storedBytes,
+        // Counts only: the names are an app's own words, and the zone shows what this says.
+        changing: result.changing.length,
+        leftOut: result.leftOut.length,
         ...(result.sinceMs !== null ? { sinceMs: Math.max(0, result.sinceMs) } : {}),
       },
     }));

@@ -21,6 +21,10 @@ export interface TargetStatus {
     readonly sinceMs?: number;
     /** Bytes written to the target (sealed, compressed). */
     readonly storedBytes?: number;
+    /** Files that kept changing while read, backed up as last read (absent: an older bucky's run). */
+    readonly changing?: number;
+    /** Entries left out: their names are not UTF-8 (absent: an older bucky's run). */
+    readonly leftOut?: number;
   };
   readonly lastBackupError?: { readonly at: string; readonly message: string };
   readonly lastVerify?: {

@@ -39,6 +39,8 @@ const backupRun = z.object({
   sinceMs: z.number().nonnegative().optional(),
   /** Bytes written to the target (sealed, compressed). */
   storedBytes: z.number().nonnegative().optional(),
+  changing: z.number().int().nonnegative().optional(),
+  leftOut: z.number().int().nonnegative().optional(),
 });
 
 const targetFacts = z.object({
@@ -296,6 +298,8 @@ const payload = fc.record(
             changedBytes: amount,
             sinceMs: amount,
             storedBytes: amount,
+            changing: whole,
+            leftOut: whole,
           }),
           lastBackupError: shape({ at: text(40), message: text(500) }),
           lastVerify: shape({ at: text(40), ok: flag, damaged: amount, forged: amount }),

@@ -44,6 +44,9 @@ export interface BackupRun {
   sinceMs?: number;
   /** Bytes written to the target (sealed, compressed). */
   storedBytes?: number;
+  /** Files that kept changing while read (backed up as last read), and entries left out. */
+  changing?: number;
+  leftOut?: number;
 }
 
 export interface TargetFacts {
@@ -345,6 +348,8 @@ const backupRun = object<BackupRun>({
   changedBytes: optional(amount),
   sinceMs: optional(amount),
   storedBytes: optional(amount),
+  changing: optional(whole()),
+  leftOut: optional(whole()),
 });
 
 const targetFacts = object<TargetFacts>({

@@ -187,6 +187,10 @@ export const en = {
       `Writes on ${p.device} are outpacing its backups to ${p.target}.`,
     staleBackup: (p: { device: string; hours: number }) =>
       `The last backup of ${p.device} is ${s(p.hours, "hour", "hours")} old.`,
+    backupChanging: (p: { device: string; target: string; count: number }) =>
+      `${p.count === 1 ? "A file" : s(p.count, "file", "files")} kept changing while the last backup of ${p.device} to ${p.target} read ${p.count === 1 ? "it" : "them"}: backed up as last read, ${p.count === 1 ? "it" : "they"} may hold a change part way.`,
+    backupLeftOut: (p: { device: string; target: string; count: number }) =>
+      `The last backup of ${p.device} to ${p.target} left out ${p.count === 1 ? "a file" : s(p.count, "file", "files")}: ${p.count === 1 ? "its name is" : "their names are"} not UTF-8. Renamed, ${p.count === 1 ? "it is" : "they are"} backed up.`,
     backUpNow: "Back up now",
     backsUpByItself: (p: { device: string }) =>
       `${p.device} backs up by itself, on its schedule, while it runs.`,

@@ -159,6 +159,10 @@ export const zhCN: Messages = {
     cannotKeepUp: (p) => `${p.device} 到 ${p.target} 的备份跟不上：写入数据的速度快于上传速度。`,
     outpaced: (p) => `${p.device} 上的写入速度超过了它到 ${p.target} 的备份速度。`,
     staleBackup: (p) => `${p.device} 的最近一次备份已是 ${n(p.hours)} 小时前。`,
+    backupChanging: (p) =>
+      `${p.device} 最近一次到 ${p.target} 的备份读取时，有 ${n(p.count)} 个文件仍在变化：备份的是最后读到的内容，可能包含写了一半的改动。`,
+    backupLeftOut: (p) =>
+      `${p.device} 最近一次到 ${p.target} 的备份漏掉了 ${n(p.count)} 个文件：文件名不是 UTF-8。改名后即可备份。`,
     backUpNow: "立即备份",
     backsUpByItself: (p) => `${p.device} 运行时会按计划自动备份。`,
     neverVerified: (p) => `${p.device} 的备份从未校验过。`,

@@ -85,6 +85,14 @@ const NOTES: NotesByKind = {
     { kind: "outpaced", device, target: "usb", changedPerHour: 2e9, shippedPerHour: 1e9 },
   ],
   "stale-backup": (device) => [{ kind: "stale-backup", device, hours: 30 }],
+  "backup-changing": (device) => [
+    { kind: "backup-changing", device, target: "usb", count: 1 },
+    { kind: "backup-changing", device, target: "usb", count: 3 },
+  ],
+  "backup-left-out": (device) => [
+    { kind: "backup-left-out", device, target: "usb", count: 1 },
+    { kind: "backup-left-out", device, target: "usb", count: 2 },
+  ],
   "never-verified": (device) => [{ kind: "never-verified", device }],
   damaged: (device) => [{ kind: "damaged", device, target: "usb" }],
   "damage-to-store": (device) => [

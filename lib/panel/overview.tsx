@@ -166,6 +166,10 @@ export const Note: FC<{ note: ReliabilityNote; here: string }> = ({ note, here }
       return <>{n.cannotKeepUp(note)}</>;
     case "outpaced":
       return <>{n.outpaced({ device: note.device, target: note.target })}</>;
+    case "backup-changing":
+      return <>{n.backupChanging(note)}</>;
+    case "backup-left-out":
+      return <>{n.backupLeftOut(note)}</>;
     case "stale-backup":
       return (
         <>

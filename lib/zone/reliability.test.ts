@@ -286,6 +286,45 @@ describe("a failed backup in the warnings", () => {
   });
 });
 
+describe("a backup that holds files as last read, or left some out", () => {
+  const withRun = (name: string, run: { changing?: number; leftOut?: number }): DeviceStanding => {
+    const base = device(name, 60_000);
+    const usb = base.facts.backup?.targets.usb;
+    const lastBackup = usb?.lastBackup;
+    if (!usb || !lastBackup) throw new Error("device() gives a backup to usb");
+    return {
+      ...base,
+      facts: {
+        backup: { key: true, targets: { usb: { ...usb, lastBackup: { ...lastBackup, ...run } } } },
+      },
+    };
+  };
+  const said = (d: DeviceStanding) =>
+    assessReliability({ devices: [d], nowMs: NOW }).notes.filter(
+      (n) => n.kind === "backup-changing" || n.kind === "backup-left-out",
+    );
+
+  test("each count is a note of its own, said with the device and the target", () => {
+    const nas = withRun("nas", { changing: 3, leftOut: 1 });
+    expect(said(nas)).toEqual([
+      { kind: "backup-changing", device: "nas", target: "usb", count: 3 },
+      { kind: "backup-left-out", device: "nas", target: "usb", count: 1 },
+    ]);
+    const warnings = assessReliability({ devices: [nas], nowMs: NOW }).warnings;
+    expect(warnings).toContain(
+      "3 files kept changing while the last backup of nas to usb read them: backed up as last read, they may hold a change part way; `bucky backup run --json` on nas says which (`changing`)",
+    );
+    expect(warnings).toContain(
+      "the last backup of nas to usb left out a file: its name is not UTF-8; `bucky backup run --json` on nas says which (`leftOut`); renamed, it is backed up",
+    );
+  });
+
+  test("a run with none, or of a bucky that did not count them, says nothing", () => {
+    expect(said(withRun("nas", { changing: 0, leftOut: 0 }))).toEqual([]);
+    expect(said(withRun("nas", {}))).toEqual([]);
+  });
+});
+
 describe("certificates in the warnings", () => {
   const DAY = 24 * 3600_000;
   const gateway = (certificates: NonNullable<DeviceStanding["facts"]["certificates"]>) => {

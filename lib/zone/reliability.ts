@@ -98,6 +98,20 @@ export type ReliabilityNote =
       readonly shippedPerHour: number;
     }
   | { readonly kind: "stale-backup"; readonly device: string; readonly hours: number }
+  | {
+      /** The last backup to `target` holds `count` files as last read: they kept changing. */
+      readonly kind: "backup-changing";
+      readonly device: string;
+      readonly target: string;
+      readonly count: number;
+    }
+  | {
+      /** The last backup to `target` left out `count` entries: their names are not UTF-8. */
+      readonly kind: "backup-left-out";
+      readonly device: string;
+      readonly target: string;
+      readonly count: number;
+    }
   | { readonly kind: "never-verified"; readonly device: string }
   | { readonly kind: "damaged"; readonly device: string; readonly target: string }
   | {
@@ -249,6 +263,10 @@ export function assessReliability(input: ReliabilityInput): Reliability {
       notes.push({ kind: "backup-failed", device, target, message });
     for (const target of b.behind) notes.push({ kind: "cannot-keep-up", device, target });
     for (const outpaced of b.outpaced) notes.push({ kind: "outpaced", device, ...outpaced });
+    for (const { target, changing, leftOut } of b.incomplete) {
+      if (changing > 0) notes.push({ kind: "backup-changing", device, target, count: changing });
+      if (leftOut > 0) notes.push({ kind: "backup-left-out", device, target, count: leftOut });
+    }
     if (b.lastBackupAtMs !== undefined && input.nowMs - b.lastBackupAtMs > STALE_BACKUP_MS)
       notes.push({
         kind: "stale-backup",
@@ -396,6 +414,10 @@ export function describeNote(note: ReliabilityNote): string {
       return `writes are outpacing backups on ${note.device}: about ${formatBytes(note.changedPerHour)} changes an hour, and its backups to ${note.target} take in about ${formatBytes(note.shippedPerHour)} an hour`;
     case "stale-backup":
       return `the last backup of ${note.device} is ${note.hours} hours old`;
+    case "backup-changing":
+      return `${note.count === 1 ? "a file" : `${note.count} files`} kept changing while the last backup of ${note.device} to ${note.target} read ${note.count === 1 ? "it" : "them"}: backed up as last read, ${note.count === 1 ? "it" : "they"} may hold a change part way; \`bucky backup run --json\` on ${note.device} says which (\`changing\`)`;
+    case "backup-left-out":
+      return `the last backup of ${note.device} to ${note.target} left out ${note.count === 1 ? "a file" : `${note.count} files`}: ${note.count === 1 ? "its name is" : "their names are"} not UTF-8; \`bucky backup run --json\` on ${note.device} says which (\`leftOut\`); renamed, ${note.count === 1 ? "it is" : "they are"} backed up`;
     case "never-verified":
       return `the backups of ${note.device} have never been verified: run \`bucky backup verify --read-data\` there`;
     case "damaged":
@@ -536,10 +558,12 @@ interface DeviceBackups {
   failing: { target: string; message: string }[];
   behind: string[];
   outpaced: { target: string; changedPerHour: number; shippedPerHour: number }[];
+  /** The targets whose last backup holds files as last read, or left some out. */
+  incomplete: { target: string; changing: number; leftOut: number }[];
 }
 
 function backupsOf(device: DeviceStanding, nowMs: number): DeviceBackups {
-  const result: DeviceBackups = { failing: [], behind: [], outpaced: [] };
+  const result: DeviceBackups = { failing: [], behind: [], outpaced: [], incomplete: [] };
   const targets: Record<string, TargetFacts> = device.facts.backup?.targets ?? {};
   for (const [target, status] of Object.entries(targets)) {
     const backupAt = status.lastBackup ? Date.parse(status.lastBackup.at) : undefined;
@@ -566,6 +590,8 @@ function backupsOf(device: DeviceStanding, nowMs: number): DeviceBackups {
     }
     if (status.behindSince) result.behind.push(target);
     const run = status.lastBackup;
+    if (run?.changing || run?.leftOut)
+      result.incomplete.push({ target, changing: run.changing ?? 0, leftOut: run.leftOut ?? 0 });
     if (
       run?.changedBytes &&
       run.sinceMs &&
