@@ -83,15 +83,16 @@ export function trimAuditRecord(record: AuditRecord): AuditRecord {
 
 /**
  * Packs entries (oldest first, each with its local id) into batches of at most
- * MAX_AUDIT_BATCH_BYTES, up to `maxBatches`: each batch's key and value. Entries that do
+ * MAX_AUDIT_BATCH_BYTES, up to `maxBatches`: each batch's key and value, how many entries it
+ * holds and the id of its last. Entries that do
  * not fit wait for the next time.
  */
 export function packAuditBatches(
   device: string,
   entries: readonly (AuditRecord & { readonly id: number })[],
   maxBatches: number,
-): { key: string; value: string; count: number }[] {
-  const batches: { key: string; value: string; count: number }[] = [];
+): { key: string; value: string; count: number; lastId: number }[] {
+  const batches: { key: string; value: string; count: number; lastId: number }[] = [];
   let current: { texts: string[]; bytes: number; last?: { at: number; id: number } } = {
     texts: [],
     bytes: 0,
@@ -103,6 +104,7 @@ export function packAuditBatches(
       key: auditBatchKey(device, current.last.at, current.last.id),
       value: `{"v":${AUDIT_BATCH_VERSION},"entries":[${current.texts.join(",")}]}`,
       count: current.texts.length,
+      lastId: current.last.id,
     });
     current = { texts: [], bytes: 0 };
   };

@@ -1,9 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { count, like, sql } from "drizzle-orm";
+import { count, eq, like, sql } from "drizzle-orm";
 import { MAX_AUDIT_BATCH_BYTES } from "../../protocol/agent-audit.ts";
-import { MAX_CHANGESET_BYTES } from "../../protocol/changeset.ts";
+import { type Changeset, MAX_CHANGESET_BYTES } from "../../protocol/changeset.ts";
 import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { createLog } from "../log.ts";
+import type { ChangeListener } from "../node/node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { openTestNode } from "../state/test-db.ts";
 import { agentAudit, changesets, state } from "../store/schema.ts";
@@ -14,6 +15,7 @@ import {
   readAudit,
   recordCall,
 } from "./audit.ts";
+import { AuditProgress } from "./audit-progress.ts";
 import { AUDIT_SOON_GAP_MS, AuditPublisher } from "./audit-publisher.ts";
 
 const quiet = createLog({ level: "silent" });
@@ -23,10 +25,12 @@ function device(seed: number, startMs = 1_800_000_000_000) {
   const { db, zone, key, seal } = openTestNode(seed);
   let nowMs = startMs;
   const name = `d${seed}`;
+  const deviceId = deviceIdFromPublicKey(key.publicKey);
   const writer: AuditWriter = {
     db,
     deviceName: name,
-    deviceId: deviceIdFromPublicKey(key.publicKey),
+    deviceId,
+    auditProgress: new AuditProgress({ db, deviceName: name, deviceId }),
     now: () => nowMs,
     write: (ops) => appendLocalChangeset(db, { zone, name, key, seal }, ops, nowMs),
   };
@@ -339,5 +343,99 @@ describe("retention", () => {
       readAudit(db, { self, selfId, limit: 10, nowMs: d.now(), log: quiet }).map((e) => e.agent);
     expect(agents(d.db, d.name, d.writer.deviceId)).toEqual(["new"]);
     expect(agents(reader.db, reader.name, reader.writer.deviceId)).toEqual(["new"]);
+  });
+
+  test("old batches past one publication's share are deleted in turns, every one, each once", () => {
+    const d = device(40);
+    const start = d.now();
+    for (let i = 0; i < 450; i++) {
+      d.at(start + i * 1000);
+      d.call(`old ${i}`);
+      publishAudit(d.writer);
+    }
+    const live = () => d.batches().filter((b) => b.value !== null).length;
+    expect(live()).toBe(450);
+    d.at(start + AUDIT_RETENTION_MS + DAY_MS);
+    const deletes: number[] = [];
+    for (let turn = 0; turn < 5; turn++) {
+      const before = d.changesetCount();
+      publishAudit(d.writer);
+      const written = d.db
+        .select({ ops: sql<number>`count(*)` })
+        .from(state)
+        .where(sql`${state.key} LIKE ${`nodes/${d.name}/agent-log/%`} AND ${state.value} IS NULL`)
+        .get()?.ops;
+      deletes.push(d.changesetCount() - before, written ?? 0);
+    }
+    // 200, 200, then 50: three changesets, the rest of the turns none.
+    expect(deletes).toEqual([1, 200, 1, 400, 1, 450, 0, 450, 0, 450]);
+    expect(live()).toBe(0);
+  });
+
+  test("a batch published with the clock set back below where the deletes reached is deleted in its turn", () => {
+    const d = device(41);
+    const start = d.now();
+    d.call("old");
+    publishAudit(d.writer);
+    d.at(start + AUDIT_RETENTION_MS + DAY_MS);
+    publishAudit(d.writer);
+    expect(d.batches().filter((b) => b.value !== null)).toEqual([]);
+    // Set back past the retention, then right again: its batch is as old as the one deleted.
+    d.at(start + 1000);
+    d.call("set back");
+    publishAudit(d.writer);
+    expect(d.batches().filter((b) => b.value !== null).length).toBe(1);
+    d.at(start + AUDIT_RETENTION_MS + 2 * DAY_MS);
+    publishAudit(d.writer);
+    expect(d.batches().filter((b) => b.value !== null)).toEqual([]);
+  });
+});
+
+describe("how far a device published, remembered", () => {
+  test("walked once; walked again when its own changesets come back from a peer, or a checkpoint replaces the state", () => {
+    const d = device(42);
+    d.call("a");
+    publishAudit(d.writer);
+    let change: ChangeListener = () => {};
+    let rebase = () => {};
+    const progress = new AuditProgress(d.writer, {
+      onChange: (listener) => {
+        change = listener;
+        return () => {};
+      },
+      onRebase: (listener) => {
+        rebase = listener;
+        return () => {};
+      },
+    });
+    expect(progress.publishedUpTo()).toBe(1);
+    // Its home put back from an older backup, a peer gives it the batches it wrote since.
+    const later = `nodes/${d.name}/agent-log/${d.now()}-${"7".padStart(15, "0")}`;
+    d.db
+      .insert(state)
+      .values({
+        key: later,
+        value: "{}",
+        hlcMs: d.now(),
+        hlcCounter: 0,
+        author: d.writer.deviceId,
+        seq: 9,
+      })
+      .run();
+    expect(progress.publishedUpTo()).toBe(1);
+    const changeset = { author: d.writer.deviceId } as unknown as Changeset;
+    const another = { author: "someone-else" } as unknown as Changeset;
+    change([changeset], "local");
+    change([another], "remote");
+    expect(progress.publishedUpTo()).toBe(1);
+    change([another, changeset], "remote");
+    expect(progress.publishedUpTo()).toBe(7);
+    d.db
+      .update(state)
+      .set({ key: later.replace(/7$/, "8") })
+      .where(eq(state.key, later))
+      .run();
+    rebase();
+    expect(progress.publishedUpTo()).toBe(8);
   });
 });

@@ -8,7 +8,7 @@
  * showing a device's calls once it is switched off. Entries are kept 90 days: older
  * rows are dropped here, and a device deletes its older batches from the state.
  */
-import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, isNotNull } from "drizzle-orm";
 import {
   type AuditRecord,
   auditKeyBefore,
@@ -26,6 +26,7 @@ import type { StateDb } from "../store/db.ts";
 import { keyGlob } from "../store/key-glob.ts";
 import { sqliteOf } from "../store/reads.ts";
 import { agentAudit, state } from "../store/schema.ts";
+import { AuditProgress } from "./audit-progress.ts";
 
 /** How long the zone keeps what agents did. */
 export const AUDIT_RETENTION_MS = 90 * 24 * 3600_000;
@@ -46,8 +47,8 @@ export interface AuditEntry {
   readonly outcome: string;
 }
 
-/** This device, as its audit rows and batches name it. */
-export type AuditDevice = Pick<AuditWriter, "db" | "deviceName" | "deviceId">;
+/** This device, as its audit rows and batches name it, and how far it has published. */
+export type AuditDevice = Pick<AuditWriter, "db" | "auditProgress">;
 
 export function recordCall(
   device: AuditDevice,
@@ -63,7 +64,7 @@ export function recordCall(
       ?.id ?? 0;
   db.insert(agentAudit)
     .values({
-      id: Math.max(lastRow, publishedUpTo(db, device.deviceName, device.deviceId)) + 1,
+      id: Math.max(lastRow, device.auditProgress.publishedUpTo()) + 1,
       at: nowMs,
       agent: entry.agent,
       tool: entry.tool,
@@ -100,7 +101,11 @@ export function readAudit(
     .from(agentAudit)
     .where(
       and(
-        gt(agentAudit.id, publishedUpTo(db, self, options.selfId)),
+        // A person's request, not a timer's: the walk is made for it.
+        gt(
+          agentAudit.id,
+          new AuditProgress({ db, deviceName: self, deviceId: options.selfId }).publishedUpTo(),
+        ),
         agent ? eq(agentAudit.agent, agent) : undefined,
         gte(agentAudit.at, cutoff),
       ),
@@ -158,6 +163,7 @@ export interface AuditWriter {
   readonly db: StateDb;
   readonly deviceName: string;
   readonly deviceId: DeviceId;
+  readonly auditProgress: AuditProgress;
   now(): number;
   write(ops: readonly Op[]): Changeset;
 }
@@ -177,18 +183,26 @@ export function publishAudit(zone: AuditWriter): number {
     MAX_BATCHES_PER_CHANGESET,
   );
   const cutoff = zone.now() - AUDIT_RETENTION_MS;
+  const expiredBefore = auditKeyBefore(zone.deviceName, cutoff);
   // The reads made at every publication are statements SQLite keeps compiled: built
-  // through drizzle, they cost an idle daemon 2 ms each time, every 10 s.
+  // through drizzle, they cost an idle daemon 2 ms each time, every 10 s. From where the
+  // deletes reached, not the prefix: the tombstones of every batch deleted stay.
+  const from = zone.auditProgress.deletableFrom();
   const expired = sqliteOf(db)
     .query<{ key: string }, [string, string, number]>(
-      "SELECT key FROM state WHERE key >= ? AND key < ? AND value IS NOT NULL LIMIT ?",
+      "SELECT key FROM state WHERE key >= ? AND key < ? AND value IS NOT NULL ORDER BY key LIMIT ?",
     )
-    .all(prefix, auditKeyBefore(zone.deviceName, cutoff), MAX_EXPIRED_PER_CHANGESET);
+    .all(from, expiredBefore, MAX_EXPIRED_PER_CHANGESET);
   const ops: Op[] = [
     ...batches.map((batch) => ({ key: batch.key, value: batch.value })),
     ...expired.map((row) => ({ key: row.key, value: null })),
   ];
   if (ops.length > 0) zone.write(ops);
+  // All of them deleted below the cutoff; else below the last deleted, and on from there.
+  zone.auditProgress.deletedUpTo(
+    expired.length < MAX_EXPIRED_PER_CHANGESET ? expiredBefore : (expired.at(-1)?.key ?? from),
+  );
+  zone.auditProgress.published(batches);
   // Rows come in time order: the oldest says whether any are past the retention.
   const oldest = sqliteOf(db)
     .query<{ at: number }, []>("SELECT at FROM agent_audit ORDER BY id LIMIT 1")
@@ -213,11 +227,6 @@ export function publishAudit(zone: AuditWriter): number {
   return batches.reduce((sum, batch) => sum + batch.count, 0);
 }
 
-/**
- * This device's audit rows not yet published. With no row at all (no agent called through
- * it, or all published and aged out) the batches it wrote are not read: this runs every
- * few seconds on every device.
- */
 /** An audit row of this device's table as the record it is published as. */
 function recordOfRow(row: typeof agentAudit.$inferSelect): AuditRecord {
   return {
@@ -231,32 +240,19 @@ function recordOfRow(row: typeof agentAudit.$inferSelect): AuditRecord {
   };
 }
 
+/**
+ * This device's audit rows not yet published. With no row at all (no agent called through
+ * it, or all published and aged out) how far it published is not asked: this runs every
+ * few seconds on every device.
+ */
 function unpublishedRows(zone: AuditWriter) {
   const { db } = zone;
   if (!sqliteOf(db).query("SELECT 1 FROM agent_audit LIMIT 1").get()) return [];
   return db
     .select()
     .from(agentAudit)
-    .where(gt(agentAudit.id, publishedUpTo(db, zone.deviceName, zone.deviceId)))
+    .where(gt(agentAudit.id, zone.auditProgress.publishedUpTo()))
     .orderBy(asc(agentAudit.id))
     .limit(MAX_BATCHES_PER_CHANGESET * 1_000)
     .all();
-}
-
-/**
- * How far this device (`name`, `id`) has published: the highest last entry of a batch it
- * wrote (deleted or not; the key's last 15 digits). Not the newest key's: keys sort by
- * time, and with the clock set back the newest would name fewer entries than were
- * published, which would then be published again every round. Nor of a batch another
- * device of this name wrote (revoked, its name taken again): its entries' ids were its own.
- */
-function publishedUpTo(db: StateDb, name: string, id: DeviceId): number {
-  const prefix = auditLogPrefix(name);
-  return (
-    db
-      .select({ upTo: sql<number | null>`max(cast(substr(${state.key}, -15) as integer))` })
-      .from(state)
-      .where(and(gte(state.key, prefix), lt(state.key, `${prefix}\x7f`), eq(state.author, id)))
-      .get()?.upTo ?? 0
-  );
 }

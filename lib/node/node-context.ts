@@ -14,6 +14,7 @@ import { zoneIdFromPublicKey } from "../../protocol/ids.ts";
 import { signPresence } from "../../protocol/presence.ts";
 import type { VersionVector } from "../../protocol/sync-messages.ts";
 import { WRITE_RULES_LEVEL } from "../../protocol/write-rules.ts";
+import { AuditProgress } from "../agent/audit-progress.ts";
 import { AppDoors } from "../apps/door.ts";
 import { PurgeGrants } from "../apps/purge-grants.ts";
 import { type AppReport, appKeys, currentReport } from "../apps/spec.ts";
@@ -130,6 +131,8 @@ export class NodeContext {
   readonly clocksAhead = new ClocksAhead();
   /** The members whose changesets this one refuses by a write rule (its facts say them). */
   readonly refusedWrites = new RefusedWrites();
+  /** How far this device published its agent audit, and deleted it (lib/agent/audit.ts). */
+  readonly auditProgress: AuditProgress;
   private cachedMembership: Membership | undefined;
   /** How long a device's heartbeat keeps it live (lib/apps/status.ts placementCandidates). */
   readonly liveWindowMs: number;
@@ -192,6 +195,7 @@ export class NodeContext {
       counts: (peer) => standingOf(this.membership(), peer) === "member",
     });
     this.purgeGrants = new PurgeGrants(this.zoneId);
+    this.auditProgress = new AuditProgress(this, this);
     this.contacts = new Contacts(zone.db);
     this.store = new ObjectStore(zone.paths.ndnDir);
     this.client = new PeerClient(
