@@ -12,7 +12,6 @@ import { and, asc, desc, eq, gt, gte, inArray, isNotNull } from "drizzle-orm";
 import {
   type AuditRecord,
   auditKeyBefore,
-  auditLogPrefix,
   decodeAuditBatch,
   packAuditBatches,
   parseAuditBatchKey,
@@ -175,7 +174,6 @@ export interface AuditWriter {
  */
 export function publishAudit(zone: AuditWriter): number {
   const { db } = zone;
-  const prefix = auditLogPrefix(zone.deviceName);
   const rows = unpublishedRows(zone);
   const batches = packAuditBatches(
     zone.deviceName,
