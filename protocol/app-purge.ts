@@ -16,17 +16,23 @@
  * Pure.
  */
 import type { SigningKey } from "./ed25519.ts";
-import { verifyKeyFromPublicKey } from "./ed25519.ts";
 import { check } from "./errors.ts";
-import { type DeviceId, parseDeviceId, publicKeyOfId, type ZoneId } from "./ids.ts";
-import { decodeJws, signJws, verifyJws } from "./jws.ts";
-import { requireOnlyFields, requireRecord, requireString } from "./shape.ts";
+import { type DeviceId, parseDeviceId, type ZoneId } from "./ids.ts";
+import { type GrantKind, signOwnerGrant, verifyOwnerGrant } from "./owner-grant.ts";
+import { requireString } from "./shape.ts";
 
 export const APP_PURGE_TYPE = "bucky-app-purge/1";
 /** A grant's JWS is small: a few ids and a time. */
 export const MAX_PURGE_GRANT_LENGTH = 2048;
 const MAX_APP_LENGTH = 128;
 const MAX_TIME_LENGTH = 64;
+
+const PURGE_GRANT: GrantKind = {
+  type: APP_PURGE_TYPE,
+  what: "purge grant",
+  fields: ["zone", "app", "device", "removedAt"],
+  maxLength: MAX_PURGE_GRANT_LENGTH,
+};
 
 export interface PurgeGrant {
   readonly zone: ZoneId;
@@ -39,25 +45,15 @@ export interface PurgeGrant {
 }
 
 export function signPurgeGrant(fields: Omit<PurgeGrant, "jws">, owner: SigningKey): PurgeGrant {
-  const jws = signJws(
-    { alg: "EdDSA", typ: APP_PURGE_TYPE, kid: fields.zone },
-    { zone: fields.zone, app: fields.app, device: fields.device, removedAt: fields.removedAt },
-    owner,
-  );
+  const { zone, app, device, removedAt } = fields;
+  const jws = signOwnerGrant(PURGE_GRANT, { zone, app, device, removedAt }, owner);
   // Checked as any reader would, so that nothing is signed that no one accepts.
-  return verifyPurgeGrant(jws, fields.zone);
+  return verifyPurgeGrant(jws, zone);
 }
 
 /** Checks a grant: the owner of `zone` signed it, for that zone, and it names a removal. */
 export function verifyPurgeGrant(jws: string, zone: ZoneId): PurgeGrant {
-  check(jws.length <= MAX_PURGE_GRANT_LENGTH, "the purge grant is too long");
-  const decoded = decodeJws(jws, MAX_PURGE_GRANT_LENGTH);
-  check(decoded.header.typ === APP_PURGE_TYPE, "not a purge grant");
-  check(decoded.header.kid === zone, "the purge grant is not signed by this zone's owner");
-  verifyJws(decoded, verifyKeyFromPublicKey(publicKeyOfId(zone, "zone") as Uint8Array));
-  const payload = requireRecord(decoded.payload, "purge grant");
-  requireOnlyFields(payload, ["zone", "app", "device", "removedAt"], "purge grant");
-  check(payload.zone === zone, "the purge grant is for another zone");
+  const payload = verifyOwnerGrant(jws, zone, PURGE_GRANT);
   const device = parseDeviceId(requireString(payload.device, "purge grant device", 64));
   check(device !== undefined, "the purge grant's device is not a device id");
   return {

@@ -67,7 +67,7 @@ export default defineBuckyCommand({
     unsandboxed: {
       type: "boolean",
       description:
-        "Let it run without a sandbox on a device that cannot give it one (where bubblewrap is missing)",
+        "Let it run without a sandbox on a device that cannot give it one (where bubblewrap is missing); the owner's call: only on a device holding the owner key",
     },
     ...waitArgs("the app runs (at most a minute)"),
   },

@@ -20,6 +20,7 @@ import { packDirectory, readPackage } from "./package-dir.ts";
 import { deletePurgedState, grantPurge, purgeGranted } from "./purge.ts";
 import { devicesWithoutSandbox } from "./sandbox-facts.ts";
 import { type AppSpec, appKeys, type DesiredState, readSpec, unreadableSpec } from "./spec.ts";
+import { grantUnsandboxed, unsandboxedGranted } from "./unsandboxed.ts";
 import { startedSomewhere } from "./upgrade-rollback.ts";
 
 export interface Installed {
@@ -183,7 +184,11 @@ export function writeSpec(
     if (
       current.package === pkg &&
       current.placement === placement &&
-      (current.unsandboxed === true) === unsandboxed
+      // Asked to run unsandboxed, the spec must hold the owner's grant for it: one written
+      // without (by a member, by hand) is written again, with it.
+      (unsandboxed
+        ? unsandboxedGranted(zone.unsandboxedGrants, current)
+        : current.unsandboxed !== true)
     ) {
       if (alongside.length > 0) zone.write(alongside);
       return {
@@ -218,7 +223,9 @@ export function writeSpec(
       ? { moveTo: current.moveTo, ...(current.movedAt ? { movedAt: current.movedAt } : {}) }
       : {}),
     desired: current?.desired === "stopped" ? "stopped" : "running",
-    ...(unsandboxed ? { unsandboxed } : {}),
+    ...(unsandboxed
+      ? { unsandboxed, unsandboxedGrant: grantUnsandboxed(zone, manifest.id, pkg) }
+      : {}),
     // A conflict copy the owner asked back is still to be restored, and whom it is shared
     // with stays as the owner set it, across upgrades.
     ...(current?.restoreCopy ? { restoreCopy: current.restoreCopy } : {}),

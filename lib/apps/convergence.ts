@@ -42,6 +42,7 @@ import { publishSandboxFacts } from "./sandbox-facts.ts";
 import { noUserNamespacesFilter } from "./seccomp.ts";
 import { type AppReport, type AppSpec, appKeys, readReport, readSpecs } from "./spec.ts";
 import { placementCandidates } from "./status.ts";
+import { unsandboxedGranted } from "./unsandboxed.ts";
 import { markHealthy, rollBackFailedUpgrade } from "./upgrade-rollback.ts";
 import { reportUpgradeWait } from "./upgrade-wait.ts";
 import { versionBeforeToRun } from "./version-before.ts";
@@ -122,8 +123,12 @@ export function nextPassMs(
  */
 export const CATCH_UP_LIMIT_MS = 10_000;
 
-/** What an app is started from: its package, and whether it may run unsandboxed. */
-const launchOf = (spec: AppSpec) => `${spec.package}${spec.unsandboxed ? " unsandboxed" : ""}`;
+/**
+ * What an app is started from: its package, and whether it may run unsandboxed, by which
+ * grant (an app refused for a spec without one is tried again once the owner grants it).
+ */
+const launchOf = (spec: AppSpec) =>
+  `${spec.package}${spec.unsandboxed ? ` unsandboxed ${spec.unsandboxedGrant ?? ""}` : ""}`;
 
 export class Convergence {
   private readonly running = new Map<string, Running>();
@@ -475,11 +480,15 @@ export class Convergence {
     } else {
       const support = this.options.sandbox;
       const why = cannotSandbox(support, spec.manifest.network === "outbound");
-      if (why && !spec.unsandboxed) {
-        // The owner has not allowed it to run without a sandbox: it waits, saying why.
+      if (why && !unsandboxedGranted(this.node.unsandboxedGrants, spec)) {
+        // The owner has not allowed it to run without a sandbox: it waits, saying why. A
+        // spec saying unsandboxed without the owner's grant for its package is not the
+        // owner's word (a member wrote it, or the package changed since).
         this.refuse(
           spec,
-          `${this.node.deviceName} cannot sandbox it (${why}); install bubblewrap there, or reinstall the app with --unsandboxed to let it run without a sandbox`,
+          spec.unsandboxed === true
+            ? `${this.node.deviceName} cannot sandbox it (${why}), and the owner did not allow this package to run without a sandbox (its spec says --unsandboxed without the owner's grant); install bubblewrap there, or install the app with --unsandboxed on the device holding the owner key`
+            : `${this.node.deviceName} cannot sandbox it (${why}); install bubblewrap there, or reinstall the app with --unsandboxed to let it run without a sandbox`,
           why,
         );
         return;

@@ -25,8 +25,8 @@ import {
 import { stateRowsMatching, stateValue } from "../store/reads.ts";
 import { loadMembership } from "../sync/membership.ts";
 import { removeApp } from "./admin.ts";
+import { PurgeGrants } from "./owner-grants.ts";
 import { asCarriedOut, deletePurgedState, purgeGranted, ungrantedPurges } from "./purge.ts";
-import { PurgeGrants } from "./purge-grants.ts";
 import { type AppSpec, appKeys, readSpec } from "./spec.ts";
 import { testSpec } from "./test-spec.ts";
 

@@ -21,7 +21,7 @@ import { releasedAppObjectsOps } from "../ndn/stored-files.ts";
 import { type StateReader, sqliteOf, stateRowsMatching } from "../store/reads.ts";
 import type { Membership } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
-import type { PurgeGrants } from "./purge-grants.ts";
+import type { PurgeGrants } from "./owner-grants.ts";
 import { type AppSpec, appKeys } from "./spec.ts";
 
 /** A removal that asks for a purge the owner did not grant: the device that wrote it. */

@@ -19,6 +19,7 @@
  */
 import { type AppManifest, installedManifestProblems } from "../../protocol/app-manifest.ts";
 import { MAX_PURGE_GRANT_LENGTH } from "../../protocol/app-purge.ts";
+import { MAX_UNSANDBOXED_GRANT_LENGTH } from "../../protocol/app-unsandboxed.ts";
 import { check, ProtocolError } from "../../protocol/errors.ts";
 import { checkAppName, checkDeviceName } from "../../protocol/names.ts";
 import { type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
@@ -77,9 +78,12 @@ export interface AppSpec {
   readonly desired: DesiredState;
   /**
    * The owner let it run without a sandbox on a device that cannot give it one
-   * (`bucky app install --unsandboxed`). A device that can still sandboxes it.
+   * (`bucky app install --unsandboxed`). A device that can still sandboxes it. Carried out
+   * only with `unsandboxedGrant`, the owner's consent for this package (lib/apps/unsandboxed.ts).
    */
   readonly unsandboxed?: boolean;
+  /** The owner's signed grant to run this package unsandboxed (protocol/app-unsandboxed.ts). */
+  readonly unsandboxedGrant?: string;
   /**
    * With desired "removed": delete the app's data too, every copy of it included. Carried
    * out only with `purgeGrant`, the owner's consent to this removal (lib/apps/purge.ts).
@@ -443,6 +447,8 @@ function checkSpec(value: unknown, app: string): void {
     "its desired must be running, stopped or removed",
   );
   optionalBoolean(spec.unsandboxed, "its unsandboxed");
+  if (spec.unsandboxedGrant !== undefined)
+    requireString(spec.unsandboxedGrant, "its unsandboxedGrant", MAX_UNSANDBOXED_GRANT_LENGTH);
   optionalBoolean(spec.purge, "its purge");
   if (spec.purgeGrant !== undefined)
     requireString(spec.purgeGrant, "its purgeGrant", MAX_PURGE_GRANT_LENGTH);

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
-import { PurgeGrants } from "../apps/purge-grants.ts";
+import { PurgeGrants } from "../apps/owner-grants.ts";
 import { appKeys } from "../apps/spec.ts";
 import { testSpec } from "../apps/test-spec.ts";
 import { homePaths } from "../home.ts";

@@ -5,8 +5,8 @@
  * time (free space) are rounded, so that they do not make a new record every time.
  */
 
+import type { PurgeGrants } from "../apps/owner-grants.ts";
 import { asCarriedOut } from "../apps/purge.ts";
-import type { PurgeGrants } from "../apps/purge-grants.ts";
 import { type AppSpec, readSpecs } from "../apps/spec.ts";
 import { type AppUsage, homeUsageSteps, type UsageSpecs } from "../disk/usage.ts";
 import { trafficFacts } from "../gateway/zone-traffic.ts";

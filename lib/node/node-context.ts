@@ -16,7 +16,7 @@ import type { VersionVector } from "../../protocol/sync-messages.ts";
 import { WRITE_RULES_LEVEL } from "../../protocol/write-rules.ts";
 import { AuditProgress } from "../agent/audit-progress.ts";
 import { AppDoors } from "../apps/door.ts";
-import { PurgeGrants } from "../apps/purge-grants.ts";
+import { PurgeGrants, UnsandboxedGrants } from "../apps/owner-grants.ts";
 import { type AppReport, appKeys, currentReport } from "../apps/spec.ts";
 import { DEFAULT_HEARTBEAT_MS, LIVE_WINDOW_BEATS } from "../apps/status.ts";
 import { stateEpochRoots } from "../backup/home-keyring.ts";
@@ -125,8 +125,10 @@ export class NodeContext {
   readonly doors = new AppDoors();
   /** The disk's room that installs under way hold (lib/disk/room.ts). */
   readonly room = new RoomReservations();
-  /** The owner's purge grants, each checked once for the node's life (lib/apps/purge-grants.ts). */
+  /** The owner's purge grants, each checked once for the node's life (lib/apps/owner-grants.ts). */
   readonly purgeGrants: PurgeGrants;
+  /** The owner's grants to run a package unsandboxed, each checked once (lib/apps/unsandboxed.ts). */
+  readonly unsandboxedGrants: UnsandboxedGrants;
   /** The devices whose records this one refuses for their clock (its facts say them). */
   readonly clocksAhead = new ClocksAhead();
   /** The members whose changesets this one refuses by a write rule (its facts say them). */
@@ -195,6 +197,7 @@ export class NodeContext {
       counts: (peer) => standingOf(this.membership(), peer) === "member",
     });
     this.purgeGrants = new PurgeGrants(this.zoneId);
+    this.unsandboxedGrants = new UnsandboxedGrants(this.zoneId);
     this.auditProgress = new AuditProgress(this, this);
     this.contacts = new Contacts(zone.db);
     this.store = new ObjectStore(zone.paths.ndnDir);

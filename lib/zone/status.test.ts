@@ -2,7 +2,7 @@ import { describe, expect, spyOn, test } from "bun:test";
 import * as deviceFacts from "../../protocol/device-facts.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
-import { PurgeGrants } from "../apps/purge-grants.ts";
+import { PurgeGrants } from "../apps/owner-grants.ts";
 import * as specs from "../apps/spec.ts";
 import { testSpec } from "../apps/test-spec.ts";
 import { diskWith, NEARLY_FULL, usageWith } from "../facts/test-usage.ts";

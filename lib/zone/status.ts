@@ -8,8 +8,8 @@
 import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
+import { PurgeGrants } from "../apps/owner-grants.ts";
 import { describeUngrantedPurge, ungrantedPurges } from "../apps/purge.ts";
-import { PurgeGrants } from "../apps/purge-grants.ts";
 import { describeSandboxNote, sandboxNotes } from "../apps/sandbox-facts.ts";
 import { type AppSpec, readSpecs } from "../apps/spec.ts";
 import { readDamageRecords } from "../backup/damage-records.ts";

@@ -1,7 +1,7 @@
 import type { Changeset, Op } from "../../protocol/changeset.ts";
 import type { SigningKey } from "../../protocol/ed25519.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
-import type { PurgeGrants } from "../apps/purge-grants.ts";
+import type { PurgeGrants, UnsandboxedGrants } from "../apps/owner-grants.ts";
 import type { Log } from "../log.ts";
 import type { StateSeal } from "../state/seal.ts";
 import type { StateDb } from "../store/db.ts";
@@ -16,8 +16,10 @@ export interface ZoneWriter {
   readonly log: Log;
   /** The seal over this device's state: its invitations carry macs under it. */
   readonly seal: StateSeal;
-  /** The owner's purge grants, each checked once (lib/apps/purge-grants.ts). */
+  /** The owner's purge grants, each checked once (lib/apps/owner-grants.ts). */
   readonly purgeGrants: PurgeGrants;
+  /** The owner's grants to run a package unsandboxed, each checked once (lib/apps/unsandboxed.ts). */
+  readonly unsandboxedGrants: UnsandboxedGrants;
   now(): number;
   membership(): Membership;
   /** Signs, stores, applies and shares a local write. */

@@ -15,8 +15,8 @@ import {
   testOwner,
   testZone,
 } from "../state/test-db.ts";
+import { PurgeGrants } from "./owner-grants.ts";
 import { purgeGranted } from "./purge.ts";
-import { PurgeGrants } from "./purge-grants.ts";
 import { appKeys } from "./spec.ts";
 import { testSpec } from "./test-spec.ts";
 

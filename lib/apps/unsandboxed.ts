@@ -1,0 +1,39 @@
+/**
+ * Running an app without a sandbox is the owner's call (protocol/app-unsandboxed.ts): the
+ * spec that says so carries the owner's grant for its package, signed where the owner key
+ * is, and every device checks it before it runs the app bare. A spec saying `unsandboxed`
+ * without one (a member writing the zone state by hand, or a package changed under the
+ * grant) is one the owner did not allow: the app runs only where it is sandboxed, and a
+ * device that cannot sandbox it says why in the app's status.
+ */
+import { grantsPackage, signUnsandboxedGrant } from "../../protocol/app-unsandboxed.ts";
+import { BuckyError } from "../errors.ts";
+import type { ZoneWriter } from "../zone/zone-writer.ts";
+import type { UnsandboxedGrants } from "./owner-grants.ts";
+import type { AppSpec } from "./spec.ts";
+
+/**
+ * The owner's grant to run `pkg` of `app` unsandboxed: refused on a device that does not
+ * hold the owner key, saying where to run it instead.
+ */
+export function grantUnsandboxed(zone: ZoneWriter, app: string, pkg: string): string {
+  let owner: ReturnType<ZoneWriter["ownerKey"]>;
+  try {
+    owner = zone.ownerKey();
+  } catch (error) {
+    if (!(error instanceof BuckyError && error.code === "E_PERMISSION")) throw error;
+    throw new BuckyError(
+      "E_PERMISSION",
+      `only the owner may let ${app} run without a sandbox (every file and the network of its device in its reach), and this device does not hold the owner key`,
+      "Run the install with --unsandboxed on the device holding the owner key, or install bubblewrap (and slirp4netns, for outbound network) where the app would run.",
+    );
+  }
+  return signUnsandboxedGrant({ zone: zone.zoneId, app, package: pkg }, owner).jws;
+}
+
+/** Whether the owner let `spec`'s package run unsandboxed: its grant, for it, is the owner's. */
+export function unsandboxedGranted(grants: UnsandboxedGrants, spec: AppSpec): boolean {
+  if (spec.unsandboxed !== true || spec.unsandboxedGrant === undefined) return false;
+  const grant = grants.verified(spec.app, spec.unsandboxedGrant);
+  return grant !== undefined && grantsPackage(grant, spec);
+}

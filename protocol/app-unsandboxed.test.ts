@@ -1,0 +1,58 @@
+import { describe, expect, test } from "bun:test";
+import {
+  APP_UNSANDBOXED_TYPE,
+  grantsPackage,
+  signUnsandboxedGrant,
+  verifyUnsandboxedGrant,
+} from "./app-unsandboxed.ts";
+import { signingKeyFromSeed } from "./ed25519.ts";
+import { ProtocolError } from "./errors.ts";
+import { deviceIdFromPublicKey, zoneIdFromPublicKey } from "./ids.ts";
+import { signJws } from "./jws.ts";
+
+const owner = signingKeyFromSeed(new Uint8Array(32).fill(1));
+const zone = zoneIdFromPublicKey(owner.publicKey);
+const otherOwner = signingKeyFromSeed(new Uint8Array(32).fill(2));
+const otherZone = zoneIdFromPublicKey(otherOwner.publicKey);
+const member = signingKeyFromSeed(new Uint8Array(32).fill(3));
+const pkg = `sha256:${"a".repeat(64)}`;
+const fields = { zone, app: "site", package: pkg };
+
+describe("an unsandboxed grant", () => {
+  test("signed by the owner checks, for that zone, with what it names", () => {
+    const grant = signUnsandboxedGrant(fields, owner);
+    expect(verifyUnsandboxedGrant(grant.jws, zone)).toEqual(grant);
+    expect(grant).toMatchObject(fields);
+  });
+
+  test("signed by a member's key, for another zone, of another type or with a field more, is refused", () => {
+    expect(deviceIdFromPublicKey(member.publicKey)).not.toBe(zone);
+    const byMember = signJws(
+      { alg: "EdDSA", typ: APP_UNSANDBOXED_TYPE, kid: zone },
+      fields,
+      member,
+    );
+    expect(() => verifyUnsandboxedGrant(byMember, zone)).toThrow(ProtocolError);
+    const theirs = signUnsandboxedGrant({ ...fields, zone: otherZone }, otherOwner);
+    expect(() => verifyUnsandboxedGrant(theirs.jws, zone)).toThrow(
+      "the grant to run unsandboxed is not signed by this zone's owner",
+    );
+    const purge = signJws({ alg: "EdDSA", typ: "bucky-app-purge/1", kid: zone }, fields, owner);
+    expect(() => verifyUnsandboxedGrant(purge, zone)).toThrow("not a grant to run unsandboxed");
+    const anyApp = signJws(
+      { alg: "EdDSA", typ: APP_UNSANDBOXED_TYPE, kid: zone },
+      { ...fields, apps: "*" },
+      owner,
+    );
+    expect(() => verifyUnsandboxedGrant(anyApp, zone)).toThrow(
+      'grant to run unsandboxed has an unknown field "apps"',
+    );
+  });
+
+  test("lets exactly the package of the app it was signed for run", () => {
+    const grant = signUnsandboxedGrant(fields, owner);
+    expect(grantsPackage(grant, { app: "site", package: pkg })).toBe(true);
+    expect(grantsPackage(grant, { app: "site", package: `sha256:${"b".repeat(64)}` })).toBe(false);
+    expect(grantsPackage(grant, { app: "notes", package: pkg })).toBe(false);
+  });
+});
