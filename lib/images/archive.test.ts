@@ -10,7 +10,6 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import {
   existsSync,
   mkdirSync,
@@ -31,11 +30,11 @@ import { formatBytes } from "../units.ts";
 import { readImageArchive } from "./archive.ts";
 import { ImageStore } from "./image-store.ts";
 import { imageRoom } from "./pull.ts";
+import { digestOf, ociArchive } from "./test-images.ts";
 
 const root = mkdtempSync(join(tmpdir(), "bucky-image-archive-test-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const amd64: Platform = { os: "linux", architecture: "amd64" };
-const digestOf = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
 
 /** A home's image store, and what its reading left behind (nothing, after it is done). */
 function store() {
@@ -47,55 +46,6 @@ function store() {
     left: () => (existsSync(incoming) ? readdirSync(incoming) : []),
     stored: (): string[] => [...images.objects.objects()],
   };
-}
-
-/**
- * What `podman save --format oci-archive` writes for one image of `layers`: its entries,
- * for tar(), the blob of layer `altered` (if any) not the bytes its manifest names.
- */
-function ociArchive(layers: readonly string[], altered?: number) {
-  const blob = (text: string) => [`blobs/sha256/${digestOf(text).slice(7)}`, text] as const;
-  const config = JSON.stringify({
-    os: "linux",
-    architecture: "amd64",
-    rootfs: { type: "layers", diff_ids: layers.map(digestOf) },
-  });
-  const manifest = JSON.stringify({
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.manifest.v1+json",
-    config: {
-      mediaType: "application/vnd.oci.image.config.v1+json",
-      digest: digestOf(config),
-      size: config.length,
-    },
-    layers: layers.map((layer) => ({
-      mediaType: "application/vnd.oci.image.layer.v1.tar",
-      digest: digestOf(layer),
-      size: layer.length,
-    })),
-  });
-  const index = JSON.stringify({
-    schemaVersion: 2,
-    manifests: [
-      {
-        mediaType: "application/vnd.oci.image.manifest.v1+json",
-        digest: digestOf(manifest),
-        size: manifest.length,
-        annotations: { "org.opencontainers.image.ref.name": "localhost/site:1" },
-      },
-    ],
-  });
-  return [
-    ...layers.map((layer, i) => {
-      const [path] = blob(layer);
-      // The same length, other bytes: only its digest tells.
-      return [path, i === altered ? layer.replace(/^./, "#") : layer] as [string, string];
-    }),
-    [...blob(config)],
-    [...blob(manifest)],
-    ["oci-layout", '{"imageLayoutVersion":"1.0.0"}'],
-    ["index.json", index],
-  ] as [string, string][];
 }
 
 /** What `docker save` writes for one image of one layer: its entries, for tar(). */

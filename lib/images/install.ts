@@ -14,7 +14,9 @@ import { suggestName } from "../../protocol/names.ts";
 import type { Platform } from "../../protocol/oci.ts";
 import { checkPlacement, type Installed, type InstallOptions, writeSpec } from "../apps/admin.ts";
 import { validManifest } from "../apps/package-dir.ts";
+import { appKeys } from "../apps/spec.ts";
 import { BuckyError } from "../errors.ts";
+import { stateValue } from "../store/reads.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import { readImageArchive } from "./archive.ts";
@@ -47,6 +49,8 @@ export async function installImageApp(
     );
   const placement = checkPlacement(zone, manifest, options);
   const platforms = imagePlatforms(zone, placement, manifest.id);
+  // The pull can take minutes: what the spec said then is what this install was decided on.
+  const specBefore = stateValue(zone.db, appKeys.spec(manifest.id));
   let pulled: PulledImage;
   if (options.archive) {
     pulled = await readImageArchive(options.archive, { platforms, images });
@@ -75,6 +79,15 @@ export async function installImageApp(
     run: { ...run, image: pulled.pinned, ...(port === undefined ? {} : { port }) },
   };
   const record = images.putRecord(pulled.record);
+  // Moved, removed, stopped or installed again meanwhile (by a person, on any device): the
+  // spec written now would undo it, placed and pulled for where the app was. Nothing await
+  // from here to the write.
+  if (stateValue(zone.db, appKeys.spec(manifest.id)) !== specBefore)
+    throw new BuckyError(
+      "E_UNAVAILABLE",
+      `${manifest.id} changed while its image was fetched (moved, removed, stopped or installed again, on this device or another): nothing was installed`,
+      "Run the install again: the image is kept here, so it is not fetched again.",
+    );
   return writeSpec(zone, installed, record, placement, {
     image: { platforms: pulled.record.images.map((image) => image.platform) },
   });
