@@ -37,6 +37,7 @@ import {
   loadCatalog,
   previewCatalog,
   refreshCatalog,
+  removeCatalog,
 } from "./catalogs.ts";
 import { installFromCatalog } from "./install.ts";
 import { originPins } from "./origin-pins.ts";
@@ -150,6 +151,25 @@ describe("catalogs", () => {
     // Browsing needs nothing from the source: icon, description and package are stored.
     for (const id of [memo?.icon, memo?.description.en])
       expect(node.store.readObject(id as never)).toBeDefined();
+  });
+
+  test("a catalog removed while its update is fetched stays removed", async () => {
+    const node = zoneNode();
+    const staging = new CatalogStaging(join(scratch, "uploads-removed"), node.now);
+    const dir = join(scratch, "publisher-removed");
+    mkdirSync(dir);
+    const v1 = publish(dir, 1, "1.0.0");
+    const first = await previewCatalog(node, staging, { kind: "dir", dir: v1 });
+    await acceptCatalog(node, staging, first.token, first.publisher);
+    const v2 = publish(dir, 2, "2.0.0");
+    const update = await previewCatalog(node, staging, { kind: "dir", dir: v2 });
+    const accepting = acceptCatalog(node, staging, update.token, update.publisher);
+    // The owner removes it (here, or on another device) while the new objects are fetched.
+    removeCatalog(node, "test-apps");
+    expect(await refusal(accepting)).toContain(
+      "catalog test-apps was removed while its update was fetched: nothing was added",
+    );
+    expect(readCatalogRecords(node.db)).toEqual([]);
   });
 
   test("a newer version from the same publisher replaces it; an older one or another publisher's does not", async () => {

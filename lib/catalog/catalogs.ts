@@ -231,7 +231,7 @@ export async function acceptCatalog(
     const catalog = verifiedCatalog(staged.catalog.jws, publisher);
     const existing = readCatalogRecords(node.db).find((r) => r.name === catalog.name);
     if (existing) checkUpdate(existing, catalog);
-    const record = await storeCatalog(node, catalog, staged.source);
+    const record = await storeCatalog(node, catalog, staged.source, existing);
     node.log.info(existing ? "catalog updated" : "catalog added", {
       catalog: record.name,
       publisher: record.publisher,
@@ -269,7 +269,7 @@ export async function refreshCatalog(
     );
   if (catalog.version === existing.version) return { record: existing, updated: false };
   checkUpdate(existing, catalog);
-  const record = await storeCatalog(node, catalog, source);
+  const record = await storeCatalog(node, catalog, source, existing);
   node.log.info("catalog updated", { catalog: name, version: record.version });
   return { record, updated: true };
 }
@@ -355,6 +355,8 @@ async function storeCatalog(
   node: CatalogNode,
   catalog: Catalog,
   source: CatalogSource,
+  /** The record this replaces, as it was when the update started (none: an add). */
+  replacing: CatalogRecord | undefined,
 ): Promise<CatalogRecord> {
   // A directory on this device (a file unpacked) is read before any peer is asked: a peer
   // that does not answer (asleep, paused) held every add up for as long as its timeout.
@@ -387,6 +389,14 @@ async function storeCatalog(
   // Checked again now that the objects are stored: another add or refresh of this catalog
   // may have written a version meanwhile, which this one must not take back.
   const current = readCatalogRecords(node.db).find((r) => r.name === catalog.name);
+  // Removed meanwhile (on any device): an update must not bring back a catalog the owner
+  // took away, perhaps for no longer trusting its publisher.
+  if (replacing && !current)
+    throw new BuckyError(
+      "E_NOT_FOUND",
+      `catalog ${catalog.name} was removed while its update was fetched: nothing was added`,
+      "Add it again if you want it back.",
+    );
   if (current?.index === index && current.publisher === catalog.publisher) return current;
   if (current) checkUpdate(current, catalog);
   const record: CatalogRecord = {
