@@ -1,7 +1,8 @@
 /**
  * The daemon's part in giving key epochs on (epoch-grants.ts): it looks whether a member
  * whose facts say it holds the backup key is left out of an epoch this device opens, and
- * gives it, once. It looks when that can have changed, not on a timer: when a device's
+ * gives it, once; and, holding the owner key, whether the newest epoch is still sealed to a
+ * revoked device, and renews it (lib/zone/devices.ts renewOpenKeyEpoch). It looks when that can have changed, not on a timer: when a device's
  * facts come to say (or prove anew) that it holds the key, when the zone's epochs, members
  * or grants change, and at start. An idle zone costs it nothing.
  */
@@ -11,6 +12,7 @@ import type { DeviceId } from "../../protocol/ids.ts";
 import { readPayload } from "../facts/payload.ts";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { renewOpenKeyEpoch } from "../zone/devices.ts";
 import { epochGrantOps } from "./epoch-grants.ts";
 
 /** Changes batched into one look: a page of facts or changesets comes at once. */
@@ -71,6 +73,9 @@ export class EpochGiver {
   private look(): void {
     const { node } = this;
     try {
+      // First, on a device holding the owner key: a newest epoch still sealed to a revoked
+      // device (two revocations at once) is renewed, and what follows gives the new one.
+      if (node.zone.holdsOwnerKey) renewOpenKeyEpoch(node);
       const phraseRoot = node.backupRoot();
       if (!phraseRoot) return;
       const ops = epochGrantOps({

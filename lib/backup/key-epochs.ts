@@ -34,6 +34,7 @@ import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
 import { type StateReader, stateRowsUnder } from "../store/reads.ts";
+import { type Membership, standingOf } from "../sync/membership.ts";
 import type { Backend } from "./backend.ts";
 
 export const KEY_EPOCH_PREFIX = "system/backup/key-epochs/";
@@ -85,6 +86,27 @@ export function stateKeyEpochs(db: StateReader, zone: ZoneId): KnownEpoch[] {
     }
   }
   return known;
+}
+
+/**
+ * The revoked devices the newest key epoch is still sealed to, in id order: none, but where
+ * two devices holding the owner key revoked two devices at once, each sealing its epoch
+ * (of the same number) to the one the other revoked. Whichever of the two a device backs up
+ * under, a revoked device opens it: a device holding the owner key renews it
+ * (renewOpenKeyEpoch, lib/zone/devices.ts).
+ */
+export function newestOpenToRevoked(
+  db: StateReader,
+  zone: ZoneId,
+  membership: Membership,
+): DeviceId[] {
+  const known = stateKeyEpochs(db, zone);
+  const newest = Math.max(0, ...known.map((epoch) => epoch.epoch));
+  const open = new Set<DeviceId>();
+  for (const epoch of known.filter((e) => e.epoch === newest))
+    for (const id of readKeyEpoch(epoch.bytes, zone).devices.keys())
+      if (standingOf(membership, id) === "revoked") open.add(id);
+  return [...open].sort(compareCodeUnits);
 }
 
 /**

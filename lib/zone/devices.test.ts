@@ -1,11 +1,22 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { keyEpochName, readKeyEpoch, signKeyEpoch } from "../../protocol/backup/key-epoch.ts";
 import { type Op, signChangeset } from "../../protocol/changeset.ts";
 import { signFacts } from "../../protocol/device-facts.ts";
 import { signRevocation } from "../../protocol/documents.ts";
 import { type SigningKey, signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { toBase64url } from "../../protocol/encoding.ts";
 import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
 import { signPresence } from "../../protocol/presence.ts";
+import { EpochGiver } from "../backup/epoch-giver.ts";
+import {
+  KEY_EPOCH_PREFIX,
+  type KnownEpoch,
+  newestOpenToRevoked,
+  stateKeyEpochs,
+} from "../backup/key-epochs.ts";
+import { createLog } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
@@ -21,9 +32,11 @@ import {
 } from "../state/test-db.ts";
 import { keepFacts } from "../sync/facts.ts";
 import { keepPresence } from "../sync/presence.ts";
-import { listDevices, revokeDevice } from "./devices.ts";
+import { listDevices, renewOpenKeyEpoch, revokeDevice } from "./devices.ts";
 
 afterAll(removeTestDatabases);
+
+const quietLog = createLog({ level: "silent" });
 
 const NOW_MS = Date.parse("2026-11-29T14:00:00.000Z");
 
@@ -74,6 +87,55 @@ const ownerContext = (node: TestNode) =>
   Object.assign(testNodeContext(node, "a", { now: () => NOW_MS }), {
     ownerKey: () => testOwner,
   });
+
+/**
+ * The laptop revoked on one device holding the owner key, the phone on another, neither
+ * hearing of the other first: each epoch #1 is sealed to the one the other revoked.
+ * Written into the state of "a" (a fresh node from `nodeSeed`), with nas staying.
+ */
+function revokedAtOnce(nodeSeed: number) {
+  const laptop = signingKeyFromSeed(seed(nodeSeed + 100));
+  const phone = signingKeyFromSeed(seed(nodeSeed + 101));
+  const nas = signingKeyFromSeed(seed(nodeSeed + 102));
+  const { node, write } = foundedBy(nodeSeed, { laptop, phone, nas });
+  const id = (key: SigningKey) => deviceIdFromPublicKey(key.publicKey);
+  const revokedWithEpoch = (name: string, key: SigningKey, others: SigningKey[]): Op[] => {
+    const revocation = signRevocation(
+      { name: name as DeviceName, id: id(key), issuedAt: 2, lastSeq: 0 },
+      testOwner,
+    );
+    const bytes = signKeyEpoch({
+      zone: testZone.id,
+      epoch: 1,
+      root: new Uint8Array(randomBytes(32)),
+      revoked: id(key),
+      devices: [node.key, ...others].map(id),
+      owner: testOwner,
+      random: (n) => new Uint8Array(randomBytes(n)),
+    });
+    const epochName = keyEpochName(readKeyEpoch(bytes, testZone.id));
+    return [
+      { key: `devices/${name}/revoked`, value: JSON.stringify(revocation.jws) },
+      { key: `${KEY_EPOCH_PREFIX}${epochName}`, value: JSON.stringify(toBase64url(bytes)) },
+    ];
+  };
+  write(revokedWithEpoch("laptop", laptop, [phone, nas]), 2000);
+  write(revokedWithEpoch("phone", phone, [laptop, nas]), 3000);
+  return {
+    node,
+    context: ownerContext(node),
+    ids: { a: id(node.key), laptop: id(laptop), phone: id(phone), nas: id(nas) },
+  };
+}
+
+/** The devices the newest key epoch in `node`'s state is sealed to (there is one). */
+function newestSealedTo(node: TestNode): DeviceId[] {
+  const known = stateKeyEpochs(node.db, testZone.id);
+  const newest = Math.max(...known.map((e) => e.epoch));
+  const top = known.filter((e) => e.epoch === newest);
+  expect(top.length).toBe(1);
+  return [...readKeyEpoch((top[0] as KnownEpoch).bytes, testZone.id).devices.keys()].sort();
+}
 
 /** No clock measured of any caller. */
 const contacts = { get: () => undefined, clockOffsetMs: () => undefined };
@@ -199,6 +261,34 @@ describe("bucky devices", () => {
     });
     // It never said: it may.
     expect(await revokeDevice(context, "tablet", noPull)).toMatchObject({ heldBackupKey: true });
+  });
+
+  test("two revocations at once, each with its epoch sealed to the device the other revoked: a device holding the owner key renews, once", () => {
+    const { node, context, ids } = revokedAtOnce(84);
+    expect(newestOpenToRevoked(node.db, testZone.id, context.membership())).toEqual(
+      [ids.laptop, ids.phone].sort(),
+    );
+    expect(renewOpenKeyEpoch(context)).toBe(2);
+    expect(newestSealedTo(node)).toEqual([ids.a, ids.nas].sort());
+    expect(newestOpenToRevoked(node.db, testZone.id, context.membership())).toEqual([]);
+    expect(renewOpenKeyEpoch(context)).toBeUndefined();
+  });
+
+  test("the daemon's epoch giver renews it as it starts, holding the owner key; not without", () => {
+    const without = revokedAtOnce(85);
+    const idle = new EpochGiver(without.context, quietLog);
+    Object.assign(without.context.zone, { holdsOwnerKey: false });
+    idle.start();
+    idle.stop();
+    expect(newestOpenToRevoked(without.node.db, testZone.id, without.context.membership())).toEqual(
+      [without.ids.laptop, without.ids.phone].sort(),
+    );
+    const { node, context, ids } = revokedAtOnce(86);
+    Object.assign(context.zone, { holdsOwnerKey: true });
+    const giver = new EpochGiver(context, quietLog);
+    giver.start();
+    giver.stop();
+    expect(newestSealedTo(node)).toEqual([ids.a, ids.nas].sort());
   });
 
   test("revoking a device given a revoked device's name, on a device whose clock is behind that revocation, is signed after it and stays", async () => {

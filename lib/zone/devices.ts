@@ -3,7 +3,7 @@ import { signRevocation } from "../../protocol/documents.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { revocationIssuedAt } from "../../protocol/revocation-order.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
-import { newKeyEpochOp } from "../backup/key-epochs.ts";
+import { newestOpenToRevoked, newKeyEpochOp } from "../backup/key-epochs.ts";
 import { readZoneTargets } from "../backup/zone-targets.ts";
 import { BuckyError } from "../errors.ts";
 import { readPayload } from "../facts/payload.ts";
@@ -280,10 +280,38 @@ export async function revokeDevice(
 }
 
 /**
+ * A new key epoch, sealed to the members that stay, where the newest is still sealed to a
+ * revoked device (newestOpenToRevoked: two revocations at once, on two devices holding the
+ * owner key). For a device holding the owner key; returns the epoch written, if any. Two
+ * such devices renewing at once each shut out every revoked device, so either will do.
+ */
+export function renewOpenKeyEpoch(zone: ZoneWriter): number | undefined {
+  const membership = zone.membership();
+  const open = newestOpenToRevoked(zone.db, zone.zoneId, membership);
+  const [shutOut] = open;
+  if (shutOut === undefined) return undefined;
+  const renewal = newKeyEpochOp({
+    db: zone.db,
+    zone: zone.zoneId,
+    owner: zone.ownerKey(),
+    revoked: shutOut,
+    // Members in good standing only: every revoked device is left out, not just this one.
+    devices: keyHolders(zone, shutOut),
+  });
+  zone.write([renewal.op]);
+  zone.log.info("backup key renewed", {
+    epoch: renewal.epoch,
+    shutOut: open.map((id) => membership.byId.get(id)?.name ?? id).join(","),
+    why: "the newest was sealed to a revoked device",
+  });
+  return renewal.epoch;
+}
+
+/**
  * The devices a new key epoch is sealed to: the members in good standing but `revoked`
  * that may hold the backup key (their facts say so, or they never said).
  */
-function keyHolders(zone: AskingZone, revoked: DeviceId): DeviceId[] {
+function keyHolders(zone: ZoneWriter, revoked: DeviceId): DeviceId[] {
   const holders: DeviceId[] = [];
   for (const member of zone.membership().byId.values())
     if (
@@ -314,7 +342,7 @@ function backupExposure(zone: AskingZone, id: DeviceId): BackupExposure {
 }
 
 /** Whether device `id` may hold the backup key: its facts say so, or it never said. */
-function mayHoldBackupKey(zone: AskingZone, id: DeviceId): boolean {
+function mayHoldBackupKey(zone: ZoneWriter, id: DeviceId): boolean {
   const said = heldFacts(zone.db).find((record) => record.device === id);
   return !said || Boolean(readPayload(said.facts).backup?.key);
 }
