@@ -203,6 +203,10 @@ const deviceFactsPayload = z.object({
     })
     .optional()
     .catch(undefined),
+  gatewayDown: z
+    .object({ message: z.string().max(500), since: z.string().max(40) })
+    .optional()
+    .catch(undefined),
 });
 
 // Values of each shape, and now and then something else in their place.
@@ -384,6 +388,7 @@ const payload = fc.record(
       count: whole,
       names: array(or(fc.oneof(name, text(253))), 10),
     }),
+    gatewayDown: shape({ message: text(500), since: text(40) }),
     unknown: junk,
   },
   { requiredKeys: ["backup", "replicas", "usage", "certificates"] },

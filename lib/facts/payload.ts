@@ -179,6 +179,11 @@ export interface DeviceFactsPayload {
   /** The names a gateway has no certificate for, past those 100: how many, and the first ones. */
   certificatesLeftOut?: { count: number; names: string[] };
   /**
+   * The gateway this device is to run does not serve: why (its error, as it says it), and
+   * since when (RFC 3339). Absent while it serves, or where it runs none.
+   */
+  gatewayDown?: { message: string; since: string };
+  /**
    * The devices that refuse this one's sync requests (a 4xx answer), by name: the code and
    * message of the refusal as this device took them, and since when (RFC 3339).
    */
@@ -485,6 +490,7 @@ const payloadOf = object<DeviceFactsPayload>({
     optional(object({ count: whole(), names: listOf(text(253), 10, isHostName) })),
     undefined,
   ),
+  gatewayDown: orElse(optional(object({ message: text(500), since: text(40) })), undefined),
   syncRefused: orElse(
     optional(
       satisfying(

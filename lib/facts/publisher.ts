@@ -44,6 +44,8 @@ export interface FactsSources {
   readonly certificates?: () => Record<string, CertificateFacts>;
   /** The names a gateway has no certificate for, past the most it keeps. */
   readonly certificatesLeftOut?: () => DeviceFactsPayload["certificatesLeftOut"];
+  /** Why the gateway this device is to run does not serve (lib/gateway/host.ts). */
+  readonly gatewayDown?: () => DeviceFactsPayload["gatewayDown"];
   /** The devices refusing this one's sync requests (lib/node/sync-loop.ts). */
   readonly syncRefused?: () => Record<string, SyncRefusedFacts>;
   /** How often the facts are gathered. */
@@ -97,6 +99,7 @@ export class FactsPublisher {
     if (!this.usage || now - this.usage.atMs >= USAGE_EVERY_MS) this.measure(now);
     const certificates = this.sources.certificates?.() ?? {};
     const certificatesLeftOut = this.sources.certificatesLeftOut?.();
+    const gatewayDown = this.sources.gatewayDown?.();
     const syncRefused = this.sources.syncRefused?.() ?? {};
     const clockAhead = clockAheadFacts(this.node, now);
     const writesRefused = writesRefusedFacts(this.node);
@@ -111,6 +114,10 @@ export class FactsPublisher {
       ...(this.usage ? { usage: this.usage.facts } : {}),
       ...(Object.keys(certificates).length > 0 ? { certificates } : {}),
       ...(certificatesLeftOut ? { certificatesLeftOut } : {}),
+      // Its own error text, cut to what facts carry.
+      ...(gatewayDown
+        ? { gatewayDown: { message: gatewayDown.message.slice(0, 500), since: gatewayDown.since } }
+        : {}),
       ...(Object.keys(syncRefused).length > 0 ? { syncRefused } : {}),
       ...(Object.keys(clockAhead).length > 0 ? { clockAhead } : {}),
       ...(Object.keys(writesRefused).length > 0 ? { writesRefused } : {}),

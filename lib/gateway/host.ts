@@ -44,6 +44,8 @@ export class GatewayHost implements GatewayRunner {
   private unsubscribe: (() => void) | undefined;
   /** What went wrong starting it, for status; null when it runs or is off. */
   problem: string | null = null;
+  /** Since when it has not served (ms), while `problem` says why. */
+  private downSinceMs = 0;
   /** The problem the log said last: the same one, again at each try, is said once. */
   private problemSaid: string | null = null;
   private startAgain: ReturnType<typeof setTimeout> | undefined;
@@ -195,9 +197,20 @@ export class GatewayHost implements GatewayRunner {
     }
   }
 
+  /**
+   * Why the gateway this device is to run does not serve, and since when: said in its facts,
+   * so every device's `bucky status` says it, this one off too. Undefined when it serves,
+   * or this device runs none.
+   */
+  down(): { readonly message: string; readonly since: string } | undefined {
+    if (this.problem === null) return undefined;
+    return { message: this.problem, since: new Date(this.downSinceMs).toISOString() };
+  }
+
   private failed(error: unknown): void {
     // A gateway that cannot listen is reported, not fatal: the node does everything else,
     // and tries again in a moment.
+    if (this.problem === null) this.downSinceMs = this.node.now();
     this.problem = (error as Error).message;
     if (this.problem !== this.problemSaid)
       this.options.log.error("gateway not started", { error: this.problem });

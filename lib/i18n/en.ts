@@ -239,6 +239,9 @@ export const en = {
       `The certificate for ${p.name} on ${p.device} expires ${p.days === 0 ? "today" : `in ${s(p.days, "day", "days")}`}${p.error ? `, and renewing it failed: ${p.device} says “${p.error}”` : "."}`,
     certificatesLeftOut: (p: { device: string; count: number; names: string }) =>
       `${p.device}'s gateway keeps certificates for 100 names at most: ${s(p.count, "more has", "more have")} none of their own (${p.names}), and browsers warn on them.`,
+    // Why is the device's own words (its facts): said to be.
+    gatewayDown: (p: { device: string; message: string }) =>
+      `The gateway on ${p.device} does not serve, so nothing reaches the zone's apps through it: ${p.device} says “${p.message}”. It tries again by itself every few seconds.`,
     // The refusal is the device's own words (its facts): said to be.
     syncRefused: (p: { device: string; peer: string; code: string; message: string }) =>
       `${p.peer} refuses ${p.device}'s sync requests (${p.code}), so the two do not sync directly: ${p.device} says “${p.message}”. ${p.code === "E_PERMISSION" ? `If ${p.device} joined lately, this ends once ${p.peer} syncs with a device that knows it; otherwise check that both are still members.` : p.code === "E_CLOCK" ? "Their clocks are over 5 minutes apart: turn on network time on whichever of the two is wrong." : "Update both to the same bucky."}`,

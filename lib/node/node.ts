@@ -459,6 +459,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       replicas: () => replication.facts(),
       certificates: () => certificates.facts(),
       certificatesLeftOut: () => certificates.leftOut(),
+      gatewayDown: () => gateway.down(),
       syncRefused: () => sync.refusals(),
       ...(options.trafficFactsEveryMs ? { trafficEveryMs: options.trafficFactsEveryMs } : {}),
     });

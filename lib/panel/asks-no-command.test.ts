@@ -137,6 +137,14 @@ const NOTES: NotesByKind = {
     { kind: "certificate-expiring", device, name: "photos.example", days: 0 },
     { kind: "certificate-expiring", device, name: "photos.example", days: 5, error: "no" },
   ],
+  "gateway-down": (device) => [
+    {
+      kind: "gateway-down",
+      device,
+      message: "127.0.0.1:8080 is in use",
+      since: "2026-11-29T00:00:00.000Z",
+    },
+  ],
   "certificates-left-out": (device) => [
     { kind: "certificates-left-out", device, count: 2, names: ["a.example", "b.example"] },
   ],

@@ -242,6 +242,8 @@ export const Note: FC<{ note: ReliabilityNote; here: string }> = ({ note, here }
       return <>{n.certificateExpiring(note)}</>;
     case "certificates-left-out":
       return <>{n.certificatesLeftOut({ ...note, names: note.names.join(", ") })}</>;
+    case "gateway-down":
+      return <>{n.gatewayDown(note)}</>;
     case "sync-refused":
       return (
         <>

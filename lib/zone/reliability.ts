@@ -175,6 +175,16 @@ export type ReliabilityNote =
     }
   | CertificateNote
   | {
+      /**
+       * The gateway `device` is to run does not serve, since `since` (RFC 3339): why is its
+       * own words. It tries again by itself every few seconds.
+       */
+      readonly kind: "gateway-down";
+      readonly device: string;
+      readonly message: string;
+      readonly since: string;
+    }
+  | {
       /** A gateway with more names than it keeps certificates for: these have none. */
       readonly kind: "certificates-left-out";
       readonly device: string;
@@ -322,6 +332,8 @@ export function assessReliability(input: ReliabilityInput): Reliability {
   for (const device of devices) {
     const left = device.facts.certificatesLeftOut;
     if (left) notes.push({ kind: "certificates-left-out", device: device.name, ...left });
+    const down = device.facts.gatewayDown;
+    if (down) notes.push({ kind: "gateway-down", device: device.name, ...down });
   }
   const ahead = clockAheadNotes(devices);
   const aheadBy = (name: string) => ahead.find((note) => note.device === name)?.by;
@@ -452,6 +464,8 @@ export function describeNote(note: ReliabilityNote): string {
       return `the certificate for ${note.name} on ${note.device} has expired${note.error ? `: ${saidBy(note.device, note.error)}` : ""}`;
     case "certificate-expiring":
       return `the certificate for ${note.name} on ${note.device} expires in under 14 days (${note.days === 0 ? "today" : `in ${note.days} day${note.days === 1 ? "" : "s"}`})${note.error ? `: renewing failed, ${saidBy(note.device, note.error)}` : ""}`;
+    case "gateway-down":
+      return `the gateway on ${note.device} does not serve since ${givenTime(note.since)}, so nothing reaches the zone's apps through it: ${saidBy(note.device, note.message)}; ${note.device} tries again every few seconds (free what it needs, or move it with \`bucky gateway enable --listen\` there)`;
     case "certificates-left-out":
       return `${note.device}'s gateway keeps certificates for 100 names at most: ${note.count} more have none of their own (${note.names.join(", ")}${note.count > note.names.length ? ", …" : ""}) and browsers warn on them; remove apps it need not serve, or give it a certificate of your own for them all (\`bucky gateway enable --tls-cert F --tls-key F\`)`;
     // The refusal is the device's own words (its facts), quoted.
