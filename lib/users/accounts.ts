@@ -111,7 +111,11 @@ export function removePerson(
   if (person.name === OWNER_USER)
     throw new BuckyError("E_PERMISSION", "the owner cannot be removed from their own zone");
   checkAccountChange(actor, { kind: "remove", user: person.name, role: person.role });
-  const rev = nextRev(node, person.name);
+  // One past the next: a reset written at the next rev on another device holding the owner
+  // key, before either heard of the other, would share the removal's key, and the later
+  // clock would keep one. Removal must win that race: kept as a reset, it let the person
+  // back in. Any change made after hearing of the removal comes after it.
+  const rev = nextRev(node, person.name) + 1;
   write(node, person.name, rev, null, person.creds);
   node.log.info("person removed", { user: person.name });
   return { user: person.name, removed: true };
