@@ -367,7 +367,9 @@ describe("writing, over HTTP, and taking access away", () => {
     expect((await call(client, "read_state", { key: "money/pin" })).isError).toBe(true);
 
     const dry = await call(client, "run_backup", { dryRun: true });
-    expect(text(dry)).toContain("Would back up to usb (last backup never)");
+    expect(text(dry)).toContain(
+      "Would back up this device's data to usb (its last backup there never)",
+    );
     expect(existsSync(join(alpha.home, "..", "usb", "snapshots"))).toBe(false);
     const run = await call(client, "run_backup", {});
     expect(run.isError).toBeFalsy();

@@ -336,7 +336,8 @@ export function createAgentServer(context: AgentContext): McpServer {
   server.registerTool(
     "run_backup",
     {
-      description: "Back the zone up now, to one target or to each.",
+      description:
+        "Back up this device's data now (its apps' data, its files and the zone state), to one target or to each. Every device backs itself up on its own schedule; zone_status says each device's last backup.",
       inputSchema: {
         target: z.string().max(32).optional().describe("The target's name (default: each)"),
         dryRun,
@@ -352,7 +353,8 @@ export function createAgentServer(context: AgentContext): McpServer {
           );
           const chosen = targets.filter((t) => !args.target || t.name === args.target);
           if (chosen.length === 0) throw new BuckyError("E_NOT_FOUND", "no such backup target");
-          return `Would back up to ${chosen.map((t) => `${t.name} (last backup ${t.lastBackup?.at ?? "never"})`).join(", ")}.`;
+          // This device's own runs: other devices' backups are theirs (zone_status says them).
+          return `Would back up this device's data to ${chosen.map((t) => `${t.name} (its last backup there ${t.lastBackup?.at ?? "never"})`).join(", ")}.`;
         }
         return fromApi(
           context.api.post("/v1/backups/run", args.target ? { target: args.target } : {}),
