@@ -20,6 +20,7 @@ import { packDirectory, readPackage } from "./package-dir.ts";
 import { deletePurgedState, grantPurge, purgeGranted } from "./purge.ts";
 import { devicesWithoutSandbox } from "./sandbox-facts.ts";
 import { type AppSpec, appKeys, type DesiredState, readSpec, unreadableSpec } from "./spec.ts";
+import { desiredActOp } from "./spec-acts.ts";
 import { grantUnsandboxed, unsandboxedGranted } from "./unsandboxed.ts";
 import { startedSomewhere } from "./upgrade-rollback.ts";
 
@@ -233,6 +234,7 @@ export function writeSpec(
     ...(current?.shared && current.sharedAt ? { sharedAt: current.sharedAt } : {}),
     installedAt: now,
     updatedAt: now,
+    actsBeside: true,
   };
   zone.write([{ key: appKeys.spec(manifest.id), value: JSON.stringify(spec) }, ...alongside]);
   const upgradedFrom =
@@ -309,6 +311,7 @@ export function moveApp(zone: ZoneWriter, app: string, device: string): AppSpec 
       ? { moveTo: device, movedAt: now }
       : { placement: device, moveTo: null }),
     updatedAt: now,
+    actsBeside: true,
   };
   zone.write([{ key: appKeys.spec(app), value: JSON.stringify(spec) }]);
   zone.log.info("app moving", { app, to: device });
@@ -339,6 +342,7 @@ export function restoreCopy(
     ...current,
     restoreCopy: { device: found.device, name: found.name, at: new Date(zone.now()).toISOString() },
     updatedAt: new Date(zone.now()).toISOString(),
+    actsBeside: true,
   };
   zone.write([{ key: appKeys.spec(app), value: JSON.stringify(spec) }]);
   zone.log.info("app copy restoring", { app, copy, device: found.device });
@@ -370,9 +374,12 @@ export function setDesired(
     ...(desired === "removed" ? { purge } : {}),
     ...(purgeGrant ? { purgeGrant } : {}),
     updatedAt,
+    actsBeside: true,
   };
   zone.write([
     { key: appKeys.spec(app), value: JSON.stringify(spec) },
+    // Beside it, where a move or a share written at once elsewhere does not undo it.
+    desiredActOp(spec),
     // Its named data goes with its data, by the same grant, zone-wide.
     ...(purgeGrant ? releasedAppObjectsOps(zone.db, app) : []),
   ]);

@@ -129,7 +129,10 @@ export function deletePurgedState(zone: ZoneWriter, app: string): number {
   return ops.length;
 }
 
-/** The device whose write the spec of `app` is (the author of its row), if any. */
+/**
+ * The device whose write the spec of `app` is (the author of its row), if any: a purge is
+ * the spec's own, never a start, stop or removal kept beside it (spec-acts.ts).
+ */
 function specAuthor(db: StateReader, app: string): string | undefined {
   const row = sqliteOf(db)
     .query<{ author: string }, [string]>("SELECT author FROM state WHERE key = ?")

@@ -34,7 +34,9 @@ function reportOf(app: string): AppReport {
 /** A state table holding `values` (JSON texts) at their keys. */
 function stateWith(values: Record<string, string>): Database {
   const db = new Database(":memory:");
-  db.run("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT)");
+  db.run(
+    "CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT, hlc_ms INTEGER NOT NULL DEFAULT 0, hlc_counter INTEGER NOT NULL DEFAULT 0, author TEXT NOT NULL DEFAULT '')",
+  );
   for (const [key, value] of Object.entries(values))
     db.query("INSERT INTO state (key, value) VALUES (?, ?)").run(key, value);
   return db;

@@ -3,16 +3,20 @@
  * runs it reports how it goes; every device reads both.
  *
  *   users/<user>/apps/<app>/spec          what should run: version, package, placement, desired state
+ *   users/<user>/apps/<app>/desired       a person's start, stop or removal of it (spec-acts.ts)
+ *   users/<user>/apps/<app>/share         whom the owner shared it with (spec-acts.ts)
  *   users/<user>/apps/<app>/arrived       a move's end, by the device it went to
  *   users/<user>/apps/<app>/rolled-back   an upgrade given up, by the device it crashed on
  *   nodes/<device>/apps/<app>             how it is running there: state, url, errors
  *
- * The spec is a person's commands, each written whole. What a device finds out by itself
- * (a move arrived, an upgrade that will not start) goes beside it, under a key of its own,
- * and names the move or the install it is of: a reader lays it over the spec while the
- * spec is still of that move or install (amended). Written into the spec, such a change
- * was a whole spec from that device's view, and a person's command given meanwhile on a
- * device it had not heard yet (a stop, a removal, a newer install) was undone by it.
+ * The spec is what the install wrote and a person's commands since, each written whole; a
+ * start, stop, removal or share also goes beside it, under a key of its own (spec-acts.ts),
+ * so that two given at once on two devices both stand. What a device finds out by itself
+ * (a move arrived, an upgrade that will not start) goes beside it too, and names the move
+ * or the install it is of: a reader lays it over the spec while the spec is still of that
+ * move or install (amended). Written into the spec, such a change was a whole spec from
+ * that device's view, and a person's command given meanwhile on a device it had not heard
+ * yet (a stop, a removal, a newer install) was undone by it.
  *
  * Which devices are alive (so hold their `any` apps) is not state: it is presence
  * (lib/sync/presence.ts), which does not grow the log.
@@ -28,6 +32,10 @@ import { isConflictCopyName } from "../../protocol/replica.ts";
 import { requireRecord, requireString, requireUint } from "../../protocol/shape.ts";
 import type { StateDb } from "../store/db.ts";
 import { type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
+import { APP_USER, appKeys } from "./app-keys.ts";
+import { withActs } from "./spec-acts.ts";
+
+export { APP_USER, appKeys };
 
 /**
  * The newest spec format this build reads. Specs carry no format yet (read as 1): a later
@@ -43,9 +51,6 @@ export interface SpecProblem {
   readonly problem: string;
   readonly newer: boolean;
 }
-
-/** Apps belong to a user of the zone; until zones have several users, the owner. */
-export const APP_USER = "owner";
 
 export type DesiredState = "running" | "stopped" | "removed";
 
@@ -117,6 +122,11 @@ export interface AppSpec {
   /** When this version was installed (RFC 3339): which install a rollback is of. */
   readonly installedAt?: string;
   readonly updatedAt: string;
+  /**
+   * Written by a bucky that keeps people's acts beside the spec (spec-acts.ts): its desired
+   * state and share are a copy of theirs, for a bucky from before them.
+   */
+  readonly actsBeside?: boolean;
 }
 
 /** A move's end, written by the device the app moved to once it holds the app's data. */
@@ -167,16 +177,6 @@ export interface AppReport {
   };
 }
 
-export const appKeys = {
-  spec: (app: string) => `users/${APP_USER}/apps/${app}/spec`,
-  specPrefix: `users/${APP_USER}/apps/`,
-  /** The owner's limits for an app (lib/gateway/app-limits.ts). */
-  limits: (app: string) => `users/${APP_USER}/apps/${app}/limits`,
-  arrived: (app: string) => `users/${APP_USER}/apps/${app}/arrived`,
-  rolledBack: (app: string) => `users/${APP_USER}/apps/${app}/rolled-back`,
-  report: (device: string, app: string) => `nodes/${device}/apps/${app}`,
-} as const;
-
 /**
  * The apps' specs, leaving out each one not of a spec's shape (told to `unreadable`, with
  * why, when given: any member writes specs, so `bucky status` names them): one bad spec
@@ -219,7 +219,8 @@ export function readSpec(db: StateReader, app: string): AppSpec | undefined {
  * else the spec says (stopped, removed, shared) stands as the person wrote it.
  */
 function amended(db: StateReader, spec: AppSpec): AppSpec {
-  let out = spec;
+  // A person's acts first (spec-acts.ts): they stand as the spec does.
+  let out = withActs(db, spec);
   if (out.moveTo) {
     const arrived = parseArrived(stateValue(db, appKeys.arrived(spec.app)));
     if (arrived?.device === out.moveTo && arrived.movedAt === (out.movedAt ?? null)) {
@@ -465,6 +466,7 @@ function checkSpec(value: unknown, app: string): void {
   }
   if (spec.installedAt !== undefined) requireString(spec.installedAt, "its installedAt", MAX_TEXT);
   requireString(spec.updatedAt, "its updatedAt", MAX_TEXT);
+  optionalBoolean(spec.actsBeside, "its actsBeside");
 }
 
 /** The fields of an installed manifest (as checkManifest made it) that readers use. */

@@ -8,6 +8,7 @@
  */
 import { checkUserName, isRole } from "../../protocol/accounts.ts";
 import { type AppSpec, appKeys, readSpec } from "../apps/spec.ts";
+import { shareActOp } from "../apps/spec-acts.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 
@@ -45,8 +46,9 @@ export function shareApp(node: NodeContext, app: string, names: readonly string[
       "For example: --with ann,child",
     );
   const at = new Date(node.now()).toISOString();
-  const spec: AppSpec = { ...current, shared, sharedAt: at, updatedAt: at };
-  node.write([{ key: appKeys.spec(app), value: JSON.stringify(spec) }]);
+  const spec: AppSpec = { ...current, shared, sharedAt: at, updatedAt: at, actsBeside: true };
+  // Beside it too, where a stop, removal or move written at once elsewhere does not undo it.
+  node.write([{ key: appKeys.spec(app), value: JSON.stringify(spec) }, shareActOp(spec)]);
   node.log.info("app shared", { app, with: shared?.join(",") ?? "everyone" });
   return spec;
 }

@@ -1,0 +1,23 @@
+/**
+ * Where an app's records are in the zone state (lib/apps/spec.ts says what each holds), in
+ * a module of its own: the spec and what is kept beside it (spec-acts.ts) both name them.
+ */
+
+/** Apps belong to a user of the zone; until zones have several users, the owner. */
+export const APP_USER = "owner";
+
+export const appKeys = {
+  spec: (app: string) => `users/${APP_USER}/apps/${app}/spec`,
+  specPrefix: `users/${APP_USER}/apps/`,
+  /** The owner's limits for an app (lib/gateway/app-limits.ts). */
+  limits: (app: string) => `users/${APP_USER}/apps/${app}/limits`,
+  arrived: (app: string) => `users/${APP_USER}/apps/${app}/arrived`,
+  rolledBack: (app: string) => `users/${APP_USER}/apps/${app}/rolled-back`,
+  /** A person's start or stop of the app's install (spec-acts.ts). */
+  desired: (app: string) => `users/${APP_USER}/apps/${app}/desired`,
+  /** A person's removal of the app's install (spec-acts.ts). */
+  removed: (app: string) => `users/${APP_USER}/apps/${app}/removed`,
+  /** Whom the owner shared the app's install with (spec-acts.ts). */
+  share: (app: string) => `users/${APP_USER}/apps/${app}/share`,
+  report: (device: string, app: string) => `nodes/${device}/apps/${app}`,
+} as const;

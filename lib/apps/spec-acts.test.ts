@@ -1,0 +1,182 @@
+/**
+ * A person's acts on an app, given at once on two devices, both stand: each is kept beside
+ * the spec under a key of its own (spec-acts.ts), where the spec, one document, kept only
+ * the later of the two whole writes. Device a acts through the real commands; device b's
+ * write is the one its command made from what it had seen (the spec before a's act),
+ * arriving with a later clock unless a test says otherwise.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import type { Op } from "../../protocol/changeset.ts";
+import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
+import { testNodeContext } from "../node/test-node-context.ts";
+import { appendLocalChangeset } from "../state/feed.ts";
+import {
+  foundingOps,
+  openTestNode,
+  removeTestDatabases,
+  seed,
+  testOwner,
+  testZone,
+} from "../state/test-db.ts";
+import { setDesired } from "./admin.ts";
+import { PurgeGrants } from "./owner-grants.ts";
+import { purgeGranted } from "./purge.ts";
+import { type AppSpec, appKeys, readSpec } from "./spec.ts";
+import { desiredActOp, shareActOp } from "./spec-acts.ts";
+import { testSpec } from "./test-spec.ts";
+
+afterAll(removeTestDatabases);
+
+const INSTALLED_AT = "2026-11-29T09:00:00.000Z";
+
+let seeds = 60;
+function zoneOfTwo() {
+  const node = openTestNode(++seeds);
+  const b = signingKeyFromSeed(seed(++seeds + 100));
+  const a = Object.assign(testNodeContext(node, "a"), { ownerKey: () => testOwner });
+  const writeAs = (name: "a" | "b", ops: readonly Op[], ms: number) =>
+    appendLocalChangeset(
+      node.db,
+      { zone: testZone.id, name, key: name === "a" ? node.key : b, seal: node.seal },
+      ops,
+      ms,
+    );
+  const installed = testSpec("notes", {
+    installedAt: INSTALLED_AT,
+    actsBeside: true,
+    manifest: { ...testSpec("notes").manifest, exposure: "zone" },
+  });
+  writeAs("a", [...foundingOps({ a: node.key, b }), specOp(installed)], 1000);
+  return { node, a, writeAs, installed };
+}
+
+const specOp = (spec: AppSpec): Op => ({
+  key: appKeys.spec(spec.app),
+  value: JSON.stringify(spec),
+});
+const later = () => Date.now() + 30_000;
+
+/** b's share of `seen` with the child role, as its command writes it. */
+function sharedByB(seen: AppSpec): Op[] {
+  const at = new Date().toISOString();
+  const spec: AppSpec = {
+    ...seen,
+    shared: ["child"],
+    sharedAt: at,
+    updatedAt: at,
+    actsBeside: true,
+  };
+  return [specOp(spec), shareActOp(spec)];
+}
+
+describe("two acts at once on two devices", () => {
+  test("a removal on a and a share on b, b's clock later: removed, and shared as b said", () => {
+    const { node, a, writeAs, installed } = zoneOfTwo();
+    setDesired(a, "notes", "removed");
+    writeAs("b", sharedByB(installed), later());
+    expect(readSpec(node.db, "notes")).toMatchObject({ desired: "removed", shared: ["child"] });
+  });
+
+  test("a stop on a and a share on b, a's clock later: stopped, and shared as b said", () => {
+    const { node, a, writeAs, installed } = zoneOfTwo();
+    setDesired(a, "notes", "stopped");
+    // Arriving after, dated before: the spec keeps a's whole write.
+    writeAs("b", sharedByB(installed), 2000);
+    expect(readSpec(node.db, "notes")).toMatchObject({ desired: "stopped", shared: ["child"] });
+  });
+
+  test("the owner's purge on a and a share on b, b's clock later: removed, the data kept for a purge again", () => {
+    const { node, a, writeAs, installed } = zoneOfTwo();
+    setDesired(a, "notes", "removed", true);
+    writeAs("b", sharedByB(installed), later());
+    const spec = readSpec(node.db, "notes") as AppSpec;
+    expect(spec.desired).toBe("removed");
+    // A purge is the spec's own (its row's author): never laid over it.
+    expect(purgeGranted(node.db, new PurgeGrants(testZone.id), spec)).toBe(false);
+    setDesired(a, "notes", "removed", true);
+    expect(
+      purgeGranted(node.db, new PurgeGrants(testZone.id), readSpec(node.db, "notes") as AppSpec),
+    ).toBe(true);
+  });
+
+  test("a removal on a and a start or stop on b, b's clock later: removed", () => {
+    const { node, a, writeAs, installed } = zoneOfTwo();
+    setDesired(a, "notes", "removed");
+    const at = new Date().toISOString();
+    const stopped: AppSpec = { ...installed, desired: "stopped", updatedAt: at, actsBeside: true };
+    writeAs("b", [specOp(stopped), desiredActOp(stopped)], later());
+    expect(readSpec(node.db, "notes")?.desired).toBe("removed");
+  });
+
+  test("an old install's spec written again by a thief, saying it runs: the owner's old removal of it removes, and purges nothing", () => {
+    const { node, a, writeAs, installed } = zoneOfTwo();
+    setDesired(a, "notes", "removed", true);
+    writeAs("b", [specOp({ ...installed, updatedAt: new Date().toISOString() })], later());
+    const spec = readSpec(node.db, "notes") as AppSpec;
+    expect(spec.desired).toBe("removed");
+    expect(purgeGranted(node.db, new PurgeGrants(testZone.id), spec)).toBe(false);
+  });
+});
+
+describe("which acts apply", () => {
+  test("a spec written after the act by a bucky that keeps none (no actsBeside) says it all", () => {
+    const { node, a, writeAs, installed } = zoneOfTwo();
+    setDesired(a, "notes", "stopped");
+    const { actsBeside: _, ...older } = installed;
+    writeAs(
+      "b",
+      [specOp({ ...older, desired: "running", updatedAt: new Date().toISOString() })],
+      later(),
+    );
+    expect(readSpec(node.db, "notes")?.desired).toBe("running");
+  });
+
+  test("an act of the install before an upgrade does not apply to the upgrade", () => {
+    const { node, a, writeAs, installed } = zoneOfTwo();
+    setDesired(a, "notes", "stopped");
+    const upgrade = { ...installed, version: "2.0.0", installedAt: new Date().toISOString() };
+    writeAs("b", [specOp(upgrade)], later());
+    expect(readSpec(node.db, "notes")).toMatchObject({ version: "2.0.0", desired: "running" });
+  });
+
+  test("an act a member wrote not of an act's shape changes nothing", () => {
+    const { node, writeAs } = zoneOfTwo();
+    writeAs(
+      "b",
+      [
+        {
+          key: appKeys.desired("notes"),
+          value: JSON.stringify({ desired: "gone", installedAt: INSTALLED_AT }),
+        },
+        {
+          key: appKeys.share("notes"),
+          value: JSON.stringify({ shared: 5, installedAt: INSTALLED_AT }),
+        },
+      ],
+      later(),
+    );
+    expect(readSpec(node.db, "notes")).toMatchObject({ desired: "running" });
+    expect(readSpec(node.db, "notes")?.shared).toBeUndefined();
+  });
+
+  test("the acts written are what the spec says, a purge not among them", () => {
+    const spec = testSpec("notes", {
+      desired: "removed",
+      purge: true,
+      purgeGrant: "g",
+      shared: ["ann"],
+      sharedAt: "2026-11-29T11:00:00.000Z",
+      installedAt: INSTALLED_AT,
+    });
+    expect(JSON.parse(desiredActOp(spec).value as string)).toEqual({
+      desired: "removed",
+      at: spec.updatedAt,
+      installedAt: INSTALLED_AT,
+    });
+    expect(JSON.parse(shareActOp(spec).value as string)).toEqual({
+      shared: ["ann"],
+      sharedAt: "2026-11-29T11:00:00.000Z",
+      installedAt: INSTALLED_AT,
+    });
+  });
+});

@@ -1,0 +1,166 @@
+/**
+ * What people do to an installed app, kept beside its spec, each under a key of its own:
+ *
+ *   users/<user>/apps/<app>/desired   a start or stop           {desired, at, installedAt}
+ *   users/<user>/apps/<app>/removed   a removal                 {desired: "removed", at, installedAt}
+ *   users/<user>/apps/<app>/share     whom it is shared with    {shared, sharedAt, installedAt}
+ *
+ * The spec is one document, and every command wrote it whole: two given at once on two
+ * devices (a removal on one, a share or a move on the other, neither heard of the other)
+ * kept only the one of the later clock, and the other was undone without a word: a removed
+ * app running again, an app shared with one person open to the whole zone again. Each act
+ * under its own key stands beside the other.
+ *
+ * An act is of one install (its `installedAt`): an upgrade writes the spec anew, carrying
+ * over what it saw, and the acts of the install before no longer apply. The spec still
+ * carries a copy of what each act says (what a bucky from before these keys reads), and is
+ * marked `actsBeside` by a bucky that writes them. A spec without the mark (an older
+ * bucky's, or written by hand) is taken as it says over the acts written before it.
+ *
+ * A removal is the end of an install: said by the spec or by its act (under a key no start
+ * or stop writes), it stands over a start or stop given at once. A purge is only ever the spec's own (its grant bound to the
+ * spec's row, lib/apps/purge.ts): an act names an install by what any member can copy (its
+ * installedAt), so a thief writing an old install's spec again would otherwise make the
+ * owner's old purge of it apply to the data of the install since. A purge raced by another
+ * command removes the app and keeps its data, which a purge then deletes.
+ */
+import type { Op } from "../../protocol/changeset.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { compareHlc } from "../../protocol/hlc.ts";
+import { requireRecord, requireString } from "../../protocol/shape.ts";
+import { type StateReader, sqliteOf } from "../store/reads.ts";
+import { appKeys } from "./app-keys.ts";
+import type { AppSpec, DesiredState } from "./spec.ts";
+
+export interface DesiredAct {
+  readonly desired: DesiredState;
+  /** When it was done (RFC 3339). */
+  readonly at: string;
+  /** The install it is of (its spec's installedAt; null for a spec that says none). */
+  readonly installedAt: string | null;
+}
+
+export interface ShareAct {
+  readonly shared: readonly string[] | null;
+  readonly sharedAt: string;
+  readonly installedAt: string | null;
+}
+
+/** The op of a start, stop or removal of `spec`'s install, beside the spec it writes. */
+export function desiredActOp(spec: AppSpec): Op {
+  const act: DesiredAct = {
+    desired: spec.desired,
+    at: spec.updatedAt,
+    installedAt: spec.installedAt ?? null,
+  };
+  const key = spec.desired === "removed" ? appKeys.removed : appKeys.desired;
+  return { key: key(spec.app), value: JSON.stringify(act) };
+}
+
+/** The op of a share of `spec`'s install, beside the spec it writes. */
+export function shareActOp(spec: AppSpec): Op {
+  const act: ShareAct = {
+    shared: spec.shared ?? null,
+    sharedAt: spec.sharedAt ?? spec.updatedAt,
+    installedAt: spec.installedAt ?? null,
+  };
+  return { key: appKeys.share(spec.app), value: JSON.stringify(act) };
+}
+
+/** `spec` with the acts of its install laid over it (see above). */
+export function withActs(db: StateReader, spec: AppSpec): AppSpec {
+  const specRow = row(db, appKeys.spec(spec.app));
+  let out = spec;
+  // A removal, the spec's or its act's, stands; whether it purges is the spec's alone.
+  const removed = applying(db, spec, specRow, appKeys.removed(spec.app), parseDesiredAct);
+  if (removed?.act.desired === "removed") out = { ...out, desired: "removed" };
+  else if (spec.desired !== "removed") {
+    const desired = applying(db, spec, specRow, appKeys.desired(spec.app), parseDesiredAct);
+    if (desired && desired.act.desired !== "removed")
+      out = { ...out, desired: desired.act.desired };
+  }
+  const share = applying(db, spec, specRow, appKeys.share(spec.app), parseShareAct);
+  if (share) out = { ...out, shared: share.act.shared, sharedAt: share.act.sharedAt };
+  return out;
+}
+
+interface Row {
+  readonly value: string | null;
+  readonly hlc_ms: number;
+  readonly hlc_counter: number;
+  readonly author: string;
+}
+
+function row(db: StateReader, key: string): Row | undefined {
+  return (
+    sqliteOf(db)
+      .query<Row, [string]>("SELECT value, hlc_ms, hlc_counter, author FROM state WHERE key = ?")
+      .get(key) ?? undefined
+  );
+}
+
+/** The act at `key` with its row's author, when it is of `spec`'s install and applies. */
+function applying<T extends { readonly installedAt: string | null }>(
+  db: StateReader,
+  spec: AppSpec,
+  specRow: Row | undefined,
+  key: string,
+  parse: (value: unknown) => T,
+): { act: T } | undefined {
+  const actRow = row(db, key);
+  if (!actRow?.value) return undefined;
+  let act: T;
+  try {
+    act = parse(JSON.parse(actRow.value));
+  } catch (error) {
+    // Any member writes these keys: one not of an act's shape is none.
+    if (error instanceof ProtocolError || error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+  if (act.installedAt !== (spec.installedAt ?? null)) return undefined;
+  // A spec this bucky wrote carries a copy of the acts; one it did not is taken as it says
+  // over the acts written before it.
+  if (spec.actsBeside !== true && specRow && !after(actRow, specRow)) return undefined;
+  return { act };
+}
+
+/** Whether row `a` was written after row `b`, as last-writer-wins orders them. */
+function after(a: Row, b: Row): boolean {
+  const order = compareHlc(
+    { ms: a.hlc_ms, counter: a.hlc_counter },
+    { ms: b.hlc_ms, counter: b.hlc_counter },
+  );
+  return order > 0 || (order === 0 && a.author > b.author);
+}
+
+const MAX_TEXT = 2048;
+const DESIRED_STATES = new Set<string>(["running", "stopped", "removed"]);
+
+function installedAtOf(value: unknown): string | null {
+  return value === null ? null : requireString(value, "its installedAt", MAX_TEXT);
+}
+
+function parseDesiredAct(value: unknown): DesiredAct {
+  const act = requireRecord(value, "a start, stop or removal");
+  if (!DESIRED_STATES.has(act.desired as string))
+    throw new ProtocolError("its desired must be running, stopped or removed");
+  return {
+    desired: act.desired as DesiredState,
+    at: requireString(act.at, "its at", MAX_TEXT),
+    installedAt: installedAtOf(act.installedAt),
+  };
+}
+
+function parseShareAct(value: unknown): ShareAct {
+  const act = requireRecord(value, "a share");
+  let shared: string[] | null = null;
+  if (act.shared !== null) {
+    if (!Array.isArray(act.shared)) throw new ProtocolError("its shared must be a list");
+    shared = act.shared.map((name) => requireString(name, "each of its shared", MAX_TEXT));
+  }
+  return {
+    shared,
+    sharedAt: requireString(act.sharedAt, "its sharedAt", MAX_TEXT),
+    installedAt: installedAtOf(act.installedAt),
+  };
+}
