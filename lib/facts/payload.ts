@@ -30,6 +30,8 @@ export const MAX_SYNC_REFUSED = 100;
 export const MAX_CLOCK_AHEAD = 100;
 /** The most members a device says it refuses the changesets of by a write rule. */
 export const MAX_WRITES_REFUSED = 100;
+/** The most broken chains a device says (one per member: a zone has far fewer). */
+export const MAX_BROKEN_CHAINS_SAID = 100;
 /** A refusal's reason is said to this many characters (a key in it can be long). */
 export const MAX_REFUSAL_CHARS = 300;
 /** An error code as bucky says them (a newer peer's too): E_ and capitals. */
@@ -199,6 +201,12 @@ export interface DeviceFactsPayload {
    * since when (RFC 3339). Absent from a bucky older than this one.
    */
   writesRefused?: Record<string, WritesRefusedFacts>;
+  /**
+   * The members whose changesets from a peer do not follow what this device holds, where
+   * it has not found yet where the two histories part (lib/sync/broken-chains.ts): the
+   * member, the peer and the seq, by member. Absent from a bucky older than this one.
+   */
+  brokenChains?: { device: string; peer: string; seq: number }[];
 }
 
 /** A member whose changesets stopped at this device, refused by a write rule. */
@@ -528,6 +536,16 @@ const payloadOf = object<DeviceFactsPayload>({
           }),
         ),
         (refused) => Object.keys(refused).length <= MAX_WRITES_REFUSED,
+      ),
+    ),
+    undefined,
+  ),
+  brokenChains: orElse(
+    optional(
+      listOf(
+        object({ device: text(64), peer: text(64), seq: whole() }),
+        MAX_BROKEN_CHAINS_SAID,
+        (chain) => deviceName(chain.device) && deviceName(chain.peer),
       ),
     ),
     undefined,

@@ -19,6 +19,7 @@ import {
   type CertificateFacts,
   type ClockAheadFacts,
   type DeviceFactsPayload,
+  MAX_BROKEN_CHAINS_SAID,
   MAX_LEFTOVERS,
   MAX_REFUSAL_CHARS,
   MAX_USAGE_APPS,
@@ -46,6 +47,8 @@ export interface FactsSources {
   readonly certificatesLeftOut?: () => DeviceFactsPayload["certificatesLeftOut"];
   /** Why the gateway this device is to run does not serve (lib/gateway/host.ts). */
   readonly gatewayDown?: () => DeviceFactsPayload["gatewayDown"];
+  /** The broken chains this device met and found in no proof yet (lib/sync/broken-chains.ts). */
+  readonly brokenChains?: () => NonNullable<DeviceFactsPayload["brokenChains"]>;
   /** The devices refusing this one's sync requests (lib/node/sync-loop.ts). */
   readonly syncRefused?: () => Record<string, SyncRefusedFacts>;
   /** How often the facts are gathered. */
@@ -100,6 +103,7 @@ export class FactsPublisher {
     const certificates = this.sources.certificates?.() ?? {};
     const certificatesLeftOut = this.sources.certificatesLeftOut?.();
     const gatewayDown = this.sources.gatewayDown?.();
+    const brokenChains = (this.sources.brokenChains?.() ?? []).slice(0, MAX_BROKEN_CHAINS_SAID);
     const syncRefused = this.sources.syncRefused?.() ?? {};
     const clockAhead = clockAheadFacts(this.node, now);
     const writesRefused = writesRefusedFacts(this.node);
@@ -114,6 +118,7 @@ export class FactsPublisher {
       ...(this.usage ? { usage: this.usage.facts } : {}),
       ...(Object.keys(certificates).length > 0 ? { certificates } : {}),
       ...(certificatesLeftOut ? { certificatesLeftOut } : {}),
+      ...(brokenChains.length > 0 ? { brokenChains } : {}),
       // Its own error text, cut to what facts carry.
       ...(gatewayDown
         ? { gatewayDown: { message: gatewayDown.message.slice(0, 500), since: gatewayDown.since } }

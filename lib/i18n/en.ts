@@ -297,8 +297,8 @@ export const en = {
     }) =>
       `${p.device} refuses ${p.author}'s changes from #${p.fromSeq}, so none of them reach it: ${p.device} says “${p.reason}”. ${p.device} runs bucky ${p.deviceVersion ?? "(version not said)"}, ${p.author} bucky ${p.authorVersion ?? "(version not said)"}. ${p.upgrade !== null ? `Upgrade ${p.upgrade}.` : p.deviceVersion !== null && p.deviceVersion === p.authorVersion ? `Both run the same bucky, so no update takes it: ${p.author} wrote what the zone's rules refuse (a device taken over, or one whose home was altered). Revoke it and join it again from a fresh home.` : "Update both to the same bucky."}`,
     /** A member's changesets that do not follow what this device holds: a proof is being looked for. */
-    brokenChain: (p: { device: string; peer: string; seq: number }) =>
-      `${p.device} may have signed two histories: what ${p.peer} holds of it does not follow what this device holds (at change #${p.seq}). This device is looking for where they part, to quarantine it on every device; nothing to do yet.`,
+    brokenChain: (p: { device: string; peer: string; seq: number; seenBy: string }) =>
+      `${p.device} may have signed two histories: what ${p.peer} holds of it does not follow what ${p.seenBy} holds (at change #${p.seq}). ${p.seenBy} is looking for where they part, to quarantine it on every device; nothing to do yet.`,
     /** Two devices admitted under one name at once: the one that lost it is no member. */
     deviceNameClash: (p: { name: string; id: string; keptId: string; admittedBy: string }) =>
       `Two devices were admitted as ${p.name} at the same time, while the devices admitting them were apart. The zone keeps ${p.keptId}; the one ${p.admittedBy} admitted (${p.id}) is no member, and is told so: join it again from a fresh home with another name. Do not revoke ${p.name}: that is the one kept.`,

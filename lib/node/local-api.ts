@@ -201,7 +201,7 @@ export function createLocalApp(
             ...(usage ? { usage } : {}),
           },
           purgeGrants: node.purgeGrants,
-          brokenChains: node.brokenChains.notes(node.membership()),
+          brokenChains: node.brokenChains.notes(node.membership(), node.deviceName),
         },
         { disk },
       ),

@@ -460,6 +460,10 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       certificates: () => certificates.facts(),
       certificatesLeftOut: () => certificates.leftOut(),
       gatewayDown: () => gateway.down(),
+      brokenChains: () =>
+        node.brokenChains
+          .notes(node.membership(), node.deviceName)
+          .map(({ device, peer, seq }) => ({ device, peer, seq })),
       syncRefused: () => sync.refusals(),
       ...(options.trafficFactsEveryMs ? { trafficEveryMs: options.trafficFactsEveryMs } : {}),
     });

@@ -321,8 +321,8 @@ describe("the sync loop, with a peer that refuses", () => {
       );
       const asked = paths.slice(from);
       expect(asked.slice(0, 3)).toEqual(["/v1/sync/pull", "/v1/sync/push", "/v1/sync/earlier"]);
-      expect(node.brokenChains.notes(node.membership())).toEqual([
-        { device: "b", peer: "b", seq: 5 },
+      expect(node.brokenChains.notes(node.membership(), "a")).toEqual([
+        { device: "b", peer: "b", seq: 5, seenBy: "a" },
       ]);
     } finally {
       await sync.stop();

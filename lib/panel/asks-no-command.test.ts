@@ -193,7 +193,7 @@ const ATTENTION: AttentionSamples = {
     { device: "laptop", keptSeq: 20, seq: 12, recutSeq: 11, admitted: ["tablet"] },
     { device: "laptop", keptSeq: 20, seq: 1, recutSeq: 0, admitted: [] },
   ],
-  brokenChains: [{ device: "laptop", peer: "phone", seq: 12 }],
+  brokenChains: [{ device: "laptop", peer: "phone", seq: 12, seenBy: "nas" }],
   nameClashes: [
     {
       name: "laptop",
@@ -427,6 +427,7 @@ const SAMPLES: Record<string, readonly unknown[]> = {
   device: ["laptop"],
   gateway: ["laptop"],
   peer: ["phone"],
+  seenBy: ["nas"],
   relay: ["phone"],
   by: ["phone"],
   writtenBy: ["laptop"],

@@ -968,17 +968,19 @@ describe("a revoked device proven to fork within what its revocation keeps", () 
 
 describe("a broken chain not yet found in a proof", () => {
   test("is said on the overview in the viewer's language, with nothing to do yet", async () => {
-    const answers = withStatus({ brokenChains: [{ device: "tablet", peer: "nas", seq: 7 }] });
+    const answers = withStatus({
+      brokenChains: [{ device: "tablet", peer: "nas", seq: 7, seenBy: "laptop" }],
+    });
     const { get } = panelFor(owner, answers);
     const page = async (language: string) =>
       (await (await get("", { "accept-language": language })).text()).replaceAll("&#39;", "'");
     const english = await page("en");
     expect(english).toContain(
-      "tablet may have signed two histories: what nas holds of it does not follow what this device holds (at change #7). This device is looking for where they part, to quarantine it on every device; nothing to do yet.",
+      "tablet may have signed two histories: what nas holds of it does not follow what laptop holds (at change #7). laptop is looking for where they part, to quarantine it on every device; nothing to do yet.",
     );
     expect(english).not.toContain(en.overview.allWell);
     expect(await page("zh-CN")).toContain(
-      "tablet 可能签署了两段历史：nas 持有的它的变更与本设备持有的不相接（在第 #7 个变更处）",
+      "tablet 可能签署了两段历史：nas 持有的它的变更与 laptop 持有的不相接（在第 #7 个变更处）",
     );
   });
 });

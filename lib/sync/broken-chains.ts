@@ -3,7 +3,8 @@
  * peer whose prev is not the hash held at the seq before, which shows the peer holds
  * another history of it below. Each is searched with that peer (lib/sync/fork-search.ts),
  * a bounded few changesets a round, going further back each round, until the fork point
- * is found and the proof quarantines the author; until then `bucky status` says it.
+ * is found and the proof quarantines the author; until then `bucky status` says it, on
+ * every device: the device that met it says so in its facts (lib/facts/payload.ts).
  * Kept in memory: a restarted device meets the broken chain again at its next exchange.
  */
 import type { DeviceId } from "../../protocol/ids.ts";
@@ -33,6 +34,8 @@ export interface BrokenChainNote {
   readonly peer: string;
   /** The seq where the histories were seen to differ (the fork is at or below it). */
   readonly seq: number;
+  /** The device that met it, and looks for where the histories part. */
+  readonly seenBy: string;
 }
 
 export class BrokenChains {
@@ -79,15 +82,20 @@ export class BrokenChains {
     }
   }
 
-  /** For `bucky status`: one note per author, by name. */
-  notes(membership: Membership): BrokenChainNote[] {
+  /** For `bucky status` and this device's facts (it is `self`): one note per author, by name. */
+  notes(membership: Membership, self: string): BrokenChainNote[] {
     const byDevice = new Map<string, BrokenChainNote>();
     for (const chain of this.chains.values()) {
       const member = membership.byId.get(chain.author);
       if (!member || member.revokedAfterSeq !== undefined) continue;
       if (chain.below >= (member.forkSeq ?? Number.POSITIVE_INFINITY)) continue;
       if (!byDevice.has(member.name))
-        byDevice.set(member.name, { device: member.name, peer: chain.peer, seq: chain.below });
+        byDevice.set(member.name, {
+          device: member.name,
+          peer: chain.peer,
+          seq: chain.below,
+          seenBy: self,
+        });
     }
     return [...byDevice.values()].sort((a, b) => compareCodeUnits(a.device, b.device));
   }

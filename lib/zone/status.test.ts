@@ -1,7 +1,9 @@
 import { describe, expect, spyOn, test } from "bun:test";
 import * as deviceFacts from "../../protocol/device-facts.ts";
+import { signRevocation } from "../../protocol/documents.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
-import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import { type DeviceId, deviceIdFromPublicKey, type ZoneId } from "../../protocol/ids.ts";
+import type { DeviceName } from "../../protocol/names.ts";
 import { PurgeGrants } from "../apps/owner-grants.ts";
 import * as specs from "../apps/spec.ts";
 import { testSpec } from "../apps/test-spec.ts";
@@ -9,7 +11,7 @@ import { diskWith, NEARLY_FULL, usageWith } from "../facts/test-usage.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
 import { HEARD_MS, hearAlive, heldNotesZone } from "../replica/test-held-app.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
-import { foundingOps, openTestNode, seed, testZone } from "../state/test-db.ts";
+import { foundingOps, openTestNode, seed, testOwner, testZone } from "../state/test-db.ts";
 import { keepFacts } from "../sync/facts.ts";
 import { loadMembership } from "../sync/membership.ts";
 import { describeZone, deviceDisk } from "./status.ts";
@@ -207,5 +209,72 @@ describe("an app whose holder is not heard from, not taken over yet, in bucky st
     expect(
       status.reliability.notes.filter((note) => "app" in note && note.app === "notes"),
     ).toEqual([]);
+  });
+});
+
+describe("a broken chain another device met", () => {
+  test("is said by every device, by the device that met it, with that device off too; not once the author is no member", () => {
+    const node = openTestNode(23);
+    const laptop = signingKeyFromSeed(seed(24));
+    const tablet = signingKeyFromSeed(seed(25));
+    appendLocalChangeset(
+      node.db,
+      { zone: testZone.id, name: "a", key: node.key, seal: node.seal },
+      foundingOps({ a: node.key, laptop, tablet }),
+      1000,
+    );
+    const nowMs = 10_000;
+    // The laptop met tablet's changesets from a that do not follow its own, and says so.
+    keepFacts(
+      node.db,
+      deviceFacts.signFacts(
+        node.zone,
+        nowMs,
+        { brokenChains: [{ device: "tablet", peer: "a", seq: 4 }] },
+        laptop,
+      ),
+      nowMs,
+    );
+    const statusOnA = () => {
+      const membership = loadMembership(node.db, node.zone as ZoneId);
+      const self = membership.byName.get("a");
+      if (!self) throw new Error("a is no member");
+      return describeZone({
+        db: node.db,
+        home: "/home",
+        zone: { id: node.zone as ZoneId, name: "home" },
+        device: { id: self.id, name: "a", holdsOwnerKey: false },
+        membership,
+        nowMs,
+        liveWindowMs: 60_000,
+        ownFacts: {},
+        purgeGrants: new PurgeGrants(testZone.id),
+        // a's own node met none: the laptop's word is the zone's all the same.
+        brokenChains: [],
+      });
+    };
+    const status = statusOnA();
+    expect(status.brokenChains).toEqual([
+      { device: "tablet", peer: "a", seq: 4, seenBy: "laptop" },
+    ]);
+    expect(status.warnings).toContain(
+      "device tablet may have signed two histories: its changesets from a do not follow what laptop holds (at #4); laptop is looking for where they part, to quarantine it on every device (most often its home was put back from an older copy)",
+    );
+    const revocation = signRevocation(
+      {
+        name: "tablet" as DeviceName,
+        id: deviceIdFromPublicKey(tablet.publicKey),
+        issuedAt: 2,
+        lastSeq: 0,
+      },
+      testOwner,
+    );
+    appendLocalChangeset(
+      node.db,
+      { zone: testZone.id, name: "a", key: node.key, seal: node.seal },
+      [{ key: "devices/tablet/revoked", value: JSON.stringify(revocation.jws) }],
+      2000,
+    );
+    expect(statusOnA().brokenChains).toEqual([]);
   });
 });

@@ -16,7 +16,7 @@ import { readDamageRecords } from "../backup/damage-records.ts";
 import { readZoneTargets } from "../backup/zone-targets.ts";
 import { type CertificateRemedy, certificateRemedy } from "../certs/remedy.ts";
 import { ownFacts } from "../facts/own-facts.ts";
-import type { DeviceFactsPayload, UsageFacts } from "../facts/payload.ts";
+import { type DeviceFactsPayload, readPayload, type UsageFacts } from "../facts/payload.ts";
 import { type DeviceStanding, readZoneFacts } from "../facts/zone-facts.ts";
 import { gatewayBase, readGateway } from "../gateway/config.ts";
 import {
@@ -52,7 +52,7 @@ import { describeUnsignedBudget, unsignedBudgetNotes } from "../state/budgets.ts
 import type { StateReader } from "../store/reads.ts";
 import type { BrokenChainNote } from "../sync/broken-chains.ts";
 import { heldFacts } from "../sync/facts.ts";
-import { loadMembership, type Membership } from "../sync/membership.ts";
+import { loadMembership, type Membership, standingOf } from "../sync/membership.ts";
 import {
   describeRevokedFork,
   quarantineNotes,
@@ -183,8 +183,35 @@ export interface StatusView {
   readonly ownFacts: Partial<DeviceFactsPayload>;
   /** The owner's purge grants, each checked once (the running node's, or one for this answer). */
   readonly purgeGrants: PurgeGrants;
-  /** Broken chains the running node met and has found in no proof yet (none without one). */
+  /**
+   * Broken chains the running node met and has found in no proof yet (without one, this
+   * device's facts say what it met last).
+   */
   readonly brokenChains?: readonly BrokenChainNote[];
+}
+
+/**
+ * The broken chains any member met and found in no proof yet, each by the device that met
+ * it: this one's from its running node (or its last facts without one), the others' from
+ * their facts. A chain of a device no longer a member in good standing (a proof formed, it
+ * was revoked) is past.
+ */
+function zoneBrokenChains(view: StatusView, held: ReturnType<typeof heldFacts>): BrokenChainNote[] {
+  const { membership } = view;
+  const notes: BrokenChainNote[] = [...(view.brokenChains ?? [])];
+  for (const record of held) {
+    if (record.device === view.device.id && view.brokenChains) continue;
+    const seenBy = membership.byId.get(record.device);
+    if (!seenBy || standingOf(membership, seenBy.id) !== "member") continue;
+    for (const chain of readPayload(record.facts).brokenChains ?? [])
+      notes.push({ ...chain, seenBy: seenBy.name });
+  }
+  return notes
+    .filter((note) => {
+      const author = membership.byName.get(note.device);
+      return author !== undefined && standingOf(membership, author.id) === "member";
+    })
+    .sort((a, b) => compareCodeUnits(a.device, b.device) || compareCodeUnits(a.seenBy, b.seenBy));
 }
 
 export function describeZone(view: StatusView, options: { disk?: boolean } = {}): ZoneStatus {
@@ -214,7 +241,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
     ungrantedPurges: ungrantedPurges(view.db, view.purgeGrants, view.membership, specs),
     quarantined: quarantineNotes(view.membership),
     revokedForks: revokedForkNotes(view.db, view.membership),
-    brokenChains: view.brokenChains ?? [],
+    brokenChains: zoneBrokenChains(view, held),
     nameClashes: readNameClashes(view.db, view.zone.id, view.membership),
     publicPastBudget: publicPastBudgetNotes(view.db),
     storedFilesAtRisk: storedFilesAtRiskNotes(storedFiles),
@@ -294,8 +321,8 @@ const IN_ENGLISH: ByAttentionKind<string> = {
       ? `app ${app} was installed by a newer bucky than this device's (${problem}): update this device; the devices that run the newer bucky run it`
       : `app ${app} is not run anywhere: its spec in the zone state is not one bucky can read (${problem}); install it again, or remove it (\`bucky app remove ${app}\`)`,
   ungrantedPurges: describeUngrantedPurge,
-  brokenChains: ({ device, peer, seq }) =>
-    `device ${device} may have signed two histories: its changesets from ${peer} do not follow what this device holds (at #${seq}); this device is looking for where they part, to quarantine it on every device (most often its home was put back from an older copy)`,
+  brokenChains: ({ device, peer, seq, seenBy }) =>
+    `device ${device} may have signed two histories: its changesets from ${peer} do not follow what ${seenBy} holds (at #${seq}); ${seenBy} is looking for where they part, to quarantine it on every device (most often its home was put back from an older copy)`,
   revokedForks: (note) => describeRevokedFork(note),
   nameClashes: (note) => nameClashWarning(note),
   publicPastBudget: describePublicPastBudget,
