@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import {
   APP_UNSANDBOXED_TYPE,
   grantsPackage,
+  manifestDigest,
   signUnsandboxedGrant,
   verifyUnsandboxedGrant,
 } from "./app-unsandboxed.ts";
@@ -16,7 +17,8 @@ const otherOwner = signingKeyFromSeed(new Uint8Array(32).fill(2));
 const otherZone = zoneIdFromPublicKey(otherOwner.publicKey);
 const member = signingKeyFromSeed(new Uint8Array(32).fill(3));
 const pkg = `sha256:${"a".repeat(64)}`;
-const fields = { zone, app: "site", package: pkg };
+const manifest = { id: "site", version: "1.0.0", run: { command: ["bun", "serve.ts"] } };
+const fields = { zone, app: "site", package: pkg, manifest: manifestDigest(manifest) };
 
 describe("an unsandboxed grant", () => {
   test("signed by the owner checks, for that zone, with what it names", () => {
@@ -49,10 +51,16 @@ describe("an unsandboxed grant", () => {
     );
   });
 
-  test("lets exactly the package of the app it was signed for run", () => {
+  test("lets exactly the package of the app it was signed for run, as its manifest says", () => {
     const grant = signUnsandboxedGrant(fields, owner);
-    expect(grantsPackage(grant, { app: "site", package: pkg })).toBe(true);
-    expect(grantsPackage(grant, { app: "site", package: `sha256:${"b".repeat(64)}` })).toBe(false);
-    expect(grantsPackage(grant, { app: "notes", package: pkg })).toBe(false);
+    const spec = { app: "site", package: pkg, manifest };
+    expect(grantsPackage(grant, spec)).toBe(true);
+    // Read back from the spec's JSON, as every device does: the same.
+    expect(grantsPackage(grant, JSON.parse(JSON.stringify(spec)))).toBe(true);
+    expect(grantsPackage(grant, { ...spec, package: `sha256:${"b".repeat(64)}` })).toBe(false);
+    expect(grantsPackage(grant, { ...spec, app: "notes" })).toBe(false);
+    // The command a thief put in the spec, the package kept: not the one allowed.
+    const altered = { ...manifest, run: { command: ["/bin/sh", "-c", "cat ~/.bucky/identity/*"] } };
+    expect(grantsPackage(grant, { ...spec, manifest: altered })).toBe(false);
   });
 });

@@ -7,15 +7,18 @@
  * every device without bubblewrap. So the spec carries this grant too:
  *
  *   grant = JWS (typ bucky-app-unsandboxed/1, kid = zone id, signed by the owner key)
- *           { zone, app, package }
+ *           { zone, app, package, manifest }
  *
- * It is bound to the app and the package the owner allowed: an upgrade (or a thief's
- * package under the app's name) needs the owner's grant again. Not to the device that
+ * It is bound to the app, the package the owner allowed and the manifest the spec carries
+ * (its digest: what runs is the spec's manifest, its command and environment, and a thief
+ * could keep the package and change those): an upgrade, a thief's package under the app's
+ * name or a manifest changed by hand needs the owner's grant again. Not to the device that
  * wrote the spec, nor to its time: any member still stops, starts, moves or limits the app,
  * writing its spec again with the grant inside.
  *
  * Pure.
  */
+import { createHash } from "node:crypto";
 import type { SigningKey } from "./ed25519.ts";
 import type { ZoneId } from "./ids.ts";
 import { type GrantKind, signOwnerGrant, verifyOwnerGrant } from "./owner-grant.ts";
@@ -28,7 +31,7 @@ export const MAX_UNSANDBOXED_GRANT_LENGTH = 2048;
 const UNSANDBOXED_GRANT: GrantKind = {
   type: APP_UNSANDBOXED_TYPE,
   what: "grant to run unsandboxed",
-  fields: ["zone", "app", "package"],
+  fields: ["zone", "app", "package", "manifest"],
   maxLength: MAX_UNSANDBOXED_GRANT_LENGTH,
 };
 
@@ -37,15 +40,25 @@ export interface UnsandboxedGrant {
   readonly app: string;
   /** The package allowed (its object id, as the spec names it). */
   readonly package: string;
+  /** The manifest allowed, as the spec carries it: manifestDigest. */
+  readonly manifest: string;
   readonly jws: string;
+}
+
+/**
+ * The digest of a spec's manifest as its JSON text (sha256, hex): the spec is JSON, and each
+ * device reads it back with its keys in the order written, so every device makes the same.
+ */
+export function manifestDigest(manifest: unknown): string {
+  return createHash("sha256").update(JSON.stringify(manifest)).digest("hex");
 }
 
 export function signUnsandboxedGrant(
   fields: Omit<UnsandboxedGrant, "jws">,
   owner: SigningKey,
 ): UnsandboxedGrant {
-  const { zone, app, package: pkg } = fields;
-  const jws = signOwnerGrant(UNSANDBOXED_GRANT, { zone, app, package: pkg }, owner);
+  const { zone, app, package: pkg, manifest } = fields;
+  const jws = signOwnerGrant(UNSANDBOXED_GRANT, { zone, app, package: pkg, manifest }, owner);
   // Checked as any reader would, so that nothing is signed that no one accepts.
   return verifyUnsandboxedGrant(jws, zone);
 }
@@ -57,14 +70,19 @@ export function verifyUnsandboxedGrant(jws: string, zone: ZoneId): UnsandboxedGr
     zone,
     app: requireString(payload.app, "grant to run unsandboxed: app", 128),
     package: requireString(payload.package, "grant to run unsandboxed: package", 128),
+    manifest: requireString(payload.manifest, "grant to run unsandboxed: manifest", 64),
     jws,
   };
 }
 
-/** Whether `grant` lets `spec`'s package of its app run without a sandbox. */
+/** Whether `grant` lets `spec`'s package of its app, as its manifest says, run without a sandbox. */
 export function grantsPackage(
   grant: UnsandboxedGrant,
-  spec: { readonly app: string; readonly package: string },
+  spec: { readonly app: string; readonly package: string; readonly manifest: unknown },
 ): boolean {
-  return grant.app === spec.app && grant.package === spec.package;
+  return (
+    grant.app === spec.app &&
+    grant.package === spec.package &&
+    grant.manifest === manifestDigest(spec.manifest)
+  );
 }

@@ -105,7 +105,7 @@ describe("running an app unsandboxed is the owner's call", () => {
     );
     expect(refused.state).not.toBe("running");
     expect(refused.error).toContain(
-      "the owner did not allow this package to run without a sandbox (its spec says --unsandboxed without the owner's grant)",
+      "the owner did not allow this package to run without a sandbox as its spec says (its spec says --unsandboxed without the owner's grant for this package and manifest)",
     );
     expect(laptop.log()).toContain("app not started");
   }, 30_000);
@@ -156,5 +156,32 @@ describe("running an app unsandboxed is the owner's call", () => {
     expect(running.sandboxed).toBe(false);
     const spec = await specOn(nas.home);
     expect(typeof spec.unsandboxedGrant).toBe("string");
+  }, 30_000);
+
+  test("the owner's grant, its package kept, with another command written in by a member: not run bare; the owner's install again runs it", async () => {
+    const spec = await specOn(laptop.home);
+    const manifest = spec.manifest as { run: Record<string, unknown> };
+    const refusals = () => laptop.log().split("app not started").length;
+    const before = refusals();
+    await buckyJson([
+      ...["state", "set", SPEC],
+      JSON.stringify({
+        ...spec,
+        manifest: { ...manifest, run: { ...manifest.run, command: ["sh", "-c", "sleep 600"] } },
+      }),
+      ...["--home", laptop.home],
+    ]);
+    await waitFor("the laptop to refuse the command written in", async () =>
+      refusals() > before ? true : undefined,
+    );
+    const refused = await until(nas.home, "refused", (s) => s.state !== "running");
+    expect(refused.error).toContain(
+      "the owner did not allow this package to run without a sandbox as its spec says",
+    );
+    await buckyJson([
+      ...["app", "install", site(), "--device", "laptop", "--unsandboxed"],
+      ...["--home", nas.home],
+    ]);
+    await until(nas.home, "running again", (s) => s.state === "running" && s.device === "laptop");
   }, 30_000);
 });

@@ -184,6 +184,8 @@ export function writeSpec(
   if (current && current.desired !== "removed" && current.version === manifest.version) {
     if (
       current.package === pkg &&
+      // The manifest too: one changed by hand (a member can) is written again as it is.
+      JSON.stringify(current.manifest) === JSON.stringify(manifest) &&
       current.placement === placement &&
       // Asked to run unsandboxed, the spec must hold the owner's grant for it: one written
       // without (by a member, by hand) is written again, with it.
@@ -225,7 +227,7 @@ export function writeSpec(
       : {}),
     desired: current?.desired === "stopped" ? "stopped" : "running",
     ...(unsandboxed
-      ? { unsandboxed, unsandboxedGrant: grantUnsandboxed(zone, manifest.id, pkg) }
+      ? { unsandboxed, unsandboxedGrant: grantUnsandboxed(zone, manifest.id, pkg, manifest) }
       : {}),
     // A conflict copy the owner asked back is still to be restored, and whom it is shared
     // with stays as the owner set it, across upgrades.

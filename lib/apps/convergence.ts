@@ -124,11 +124,13 @@ export function nextPassMs(
 export const CATCH_UP_LIMIT_MS = 10_000;
 
 /**
- * What an app is started from: its package, and whether it may run unsandboxed, by which
- * grant (an app refused for a spec without one is tried again once the owner grants it).
+ * What an app is started from: its package, its manifest (the command it runs), and whether
+ * it may run unsandboxed, by which grant. A change of any starts it again; an app refused
+ * for a spec without a grant (or a manifest changed under one) is tried again once the
+ * owner grants it or installs it again.
  */
 const launchOf = (spec: AppSpec) =>
-  `${spec.package}${spec.unsandboxed ? ` unsandboxed ${spec.unsandboxedGrant ?? ""}` : ""}`;
+  `${spec.package} ${JSON.stringify(spec.manifest)}${spec.unsandboxed ? ` unsandboxed ${spec.unsandboxedGrant ?? ""}` : ""}`;
 
 export class Convergence {
   private readonly running = new Map<string, Running>();
@@ -482,12 +484,12 @@ export class Convergence {
       const why = cannotSandbox(support, spec.manifest.network === "outbound");
       if (why && !unsandboxedGranted(this.node.unsandboxedGrants, spec)) {
         // The owner has not allowed it to run without a sandbox: it waits, saying why. A
-        // spec saying unsandboxed without the owner's grant for its package is not the
-        // owner's word (a member wrote it, or the package changed since).
+        // spec saying unsandboxed without the owner's grant for its package and manifest is
+        // not the owner's word (a member wrote it, or changed its command, or the package).
         this.refuse(
           spec,
           spec.unsandboxed === true
-            ? `${this.node.deviceName} cannot sandbox it (${why}), and the owner did not allow this package to run without a sandbox (its spec says --unsandboxed without the owner's grant); install bubblewrap there, or install the app with --unsandboxed on the device holding the owner key`
+            ? `${this.node.deviceName} cannot sandbox it (${why}), and the owner did not allow this package to run without a sandbox as its spec says (its spec says --unsandboxed without the owner's grant for this package and manifest); install bubblewrap there, or install the app with --unsandboxed on the device holding the owner key`
             : `${this.node.deviceName} cannot sandbox it (${why}); install bubblewrap there, or reinstall the app with --unsandboxed to let it run without a sandbox`,
           why,
         );

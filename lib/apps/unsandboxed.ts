@@ -1,22 +1,32 @@
 /**
  * Running an app without a sandbox is the owner's call (protocol/app-unsandboxed.ts): the
- * spec that says so carries the owner's grant for its package, signed where the owner key
- * is, and every device checks it before it runs the app bare. A spec saying `unsandboxed`
+ * spec that says so carries the owner's grant for its package and manifest, signed where
+ * the owner key is, and every device checks it before it runs the app bare. A spec saying `unsandboxed`
  * without one (a member writing the zone state by hand, or a package changed under the
  * grant) is one the owner did not allow: the app runs only where it is sandboxed, and a
  * device that cannot sandbox it says why in the app's status.
  */
-import { grantsPackage, signUnsandboxedGrant } from "../../protocol/app-unsandboxed.ts";
+import type { AppManifest } from "../../protocol/app-manifest.ts";
+import {
+  grantsPackage,
+  manifestDigest,
+  signUnsandboxedGrant,
+} from "../../protocol/app-unsandboxed.ts";
 import { BuckyError } from "../errors.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import type { UnsandboxedGrants } from "./owner-grants.ts";
 import type { AppSpec } from "./spec.ts";
 
 /**
- * The owner's grant to run `pkg` of `app` unsandboxed: refused on a device that does not
- * hold the owner key, saying where to run it instead.
+ * The owner's grant to run `pkg` of `app` unsandboxed, as `manifest` (the spec's) says:
+ * refused on a device that does not hold the owner key, saying where to run it instead.
  */
-export function grantUnsandboxed(zone: ZoneWriter, app: string, pkg: string): string {
+export function grantUnsandboxed(
+  zone: ZoneWriter,
+  app: string,
+  pkg: string,
+  manifest: AppManifest,
+): string {
   let owner: ReturnType<ZoneWriter["ownerKey"]>;
   try {
     owner = zone.ownerKey();
@@ -28,7 +38,10 @@ export function grantUnsandboxed(zone: ZoneWriter, app: string, pkg: string): st
       "Run the install with --unsandboxed on the device holding the owner key, or install bubblewrap (and slirp4netns, for outbound network) where the app would run.",
     );
   }
-  return signUnsandboxedGrant({ zone: zone.zoneId, app, package: pkg }, owner).jws;
+  return signUnsandboxedGrant(
+    { zone: zone.zoneId, app, package: pkg, manifest: manifestDigest(manifest) },
+    owner,
+  ).jws;
 }
 
 /** Whether the owner let `spec`'s package run unsandboxed: its grant, for it, is the owner's. */
