@@ -154,8 +154,11 @@ export class GatewayHost implements GatewayRunner {
     if (text === this.running?.text) return;
     this.running?.gateway.stop();
     this.running = undefined;
-    this.problem = null;
-    if (!config || !text) return;
+    // Off now, or down until the try below serves: a retry failing again is the same spell.
+    if (!config || !text) {
+      this.problem = null;
+      return;
+    }
     try {
       const certificates = this.certificatesOf(
         config,
@@ -180,6 +183,7 @@ export class GatewayHost implements GatewayRunner {
     certificates: readonly ServedCertificate[],
   ): RunningGateway {
     const gateway = startGateway(this.node, { ...this.options, config, certificates });
+    this.problem = null;
     this.problemSaid = null;
     return gateway;
   }
