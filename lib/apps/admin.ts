@@ -20,7 +20,7 @@ import { packDirectory, readPackage } from "./package-dir.ts";
 import { deletePurgedState, grantPurge, purgeGranted } from "./purge.ts";
 import { devicesWithoutSandbox } from "./sandbox-facts.ts";
 import { type AppSpec, appKeys, type DesiredState, readSpec, unreadableSpec } from "./spec.ts";
-import { desiredActOp } from "./spec-acts.ts";
+import { carriedActOps, desiredActOp } from "./spec-acts.ts";
 import { grantUnsandboxed, unsandboxedGranted } from "./unsandboxed.ts";
 import { startedSomewhere } from "./upgrade-rollback.ts";
 
@@ -315,7 +315,10 @@ export function moveApp(zone: ZoneWriter, app: string, device: string): AppSpec 
     updatedAt: now,
     actsBeside: true,
   };
-  zone.write([{ key: appKeys.spec(app), value: JSON.stringify(spec) }]);
+  zone.write([
+    { key: appKeys.spec(app), value: JSON.stringify(spec) },
+    ...carriedActOps(current, spec),
+  ]);
   zone.log.info("app moving", { app, to: device });
   return spec;
 }
@@ -346,7 +349,10 @@ export function restoreCopy(
     updatedAt: new Date(zone.now()).toISOString(),
     actsBeside: true,
   };
-  zone.write([{ key: appKeys.spec(app), value: JSON.stringify(spec) }]);
+  zone.write([
+    { key: appKeys.spec(app), value: JSON.stringify(spec) },
+    ...carriedActOps(current, spec),
+  ]);
   zone.log.info("app copy restoring", { app, copy, device: found.device });
   return spec;
 }
@@ -381,6 +387,7 @@ export function setDesired(
   zone.write([
     { key: appKeys.spec(app), value: JSON.stringify(spec) },
     // Beside it, where a move or a share written at once elsewhere does not undo it.
+    ...carriedActOps(current, spec).filter((op) => op.key !== desiredActOp(spec).key),
     desiredActOp(spec),
     // Its named data goes with its data, by the same grant, zone-wide.
     ...(purgeGrant ? releasedAppObjectsOps(zone.db, app) : []),

@@ -18,7 +18,7 @@ import {
   testOwner,
   testZone,
 } from "../state/test-db.ts";
-import { setDesired } from "./admin.ts";
+import { moveApp, setDesired } from "./admin.ts";
 import { PurgeGrants } from "./owner-grants.ts";
 import { purgeGranted } from "./purge.ts";
 import { type AppSpec, appKeys, readSpec } from "./spec.ts";
@@ -129,6 +129,33 @@ describe("which acts apply", () => {
       later(),
     );
     expect(readSpec(node.db, "notes")?.desired).toBe("running");
+  });
+
+  test("an older bucky's start, after a's stop, stands through a's move after it", () => {
+    const { node, a, writeAs, installed } = zoneOfTwo();
+    setDesired(a, "notes", "stopped");
+    const { actsBeside: _, ...unmarked } = installed;
+    writeAs(
+      "b",
+      [specOp({ ...unmarked, desired: "running", updatedAt: new Date().toISOString() })],
+      later(),
+    );
+    expect(readSpec(node.db, "notes")?.desired).toBe("running");
+    moveApp(a, "notes", "b");
+    expect(readSpec(node.db, "notes")).toMatchObject({ desired: "running", moveTo: "b" });
+  });
+
+  test("an install that names none (an older bucky's) is not taken for another such: removed, installed again, stopped", () => {
+    const { node, a, writeAs, installed } = zoneOfTwo();
+    const { installedAt: _, actsBeside: __, ...older } = installed;
+    writeAs("b", [specOp({ ...older, updatedAt: new Date().toISOString() })], 1500);
+    setDesired(a, "notes", "removed");
+    expect(readSpec(node.db, "notes")?.desired).toBe("removed");
+    // The older bucky installs it again: a spec naming no install either, running.
+    writeAs("b", [specOp({ ...older, updatedAt: new Date().toISOString() })], later());
+    expect(readSpec(node.db, "notes")?.desired).toBe("running");
+    setDesired(a, "notes", "stopped");
+    expect(readSpec(node.db, "notes")?.desired).toBe("stopped");
   });
 
   test("an act of the install before an upgrade does not apply to the upgrade", () => {

@@ -57,6 +57,17 @@ export function desiredActOp(spec: AppSpec): Op {
   return { key: key(spec.app), value: JSON.stringify(act) };
 }
 
+/**
+ * The acts a command writing `next` over `current` (as read) writes beside it besides its
+ * own: where `current` was written by a bucky that keeps none, what it said (a start, a
+ * share) stood over the acts before it; `next`, marked, would let those acts undo it, so
+ * they are written anew as `next` carries them.
+ */
+export function carriedActOps(current: AppSpec, next: AppSpec): Op[] {
+  if (current.actsBeside === true) return [];
+  return [desiredActOp(next), shareActOp(next)];
+}
+
 /** The op of a share of `spec`'s install, beside the spec it writes. */
 export function shareActOp(spec: AppSpec): Op {
   const act: ShareAct = {
@@ -119,8 +130,10 @@ function applying<T extends { readonly installedAt: string | null }>(
   }
   if (act.installedAt !== (spec.installedAt ?? null)) return undefined;
   // A spec this bucky wrote carries a copy of the acts; one it did not is taken as it says
-  // over the acts written before it.
-  if (spec.actsBeside !== true && specRow && !after(actRow, specRow)) return undefined;
+  // over the acts written before it. So is one that names no install (an older bucky's
+  // install): every such spec would take every such act for its own.
+  const marked = spec.actsBeside === true && spec.installedAt !== undefined;
+  if (!marked && specRow && !after(actRow, specRow)) return undefined;
   return { act };
 }
 

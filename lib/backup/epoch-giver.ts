@@ -72,10 +72,18 @@ export class EpochGiver {
 
   private look(): void {
     const { node } = this;
+    // First, on a device holding the owner key: a newest epoch still open to a revoked
+    // device (two revocations at once) is renewed, and what follows gives the new one. On
+    // its own: one that keeps failing holds no giving back.
+    if (node.zone.holdsOwnerKey) {
+      try {
+        renewOpenKeyEpoch(node);
+      } catch (error) {
+        this.log.warn("could not renew the backup key", { why: (error as Error).message });
+        this.soon(RETRY_MS);
+      }
+    }
     try {
-      // First, on a device holding the owner key: a newest epoch still sealed to a revoked
-      // device (two revocations at once) is renewed, and what follows gives the new one.
-      if (node.zone.holdsOwnerKey) renewOpenKeyEpoch(node);
       const phraseRoot = node.backupRoot();
       if (!phraseRoot) return;
       const ops = epochGrantOps({

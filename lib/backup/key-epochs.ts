@@ -33,7 +33,7 @@ import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { BuckyError } from "../errors.ts";
-import { type StateReader, stateRowsUnder } from "../store/reads.ts";
+import { type StateReader, stateRowsMatching, stateRowsUnder } from "../store/reads.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
 import type { Backend } from "./backend.ts";
 
@@ -103,9 +103,18 @@ export function newestOpenToRevoked(
   const known = stateKeyEpochs(db, zone);
   const newest = Math.max(0, ...known.map((epoch) => epoch.epoch));
   const open = new Set<DeviceId>();
-  for (const epoch of known.filter((e) => e.epoch === newest))
-    for (const id of readKeyEpoch(epoch.bytes, zone).devices.keys())
-      if (standingOf(membership, id) === "revoked") open.add(id);
+  const revoked = (id: DeviceId) => standingOf(membership, id) === "revoked";
+  for (const epoch of known.filter((e) => e.epoch === newest)) {
+    for (const id of readKeyEpoch(epoch.bytes, zone).devices.keys()) if (revoked(id)) open.add(id);
+    // Or given to it by a member (epoch-grants.ts), one that had not heard of its revocation.
+    for (const { key, value } of stateRowsMatching(
+      db,
+      `nodes/*/backup-epoch-grants/${epoch.name}/*`,
+    )) {
+      const recipient = key.slice(key.lastIndexOf("/") + 1) as DeviceId;
+      if (value !== null && revoked(recipient)) open.add(recipient);
+    }
+  }
   return [...open].sort(compareCodeUnits);
 }
 

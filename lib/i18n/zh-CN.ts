@@ -222,7 +222,7 @@ export const zhCN: Messages = {
     writesRefused: (p) =>
       `${p.device} 拒绝 ${p.author} 从 #${p.fromSeq} 起的变更，因此这些变更都到达不了它：${p.device} 称“${p.reason}”。${p.device} 运行 bucky ${p.deviceVersion ?? "（未说明版本）"}，${p.author} 运行 bucky ${p.authorVersion ?? "（未说明版本）"}。${p.upgrade !== null ? `请升级 ${p.upgrade}。` : p.deviceVersion !== null && p.deviceVersion === p.authorVersion ? `两台设备运行相同版本的 bucky，任何更新都不会让它接受：${p.author} 写入了区域规则拒绝的内容（设备被他人控制，或其主目录被改动）。请吊销它，再从全新的主目录重新加入。` : "请将两台设备更新到相同版本的 bucky。"}`,
     brokenChain: (p) =>
-      `${p.device} 可能签署了两段历史：${p.peer} 持有的它的变更与 ${p.seenBy} 持有的不相接（在第 #${p.seq} 个变更处）。${p.seenBy} 正在查找它们分叉的位置，以便在每台设备上隔离它；暂时无需操作。`,
+      `${p.seenBy} 称 ${p.device} 可能签署了两段历史：${p.peer} 持有的它的变更与 ${p.seenBy} 持有的不相接（在第 #${p.seq} 个变更处）。${p.seenBy} 正在查找它们分叉的位置，以便在每台设备上隔离它；暂时无需操作。`,
     deviceNameClash: (p) =>
       `有两台设备在同一时间以 ${p.name} 的名字被接纳，当时接纳它们的设备彼此断开。区域保留 ${p.keptId}；由 ${p.admittedBy} 接纳的那台（${p.id}）不是成员，并会被告知：请用全新的主目录和另一个名字让它重新加入。不要撤销 ${p.name}：那是被保留的设备。`,
     publicPastBudget: (p) =>

@@ -976,11 +976,11 @@ describe("a broken chain not yet found in a proof", () => {
       (await (await get("", { "accept-language": language })).text()).replaceAll("&#39;", "'");
     const english = await page("en");
     expect(english).toContain(
-      "tablet may have signed two histories: what nas holds of it does not follow what laptop holds (at change #7). laptop is looking for where they part, to quarantine it on every device; nothing to do yet.",
+      "laptop says tablet may have signed two histories: what nas holds of it does not follow what laptop holds (at change #7). laptop is looking for where they part, to quarantine it on every device; nothing to do yet.",
     );
     expect(english).not.toContain(en.overview.allWell);
     expect(await page("zh-CN")).toContain(
-      "tablet 可能签署了两段历史：nas 持有的它的变更与 laptop 持有的不相接（在第 #7 个变更处）",
+      "laptop 称 tablet 可能签署了两段历史：nas 持有的它的变更与 laptop 持有的不相接（在第 #7 个变更处）",
     );
   });
 });

@@ -20,6 +20,13 @@ import type { Person } from "./directory.ts";
 import { type EnrollmentLink, enrollmentLink, planEnrollment } from "./enrollment.ts";
 import { recordSignOutEverywhere } from "./signouts.ts";
 
+/**
+ * How many revs past the next a removal is written: another device would have to change
+ * the person that many times without hearing of the removal to write over it. (A record
+ * naming the rev it follows would close it for good; accounts carry none yet.)
+ */
+const REMOVAL_REVS_AHEAD = 1_000;
+
 export interface PersonView {
   readonly name: string;
   readonly role: Role;
@@ -111,11 +118,11 @@ export function removePerson(
   if (person.name === OWNER_USER)
     throw new BuckyError("E_PERMISSION", "the owner cannot be removed from their own zone");
   checkAccountChange(actor, { kind: "remove", user: person.name, role: person.role });
-  // One past the next: a reset written at the next rev on another device holding the owner
-  // key, before either heard of the other, would share the removal's key, and the later
-  // clock would keep one. Removal must win that race: kept as a reset, it let the person
+  // Far past the next: resets written on another device holding the owner key, before it
+  // heard of the removal, take the revs after the one both saw, and one at the removal's
+  // would share its key, the later clock keeping one. Kept as a reset, it let the person
   // back in. Any change made after hearing of the removal comes after it.
-  const rev = nextRev(node, person.name) + 1;
+  const rev = nextRev(node, person.name) + REMOVAL_REVS_AHEAD;
   write(node, person.name, rev, null, person.creds);
   node.log.info("person removed", { user: person.name });
   return { user: person.name, removed: true };

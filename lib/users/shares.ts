@@ -8,7 +8,7 @@
  */
 import { checkUserName, isRole } from "../../protocol/accounts.ts";
 import { type AppSpec, appKeys, readSpec } from "../apps/spec.ts";
-import { shareActOp } from "../apps/spec-acts.ts";
+import { carriedActOps, shareActOp } from "../apps/spec-acts.ts";
 import { BuckyError } from "../errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 
@@ -48,7 +48,11 @@ export function shareApp(node: NodeContext, app: string, names: readonly string[
   const at = new Date(node.now()).toISOString();
   const spec: AppSpec = { ...current, shared, sharedAt: at, updatedAt: at, actsBeside: true };
   // Beside it too, where a stop, removal or move written at once elsewhere does not undo it.
-  node.write([{ key: appKeys.spec(app), value: JSON.stringify(spec) }, shareActOp(spec)]);
+  node.write([
+    { key: appKeys.spec(app), value: JSON.stringify(spec) },
+    ...carriedActOps(current, spec).filter((op) => op.key !== shareActOp(spec).key),
+    shareActOp(spec),
+  ]);
   node.log.info("app shared", { app, with: shared?.join(",") ?? "everyone" });
   return spec;
 }

@@ -274,6 +274,55 @@ describe("bucky devices", () => {
     expect(renewOpenKeyEpoch(context)).toBeUndefined();
   });
 
+  test("a revoked device given the newest epoch by a member that had not heard of its revocation is shut out too", () => {
+    const laptop = signingKeyFromSeed(seed(187));
+    const phone = signingKeyFromSeed(seed(188));
+    const nas = signingKeyFromSeed(seed(189));
+    const { node, write } = foundedBy(87, { laptop, phone, nas });
+    const id = (key: SigningKey) => deviceIdFromPublicKey(key.publicKey);
+    const bytes = signKeyEpoch({
+      zone: testZone.id,
+      epoch: 1,
+      root: new Uint8Array(randomBytes(32)),
+      revoked: id(laptop),
+      devices: [id(node.key), id(nas)],
+      owner: testOwner,
+      random: (n) => new Uint8Array(randomBytes(n)),
+    });
+    const name = keyEpochName(readKeyEpoch(bytes, testZone.id));
+    const revocation = (who: string, key: SigningKey) =>
+      signRevocation({ name: who as DeviceName, id: id(key), issuedAt: 2, lastSeq: 0 }, testOwner);
+    write(
+      [
+        { key: "devices/laptop/revoked", value: JSON.stringify(revocation("laptop", laptop).jws) },
+        { key: `${KEY_EPOCH_PREFIX}${name}`, value: JSON.stringify(toBase64url(bytes)) },
+      ],
+      2000,
+    );
+    // nas gives epoch 1 on to the phone, whose facts proved it holds the key.
+    appendLocalChangeset(
+      node.db,
+      { zone: testZone.id, name: "nas", key: nas, seal: node.seal },
+      [
+        {
+          key: `nodes/nas/backup-epoch-grants/${name}/${id(phone)}`,
+          value: JSON.stringify("sealed"),
+        },
+      ],
+      2500,
+    );
+    // A context of its own each time: it keeps the members it read until it writes.
+    const open = () => newestOpenToRevoked(node.db, testZone.id, ownerContext(node).membership());
+    expect(open()).toEqual([]);
+    write(
+      [{ key: "devices/phone/revoked", value: JSON.stringify(revocation("phone", phone).jws) }],
+      3000,
+    );
+    expect(open()).toEqual([id(phone)]);
+    expect(renewOpenKeyEpoch(ownerContext(node))).toBe(2);
+    expect(newestSealedTo(node)).toEqual([id(node.key), id(nas)].sort());
+  });
+
   test("the daemon's epoch giver renews it as it starts, holding the owner key; not without", () => {
     const without = revokedAtOnce(85);
     const idle = new EpochGiver(without.context, quietLog);

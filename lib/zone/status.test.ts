@@ -258,7 +258,7 @@ describe("a broken chain another device met", () => {
       { device: "tablet", peer: "a", seq: 4, seenBy: "laptop" },
     ]);
     expect(status.warnings).toContain(
-      "device tablet may have signed two histories: its changesets from a do not follow what laptop holds (at #4); laptop is looking for where they part, to quarantine it on every device (most often its home was put back from an older copy)",
+      "laptop says device tablet may have signed two histories: its changesets from a do not follow what laptop holds (at #4); laptop is looking for where they part, to quarantine it on every device (most often its home was put back from an older copy)",
     );
     const revocation = signRevocation(
       {

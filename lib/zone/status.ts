@@ -322,7 +322,7 @@ const IN_ENGLISH: ByAttentionKind<string> = {
       : `app ${app} is not run anywhere: its spec in the zone state is not one bucky can read (${problem}); install it again, or remove it (\`bucky app remove ${app}\`)`,
   ungrantedPurges: describeUngrantedPurge,
   brokenChains: ({ device, peer, seq, seenBy }) =>
-    `device ${device} may have signed two histories: its changesets from ${peer} do not follow what ${seenBy} holds (at #${seq}); ${seenBy} is looking for where they part, to quarantine it on every device (most often its home was put back from an older copy)`,
+    `${seenBy} says device ${device} may have signed two histories: its changesets from ${peer} do not follow what ${seenBy} holds (at #${seq}); ${seenBy} is looking for where they part, to quarantine it on every device (most often its home was put back from an older copy)`,
   revokedForks: (note) => describeRevokedFork(note),
   nameClashes: (note) => nameClashWarning(note),
   publicPastBudget: describePublicPastBudget,
