@@ -20,7 +20,7 @@ import { packDirectory, readPackage } from "./package-dir.ts";
 import { deletePurgedState, grantPurge, purgeGranted } from "./purge.ts";
 import { devicesWithoutSandbox } from "./sandbox-facts.ts";
 import { type AppSpec, appKeys, type DesiredState, readSpec, unreadableSpec } from "./spec.ts";
-import { carriedActOps, desiredActOp } from "./spec-acts.ts";
+import { carriedActOps, desiredActOp, shareActOp } from "./spec-acts.ts";
 import { grantUnsandboxed, unsandboxedGranted } from "./unsandboxed.ts";
 import { startedSomewhere } from "./upgrade-rollback.ts";
 
@@ -238,7 +238,15 @@ export function writeSpec(
     updatedAt: now,
     actsBeside: true,
   };
-  zone.write([{ key: appKeys.spec(manifest.id), value: JSON.stringify(spec) }, ...alongside]);
+  zone.write([
+    { key: appKeys.spec(manifest.id), value: JSON.stringify(spec) },
+    // A share an older bucky wrote into the spec stood over the share acts before it: this
+    // spec, marked, would let them undo it (spec-acts.ts).
+    ...(current && current.actsBeside !== true && current.shared !== undefined
+      ? [shareActOp(spec)]
+      : []),
+    ...alongside,
+  ]);
   const upgradedFrom =
     current && current.desired !== "removed" && current.version !== manifest.version
       ? current.version

@@ -18,6 +18,7 @@ import {
   testOwner,
   testZone,
 } from "../state/test-db.ts";
+import { shareApp } from "../users/shares.ts";
 import { moveApp, setDesired } from "./admin.ts";
 import { PurgeGrants } from "./owner-grants.ts";
 import { purgeGranted } from "./purge.ts";
@@ -55,6 +56,11 @@ const specOp = (spec: AppSpec): Op => ({
   value: JSON.stringify(spec),
 });
 const later = () => Date.now() + 30_000;
+
+/** a's share with the child role, by the real command. */
+function shareWithChild(a: ReturnType<typeof zoneOfTwo>["a"]): void {
+  shareApp(a, "notes", ["child"]);
+}
 
 /** b's share of `seen` with the child role, as its command writes it. */
 function sharedByB(seen: AppSpec): Op[] {
@@ -158,6 +164,19 @@ describe("which acts apply", () => {
     expect(readSpec(node.db, "notes")?.desired).toBe("stopped");
   });
 
+  test("a share on a and an upgrade on b at once, b's clock later: the upgrade, shared as a said", () => {
+    const { node, a, writeAs, installed } = zoneOfTwo();
+    shareWithChild(a);
+    const upgrade: AppSpec = {
+      ...installed,
+      version: "2.0.0",
+      installedAt: new Date().toISOString(),
+      updatedAt: new Date().toISOString(),
+    };
+    writeAs("b", [specOp(upgrade)], later());
+    expect(readSpec(node.db, "notes")).toMatchObject({ version: "2.0.0", shared: ["child"] });
+  });
+
   test("an act of the install before an upgrade does not apply to the upgrade", () => {
     const { node, a, writeAs, installed } = zoneOfTwo();
     setDesired(a, "notes", "stopped");
@@ -203,7 +222,6 @@ describe("which acts apply", () => {
     expect(JSON.parse(shareActOp(spec).value as string)).toEqual({
       shared: ["ann"],
       sharedAt: "2026-11-29T11:00:00.000Z",
-      installedAt: INSTALLED_AT,
     });
   });
 });

@@ -3,7 +3,7 @@
  *
  *   users/<user>/apps/<app>/desired   a start or stop           {desired, at, installedAt}
  *   users/<user>/apps/<app>/removed   a removal                 {desired: "removed", at, installedAt}
- *   users/<user>/apps/<app>/share     whom it is shared with    {shared, sharedAt, installedAt}
+ *   users/<user>/apps/<app>/share     whom it is shared with    {shared, sharedAt}
  *
  * The spec is one document, and every command wrote it whole: two given at once on two
  * devices (a removal on one, a share or a move on the other, neither heard of the other)
@@ -11,15 +11,17 @@
  * app running again, an app shared with one person open to the whole zone again. Each act
  * under its own key stands beside the other.
  *
- * An act is of one install (its `installedAt`): an upgrade writes the spec anew, carrying
- * over what it saw, and the acts of the install before no longer apply. The spec still
+ * A start, stop or removal is of one install (its `installedAt`): an upgrade writes the
+ * spec anew, carrying over what it saw, and those of the install before no longer apply.
+ * A share is of the app, as the owner set it, across upgrades (an upgrade given at once
+ * with a share does not undo it; a start or stop so raced can be). The spec still
  * carries a copy of what each act says (what a bucky from before these keys reads), and is
  * marked `actsBeside` by a bucky that writes them. A spec without the mark (an older
  * bucky's, or written by hand) is taken as it says over the acts written before it.
  *
  * A removal is the end of an install: said by the spec or by its act (under a key no start
- * or stop writes), it stands over a start or stop given at once. A purge is only ever the spec's own (its grant bound to the
- * spec's row, lib/apps/purge.ts): an act names an install by what any member can copy (its
+ * or stop writes), it stands over a start or stop given at once. A purge is only ever the
+ * spec's own (its grant bound to the spec's row, lib/apps/purge.ts): an act names an install by what any member can copy (its
  * installedAt), so a thief writing an old install's spec again would otherwise make the
  * owner's old purge of it apply to the data of the install since. A purge raced by another
  * command removes the app and keeps its data, which a purge then deletes.
@@ -43,7 +45,6 @@ export interface DesiredAct {
 export interface ShareAct {
   readonly shared: readonly string[] | null;
   readonly sharedAt: string;
-  readonly installedAt: string | null;
 }
 
 /** The op of a start, stop or removal of `spec`'s install, beside the spec it writes. */
@@ -73,7 +74,6 @@ export function shareActOp(spec: AppSpec): Op {
   const act: ShareAct = {
     shared: spec.shared ?? null,
     sharedAt: spec.sharedAt ?? spec.updatedAt,
-    installedAt: spec.installedAt ?? null,
   };
   return { key: appKeys.share(spec.app), value: JSON.stringify(act) };
 }
@@ -90,7 +90,7 @@ export function withActs(db: StateReader, spec: AppSpec): AppSpec {
     if (desired && desired.act.desired !== "removed")
       out = { ...out, desired: desired.act.desired };
   }
-  const share = applying(db, spec, specRow, appKeys.share(spec.app), parseShareAct);
+  const share = applying(db, spec, specRow, appKeys.share(spec.app), parseShareAct, "app");
   if (share) out = { ...out, shared: share.act.shared, sharedAt: share.act.sharedAt };
   return out;
 }
@@ -110,13 +110,14 @@ function row(db: StateReader, key: string): Row | undefined {
   );
 }
 
-/** The act at `key` with its row's author, when it is of `spec`'s install and applies. */
-function applying<T extends { readonly installedAt: string | null }>(
+/** The act at `key` when it applies to `spec`: of its install (or, `app`, of the app). */
+function applying<T extends DesiredAct | ShareAct>(
   db: StateReader,
   spec: AppSpec,
   specRow: Row | undefined,
   key: string,
   parse: (value: unknown) => T,
+  of: "install" | "app" = "install",
 ): { act: T } | undefined {
   const actRow = row(db, key);
   if (!actRow?.value) return undefined;
@@ -128,11 +129,12 @@ function applying<T extends { readonly installedAt: string | null }>(
     if (error instanceof ProtocolError || error instanceof SyntaxError) return undefined;
     throw error;
   }
-  if (act.installedAt !== (spec.installedAt ?? null)) return undefined;
+  const installedAt = "installedAt" in act ? act.installedAt : undefined;
+  if (of === "install" && installedAt !== (spec.installedAt ?? null)) return undefined;
   // A spec this bucky wrote carries a copy of the acts; one it did not is taken as it says
   // over the acts written before it. So is one that names no install (an older bucky's
-  // install): every such spec would take every such act for its own.
-  const marked = spec.actsBeside === true && spec.installedAt !== undefined;
+  // install) for an act of an install: every such spec would take every such act for its own.
+  const marked = spec.actsBeside === true && (of === "app" || spec.installedAt !== undefined);
   if (!marked && specRow && !after(actRow, specRow)) return undefined;
   return { act };
 }
@@ -171,9 +173,5 @@ function parseShareAct(value: unknown): ShareAct {
     if (!Array.isArray(act.shared)) throw new ProtocolError("its shared must be a list");
     shared = act.shared.map((name) => requireString(name, "each of its shared", MAX_TEXT));
   }
-  return {
-    shared,
-    sharedAt: requireString(act.sharedAt, "its sharedAt", MAX_TEXT),
-    installedAt: installedAtOf(act.installedAt),
-  };
+  return { shared, sharedAt: requireString(act.sharedAt, "its sharedAt", MAX_TEXT) };
 }
