@@ -227,7 +227,11 @@ export function writeSpec(
       : {}),
     desired: current?.desired === "stopped" ? "stopped" : "running",
     ...(unsandboxed
-      ? { unsandboxed, unsandboxedGrant: grantUnsandboxed(zone, manifest.id, pkg, manifest) }
+      ? {
+          unsandboxed,
+          unsandboxedGrant: grantUnsandboxed(zone, manifest.id, pkg, manifest),
+          ...previousGrant(current, previous),
+        }
       : {}),
     // A conflict copy the owner asked back is still to be restored, and whom it is shared
     // with stays as the owner set it, across upgrades.
@@ -293,6 +297,25 @@ function versionBefore(
   if (!waited) return current.package;
   // Back to the version that runs: there is no other to keep.
   return current.previousPackage === pkg ? undefined : current.previousPackage;
+}
+
+/**
+ * The owner's grant to run the version before unsandboxed, kept beside its package: a
+ * rollback to it (lib/apps/upgrade-rollback.ts) runs bare only with it, the new version's
+ * naming another package.
+ */
+function previousGrant(
+  current: AppSpec | undefined,
+  previous: ObjectId | undefined,
+): Pick<AppSpec, "previousUnsandboxedGrant"> {
+  if (!current || previous === undefined) return {};
+  const grant =
+    previous === current.package
+      ? current.unsandboxedGrant
+      : previous === current.previousPackage
+        ? current.previousUnsandboxedGrant
+        : undefined;
+  return grant ? { previousUnsandboxedGrant: grant } : {};
 }
 
 function imageOf(manifest: AppManifest): { image?: string } {

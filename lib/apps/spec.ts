@@ -89,6 +89,8 @@ export interface AppSpec {
   readonly unsandboxed?: boolean;
   /** The owner's signed grant to run this package unsandboxed (protocol/app-unsandboxed.ts). */
   readonly unsandboxedGrant?: string;
+  /** The grant of the version before (previousPackage), for a rollback to it. */
+  readonly previousUnsandboxedGrant?: string;
   /**
    * With desired "removed": delete the app's data too, every copy of it included. Carried
    * out only with `purgeGrant`, the owner's consent to this removal (lib/apps/purge.ts).
@@ -245,12 +247,14 @@ function amended(db: StateReader, spec: AppSpec): AppSpec {
  * is the spec's, its updatedAt too: a removal's purge grant is bound to it (lib/apps/purge.ts).
  */
 export function rolledBackSpec(spec: AppSpec, back: RolledBack): AppSpec {
-  const { previousPackage: _, ...rest } = spec;
+  const { previousPackage: _, previousUnsandboxedGrant: before, ...rest } = spec;
   return {
     ...rest,
     version: back.backTo.manifest.version,
     package: back.backTo.package,
     manifest: back.backTo.manifest,
+    // Its own grant, when the owner gave it one: checked against that package and manifest.
+    ...(before ? { unsandboxedGrant: before } : {}),
     failedUpgrade: {
       version: spec.version,
       package: spec.package,
@@ -450,6 +454,12 @@ function checkSpec(value: unknown, app: string): void {
   optionalBoolean(spec.unsandboxed, "its unsandboxed");
   if (spec.unsandboxedGrant !== undefined)
     requireString(spec.unsandboxedGrant, "its unsandboxedGrant", MAX_UNSANDBOXED_GRANT_LENGTH);
+  if (spec.previousUnsandboxedGrant !== undefined)
+    requireString(
+      spec.previousUnsandboxedGrant,
+      "its previousUnsandboxedGrant",
+      MAX_UNSANDBOXED_GRANT_LENGTH,
+    );
   optionalBoolean(spec.purge, "its purge");
   if (spec.purgeGrant !== undefined)
     requireString(spec.purgeGrant, "its purgeGrant", MAX_PURGE_GRANT_LENGTH);
