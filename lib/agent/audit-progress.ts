@@ -5,9 +5,10 @@
  * and keeps every deleted batch as a tombstone for good: 500,000 of them took 80–175 ms a
  * walk, made at every call an agent made and every publication. So each is walked once,
  * then kept as this device publishes and deletes: only it writes those keys. Forgotten,
- * and walked again when next asked, when the state is replaced by a checkpoint or this
+ * and walked again when next asked, when the state is replaced by a checkpoint, this
  * device's own changesets come back from a peer (its home put back from an older backup:
- * the state then holds batches it no longer remembers writing).
+ * the state then holds batches it no longer remembers writing), or batches under its name
+ * come from another device (an earlier one of its name, revoked, heard of late).
  */
 import { and, eq, gte, lt, sql } from "drizzle-orm";
 import { auditLogPrefix } from "../../protocol/agent-audit.ts";
@@ -42,8 +43,17 @@ export class AuditProgress {
       this.deletedBelow = undefined;
     };
     signals?.onRebase(forget);
+    const prefix = auditLogPrefix(owner.deviceName);
     signals?.onChange((changesets, origin) => {
-      if (origin === "remote" && changesets.some((c) => c.author === owner.deviceId)) forget();
+      // Its own changesets back from a peer, or batches under its name it did not write (an
+      // earlier device of its name, revoked, whose batches come late): walked again.
+      if (
+        origin === "remote" &&
+        changesets.some(
+          (c) => c.author === owner.deviceId || c.ops.some((op) => op.key.startsWith(prefix)),
+        )
+      )
+        forget();
     });
   }
 

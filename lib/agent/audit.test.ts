@@ -423,17 +423,41 @@ describe("how far a device published, remembered", () => {
       })
       .run();
     expect(progress.publishedUpTo()).toBe(1);
-    const changeset = { author: d.writer.deviceId } as unknown as Changeset;
-    const another = { author: "someone-else" } as unknown as Changeset;
+    const changeset = { author: d.writer.deviceId, ops: [] } as unknown as Changeset;
+    const another = { author: "someone-else", ops: [] } as unknown as Changeset;
     change([changeset], "local");
     change([another], "remote");
     expect(progress.publishedUpTo()).toBe(1);
     change([another, changeset], "remote");
     expect(progress.publishedUpTo()).toBe(7);
+    // Batches under its name from another device (an earlier one of its name): walked again.
+    const earlier = {
+      author: "someone-else",
+      ops: [{ key: `nodes/${d.name}/agent-log/1-${"1".padStart(15, "0")}`, value: "{}" }],
+    } as unknown as Changeset;
+    d.db
+      .insert(state)
+      .values({
+        key: later.replace(/7$/, "9"),
+        value: "{}",
+        hlcMs: d.now(),
+        hlcCounter: 0,
+        author: d.writer.deviceId,
+        seq: 10,
+      })
+      .run();
+    change([another], "remote");
+    expect(progress.publishedUpTo()).toBe(7);
+    change([earlier], "remote");
+    expect(progress.publishedUpTo()).toBe(9);
     d.db
       .update(state)
       .set({ key: later.replace(/7$/, "8") })
       .where(eq(state.key, later))
+      .run();
+    d.db
+      .delete(state)
+      .where(eq(state.key, later.replace(/7$/, "9")))
       .run();
     rebase();
     expect(progress.publishedUpTo()).toBe(8);
