@@ -62,13 +62,18 @@ describe("removing an app whose spec this device cannot read", () => {
     expect(stateValue(node.db, appKeys.spec("future"))).toBeNull();
   });
 
-  test("one no bucky can read is deleted without force", () => {
+  test("one no bucky can read is deleted without force, with the acts beside it", () => {
     const node = zoneWithSpecs();
+    node.write([
+      { key: appKeys.share("five"), value: JSON.stringify({ shared: ["ann"], sharedAt: "x" }) },
+    ]);
     expect(removeApp(node, "five")).toEqual({
       app: "five",
       desired: "removed",
       unreadable: "a spec must be a map",
     });
+    // A share of before would otherwise hold for an install of the app anew.
+    expect(stateValue(node.db, appKeys.share("five"))).toBeNull();
   });
 });
 

@@ -489,7 +489,13 @@ export function removeApp(zone: ZoneWriter, app: string, purge = false, force = 
       `${app} was installed by a newer bucky than this device's: ${unreadable.problem}`,
       `Update bucky on this device, then remove it from here; or remove it from a device that runs the newer bucky. To remove it for the whole zone from here anyway: \`bucky app remove ${app} --force\`.`,
     );
-  zone.write([{ key: appKeys.spec(app), value: null }]);
+  // And the acts beside it (spec-acts.ts): a share there would hold for an install anew.
+  zone.write(
+    [appKeys.spec, appKeys.desired, appKeys.removed, appKeys.share].map((key) => ({
+      key: key(app),
+      value: null,
+    })),
+  );
   zone.log.info("app removed", { app, purge: false, unreadable: unreadable.problem });
   return {
     app,
