@@ -55,8 +55,11 @@ describe("an unsandboxed grant", () => {
     const grant = signUnsandboxedGrant(fields, owner);
     const spec = { app: "site", package: pkg, manifest };
     expect(grantsPackage(grant, spec)).toBe(true);
-    // Read back from the spec's JSON, as every device does: the same.
+    // Read back from the spec's JSON, as every device does, or its keys in another order
+    // (a package's manifest read by another bucky): the same.
     expect(grantsPackage(grant, JSON.parse(JSON.stringify(spec)))).toBe(true);
+    const reordered = { run: { command: ["bun", "serve.ts"] }, version: "1.0.0", id: "site" };
+    expect(grantsPackage(grant, { ...spec, manifest: reordered })).toBe(true);
     expect(grantsPackage(grant, { ...spec, package: `sha256:${"b".repeat(64)}` })).toBe(false);
     expect(grantsPackage(grant, { ...spec, app: "notes" })).toBe(false);
     // The command a thief put in the spec, the package kept: not the one allowed.

@@ -46,11 +46,23 @@ export interface UnsandboxedGrant {
 }
 
 /**
- * The digest of a spec's manifest as its JSON text (sha256, hex): the spec is JSON, and each
- * device reads it back with its keys in the order written, so every device makes the same.
+ * The digest of a manifest (sha256, hex) as JSON with every object's keys in code-unit
+ * order: the same manifest, read from a spec or from its package (a rollback's), makes the
+ * same digest on every device, whatever order its keys were written in.
  */
 export function manifestDigest(manifest: unknown): string {
-  return createHash("sha256").update(JSON.stringify(manifest)).digest("hex");
+  return createHash("sha256")
+    .update(JSON.stringify(sortedKeys(manifest)))
+    .digest("hex");
+}
+
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (value === null || typeof value !== "object") return value;
+  const sorted: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort())
+    sorted[key] = sortedKeys((value as Record<string, unknown>)[key]);
+  return sorted;
 }
 
 export function signUnsandboxedGrant(

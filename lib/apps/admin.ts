@@ -20,7 +20,7 @@ import { packDirectory, readPackage } from "./package-dir.ts";
 import { deletePurgedState, grantPurge, purgeGranted } from "./purge.ts";
 import { devicesWithoutSandbox } from "./sandbox-facts.ts";
 import { type AppSpec, appKeys, type DesiredState, readSpec, unreadableSpec } from "./spec.ts";
-import { carriedActOps, desiredActOp, shareActOp } from "./spec-acts.ts";
+import { carriedActOps, desiredActOp, shareActOp, writtenWithActs } from "./spec-acts.ts";
 import { grantUnsandboxed, unsandboxedGranted } from "./unsandboxed.ts";
 import { startedSomewhere } from "./upgrade-rollback.ts";
 
@@ -240,15 +240,13 @@ export function writeSpec(
     ...(current?.shared && current.sharedAt ? { sharedAt: current.sharedAt } : {}),
     installedAt: now,
     updatedAt: now,
-    actsBeside: true,
+    actsAt: now,
   };
   zone.write([
     { key: appKeys.spec(manifest.id), value: JSON.stringify(spec) },
     // A share an older bucky wrote into the spec stood over the share acts before it: this
     // spec, marked, would let them undo it (spec-acts.ts).
-    ...(current && current.actsBeside !== true && current.shared !== undefined
-      ? [shareActOp(spec)]
-      : []),
+    ...(current && !writtenWithActs(current) ? [shareActOp(spec)] : []),
     ...alongside,
   ]);
   const upgradedFrom =
@@ -344,7 +342,7 @@ export function moveApp(zone: ZoneWriter, app: string, device: string): AppSpec 
       ? { moveTo: device, movedAt: now }
       : { placement: device, moveTo: null }),
     updatedAt: now,
-    actsBeside: true,
+    actsAt: now,
   };
   zone.write([
     { key: appKeys.spec(app), value: JSON.stringify(spec) },
@@ -374,11 +372,12 @@ export function restoreCopy(
         ? `Its copies: ${copies.map((c) => `${c.name} (on ${c.device})`).join(", ")}.`
         : "It has none: see `bucky app status`.",
     );
+  const at = new Date(zone.now()).toISOString();
   const spec: AppSpec = {
     ...current,
-    restoreCopy: { device: found.device, name: found.name, at: new Date(zone.now()).toISOString() },
-    updatedAt: new Date(zone.now()).toISOString(),
-    actsBeside: true,
+    restoreCopy: { device: found.device, name: found.name, at },
+    updatedAt: at,
+    actsAt: at,
   };
   zone.write([
     { key: appKeys.spec(app), value: JSON.stringify(spec) },
@@ -413,7 +412,7 @@ export function setDesired(
     ...(desired === "removed" ? { purge } : {}),
     ...(purgeGrant ? { purgeGrant } : {}),
     updatedAt,
-    actsBeside: true,
+    actsAt: updatedAt,
   };
   zone.write([
     { key: appKeys.spec(app), value: JSON.stringify(spec) },

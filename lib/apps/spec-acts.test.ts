@@ -44,7 +44,7 @@ function zoneOfTwo() {
     );
   const installed = testSpec("notes", {
     installedAt: INSTALLED_AT,
-    actsBeside: true,
+    actsAt: testSpec("notes").updatedAt,
     manifest: { ...testSpec("notes").manifest, exposure: "zone" },
   });
   writeAs("a", [...foundingOps({ a: node.key, b }), specOp(installed)], 1000);
@@ -70,7 +70,7 @@ function sharedByB(seen: AppSpec): Op[] {
     shared: ["child"],
     sharedAt: at,
     updatedAt: at,
-    actsBeside: true,
+    actsAt: at,
   };
   return [specOp(spec), shareActOp(spec)];
 }
@@ -109,7 +109,7 @@ describe("two acts at once on two devices", () => {
     const { node, a, writeAs, installed } = zoneOfTwo();
     setDesired(a, "notes", "removed");
     const at = new Date().toISOString();
-    const stopped: AppSpec = { ...installed, desired: "stopped", updatedAt: at, actsBeside: true };
+    const stopped: AppSpec = { ...installed, desired: "stopped", updatedAt: at, actsAt: at };
     writeAs("b", [specOp(stopped), desiredActOp(stopped)], later());
     expect(readSpec(node.db, "notes")?.desired).toBe("removed");
   });
@@ -117,7 +117,9 @@ describe("two acts at once on two devices", () => {
   test("an old install's spec written again by a thief, saying it runs: the owner's old removal of it removes, and purges nothing", () => {
     const { node, a, writeAs, installed } = zoneOfTwo();
     setDesired(a, "notes", "removed", true);
-    writeAs("b", [specOp({ ...installed, updatedAt: new Date().toISOString() })], later());
+    // Marked as this bucky marks its writes: the acts of that install apply.
+    const at = new Date().toISOString();
+    writeAs("b", [specOp({ ...installed, updatedAt: at, actsAt: at })], later());
     const spec = readSpec(node.db, "notes") as AppSpec;
     expect(spec.desired).toBe("removed");
     expect(purgeGranted(node.db, new PurgeGrants(testZone.id), spec)).toBe(false);
@@ -125,10 +127,10 @@ describe("two acts at once on two devices", () => {
 });
 
 describe("which acts apply", () => {
-  test("a spec written after the act by a bucky that keeps none (no actsBeside) says it all", () => {
+  test("a spec written after the act by a bucky that keeps none (no mark of its own) says it all", () => {
     const { node, a, writeAs, installed } = zoneOfTwo();
     setDesired(a, "notes", "stopped");
-    const { actsBeside: _, ...older } = installed;
+    const { actsAt: _, ...older } = installed;
     writeAs(
       "b",
       [specOp({ ...older, desired: "running", updatedAt: new Date().toISOString() })],
@@ -137,10 +139,21 @@ describe("which acts apply", () => {
     expect(readSpec(node.db, "notes")?.desired).toBe("running");
   });
 
+  test("an older bucky's share, its spec copying a's mark over, wins by its clock", () => {
+    const { node, a, writeAs } = zoneOfTwo();
+    shareApp(a, "notes", null);
+    // An older bucky writes the whole spec, a's mark (actsAt) copied over as it was.
+    const seen = readSpec(node.db, "notes") as AppSpec;
+    // A moment after a's share, as it is on b's clock.
+    const at = new Date(Date.parse(seen.updatedAt) + 1000).toISOString();
+    writeAs("b", [specOp({ ...seen, shared: ["child"], sharedAt: at, updatedAt: at })], later());
+    expect(readSpec(node.db, "notes")?.shared).toEqual(["child"]);
+  });
+
   test("an older bucky's start, after a's stop, stands through a's move after it", () => {
     const { node, a, writeAs, installed } = zoneOfTwo();
     setDesired(a, "notes", "stopped");
-    const { actsBeside: _, ...unmarked } = installed;
+    const { actsAt: _, ...unmarked } = installed;
     writeAs(
       "b",
       [specOp({ ...unmarked, desired: "running", updatedAt: new Date().toISOString() })],
@@ -153,7 +166,7 @@ describe("which acts apply", () => {
 
   test("an install that names none (an older bucky's) is not taken for another such: removed, installed again, stopped", () => {
     const { node, a, writeAs, installed } = zoneOfTwo();
-    const { installedAt: _, actsBeside: __, ...older } = installed;
+    const { installedAt: _, actsAt: __, ...older } = installed;
     writeAs("b", [specOp({ ...older, updatedAt: new Date().toISOString() })], 1500);
     setDesired(a, "notes", "removed");
     expect(readSpec(node.db, "notes")?.desired).toBe("removed");
@@ -167,11 +180,13 @@ describe("which acts apply", () => {
   test("a share on a and an upgrade on b at once, b's clock later: the upgrade, shared as a said", () => {
     const { node, a, writeAs, installed } = zoneOfTwo();
     shareWithChild(a);
+    const at = new Date().toISOString();
     const upgrade: AppSpec = {
       ...installed,
       version: "2.0.0",
-      installedAt: new Date().toISOString(),
-      updatedAt: new Date().toISOString(),
+      installedAt: at,
+      updatedAt: at,
+      actsAt: at,
     };
     writeAs("b", [specOp(upgrade)], later());
     expect(readSpec(node.db, "notes")).toMatchObject({ version: "2.0.0", shared: ["child"] });

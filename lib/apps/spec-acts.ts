@@ -16,8 +16,9 @@
  * A share is of the app, as the owner set it, across upgrades (an upgrade given at once
  * with a share does not undo it; a start or stop so raced can be). The spec still
  * carries a copy of what each act says (what a bucky from before these keys reads), and is
- * marked `actsBeside` by a bucky that writes them. A spec without the mark (an older
- * bucky's, or written by hand) is taken as it says over the acts written before it.
+ * marked by a bucky that writes them (`actsAt`, its own updatedAt: an older bucky copies the
+ * field over and writes another updatedAt). A spec without the mark (an older bucky's, or
+ * written by hand) is taken as it says over the acts written before it.
  *
  * A removal is the end of an install: said by the spec or by its act (under a key no start
  * or stop writes), it stands over a start or stop given at once. A purge is only ever the
@@ -65,8 +66,13 @@ export function desiredActOp(spec: AppSpec): Op {
  * they are written anew as `next` carries them.
  */
 export function carriedActOps(current: AppSpec, next: AppSpec): Op[] {
-  if (current.actsBeside === true) return [];
+  if (writtenWithActs(current)) return [];
   return [desiredActOp(next), shareActOp(next)];
+}
+
+/** Whether `spec` was written by a bucky that keeps acts beside it (its mark is its own). */
+export function writtenWithActs(spec: AppSpec): boolean {
+  return spec.actsAt !== undefined && spec.actsAt === spec.updatedAt;
 }
 
 /** The op of a share of `spec`'s install, beside the spec it writes. */
@@ -134,7 +140,7 @@ function applying<T extends DesiredAct | ShareAct>(
   // A spec this bucky wrote carries a copy of the acts; one it did not is taken as it says
   // over the acts written before it. So is one that names no install (an older bucky's
   // install) for an act of an install: every such spec would take every such act for its own.
-  const marked = spec.actsBeside === true && (of === "app" || spec.installedAt !== undefined);
+  const marked = writtenWithActs(spec) && (of === "app" || spec.installedAt !== undefined);
   if (!marked && specRow && !after(actRow, specRow)) return undefined;
   return { act };
 }

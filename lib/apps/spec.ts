@@ -125,10 +125,12 @@ export interface AppSpec {
   readonly installedAt?: string;
   readonly updatedAt: string;
   /**
-   * Written by a bucky that keeps people's acts beside the spec (spec-acts.ts): its desired
-   * state and share are a copy of theirs, for a bucky from before them.
+   * The updatedAt of a write by a bucky that keeps people's acts beside the spec
+   * (spec-acts.ts): its desired state and share are then a copy of theirs, for a bucky from
+   * before them. One that keeps none copies this field over as it is and writes another
+   * updatedAt: its spec no longer reads as written by one that keeps acts.
    */
-  readonly actsBeside?: boolean;
+  readonly actsAt?: string;
 }
 
 /** A move's end, written by the device the app moved to once it holds the app's data. */
@@ -247,14 +249,8 @@ function amended(db: StateReader, spec: AppSpec): AppSpec {
  * is the spec's, its updatedAt too: a removal's purge grant is bound to it (lib/apps/purge.ts).
  */
 export function rolledBackSpec(spec: AppSpec, back: RolledBack): AppSpec {
-  const { previousPackage: _, previousUnsandboxedGrant: before, ...rest } = spec;
   return {
-    ...rest,
-    version: back.backTo.manifest.version,
-    package: back.backTo.package,
-    manifest: back.backTo.manifest,
-    // Its own grant, when the owner gave it one: checked against that package and manifest.
-    ...(before ? { unsandboxedGrant: before } : {}),
+    ...specOfVersionBefore(spec, back.backTo.package, back.backTo.manifest),
     failedUpgrade: {
       version: spec.version,
       package: spec.package,
@@ -262,6 +258,23 @@ export function rolledBackSpec(spec: AppSpec, back: RolledBack): AppSpec {
       device: back.device,
       at: back.at,
     },
+  };
+}
+
+/**
+ * `spec` as the version before it (its previousPackage, `manifest` that package's), to run
+ * in its place: a rollback's, or a device's that restarted while an upgrade waited. With
+ * the owner's grant of that version to run unsandboxed, when the owner gave it one (it is
+ * checked against that package and manifest); the upgrade's names another.
+ */
+export function specOfVersionBefore(spec: AppSpec, pkg: ObjectId, manifest: AppManifest): AppSpec {
+  const { previousPackage: _, previousUnsandboxedGrant: grant, ...rest } = spec;
+  return {
+    ...rest,
+    version: manifest.version,
+    package: pkg,
+    manifest,
+    ...(grant ? { unsandboxedGrant: grant } : {}),
   };
 }
 
@@ -476,7 +489,7 @@ function checkSpec(value: unknown, app: string): void {
   }
   if (spec.installedAt !== undefined) requireString(spec.installedAt, "its installedAt", MAX_TEXT);
   requireString(spec.updatedAt, "its updatedAt", MAX_TEXT);
-  optionalBoolean(spec.actsBeside, "its actsBeside");
+  if (spec.actsAt !== undefined) requireString(spec.actsAt, "its actsAt", MAX_TEXT);
 }
 
 /** The fields of an installed manifest (as checkManifest made it) that readers use. */

@@ -9,7 +9,7 @@ import { testNodeContext } from "../node/test-node-context.ts";
 import { foundingOps, openTestNode, removeTestDatabases, testOwner } from "../state/test-db.ts";
 import { writeSpec } from "./admin.ts";
 import { UnsandboxedGrants } from "./owner-grants.ts";
-import { type AppSpec, readSpec, rolledBackSpec } from "./spec.ts";
+import { type AppSpec, readSpec, rolledBackSpec, specOfVersionBefore } from "./spec.ts";
 import { testManifest } from "./test-spec.ts";
 import { unsandboxedGranted } from "./unsandboxed.ts";
 
@@ -46,5 +46,7 @@ describe("a rollback of an app run without a sandbox", () => {
       backTo: { ...back.backTo, manifest: altered },
     });
     expect(unsandboxedGranted(grants, forged)).toBe(false);
+    // A device restarted while the upgrade waits runs the version before the same way.
+    expect(unsandboxedGranted(grants, specOfVersionBefore(upgraded, pkg("a"), v1))).toBe(true);
   });
 });

@@ -17,7 +17,7 @@
 import { join } from "node:path";
 import { isImageRun } from "../../protocol/app-manifest.ts";
 import type { NodeContext } from "../node/node-context.ts";
-import type { AppSpec } from "./spec.ts";
+import { type AppSpec, specOfVersionBefore } from "./spec.ts";
 import { dataOfVersionBefore, heldManifest } from "./upgrade-rollback.ts";
 
 /**
@@ -37,6 +37,6 @@ export function versionBeforeToRun(node: NodeContext, spec: AppSpec): AppSpec | 
   const manifest = heldManifest(node, before, spec.app);
   if (!manifest || isImageRun(manifest.run)) return undefined;
   // Not an upgrade of its own: nothing to give up (upgradeFailed) nor data to put back.
-  const { previousPackage: _, failedUpgrade: __, ...rest } = spec;
-  return { ...rest, version: manifest.version, package: before, manifest };
+  const { failedUpgrade: _, ...rest } = specOfVersionBefore(spec, before, manifest);
+  return rest;
 }

@@ -14,6 +14,7 @@ import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { renewOpenKeyEpoch } from "../zone/devices.ts";
 import { epochGrantOps } from "./epoch-grants.ts";
+import { newestOpenToRevoked } from "./key-epochs.ts";
 
 /** Changes batched into one look: a page of facts or changesets comes at once. */
 const SOON_MS = 100;
@@ -25,6 +26,12 @@ export class EpochGiver {
   private readonly stops: (() => void)[] = [];
   /** What each device's facts last said of the backup key (its proof, or nothing). */
   private readonly saidKey = new Map<DeviceId, string | undefined>();
+  /**
+   * The revoked devices a renewal shut out already: one found open again (a member writing
+   * grants to it) is said, not renewed for again, so no member makes the owner's device
+   * draw epochs without end.
+   */
+  private readonly renewedFor = new Set<DeviceId>();
   private stopped = false;
 
   constructor(
@@ -77,7 +84,17 @@ export class EpochGiver {
     // its own: one that keeps failing holds no giving back.
     if (node.zone.holdsOwnerKey) {
       try {
-        renewOpenKeyEpoch(node);
+        const open = newestOpenToRevoked(node.db, node.zoneId, node.membership());
+        if (open.some((id) => !this.renewedFor.has(id))) {
+          renewOpenKeyEpoch(node);
+          for (const id of open) this.renewedFor.add(id);
+        } else if (open.length > 0)
+          this.log.warn(
+            "the newest backup key is open to a revoked device again: not renewed again",
+            {
+              devices: open.join(","),
+            },
+          );
       } catch (error) {
         this.log.warn("could not renew the backup key", { why: (error as Error).message });
         this.soon(RETRY_MS);

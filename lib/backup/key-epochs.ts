@@ -105,14 +105,16 @@ export function newestOpenToRevoked(
   const open = new Set<DeviceId>();
   const revoked = (id: DeviceId) => standingOf(membership, id) === "revoked";
   for (const epoch of known.filter((e) => e.epoch === newest)) {
-    for (const id of readKeyEpoch(epoch.bytes, zone).devices.keys()) if (revoked(id)) open.add(id);
-    // Or given to it by a member (epoch-grants.ts), one that had not heard of its revocation.
+    const record = readKeyEpoch(epoch.bytes, zone);
+    for (const id of record.devices.keys()) if (revoked(id)) open.add(id);
+    // Or given to it by a member (epoch-grants.ts), one that had not heard of its revocation;
+    // never to the device the epoch shuts out, which no giver gives it (a member's junk).
     for (const { key, value } of stateRowsMatching(
       db,
       `nodes/*/backup-epoch-grants/${epoch.name}/*`,
     )) {
       const recipient = key.slice(key.lastIndexOf("/") + 1) as DeviceId;
-      if (value !== null && revoked(recipient)) open.add(recipient);
+      if (value !== null && recipient !== record.revoked && revoked(recipient)) open.add(recipient);
     }
   }
   return [...open].sort(compareCodeUnits);

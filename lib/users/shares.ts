@@ -46,7 +46,7 @@ export function shareApp(node: NodeContext, app: string, names: readonly string[
       "For example: --with ann,child",
     );
   const at = new Date(node.now()).toISOString();
-  const spec: AppSpec = { ...current, shared, sharedAt: at, updatedAt: at, actsBeside: true };
+  const spec: AppSpec = { ...current, shared, sharedAt: at, updatedAt: at, actsAt: at };
   // Beside it too, where a stop, removal or move written at once elsewhere does not undo it.
   node.write([
     { key: appKeys.spec(app), value: JSON.stringify(spec) },

@@ -338,6 +338,25 @@ describe("bucky devices", () => {
     giver.start();
     giver.stop();
     expect(newestSealedTo(node)).toEqual([ids.a, ids.nas].sort());
+    // A stolen nas writes grants of the new epoch to both revoked devices: said, not renewed
+    // for again (no member makes the owner's device draw epochs without end).
+    const [newest] = stateKeyEpochs(node.db, testZone.id).filter((e) => e.epoch === 2);
+    appendLocalChangeset(
+      node.db,
+      { zone: testZone.id, name: "nas", key: signingKeyFromSeed(seed(86 + 102)), seal: node.seal },
+      [ids.laptop, ids.phone].map((id) => ({
+        key: `nodes/nas/backup-epoch-grants/${newest?.name}/${id}`,
+        value: JSON.stringify("junk"),
+      })),
+      4000,
+    );
+    // Open again to the one the new epoch does not name as shut out (the other is passed over).
+    expect(newestOpenToRevoked(node.db, testZone.id, ownerContext(node).membership()).length).toBe(
+      1,
+    );
+    giver.start();
+    giver.stop();
+    expect(Math.max(...stateKeyEpochs(node.db, testZone.id).map((e) => e.epoch))).toBe(2);
   });
 
   test("revoking a device given a revoked device's name, on a device whose clock is behind that revocation, is signed after it and stays", async () => {
