@@ -19,8 +19,11 @@
  */
 import { type PurgeGrant, verifyPurgeGrant } from "../../protocol/app-purge.ts";
 import { type UnsandboxedGrant, verifyUnsandboxedGrant } from "../../protocol/app-unsandboxed.ts";
+import type { SigningKey } from "../../protocol/ed25519.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { ZoneId } from "../../protocol/ids.ts";
+import { BuckyError } from "../errors.ts";
+import type { ZoneWriter } from "../zone/zone-writer.ts";
 
 /** The fewest questions between two sweeps of the apps not asked of. */
 export const SWEEP_AFTER_ASKS = 1024;
@@ -90,5 +93,21 @@ export class PurgeGrants extends OwnerGrants<PurgeGrant> {
 export class UnsandboxedGrants extends OwnerGrants<UnsandboxedGrant> {
   constructor(zone: ZoneId) {
     super(zone, (jws, of) => verifyUnsandboxedGrant(jws, of));
+  }
+}
+
+/**
+ * The owner key to sign a grant with, or E_PERMISSION saying why only the owner may (a
+ * device that does not hold it), with where to do it instead.
+ */
+export function ownerKeyToGrant(
+  zone: Pick<ZoneWriter, "ownerKey">,
+  refusal: { readonly message: string; readonly hint: string },
+): SigningKey {
+  try {
+    return zone.ownerKey();
+  } catch (error) {
+    if (!(error instanceof BuckyError && error.code === "E_PERMISSION")) throw error;
+    throw new BuckyError("E_PERMISSION", refusal.message, refusal.hint);
   }
 }

@@ -16,12 +16,11 @@ import { ownStatePrefix } from "../../protocol/app-permissions.ts";
 import { grantsRemoval, signPurgeGrant } from "../../protocol/app-purge.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { checkAppName } from "../../protocol/names.ts";
-import { BuckyError } from "../errors.ts";
 import { releasedAppObjectsOps } from "../ndn/stored-files.ts";
 import { type StateReader, sqliteOf, stateRowsMatching } from "../store/reads.ts";
 import type { Membership } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
-import type { PurgeGrants } from "./owner-grants.ts";
+import { ownerKeyToGrant, type PurgeGrants } from "./owner-grants.ts";
 import { type AppSpec, appKeys } from "./spec.ts";
 
 /** A removal that asks for a purge the owner did not grant: the device that wrote it. */
@@ -87,17 +86,10 @@ export function describeUngrantedPurge({ app, writtenBy }: UngrantedPurge): stri
  * refused on a device that does not hold the owner key, saying where to run it instead.
  */
 export function grantPurge(zone: ZoneWriter, app: string, removedAt: string): string {
-  let owner: ReturnType<ZoneWriter["ownerKey"]>;
-  try {
-    owner = zone.ownerKey();
-  } catch (error) {
-    if (!(error instanceof BuckyError && error.code === "E_PERMISSION")) throw error;
-    throw new BuckyError(
-      "E_PERMISSION",
-      `only the owner may purge ${app} (delete its data and every copy of it, on every device), and this device does not hold the owner key`,
-      `Run \`bucky app remove ${app} --purge\` on the device holding the owner key, or \`bucky app remove ${app}\` without --purge here: the app is removed and its data kept.`,
-    );
-  }
+  const owner = ownerKeyToGrant(zone, {
+    message: `only the owner may purge ${app} (delete its data and every copy of it, on every device), and this device does not hold the owner key`,
+    hint: `Run \`bucky app remove ${app} --purge\` on the device holding the owner key, or \`bucky app remove ${app}\` without --purge here: the app is removed and its data kept.`,
+  });
   return signPurgeGrant({ zone: zone.zoneId, app, device: zone.deviceId, removedAt }, owner).jws;
 }
 

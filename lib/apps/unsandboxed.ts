@@ -12,9 +12,8 @@ import {
   manifestDigest,
   signUnsandboxedGrant,
 } from "../../protocol/app-unsandboxed.ts";
-import { BuckyError } from "../errors.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
-import type { UnsandboxedGrants } from "./owner-grants.ts";
+import { ownerKeyToGrant, type UnsandboxedGrants } from "./owner-grants.ts";
 import type { AppSpec } from "./spec.ts";
 
 /**
@@ -27,17 +26,10 @@ export function grantUnsandboxed(
   pkg: string,
   manifest: AppManifest,
 ): string {
-  let owner: ReturnType<ZoneWriter["ownerKey"]>;
-  try {
-    owner = zone.ownerKey();
-  } catch (error) {
-    if (!(error instanceof BuckyError && error.code === "E_PERMISSION")) throw error;
-    throw new BuckyError(
-      "E_PERMISSION",
-      `only the owner may let ${app} run without a sandbox (every file and the network of its device in its reach), and this device does not hold the owner key`,
-      "Run the install with --unsandboxed on the device holding the owner key, or install bubblewrap (and slirp4netns, for outbound network) where the app would run.",
-    );
-  }
+  const owner = ownerKeyToGrant(zone, {
+    message: `only the owner may let ${app} run without a sandbox (every file and the network of its device in its reach), and this device does not hold the owner key`,
+    hint: "Run the install with --unsandboxed on the device holding the owner key, or install bubblewrap (and slirp4netns, for outbound network) where the app would run.",
+  });
   return signUnsandboxedGrant(
     { zone: zone.zoneId, app, package: pkg, manifest: manifestDigest(manifest) },
     owner,
