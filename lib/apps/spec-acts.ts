@@ -84,7 +84,7 @@ export function shareActOp(spec: AppSpec): Op {
   return { key: appKeys.share(spec.app), value: JSON.stringify(act) };
 }
 
-/** `spec` with the acts of its install laid over it (see above). */
+/** `spec` with the acts that apply to it laid over it (see above). */
 export function withActs(db: StateReader, spec: AppSpec): AppSpec {
   const specRow = row(db, appKeys.spec(spec.app));
   let out = spec;
