@@ -20,7 +20,13 @@ import { packDirectory, readPackage } from "./package-dir.ts";
 import { deletePurgedState, grantPurge, purgeGranted } from "./purge.ts";
 import { devicesWithoutSandbox } from "./sandbox-facts.ts";
 import { type AppSpec, appKeys, type DesiredState, readSpec, unreadableSpec } from "./spec.ts";
-import { carriedActOps, desiredActOp, shareActOp, writtenWithActs } from "./spec-acts.ts";
+import {
+  carriedActOps,
+  desiredActOp,
+  moveActOp,
+  shareActOp,
+  writtenWithActs,
+} from "./spec-acts.ts";
 import { grantUnsandboxed, unsandboxedGranted } from "./unsandboxed.ts";
 import { startedSomewhere } from "./upgrade-rollback.ts";
 
@@ -346,7 +352,9 @@ export function moveApp(zone: ZoneWriter, app: string, device: string): AppSpec 
   };
   zone.write([
     { key: appKeys.spec(app), value: JSON.stringify(spec) },
-    ...carriedActOps(current, spec),
+    // Beside it, where a stop, removal or share written at once elsewhere does not undo it.
+    ...carriedActOps(current, spec).filter((op) => op.key !== moveActOp(spec).key),
+    moveActOp(spec),
   ]);
   zone.log.info("app moving", { app, to: device });
   return spec;
@@ -490,7 +498,7 @@ export function removeApp(zone: ZoneWriter, app: string, purge = false, force = 
     );
   // And the acts beside it (spec-acts.ts): a share there would hold for an install anew.
   zone.write(
-    [appKeys.spec, appKeys.desired, appKeys.removed, appKeys.share].map((key) => ({
+    [appKeys.spec, appKeys.desired, appKeys.removed, appKeys.move, appKeys.share].map((key) => ({
       key: key(app),
       value: null,
     })),

@@ -17,6 +17,8 @@ export const appKeys = {
   desired: (app: string) => `users/${APP_USER}/apps/${app}/desired`,
   /** A person's removal of the app's install (spec-acts.ts). */
   removed: (app: string) => `users/${APP_USER}/apps/${app}/removed`,
+  /** A person's move of the app's install (spec-acts.ts). */
+  move: (app: string) => `users/${APP_USER}/apps/${app}/move`,
   /** Whom the owner shared the app's install with (spec-acts.ts). */
   share: (app: string) => `users/${APP_USER}/apps/${app}/share`,
   report: (device: string, app: string) => `nodes/${device}/apps/${app}`,

@@ -2,8 +2,9 @@
  * A person's acts on an app, given at once on two devices, both stand: each is kept beside
  * the spec under a key of its own (spec-acts.ts), where the spec, one document, kept only
  * the later of the two whole writes. Device a acts through the real commands; device b's
- * write is the one its command made from what it had seen (the spec before a's act),
- * arriving with a later clock unless a test says otherwise.
+ * write is the one its command made from what it had seen (the spec before a's act). One
+ * database holds both, its clock moving on with each write: the one written last is the
+ * later, whatever time it is given.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import type { Op } from "../../protocol/changeset.ts";
@@ -23,7 +24,7 @@ import { moveApp, setDesired } from "./admin.ts";
 import { PurgeGrants } from "./owner-grants.ts";
 import { purgeGranted } from "./purge.ts";
 import { type AppSpec, appKeys, readSpec } from "./spec.ts";
-import { desiredActOp, shareActOp } from "./spec-acts.ts";
+import { desiredActOp, moveActOp, shareActOp } from "./spec-acts.ts";
 import { testSpec } from "./test-spec.ts";
 
 afterAll(removeTestDatabases);
@@ -83,10 +84,10 @@ describe("two acts at once on two devices", () => {
     expect(readSpec(node.db, "notes")).toMatchObject({ desired: "removed", shared: ["child"] });
   });
 
-  test("a stop on a and a share on b, a's clock later: stopped, and shared as b said", () => {
+  test("a stop on a, then a share on b made from what b saw before: stopped, and shared as b said", () => {
     const { node, a, writeAs, installed } = zoneOfTwo();
     setDesired(a, "notes", "stopped");
-    // Arriving after, dated before: the spec keeps a's whole write.
+    // b's whole spec, written after from the spec before a's stop, is the one kept.
     writeAs("b", sharedByB(installed), 2000);
     expect(readSpec(node.db, "notes")).toMatchObject({ desired: "stopped", shared: ["child"] });
   });
@@ -123,6 +124,31 @@ describe("two acts at once on two devices", () => {
     const spec = readSpec(node.db, "notes") as AppSpec;
     expect(spec.desired).toBe("removed");
     expect(purgeGranted(node.db, new PurgeGrants(testZone.id), spec)).toBe(false);
+  });
+});
+
+describe("a move and another act at once", () => {
+  test("a move on b and a stop on a, a's written later from what it saw before: stopped, and moving as b said", () => {
+    const { node, writeAs, installed } = zoneOfTwo();
+    const at = new Date().toISOString();
+    const moved: AppSpec = { ...installed, moveTo: "b", movedAt: at, updatedAt: at, actsAt: at };
+    writeAs("b", [specOp(moved), moveActOp(moved)], later());
+    // a's stop, as its command made it from the spec before the move: the later whole spec.
+    const stopped: AppSpec = { ...installed, desired: "stopped", updatedAt: at, actsAt: at };
+    writeAs("a", [specOp(stopped), desiredActOp(stopped)], later());
+    expect(readSpec(node.db, "notes")).toMatchObject({ desired: "stopped", moveTo: "b" });
+  });
+
+  test("a move a member wrote not of a move's shape changes nothing", () => {
+    const { node, writeAs } = zoneOfTwo();
+    const act = {
+      placement: "x; the owner must run",
+      moveTo: null,
+      movedAt: null,
+      installedAt: INSTALLED_AT,
+    };
+    writeAs("b", [{ key: appKeys.move("notes"), value: JSON.stringify(act) }], later());
+    expect(readSpec(node.db, "notes")?.placement).toBe("any");
   });
 });
 

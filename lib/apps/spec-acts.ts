@@ -3,6 +3,7 @@
  *
  *   users/<user>/apps/<app>/desired   a start or stop           {desired, at, installedAt}
  *   users/<user>/apps/<app>/removed   a removal                 {desired: "removed", at, installedAt}
+ *   users/<user>/apps/<app>/move      a move                    {placement, moveTo, movedAt, installedAt}
  *   users/<user>/apps/<app>/share     whom it is shared with    {shared, sharedAt}
  *
  * The spec is one document, and every command wrote it whole: two given at once on two
@@ -11,7 +12,7 @@
  * app running again, an app shared with one person open to the whole zone again. Each act
  * under its own key stands beside the other.
  *
- * A start, stop or removal is of one install (its `installedAt`): an upgrade writes the
+ * A start, stop, removal or move is of one install (its `installedAt`): an upgrade writes the
  * spec anew, carrying over what it saw, and those of the install before no longer apply.
  * A share is of the app, as the owner set it, across upgrades (an upgrade given at once
  * with a share does not undo it; a start or stop so raced can be). The spec still
@@ -30,6 +31,7 @@
 import type { Op } from "../../protocol/changeset.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { compareHlc } from "../../protocol/hlc.ts";
+import { checkDeviceName } from "../../protocol/names.ts";
 import { requireRecord, requireString } from "../../protocol/shape.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
 import { appKeys } from "./app-keys.ts";
@@ -40,6 +42,15 @@ export interface DesiredAct {
   /** When it was done (RFC 3339). */
   readonly at: string;
   /** The install it is of (its spec's installedAt; null for a spec that says none). */
+  readonly installedAt: string | null;
+}
+
+export interface MoveAct {
+  /** Where the app is placed: a device's name, or "any". */
+  readonly placement: string;
+  /** The device an app placed on any device moves to, while it does. */
+  readonly moveTo: string | null;
+  readonly movedAt: string | null;
   readonly installedAt: string | null;
 }
 
@@ -67,12 +78,23 @@ export function desiredActOp(spec: AppSpec): Op {
  */
 export function carriedActOps(current: AppSpec, next: AppSpec): Op[] {
   if (writtenWithActs(current)) return [];
-  return [desiredActOp(next), shareActOp(next)];
+  return [desiredActOp(next), moveActOp(next), shareActOp(next)];
 }
 
 /** Whether `spec` was written by a bucky that keeps acts beside it (its mark is its own). */
 export function writtenWithActs(spec: AppSpec): boolean {
   return spec.actsAt !== undefined && spec.actsAt === spec.updatedAt;
+}
+
+/** The op of a move of `spec`'s install, beside the spec it writes. */
+export function moveActOp(spec: AppSpec): Op {
+  const act: MoveAct = {
+    placement: spec.placement,
+    moveTo: spec.moveTo ?? null,
+    movedAt: spec.movedAt ?? null,
+    installedAt: spec.installedAt ?? null,
+  };
+  return { key: appKeys.move(spec.app), value: JSON.stringify(act) };
 }
 
 /** The op of a share of `spec`'s install, beside the spec it writes. */
@@ -96,6 +118,17 @@ export function withActs(db: StateReader, spec: AppSpec): AppSpec {
     if (desired && desired.act.desired !== "removed")
       out = { ...out, desired: desired.act.desired };
   }
+  const move = applying(db, spec, specRow, appKeys.move(spec.app), parseMoveAct);
+  if (move) {
+    const { moveTo: _, movedAt: __, ...rest } = out;
+    const { placement, moveTo, movedAt } = move.act;
+    out = {
+      ...rest,
+      placement,
+      ...(moveTo !== null ? { moveTo } : {}),
+      ...(movedAt !== null ? { movedAt } : {}),
+    };
+  }
   const share = applying(db, spec, specRow, appKeys.share(spec.app), parseShareAct, "app");
   if (share) out = { ...out, shared: share.act.shared, sharedAt: share.act.sharedAt };
   return out;
@@ -117,7 +150,7 @@ function row(db: StateReader, key: string): Row | undefined {
 }
 
 /** The act at `key` when it applies to `spec`: of its install (or, `app`, of the app). */
-function applying<T extends DesiredAct | ShareAct>(
+function applying<T extends DesiredAct | MoveAct | ShareAct>(
   db: StateReader,
   spec: AppSpec,
   specRow: Row | undefined,
@@ -168,6 +201,25 @@ function parseDesiredAct(value: unknown): DesiredAct {
   return {
     desired: act.desired as DesiredState,
     at: requireString(act.at, "its at", MAX_TEXT),
+    installedAt: installedAtOf(act.installedAt),
+  };
+}
+
+/** A device's name (or, for a placement, "any"): shown and compared as one, never a sentence. */
+function deviceField(value: unknown, what: string, any = false): string {
+  const text = requireString(value, what, MAX_TEXT);
+  if (any && text === "any") return text;
+  const name = checkDeviceName(text);
+  if (!name.ok) throw new ProtocolError(`${what} must be a device name: ${name.reason}`);
+  return text;
+}
+
+function parseMoveAct(value: unknown): MoveAct {
+  const act = requireRecord(value, "a move");
+  return {
+    placement: deviceField(act.placement, "its placement", true),
+    moveTo: act.moveTo === null ? null : deviceField(act.moveTo, "its moveTo"),
+    movedAt: act.movedAt === null ? null : requireString(act.movedAt, "its movedAt", MAX_TEXT),
     installedAt: installedAtOf(act.installedAt),
   };
 }
