@@ -12,21 +12,22 @@
  * app running again, an app shared with one person open to the whole zone again. Each act
  * under its own key stands beside the other.
  *
- * A start, stop, removal or move is of one install (its `installedAt`): an upgrade writes the
- * spec anew, carrying over what it saw, and those of the install before no longer apply.
- * A share is of the app, as the owner set it, across upgrades (an upgrade given at once
- * with a share does not undo it; a start or stop so raced can be). The spec still
- * carries a copy of what each act says (what a bucky from before these keys reads), and is
- * marked by a bucky that writes them (`actsAt`, its own updatedAt: an older bucky copies the
- * field over and writes another updatedAt). A spec without the mark (an older bucky's, or
- * written by hand) is taken as it says over the acts written before it.
+ * A start, stop, removal or move is of one install (its `installedAt`): an upgrade writes
+ * the spec anew, carrying over what it saw, and those of the install before no longer
+ * apply. A share is of the app, as the owner set it, across upgrades (an upgrade given at
+ * once with a share does not undo it; a start, stop or move so raced can be). The spec
+ * still carries a copy of what each act says (what a bucky from before these keys reads),
+ * and is marked by a bucky that writes them (`actsAt`, its own updatedAt: an older bucky
+ * copies the field over and writes another updatedAt). A spec without the mark (an older
+ * bucky's, or written by hand) is taken as it says over the acts written before it.
  *
  * A removal is the end of an install: said by the spec or by its act (under a key no start
  * or stop writes), it stands over a start or stop given at once. A purge is only ever the
- * spec's own (its grant bound to the spec's row, lib/apps/purge.ts): an act names an install by what any member can copy (its
- * installedAt), so a thief writing an old install's spec again would otherwise make the
- * owner's old purge of it apply to the data of the install since. A purge raced by another
- * command removes the app and keeps its data, which a purge then deletes.
+ * spec's own (its grant bound to the spec's row, lib/apps/purge.ts): an act names an
+ * install by what any member can copy (its installedAt), so a thief writing an old
+ * install's spec again would otherwise make the owner's old purge of it apply to the data
+ * of the install since. A purge raced by another command removes the app and keeps its
+ * data, which a purge then deletes.
  */
 import type { Op } from "../../protocol/changeset.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
