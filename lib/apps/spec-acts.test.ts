@@ -9,14 +9,13 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import type { Op } from "../../protocol/changeset.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
-import { testNodeContext } from "../node/test-node-context.ts";
+import { ownerTestContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import {
   foundingOps,
   openTestNode,
   removeTestDatabases,
   seed,
-  testOwner,
   testZone,
 } from "../state/test-db.ts";
 import { shareApp } from "../users/shares.ts";
@@ -35,7 +34,7 @@ let seeds = 60;
 function zoneOfTwo() {
   const node = openTestNode(++seeds);
   const b = signingKeyFromSeed(seed(++seeds + 100));
-  const a = Object.assign(testNodeContext(node, "a"), { ownerKey: () => testOwner });
+  const a = ownerTestContext(node, "a");
   const writeAs = (name: "a" | "b", ops: readonly Op[], ms: number) =>
     appendLocalChangeset(
       node.db,
@@ -257,7 +256,6 @@ describe("which acts apply", () => {
     });
     expect(JSON.parse(desiredActOp(spec).value as string)).toEqual({
       desired: "removed",
-      at: spec.updatedAt,
       installedAt: INSTALLED_AT,
     });
     expect(JSON.parse(shareActOp(spec).value as string)).toEqual({

@@ -1,8 +1,8 @@
 /**
  * What people do to an installed app, kept beside its spec, each under a key of its own:
  *
- *   users/<user>/apps/<app>/desired   a start or stop           {desired, at, installedAt}
- *   users/<user>/apps/<app>/removed   a removal                 {desired: "removed", at, installedAt}
+ *   users/<user>/apps/<app>/desired   a start or stop           {desired, installedAt}
+ *   users/<user>/apps/<app>/removed   a removal                 {desired: "removed", installedAt}
  *   users/<user>/apps/<app>/move      a move                    {placement, moveTo, movedAt, installedAt}
  *   users/<user>/apps/<app>/share     whom it is shared with    {shared, sharedAt}
  *
@@ -40,8 +40,6 @@ import type { AppSpec, DesiredState } from "./spec.ts";
 
 export interface DesiredAct {
   readonly desired: DesiredState;
-  /** When it was done (RFC 3339). */
-  readonly at: string;
   /** The install it is of (its spec's installedAt; null for a spec that says none). */
   readonly installedAt: string | null;
 }
@@ -62,11 +60,7 @@ export interface ShareAct {
 
 /** The op of a start, stop or removal of `spec`'s install, beside the spec it writes. */
 export function desiredActOp(spec: AppSpec): Op {
-  const act: DesiredAct = {
-    desired: spec.desired,
-    at: spec.updatedAt,
-    installedAt: spec.installedAt ?? null,
-  };
+  const act: DesiredAct = { desired: spec.desired, installedAt: spec.installedAt ?? null };
   const key = spec.desired === "removed" ? appKeys.removed : appKeys.desired;
   return { key: key(spec.app), value: JSON.stringify(act) };
 }
@@ -109,17 +103,25 @@ export function shareActOp(spec: AppSpec): Op {
 
 /** `spec` with the acts that apply to it laid over it (see above). */
 export function withActs(db: StateReader, spec: AppSpec): AppSpec {
-  const specRow = row(db, appKeys.spec(spec.app));
+  // The spec's row and its acts', in one read of the app's keys: every convergence pass,
+  // status and gateway route reads every app's spec.
+  const rows = rowsOf(db, spec.app);
+  const specRow = rows.get(appKeys.spec(spec.app));
+  const applies = <T extends DesiredAct | MoveAct | ShareAct>(
+    key: string,
+    parse: (value: unknown) => T,
+    of: "install" | "app" = "install",
+  ) => applying(spec, specRow, rows.get(key), parse, of);
   let out = spec;
   // A removal, the spec's or its act's, stands; whether it purges is the spec's alone.
-  const removed = applying(db, spec, specRow, appKeys.removed(spec.app), parseDesiredAct);
+  const removed = applies(appKeys.removed(spec.app), parseDesiredAct);
   if (removed?.act.desired === "removed") out = { ...out, desired: "removed" };
   else if (spec.desired !== "removed") {
-    const desired = applying(db, spec, specRow, appKeys.desired(spec.app), parseDesiredAct);
+    const desired = applies(appKeys.desired(spec.app), parseDesiredAct);
     if (desired && desired.act.desired !== "removed")
       out = { ...out, desired: desired.act.desired };
   }
-  const move = applying(db, spec, specRow, appKeys.move(spec.app), parseMoveAct);
+  const move = applies(appKeys.move(spec.app), parseMoveAct);
   if (move) {
     const { moveTo: _, movedAt: __, ...rest } = out;
     const { placement, moveTo, movedAt } = move.act;
@@ -130,7 +132,7 @@ export function withActs(db: StateReader, spec: AppSpec): AppSpec {
       ...(movedAt !== null ? { movedAt } : {}),
     };
   }
-  const share = applying(db, spec, specRow, appKeys.share(spec.app), parseShareAct, "app");
+  const share = applies(appKeys.share(spec.app), parseShareAct, "app");
   if (share) out = { ...out, shared: share.act.shared, sharedAt: share.act.sharedAt };
   return out;
 }
@@ -142,24 +144,25 @@ interface Row {
   readonly author: string;
 }
 
-function row(db: StateReader, key: string): Row | undefined {
-  return (
-    sqliteOf(db)
-      .query<Row, [string]>("SELECT value, hlc_ms, hlc_counter, author FROM state WHERE key = ?")
-      .get(key) ?? undefined
-  );
+/** The rows of `app`'s keys (users/<user>/apps/<app>/…), by key. */
+function rowsOf(db: StateReader, app: string): Map<string, Row> {
+  const prefix = `${appKeys.specPrefix}${app}/`;
+  const rows = sqliteOf(db)
+    .query<Row & { key: string }, [string, string]>(
+      "SELECT key, value, hlc_ms, hlc_counter, author FROM state WHERE key >= ?1 AND key < ?2",
+    )
+    .all(prefix, `${prefix}\x7f`);
+  return new Map(rows.map((row) => [row.key, row]));
 }
 
-/** The act at `key` when it applies to `spec`: of its install (or, `app`, of the app). */
+/** The act of `actRow` when it applies to `spec`: of its install (or, `app`, of the app). */
 function applying<T extends DesiredAct | MoveAct | ShareAct>(
-  db: StateReader,
   spec: AppSpec,
   specRow: Row | undefined,
-  key: string,
+  actRow: Row | undefined,
   parse: (value: unknown) => T,
-  of: "install" | "app" = "install",
+  of: "install" | "app",
 ): { act: T } | undefined {
-  const actRow = row(db, key);
   if (!actRow?.value) return undefined;
   let act: T;
   try {
@@ -201,7 +204,6 @@ function parseDesiredAct(value: unknown): DesiredAct {
     throw new ProtocolError("its desired must be running, stopped or removed");
   return {
     desired: act.desired as DesiredState,
-    at: requireString(act.at, "its at", MAX_TEXT),
     installedAt: installedAtOf(act.installedAt),
   };
 }

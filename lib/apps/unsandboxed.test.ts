@@ -5,8 +5,8 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import type { ObjectId } from "../../protocol/ndn.ts";
-import { testNodeContext } from "../node/test-node-context.ts";
-import { foundingOps, openTestNode, removeTestDatabases, testOwner } from "../state/test-db.ts";
+import { ownerTestContext } from "../node/test-node-context.ts";
+import { foundingOps, openTestNode, removeTestDatabases } from "../state/test-db.ts";
 import { writeSpec } from "./admin.ts";
 import { UnsandboxedGrants } from "./owner-grants.ts";
 import { type AppSpec, readSpec, rolledBackSpec, specOfVersionBefore } from "./spec.ts";
@@ -20,7 +20,7 @@ const pkg = (byte: string) => `sha256:${byte.repeat(64)}` as ObjectId;
 describe("a rollback of an app run without a sandbox", () => {
   test("runs the version before with its own grant, and a manifest changed in the rollback's record with none", () => {
     const node = openTestNode(95);
-    const zone = Object.assign(testNodeContext(node, "a"), { ownerKey: () => testOwner });
+    const zone = ownerTestContext(node, "a");
     zone.write(foundingOps({ a: node.key }));
     const v1 = testManifest("site", { version: "1.0.0" });
     const v2 = testManifest("site", { version: "2.0.0" });

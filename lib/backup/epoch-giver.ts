@@ -86,7 +86,7 @@ export class EpochGiver {
       try {
         const open = newestOpenToRevoked(node.db, node.zoneId, node.membership());
         if (open.some((id) => !this.renewedFor.has(id))) {
-          renewOpenKeyEpoch(node);
+          renewOpenKeyEpoch(node, open);
           for (const id of open) this.renewedFor.add(id);
         } else if (open.length > 0)
           this.log.warn(

@@ -154,3 +154,22 @@ describe("names in a device's facts", () => {
       });
   });
 });
+
+describe("what a device says of broken chains and of its gateway", () => {
+  test("a broken chain naming no device is left out, the others kept; a bad entry, or a gateway's word too long or not text, is none", () => {
+    const read = readPayload({
+      brokenChains: [
+        { device: "tablet", peer: "nas", seq: 4 },
+        { device: LURE, peer: "nas", seq: 4 },
+        { device: "tablet", peer: LURE, seq: 4 },
+      ],
+      gatewayDown: { message: "x".repeat(501), since: "2026-12-03T10:00:00.000Z" },
+    });
+    expect(read.brokenChains).toEqual([{ device: "tablet", peer: "nas", seq: 4 }]);
+    expect(read.gatewayDown).toBeUndefined();
+    const badSeq = [{ device: "tablet", peer: "nas", seq: -1 }];
+    expect(readPayload({ brokenChains: badSeq }).brokenChains).toBeUndefined();
+    expect(readPayload({ brokenChains: "all of them" }).brokenChains).toBeUndefined();
+    expect(readPayload({ gatewayDown: { message: 5, since: "now" } }).gatewayDown).toBeUndefined();
+  });
+});

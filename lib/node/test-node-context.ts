@@ -5,7 +5,7 @@
 import { deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import { homePaths } from "../home.ts";
 import { createLog, type Log } from "../log.ts";
-import type { TestNode } from "../state/test-db.ts";
+import { type TestNode, testOwner } from "../state/test-db.ts";
 import type { OpenZone } from "../zone/open.ts";
 import { NodeContext } from "./node-context.ts";
 
@@ -35,4 +35,13 @@ export function testNodeContext(
     "",
     [],
   );
+}
+
+/** testNodeContext on a device that holds the test zone's owner key (the test owner's). */
+export function ownerTestContext(
+  node: TestNode,
+  name: string,
+  options: Parameters<typeof testNodeContext>[2] = {},
+): NodeContext {
+  return Object.assign(testNodeContext(node, name, options), { ownerKey: () => testOwner });
 }

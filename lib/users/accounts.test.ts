@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { signAccount, type UserName, userKeys } from "../../protocol/accounts.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
-import { testNodeContext } from "../node/test-node-context.ts";
+import { ownerTestContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import {
   foundingOps,
@@ -26,7 +26,7 @@ describe("a person removed and reset at once, on two devices", () => {
     test(`stays removed, ${order}`, () => {
       const node = openTestNode(91);
       const other = signingKeyFromSeed(seed(92));
-      const context = Object.assign(testNodeContext(node, "a"), { ownerKey: () => testOwner });
+      const context = ownerTestContext(node, "a");
       const write = (by: "a" | "b", rev: number, role: "member" | null, ms: number) =>
         appendLocalChangeset(
           node.db,

@@ -18,7 +18,7 @@ import {
 } from "../backup/key-epochs.ts";
 import { createLog } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
-import { testNodeContext } from "../node/test-node-context.ts";
+import { ownerTestContext, testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import {
   foundingOps,
@@ -83,10 +83,7 @@ function nasSaysLaptopAhead(node: TestNode, nas: SigningKey): void {
 }
 
 /** `node`'s context as device "a" at NOW_MS, holding the owner key. */
-const ownerContext = (node: TestNode) =>
-  Object.assign(testNodeContext(node, "a", { now: () => NOW_MS }), {
-    ownerKey: () => testOwner,
-  });
+const ownerContext = (node: TestNode) => ownerTestContext(node, "a", { now: () => NOW_MS });
 
 /**
  * The laptop revoked on one device holding the owner key, the phone on another, neither

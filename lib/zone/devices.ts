@@ -285,9 +285,12 @@ export async function revokeDevice(
  * owner key). For a device holding the owner key; returns the epoch written, if any. Two
  * such devices renewing at once each shut out every revoked device, so either will do.
  */
-export function renewOpenKeyEpoch(zone: ZoneWriter): number | undefined {
+export function renewOpenKeyEpoch(
+  zone: ZoneWriter,
+  /** The revoked devices it is open to, when the caller read them already. */
+  open: readonly DeviceId[] = newestOpenToRevoked(zone.db, zone.zoneId, zone.membership()),
+): number | undefined {
   const membership = zone.membership();
-  const open = newestOpenToRevoked(zone.db, zone.zoneId, membership);
   const [shutOut] = open;
   if (shutOut === undefined) return undefined;
   const renewal = newKeyEpochOp({
