@@ -4,12 +4,14 @@
  * cannot hear gw, gives up its crashing upgrade for the version before. Healed, every
  * device says the version before, stopped: the device's finding did not undo the person's
  * command (it was written as a whole spec from server's view, later by the clock, and the
- * app ran again everywhere).
+ * app ran again everywhere). Then two people's commands, one on each side of a partition:
+ * healed, every device says both, and says them still with the device of one gone.
  */
 import { describe, expect, test } from "bun:test";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { AppStatus } from "../lib/apps/status.ts";
+import type { LimitsAnswer } from "../lib/gateway/app-limits.ts";
 import { buckyJson, scratchDir, waitFor } from "./harness.ts";
 import { type Device, labPair } from "./lab-pair.ts";
 
@@ -17,7 +19,7 @@ import { type Device, labPair } from "./lab-pair.ts";
  * A failed app restarts after 1.5 s: the upgrade's third crash at start, which gives it up,
  * comes seconds after server holds it, well after the partition below begins.
  */
-const { lab, homes } = labPair(
+const { lab, homes, daemons } = labPair(
   { BUCKY_HEARTBEAT_MS: "500", BUCKY_CONVERGE_INTERVAL_MS: "300", BUCKY_APP_RESTART_MS: "1500" },
   4412,
 );
@@ -97,4 +99,44 @@ describe("an app stopped on a device cut off from the one giving its upgrade up"
           : undefined;
       });
   }, 120_000);
+});
+
+describe("commands given at once on two devices cut off from each other", () => {
+  const limits = (on: Device) =>
+    buckyJson<LimitsAnswer>(["app", "limit", "notes", "--home", homes[on]]);
+
+  test("healed, both stand on every device, and on server with gw gone", async () => {
+    await buckyJson(["app", "start", "notes", "--home", homes.gw]);
+    lab.block("gw", "server", true);
+    const on = (device: Device, args: string[]) =>
+      buckyJson([...args, "--no-wait", "--home", homes[device]]);
+    await on("gw", ["app", "limit", "notes", "--rps", "20"]);
+    await on("gw", ["app", "share", "notes", "--with", "child"]);
+    // Written later by the clock, each from server's view, which has neither of gw's.
+    await on("server", ["app", "limit", "notes", "--bandwidth", "1MB/s"]);
+    await on("server", ["app", "stop", "notes"]);
+    lab.block("gw", "server", false);
+
+    const both = async (device: Device) => {
+      const [s, l] = await Promise.all([status(device), limits(device)]);
+      return { desired: s.desired, shared: s.shared, limits: l.limits };
+    };
+    const expected = {
+      desired: "stopped" as const,
+      shared: ["child"],
+      limits: { rps: 20, bandwidthBytesPerSecond: 1_000_000 },
+    };
+    const said = await waitFor(
+      "both devices to say notes is stopped, shared with child, with both limits",
+      async () => {
+        const all = await Promise.all(DEVICES.map(both));
+        return all.every((one) => Bun.deepEquals(one, expected)) ? all : undefined;
+      },
+      30_000,
+    ).catch(async () => Promise.all(DEVICES.map(both)));
+    for (const one of said) expect(one).toEqual(expected);
+
+    await daemons.gw?.kill();
+    expect(await both("server")).toEqual(expected);
+  }, 90_000);
 });

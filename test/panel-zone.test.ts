@@ -12,7 +12,7 @@ import { cpSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { appKeys } from "../lib/apps/spec.ts";
 import { approvalKey } from "../lib/gateway/approval.ts";
-import { limitsKey } from "../lib/gateway/table.ts";
+import { limitKey } from "../lib/gateway/owner-limits.ts";
 import { en } from "../lib/i18n/en.ts";
 import {
   answeredOnceHeld,
@@ -279,8 +279,10 @@ describe("the panel at another device's gateway", () => {
         people.includes("person-ann"),
         agents.includes("owner-helper"),
         // The form's empty bandwidth, as the manifest has it (none), stays the manifest's.
-        JSON.stringify(await stateValue(beta.home, limitsKey("site"))) ===
+        JSON.stringify(await stateValue(beta.home, limitKey("site", "rps"))) ===
           JSON.stringify({ rps: 7 }),
+        JSON.stringify(await stateValue(beta.home, appKeys.limits("site"))) ===
+          JSON.stringify({ rps: 7, perLimit: true }),
         (await stateValue(beta.home, approvalKey("alpha", "beta"))) !== undefined,
         spec?.moveTo === "beta" || spec?.placement === "beta",
       ];

@@ -21,10 +21,11 @@ import { deletePurgedState, grantPurge, purgeGranted } from "./purge.ts";
 import { devicesWithoutSandbox } from "./sandbox-facts.ts";
 import { type AppSpec, appKeys, type DesiredState, readSpec, unreadableSpec } from "./spec.ts";
 import {
+  appActOps,
   carriedActOps,
   desiredActOp,
   moveActOp,
-  shareActOp,
+  restoreCopyActOp,
   writtenWithActs,
 } from "./spec-acts.ts";
 import { grantUnsandboxed, unsandboxedGranted } from "./unsandboxed.ts";
@@ -250,9 +251,9 @@ export function writeSpec(
   };
   zone.write([
     { key: appKeys.spec(manifest.id), value: JSON.stringify(spec) },
-    // A share an older bucky wrote into the spec stood over the share acts before it: this
-    // spec, marked, would let them undo it (spec-acts.ts).
-    ...(current && !writtenWithActs(current) ? [shareActOp(spec)] : []),
+    // A share (or a copy asked back) an older bucky wrote into the spec stood over the acts
+    // before it: this spec, marked, would let them undo it (spec-acts.ts).
+    ...(current && !writtenWithActs(current) ? appActOps(spec) : []),
     ...alongside,
   ]);
   const upgradedFrom =
@@ -387,9 +388,12 @@ export function restoreCopy(
     updatedAt: at,
     actsAt: at,
   };
+  const asked = restoreCopyActOp(spec) as Op;
   zone.write([
     { key: appKeys.spec(app), value: JSON.stringify(spec) },
-    ...carriedActOps(current, spec),
+    // Beside it, where a stop, move or share written at once elsewhere does not undo it.
+    ...carriedActOps(current, spec).filter((op) => op.key !== asked.key),
+    asked,
   ]);
   zone.log.info("app copy restoring", { app, copy, device: found.device });
   return spec;
@@ -498,10 +502,14 @@ export function removeApp(zone: ZoneWriter, app: string, purge = false, force = 
     );
   // And the acts beside it (spec-acts.ts): a share there would hold for an install anew.
   zone.write(
-    [appKeys.spec, appKeys.desired, appKeys.removed, appKeys.move, appKeys.share].map((key) => ({
-      key: key(app),
-      value: null,
-    })),
+    [
+      appKeys.spec,
+      appKeys.desired,
+      appKeys.removed,
+      appKeys.move,
+      appKeys.share,
+      appKeys.restoreCopy,
+    ].map((key) => ({ key: key(app), value: null })),
   );
   zone.log.info("app removed", { app, purge: false, unreadable: unreadable.problem });
   return {

@@ -21,5 +21,7 @@ export const appKeys = {
   move: (app: string) => `users/${APP_USER}/apps/${app}/move`,
   /** Whom the owner shared the app's install with (spec-acts.ts). */
   share: (app: string) => `users/${APP_USER}/apps/${app}/share`,
+  /** A conflict copy of the app's data the owner asked back (spec-acts.ts). */
+  restoreCopy: (app: string) => `users/${APP_USER}/apps/${app}/restore-copy`,
   report: (device: string, app: string) => `nodes/${device}/apps/${app}`,
 } as const;

@@ -114,6 +114,7 @@ export function deletePurgedState(zone: ZoneWriter, app: string): number {
     ...deletions(`${ownStatePrefix(app)}*`),
     ...releasedAppObjectsOps(zone.db, app),
     ...deletions(appKeys.limits(app)),
+    ...deletions(`${appKeys.limits(app)}/*`),
   ];
   for (let at = 0; at < ops.length; at += STATE_DELETIONS_PER_WRITE)
     zone.write(ops.slice(at, at + STATE_DELETIONS_PER_WRITE));

@@ -19,11 +19,11 @@ import {
   testZone,
 } from "../state/test-db.ts";
 import { shareApp } from "../users/shares.ts";
-import { moveApp, setDesired } from "./admin.ts";
+import { moveApp, restoreCopy, setDesired } from "./admin.ts";
 import { PurgeGrants } from "./owner-grants.ts";
 import { purgeGranted } from "./purge.ts";
 import { type AppSpec, appKeys, readSpec } from "./spec.ts";
-import { desiredActOp, moveActOp, shareActOp } from "./spec-acts.ts";
+import { desiredActOp, moveActOp, restoreCopyActOp, shareActOp } from "./spec-acts.ts";
 import { testSpec } from "./test-spec.ts";
 
 afterAll(removeTestDatabases);
@@ -148,6 +148,47 @@ describe("a move and another act at once", () => {
     };
     writeAs("b", [{ key: appKeys.move("notes"), value: JSON.stringify(act) }], later());
     expect(readSpec(node.db, "notes")?.placement).toBe("any");
+  });
+});
+
+describe("a conflict copy asked back and another act at once", () => {
+  const COPY = "2026-11-29T09-35-13-000Z-b-epoch3";
+
+  test("a copy asked back on a and a stop on b, b's written later from what it saw before: stopped, and the copy still asked back", () => {
+    const { node, a, writeAs, installed } = zoneOfTwo();
+    restoreCopy(a, "notes", COPY, [{ device: "b", name: COPY }]);
+    const at = new Date().toISOString();
+    const stopped: AppSpec = { ...installed, desired: "stopped", updatedAt: at, actsAt: at };
+    writeAs("b", [specOp(stopped), desiredActOp(stopped)], later());
+    expect(readSpec(node.db, "notes")).toMatchObject({
+      desired: "stopped",
+      restoreCopy: { device: "b", name: COPY },
+    });
+  });
+
+  test("a copy asked back on b and a share on a at once, a's clock later: shared, and the copy asked back", () => {
+    const { node, writeAs, installed } = zoneOfTwo();
+    const at = new Date().toISOString();
+    const asked: AppSpec = {
+      ...installed,
+      restoreCopy: { device: "b", name: COPY, at },
+      updatedAt: at,
+      actsAt: at,
+    };
+    writeAs("b", [specOp(asked), restoreCopyActOp(asked) as Op], 2000);
+    // a's share, made from the spec before b's ask, is the later whole spec.
+    writeAs("a", sharedByB(installed), later());
+    expect(readSpec(node.db, "notes")).toMatchObject({
+      shared: ["child"],
+      restoreCopy: { device: "b", name: COPY },
+    });
+  });
+
+  test("an ask a member wrote naming a path, not a copy, asks nothing", () => {
+    const { node, writeAs } = zoneOfTwo();
+    const act = { device: "b", name: "../data", at: new Date().toISOString() };
+    writeAs("b", [{ key: appKeys.restoreCopy("notes"), value: JSON.stringify(act) }], later());
+    expect(readSpec(node.db, "notes")?.restoreCopy).toBeUndefined();
   });
 });
 

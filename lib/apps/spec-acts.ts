@@ -5,6 +5,7 @@
  *   users/<user>/apps/<app>/removed   a removal                 {desired: "removed", installedAt}
  *   users/<user>/apps/<app>/move      a move                    {placement, moveTo, movedAt, installedAt}
  *   users/<user>/apps/<app>/share     whom it is shared with    {shared, sharedAt}
+ *   users/<user>/apps/<app>/restore-copy  a conflict copy asked back  {device, name, at}
  *
  * The spec is one document, and every command wrote it whole: two given at once on two
  * devices (a removal on one, a share or a move on the other, neither heard of the other)
@@ -15,7 +16,9 @@
  * A start, stop, removal or move is of one install (its `installedAt`): an upgrade writes
  * the spec anew, carrying over what it saw, and those of the install before no longer
  * apply. A share is of the app, as the owner set it, across upgrades (an upgrade given at
- * once with a share does not undo it; a start, stop or move so raced can be). The spec
+ * once with a share does not undo it; a start, stop or move so raced can be), and so is a
+ * conflict copy asked back (the device keeping it takes over with it, and then the copy is
+ * gone: an ask of a copy no longer there asks nothing). The spec
  * still carries a copy of what each act says (what a bucky from before these keys reads),
  * and is marked by a bucky that writes them (`actsAt`, its own updatedAt: an older bucky
  * copies the field over and writes another updatedAt). A spec without the mark (an older
@@ -31,10 +34,11 @@
  */
 import type { Op } from "../../protocol/changeset.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
-import { compareHlc } from "../../protocol/hlc.ts";
 import { checkDeviceName } from "../../protocol/names.ts";
+import { isConflictCopyName } from "../../protocol/replica.ts";
 import { requireRecord, requireString } from "../../protocol/shape.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
+import { type RowClock, writtenAfter } from "../store/row-order.ts";
 import { appKeys } from "./app-keys.ts";
 import type { AppSpec, DesiredState } from "./spec.ts";
 
@@ -58,6 +62,14 @@ export interface ShareAct {
   readonly sharedAt: string;
 }
 
+export interface RestoreCopyAct {
+  /** The device keeping the copy, which takes the app over with it. */
+  readonly device: string;
+  /** The copy's name, as that device lists it. */
+  readonly name: string;
+  readonly at: string;
+}
+
 /** The op of a start, stop or removal of `spec`'s install, beside the spec it writes. */
 export function desiredActOp(spec: AppSpec): Op {
   const act: DesiredAct = { desired: spec.desired, installedAt: spec.installedAt ?? null };
@@ -73,7 +85,13 @@ export function desiredActOp(spec: AppSpec): Op {
  */
 export function carriedActOps(current: AppSpec, next: AppSpec): Op[] {
   if (writtenWithActs(current)) return [];
-  return [desiredActOp(next), moveActOp(next), shareActOp(next)];
+  return [desiredActOp(next), moveActOp(next), ...appActOps(next)];
+}
+
+/** The ops of `spec`'s acts that are of the app, not of one install: they hold across upgrades. */
+export function appActOps(spec: AppSpec): Op[] {
+  const restore = restoreCopyActOp(spec);
+  return [shareActOp(spec), ...(restore ? [restore] : [])];
 }
 
 /** Whether `spec` was written by a bucky that keeps acts beside it (its mark is its own). */
@@ -101,13 +119,21 @@ export function shareActOp(spec: AppSpec): Op {
   return { key: appKeys.share(spec.app), value: JSON.stringify(act) };
 }
 
+/** The op of the conflict copy `spec` asks back, beside the spec it writes (none if none). */
+export function restoreCopyActOp(spec: AppSpec): Op | undefined {
+  if (!spec.restoreCopy) return undefined;
+  const { device, name, at } = spec.restoreCopy;
+  const act: RestoreCopyAct = { device, name, at };
+  return { key: appKeys.restoreCopy(spec.app), value: JSON.stringify(act) };
+}
+
 /** `spec` with the acts that apply to it laid over it (see above). */
 export function withActs(db: StateReader, spec: AppSpec): AppSpec {
   // The spec's row and its acts', in one read of the app's keys: every convergence pass,
   // status and gateway route reads every app's spec.
   const rows = rowsOf(db, spec.app);
   const specRow = rows.get(appKeys.spec(spec.app));
-  const applies = <T extends DesiredAct | MoveAct | ShareAct>(
+  const applies = <T extends DesiredAct | MoveAct | ShareAct | RestoreCopyAct>(
     key: string,
     parse: (value: unknown) => T,
     of: "install" | "app" = "install",
@@ -134,14 +160,13 @@ export function withActs(db: StateReader, spec: AppSpec): AppSpec {
   }
   const share = applies(appKeys.share(spec.app), parseShareAct, "app");
   if (share) out = { ...out, shared: share.act.shared, sharedAt: share.act.sharedAt };
+  const restore = applies(appKeys.restoreCopy(spec.app), parseRestoreCopyAct, "app");
+  if (restore) out = { ...out, restoreCopy: restore.act };
   return out;
 }
 
-interface Row {
+interface Row extends RowClock {
   readonly value: string | null;
-  readonly hlc_ms: number;
-  readonly hlc_counter: number;
-  readonly author: string;
 }
 
 /** The rows of `app`'s keys (users/<user>/apps/<app>/…), by key. */
@@ -156,7 +181,7 @@ function rowsOf(db: StateReader, app: string): Map<string, Row> {
 }
 
 /** The act of `actRow` when it applies to `spec`: of its install (or, `app`, of the app). */
-function applying<T extends DesiredAct | MoveAct | ShareAct>(
+function applying<T extends DesiredAct | MoveAct | ShareAct | RestoreCopyAct>(
   spec: AppSpec,
   specRow: Row | undefined,
   actRow: Row | undefined,
@@ -178,17 +203,8 @@ function applying<T extends DesiredAct | MoveAct | ShareAct>(
   // over the acts written before it. So is one that names no install (an older bucky's
   // install) for an act of an install: every such spec would take every such act for its own.
   const marked = writtenWithActs(spec) && (of === "app" || spec.installedAt !== undefined);
-  if (!marked && specRow && !after(actRow, specRow)) return undefined;
+  if (!marked && specRow && !writtenAfter(actRow, specRow)) return undefined;
   return { act };
-}
-
-/** Whether row `a` was written after row `b`, as last-writer-wins orders them. */
-function after(a: Row, b: Row): boolean {
-  const order = compareHlc(
-    { ms: a.hlc_ms, counter: a.hlc_counter },
-    { ms: b.hlc_ms, counter: b.hlc_counter },
-  );
-  return order > 0 || (order === 0 && a.author > b.author);
 }
 
 const MAX_TEXT = 2048;
@@ -235,4 +251,16 @@ function parseShareAct(value: unknown): ShareAct {
     shared = act.shared.map((name) => requireString(name, "each of its shared", MAX_TEXT));
   }
   return { shared, sharedAt: requireString(act.sharedAt, "its sharedAt", MAX_TEXT) };
+}
+
+function parseRestoreCopyAct(value: unknown): RestoreCopyAct {
+  const act = requireRecord(value, "a conflict copy asked back");
+  // A path is made of the name on the device keeping the copy: a copy's name, or none.
+  if (typeof act.name !== "string" || !isConflictCopyName(act.name))
+    throw new ProtocolError("its name is not a conflict copy's");
+  return {
+    device: deviceField(act.device, "its device"),
+    name: act.name,
+    at: requireString(act.at, "its at", MAX_TEXT),
+  };
 }

@@ -1,13 +1,19 @@
 /**
  * `bucky app limit`: an app's request and bandwidth limits, set by the owner over what
- * its manifest asks for, at `users/<user>/apps/<app>/limits`: each a number, null (lifted:
- * none, whatever the manifest says), or not named (the manifest's).
+ * its manifest asks for (owner-limits.ts): each a number, null (lifted: none, whatever the
+ * manifest says), or not named (the manifest's).
  */
 import { parseBandwidth } from "../../protocol/app-manifest.ts";
 import { type AppSpec, readSpec } from "../apps/spec.ts";
 import { BuckyError } from "../errors.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
-import { type AppLimits, limitsInForce, limitsKey, type OwnerLimits, readLimits } from "./table.ts";
+import {
+  type LimitName,
+  type OwnerLimits,
+  ownerLimitsOps,
+  readOwnerLimits,
+} from "./owner-limits.ts";
+import { type AppLimits, limitsInForce } from "./table.ts";
 
 export interface LimitsRequest {
   /** Requests a second; "none" (or null) lifts the limit, "default" is the manifest's. */
@@ -56,7 +62,7 @@ export function limitsRequest(body: Readonly<Record<string, unknown>>): LimitsRe
 /** `app`'s limits, read from the zone state: the same on every device. */
 export function appLimits(db: ZoneWriter["db"], app: string): LimitsAnswer {
   const spec = installedSpec(db, app);
-  const set = readLimits(db, app);
+  const set = readOwnerLimits(db, app);
   return {
     app,
     limits: limitsInForce(spec.manifest.limits, set),
@@ -72,14 +78,16 @@ export function appLimits(db: ZoneWriter["db"], app: string): LimitsAnswer {
 export function setLimits(zone: ZoneWriter, app: string, request: LimitsRequest): LimitsAnswer {
   installedSpec(zone.db, app);
   const set: { rps?: number | null; bandwidthBytesPerSecond?: number | null } = {
-    ...readLimits(zone.db, app),
+    ...readOwnerLimits(zone.db, app),
   };
+  const changed: LimitName[] = [];
   if (request.rps !== undefined) {
     const rps = request.rps;
     if (rps === "default") delete set.rps;
     else if (rps === "none" || rps === null) set.rps = null;
     else if (Number.isInteger(rps) && rps > 0) set.rps = rps;
     else throw new BuckyError("E_INVALID_INPUT", REQUESTS_A_SECOND);
+    changed.push("rps");
   }
   if (request.bandwidth !== undefined) {
     const bandwidth = request.bandwidth;
@@ -95,8 +103,10 @@ export function setLimits(zone: ZoneWriter, app: string, request: LimitsRequest)
         );
       set.bandwidthBytesPerSecond = rate;
     }
+    changed.push("bandwidthBytesPerSecond");
   }
-  zone.write([{ key: limitsKey(app), value: JSON.stringify(set) }]);
+  // Each limit named under its own key: one set at once on another device stands beside it.
+  zone.write(ownerLimitsOps(zone.db, app, set, changed));
   const answer = appLimits(zone.db, app);
   zone.log.info("app limits set", {
     app,

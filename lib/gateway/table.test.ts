@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { testNodeContext } from "../node/test-node-context.ts";
 import { HEARD_MS, heldNotesZone } from "../replica/test-held-app.ts";
-import { parseLimits, RouteTable } from "./table.ts";
+import { parseLimits } from "./owner-limits.ts";
+import { RouteTable } from "./table.ts";
 
 describe("an app's limits as a member wrote them (users/owner/apps/<app>/limits)", () => {
   test("read as written when they are positive numbers", () => {

@@ -3,27 +3,16 @@
  * (and every second, as heartbeats age), so a request reads memory, not the database:
  * each app's spec, where it runs, its limits, and the rules.
  */
-import { eq } from "drizzle-orm";
 import type { Rule } from "../../protocol/rules.ts";
-import { isRecord } from "../../protocol/shape.ts";
-import { type AppSpec, appKeys, readSpecs } from "../apps/spec.ts";
+import { type AppSpec, readSpecs } from "../apps/spec.ts";
 import { type AppStatus, appStatuses } from "../apps/status.ts";
 import type { NodeContext } from "../node/node-context.ts";
-import { state } from "../store/schema.ts";
+import { type OwnerLimits, readOwnerLimits } from "./owner-limits.ts";
 import { readRules } from "./rules.ts";
 
 export interface AppLimits {
   readonly rps?: number;
   readonly bandwidthBytesPerSecond?: number;
-}
-
-/**
- * The limits the owner set over the manifest's (`bucky app limit`): a number is the limit,
- * null lifts the manifest's, and a limit not named is the manifest's.
- */
-export interface OwnerLimits {
-  readonly rps?: number | null;
-  readonly bandwidthBytesPerSecond?: number | null;
 }
 
 /** The limits in force: the owner's over the manifest's. */
@@ -44,8 +33,6 @@ export interface AppEntry {
   readonly status: AppStatus;
   readonly limits: AppLimits;
 }
-
-export const limitsKey = appKeys.limits;
 
 export class RouteTable {
   private apps = new Map<string, AppEntry>();
@@ -106,41 +93,11 @@ export class RouteTable {
       apps.set(spec.app, {
         spec,
         status,
-        limits: limitsInForce(spec.manifest.limits, readLimits(this.node.db, spec.app)),
+        limits: limitsInForce(spec.manifest.limits, readOwnerLimits(this.node.db, spec.app)),
       });
     }
     this.apps = apps;
     this.rulesList = readRules(this.node.db);
     for (const listener of this.refreshed) listener();
   }
-}
-
-/** The limits the owner set on `app` (none: the manifest's). */
-export function readLimits(db: NodeContext["db"], app: string): OwnerLimits {
-  const row = db
-    .select({ value: state.value })
-    .from(state)
-    .where(eq(state.key, limitsKey(app)))
-    .get();
-  return row?.value ? parseLimits(row.value) : {};
-}
-
-/**
- * An app's limits as a member wrote them, each a positive number or null (lifted): a limit
- * of another shape (`"x"`, `-1`) is not read, the manifest's standing, where it made the
- * gateway's throttle count with NaN.
- */
-export function parseLimits(text: string): OwnerLimits {
-  const value: unknown = JSON.parse(text);
-  if (!isRecord(value)) return {};
-  const read = (limit: unknown) =>
-    limit === null || (typeof limit === "number" && Number.isFinite(limit) && limit > 0)
-      ? limit
-      : undefined;
-  const rps = read(value.rps);
-  const bandwidthBytesPerSecond = read(value.bandwidthBytesPerSecond);
-  return {
-    ...(rps !== undefined ? { rps } : {}),
-    ...(bandwidthBytesPerSecond !== undefined ? { bandwidthBytesPerSecond } : {}),
-  };
 }
