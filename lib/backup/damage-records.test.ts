@@ -7,6 +7,7 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import {
+  damageFindingKey,
   damageRecordKey,
   encodeDamageRecord,
   handledDamageKey,
@@ -15,7 +16,12 @@ import type { Op } from "../../protocol/changeset.ts";
 import type { StateDb } from "../store/db.ts";
 import { foundDamageOps, handledDamageOps, readDamageRecord } from "./damage-records.ts";
 
-const [A, B, X] = ["a", "b", "c"].map((c) => c.repeat(64)) as [string, string, string];
+const [A, B, X, Y] = ["a", "b", "c", "d"].map((c) => c.repeat(64)) as [
+  string,
+  string,
+  string,
+  string,
+];
 
 /** A state table where laptop's record in usb names A and B, found by nas at 10:00. */
 function zoneState(): StateDb {
@@ -82,6 +88,59 @@ describe("damage found and stored again, on two devices at once", () => {
     const db = zoneState();
     // Something at that key that is not what a backup stored again takes nothing off.
     apply(db, [{ key: handledDamageKey("usb", "laptop"), value: '{"v":1,"blobs":"all"}' }]);
+    expect(blobsOf(db)).toEqual([A, B]);
+  });
+
+  test("two verifies at once on two devices, each finding other blobs: both stand, whichever write came last", () => {
+    for (const tabletLast of [false, true]) {
+      const db = zoneState();
+      const byPhone = foundDamageOps(
+        db,
+        "usb",
+        new Map([["laptop", [X]]]),
+        "phone",
+        "2026-12-02T10:04:00.000Z",
+      );
+      const byTablet = foundDamageOps(
+        db,
+        "usb",
+        new Map([["laptop", [Y]]]),
+        "tablet",
+        "2026-12-02T10:04:30.000Z",
+      );
+      for (const ops of tabletLast ? [byPhone, byTablet] : [byTablet, byPhone]) apply(db, ops);
+      expect(blobsOf(db)?.toSorted()).toEqual([A, B, X, Y]);
+      expect(readDamageRecord(db, "usb", "laptop")?.foundBy).toBe("tablet");
+      // Stored again, each is taken off; what is left of the others stays.
+      apply(db, handledDamageOps(db, "usb", "laptop", [A, X], "2026-12-02T10:05:00.000Z"));
+      expect(blobsOf(db)?.toSorted()).toEqual([B, Y]);
+      apply(db, handledDamageOps(db, "usb", "laptop", [B, Y], "2026-12-02T10:06:00.000Z"));
+      expect(blobsOf(db)).toBeUndefined();
+    }
+  });
+
+  test("the records of a device whose name starts with another's are its own", () => {
+    const db = zoneState();
+    apply(
+      db,
+      foundDamageOps(db, "usb", new Map([["laptop2", [X]]]), "phone", "2026-12-02T10:04:00.000Z"),
+    );
+    expect(blobsOf(db)).toEqual([A, B]);
+    expect(readDamageRecord(db, "usb", "laptop2")?.blobs).toEqual([X]);
+  });
+
+  test("a finding under another verifier's key is none", () => {
+    const db = zoneState();
+    const forged = {
+      target: "usb",
+      device: "laptop",
+      blobs: [X],
+      foundBy: "nas",
+      foundAt: "2026-12-02T10:04:00.000Z",
+    };
+    apply(db, [
+      { key: damageFindingKey("usb", "laptop", "phone"), value: encodeDamageRecord(forged) },
+    ]);
     expect(blobsOf(db)).toEqual([A, B]);
   });
 });

@@ -2,12 +2,14 @@
  * The zone's records of damage verifies found (protocol/backup/damage-record.ts): written
  * by the device that verified, for each device whose snapshots need a damaged blob; read
  * by that device's next backup, which stores them again and says so beside the record;
- * read by every device's status, which says the damage until then. A record is read with
- * what its device stored again since taken off it (outstanding).
+ * read by every device's status, which says the damage until then. A device's damage is
+ * what all its records say (each verifier's, and the one record older buckys write), each
+ * read with what the device stored again since taken off it (outstanding).
  */
 import {
   DAMAGE_RECORD_PREFIX,
   type DamageRecord,
+  damageFindingKey,
   damageRecordKey,
   decodeDamageRecord,
   decodeHandledDamage,
@@ -39,32 +41,39 @@ export const DAMAGE_RECORD_WRITE = { wait: false } as const;
  */
 export function readDamageRecords(db: StateReader): DamageRecord[] {
   const targets = new Map(readZoneTargets(db).map((t) => [t.name, Date.parse(t.addedAt)]));
-  const records: DamageRecord[] = [];
+  const found = new Map<string, DamageRecord[]>();
   for (const { key, value } of stateRowsUnder(db, DAMAGE_RECORD_PREFIX)) {
-    const found = decoded(key, value);
-    const record = found && outstanding(found, readHandled(db, found.target, found.device));
+    const record = decoded(key, value);
     const addedAt = record && targets.get(record.target);
-    if (record && addedAt !== undefined && !(Date.parse(record.foundAt) < addedAt))
-      records.push(record);
+    if (!record || addedAt === undefined || Date.parse(record.foundAt) < addedAt) continue;
+    const of = `${record.target}/${record.device}`;
+    found.set(of, [...(found.get(of) ?? []), record]);
   }
-  return records;
+  return [...found.values()].flatMap((records) => {
+    const { target, device } = records[0] as DamageRecord;
+    const left = outstanding(records, readHandled(db, target, device));
+    return left ? [left] : [];
+  });
 }
 
-/** The record of `device`'s damage in `target`, less what it stored again since, if any is left. */
+/** `device`'s damage in `target`, less what it stored again since, if any is left. */
 export function readDamageRecord(
   db: StateReader,
   target: string,
   device: string,
 ): DamageRecord | undefined {
-  const found = foundRecord(db, target, device);
-  return found && outstanding(found, readHandled(db, target, device));
+  return outstanding(foundRecords(db, target, device), readHandled(db, target, device));
 }
 
-/** The record of `device`'s damage in `target` as the verifies wrote it. */
-function foundRecord(db: StateReader, target: string, device: string): DamageRecord | undefined {
+/** The records of `device`'s damage in `target` as the verifies wrote them. */
+function foundRecords(db: StateReader, target: string, device: string): DamageRecord[] {
   const key = damageRecordKey(target, device);
-  const value = stateValue(db, key);
-  return value === undefined || value === null ? undefined : decoded(key, value);
+  // The one record and each verifier's (under it; a device whose name starts with this
+  // one's, `laptop2`, has records of its own beside it, not of this device).
+  return stateRowsUnder(db, key).flatMap((row) => {
+    const record = decoded(row.key, row.value);
+    return record?.device === device ? [record] : [];
+  });
 }
 
 /** What `device`'s backups stored again of its damage in `target`, as it said. */
@@ -81,24 +90,26 @@ function readHandled(db: StateReader, target: string, device: string): HandledDa
 }
 
 /**
- * `record` less the blobs `handled` says were stored again after the record last said it
- * found damage (a blob found again since counts again); undefined when none is left.
+ * What `records` say together, each less the blobs `handled` says were stored again after
+ * it last said it found damage (a blob found again since counts again): found by the verify
+ * that found last, when; undefined when none is left.
  */
 function outstanding(
-  record: DamageRecord,
+  records: readonly DamageRecord[],
   handled: HandledDamage | undefined,
 ): DamageRecord | undefined {
-  if (!handledSince(record, handled)) return record;
-  const done = new Set(handled.blobs);
-  const blobs = record.blobs.filter((id) => !done.has(id));
-  return blobs.length === 0 ? undefined : { ...record, blobs };
-}
-
-function handledSince(
-  record: DamageRecord,
-  handled: HandledDamage | undefined,
-): handled is HandledDamage {
-  return handled !== undefined && Date.parse(handled.handledAt) >= Date.parse(record.foundAt);
+  const done = new Set(handled?.blobs ?? []);
+  const blobs = new Set<string>();
+  let latest: DamageRecord | undefined;
+  for (const record of records) {
+    const since =
+      handled !== undefined && Date.parse(handled.handledAt) >= Date.parse(record.foundAt);
+    const left = since ? record.blobs.filter((id) => !done.has(id)) : record.blobs;
+    if (left.length === 0) continue;
+    for (const id of left) blobs.add(id);
+    if (!latest || Date.parse(record.foundAt) > Date.parse(latest.foundAt)) latest = record;
+  }
+  return latest && { ...latest, blobs: [...blobs] };
 }
 
 /**
@@ -115,13 +126,28 @@ export function foundDamageOps(
 ): Op[] {
   const ops: Op[] = [];
   for (const [device, ids] of found) {
-    const held = readDamageRecord(db, target, device)?.blobs ?? [];
+    const records = foundRecords(db, target, device);
+    const handled = readHandled(db, target, device);
+    const held = outstanding(records, handled)?.blobs ?? [];
     const blobs = [...new Set([...held, ...ids])].slice(0, MAX_DAMAGED_BLOBS_RECORDED);
-    if (blobs.length === held.length) continue; // nothing new: the record says it already
-    ops.push({
-      key: damageRecordKey(target, device),
-      value: encodeDamageRecord({ target, device, blobs, foundBy, foundAt }),
-    });
+    if (blobs.length === held.length) continue; // nothing new: the records say it already
+    // This verifier's own, which no other's write undoes.
+    const ownBefore = records.filter((record) => record.foundBy === foundBy);
+    const own = [...new Set([...(outstanding(ownBefore, handled)?.blobs ?? []), ...ids])].slice(
+      0,
+      MAX_DAMAGED_BLOBS_RECORDED,
+    );
+    ops.push(
+      {
+        key: damageFindingKey(target, device, foundBy),
+        value: encodeDamageRecord({ target, device, blobs: own, foundBy, foundAt }),
+      },
+      // And the one record, all it knows of, for buckys that read no other.
+      {
+        key: damageRecordKey(target, device),
+        value: encodeDamageRecord({ target, device, blobs, foundBy, foundAt }),
+      },
+    );
   }
   return ops;
 }
@@ -140,11 +166,17 @@ export function handledDamageOps(
   handled: readonly string[],
   handledAt: string,
 ): Op[] {
-  const record = foundRecord(db, target, device);
-  if (!record) return [];
+  const records = foundRecords(db, target, device);
+  if (records.length === 0) return [];
   const before = readHandled(db, target, device);
-  const already = handledSince(record, before) ? before.blobs : [];
-  const recorded = new Set(record.blobs);
+  // What it stored again before stays said, but for blobs a verify found again since.
+  const foundSince = new Set(
+    records
+      .filter((r) => before && Date.parse(r.foundAt) > Date.parse(before.handledAt))
+      .flatMap((r) => r.blobs),
+  );
+  const already = (before?.blobs ?? []).filter((id) => !foundSince.has(id));
+  const recorded = new Set(records.flatMap((r) => r.blobs));
   const blobs = [...new Set([...already, ...handled.filter((id) => recorded.has(id))])].slice(
     0,
     MAX_DAMAGED_BLOBS_RECORDED,

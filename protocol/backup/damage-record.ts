@@ -9,6 +9,12 @@
  *
  *   JSON { v: 1, target, device, blobs: [hex id…], foundBy, foundAt }
  *
+ * Each verifying device also keeps what it found under a key of its own,
+ * `system/backup/damage/<target>/<device>/<foundBy>`, in the same form: two verifies on two
+ * devices at once each wrote the one record from what it had read, and the zone kept only
+ * the later, the other's finding lost until a verify found it again. Readers take every
+ * record of a device together; the one record is still written, for buckys before these.
+ *
  * What the device's backup stored again it says beside it, at `nodes/<device>/backup/
  * handled/<target>` (a key of its own, which only it writes): a record taken off by the
  * device while a verify elsewhere added to it lost what that verify found, whichever write
@@ -47,6 +53,11 @@ export function damageRecordKey(target: string, device: string): string {
   return `${DAMAGE_RECORD_PREFIX}${target}/${device}`;
 }
 
+/** The key of what `foundBy`'s verifies found in `device`'s blobs in `target`. */
+export function damageFindingKey(target: string, device: string, foundBy: string): string {
+  return `${damageRecordKey(target, device)}/${foundBy}`;
+}
+
 export function encodeDamageRecord(record: DamageRecord): string {
   return JSON.stringify({
     v: DAMAGE_RECORD_VERSION,
@@ -68,9 +79,13 @@ export function decodeDamageRecord(key: string, value: unknown): DamageRecord {
   check(TARGET_NAME.test(target), `${key} has an invalid target name`);
   const device = checkDeviceName(requireString(value.device, `${key} device`, 64));
   check(device.ok, `${key} device is not a device name`);
-  check(key === damageRecordKey(target, device.name), `${key} holds the damage of another`);
   const foundBy = checkDeviceName(requireString(value.foundBy, `${key} foundBy`, 64));
   check(foundBy.ok, `${key} foundBy is not a device name`);
+  check(
+    key === damageRecordKey(target, device.name) ||
+      key === damageFindingKey(target, device.name, foundBy.name),
+    `${key} holds the damage of another`,
+  );
   const foundAt = requireString(value.foundAt, `${key} foundAt`, MAX_TIME_LENGTH);
   check(!Number.isNaN(Date.parse(foundAt)), `${key} foundAt is not a time`);
   const blobs = blobIds(key, value.blobs);
