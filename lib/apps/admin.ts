@@ -388,10 +388,11 @@ export function restoreCopy(
     updatedAt: at,
     actsAt: at,
   };
-  const asked = restoreCopyActOp(spec) as Op;
+  const asked = restoreCopyActOp(spec);
   zone.write([
     { key: appKeys.spec(app), value: JSON.stringify(spec) },
-    // Beside it, where a stop, move or share written at once elsewhere does not undo it.
+    // Beside it, where a stop, move or share written at once elsewhere does not undo it
+    // (with the others an older bucky's spec said, carried: the ask among them).
     ...carriedActOps(current, spec).filter((op) => op.key !== asked.key),
     asked,
   ]);

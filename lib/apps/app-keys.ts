@@ -9,8 +9,11 @@ export const APP_USER = "owner";
 export const appKeys = {
   spec: (app: string) => `users/${APP_USER}/apps/${app}/spec`,
   specPrefix: `users/${APP_USER}/apps/`,
-  /** The owner's limits for an app (lib/gateway/app-limits.ts). */
+  /** The owner's limits for an app, the record of both (lib/gateway/owner-limits.ts). */
   limits: (app: string) => `users/${APP_USER}/apps/${app}/limits`,
+  /** One of the owner's limits for an app, under a key of its own (owner-limits.ts). */
+  limit: (app: string, limit: "rps" | "bandwidth") =>
+    `users/${APP_USER}/apps/${app}/limits/${limit}`,
   arrived: (app: string) => `users/${APP_USER}/apps/${app}/arrived`,
   rolledBack: (app: string) => `users/${APP_USER}/apps/${app}/rolled-back`,
   /** A person's start or stop of the app's install (spec-acts.ts). */

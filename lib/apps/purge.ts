@@ -114,7 +114,8 @@ export function deletePurgedState(zone: ZoneWriter, app: string): number {
     ...deletions(`${ownStatePrefix(app)}*`),
     ...releasedAppObjectsOps(zone.db, app),
     ...deletions(appKeys.limits(app)),
-    ...deletions(`${appKeys.limits(app)}/*`),
+    ...deletions(appKeys.limit(app, "rps")),
+    ...deletions(appKeys.limit(app, "bandwidth")),
   ];
   for (let at = 0; at < ops.length; at += STATE_DELETIONS_PER_WRITE)
     zone.write(ops.slice(at, at + STATE_DELETIONS_PER_WRITE));

@@ -151,8 +151,10 @@ describe("a move and another act at once", () => {
   });
 });
 
+const COPY_OF_B = "2026-11-29T09-35-13-000Z-b-epoch3";
+
 describe("a conflict copy asked back and another act at once", () => {
-  const COPY = "2026-11-29T09-35-13-000Z-b-epoch3";
+  const COPY = COPY_OF_B;
 
   test("a copy asked back on a and a stop on b, b's written later from what it saw before: stopped, and the copy still asked back", () => {
     const { node, a, writeAs, installed } = zoneOfTwo();
@@ -188,6 +190,25 @@ describe("a conflict copy asked back and another act at once", () => {
     const { node, writeAs } = zoneOfTwo();
     const act = { device: "b", name: "../data", at: new Date().toISOString() };
     writeAs("b", [{ key: appKeys.restoreCopy("notes"), value: JSON.stringify(act) }], later());
+    const spec = readSpec(node.db, "notes");
+    expect(spec).toMatchObject({ app: "notes", desired: "running" });
+    expect(spec?.restoreCopy).toBeUndefined();
+  });
+});
+
+describe("an older bucky's spec, written over the acts", () => {
+  test("asking no copy back, an ask before it asks nothing once a spec is written over it", () => {
+    const { node, a, writeAs, installed } = zoneOfTwo();
+    restoreCopy(a, "notes", COPY_OF_B, [{ device: "b", name: COPY_OF_B }]);
+    // The older bucky's stop, its spec asking no copy back (its restore done, say).
+    const { actsAt: _, ...older } = installed;
+    writeAs(
+      "b",
+      [specOp({ ...older, desired: "stopped", updatedAt: new Date().toISOString() })],
+      later(),
+    );
+    setDesired(a, "notes", "running");
+    expect(readSpec(node.db, "notes")).toMatchObject({ desired: "running" });
     expect(readSpec(node.db, "notes")?.restoreCopy).toBeUndefined();
   });
 });

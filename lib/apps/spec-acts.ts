@@ -37,8 +37,8 @@ import { ProtocolError } from "../../protocol/errors.ts";
 import { checkDeviceName } from "../../protocol/names.ts";
 import { isConflictCopyName } from "../../protocol/replica.ts";
 import { requireRecord, requireString } from "../../protocol/shape.ts";
-import { type StateReader, sqliteOf } from "../store/reads.ts";
-import { type RowClock, writtenAfter } from "../store/row-order.ts";
+import type { StateReader } from "../store/reads.ts";
+import { type StateRow, stateRowsBetween, writtenAfter } from "../store/row-order.ts";
 import { appKeys } from "./app-keys.ts";
 import type { AppSpec, DesiredState } from "./spec.ts";
 
@@ -90,8 +90,7 @@ export function carriedActOps(current: AppSpec, next: AppSpec): Op[] {
 
 /** The ops of `spec`'s acts that are of the app, not of one install: they hold across upgrades. */
 export function appActOps(spec: AppSpec): Op[] {
-  const restore = restoreCopyActOp(spec);
-  return [shareActOp(spec), ...(restore ? [restore] : [])];
+  return [shareActOp(spec), restoreCopyActOp(spec)];
 }
 
 /** Whether `spec` was written by a bucky that keeps acts beside it (its mark is its own). */
@@ -119,12 +118,17 @@ export function shareActOp(spec: AppSpec): Op {
   return { key: appKeys.share(spec.app), value: JSON.stringify(act) };
 }
 
-/** The op of the conflict copy `spec` asks back, beside the spec it writes (none if none). */
-export function restoreCopyActOp(spec: AppSpec): Op | undefined {
-  if (!spec.restoreCopy) return undefined;
+/**
+ * The op of the conflict copy `spec` asks back, beside the spec it writes; with none asked,
+ * the deletion of an ask before it (written anew from a spec that asks none, an ask of an
+ * older write would apply again).
+ */
+export function restoreCopyActOp(spec: AppSpec): Op {
+  const key = appKeys.restoreCopy(spec.app);
+  if (!spec.restoreCopy) return { key, value: null };
   const { device, name, at } = spec.restoreCopy;
   const act: RestoreCopyAct = { device, name, at };
-  return { key: appKeys.restoreCopy(spec.app), value: JSON.stringify(act) };
+  return { key, value: JSON.stringify(act) };
 }
 
 /** `spec` with the acts that apply to it laid over it (see above). */
@@ -165,26 +169,17 @@ export function withActs(db: StateReader, spec: AppSpec): AppSpec {
   return out;
 }
 
-interface Row extends RowClock {
-  readonly value: string | null;
-}
-
 /** The rows of `app`'s keys (users/<user>/apps/<app>/…), by key. */
-function rowsOf(db: StateReader, app: string): Map<string, Row> {
+function rowsOf(db: StateReader, app: string): Map<string, StateRow> {
   const prefix = `${appKeys.specPrefix}${app}/`;
-  const rows = sqliteOf(db)
-    .query<Row & { key: string }, [string, string]>(
-      "SELECT key, value, hlc_ms, hlc_counter, author FROM state WHERE key >= ?1 AND key < ?2",
-    )
-    .all(prefix, `${prefix}\x7f`);
-  return new Map(rows.map((row) => [row.key, row]));
+  return stateRowsBetween(db, prefix, `${prefix}\x7f`);
 }
 
 /** The act of `actRow` when it applies to `spec`: of its install (or, `app`, of the app). */
 function applying<T extends DesiredAct | MoveAct | ShareAct | RestoreCopyAct>(
   spec: AppSpec,
-  specRow: Row | undefined,
-  actRow: Row | undefined,
+  specRow: StateRow | undefined,
+  actRow: StateRow | undefined,
   parse: (value: unknown) => T,
   of: "install" | "app",
 ): { act: T } | undefined {

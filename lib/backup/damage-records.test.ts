@@ -129,6 +129,31 @@ describe("damage found and stored again, on two devices at once", () => {
     expect(readDamageRecord(db, "usb", "laptop2")?.blobs).toEqual([X]);
   });
 
+  test("what the records say together stays within what one record holds", () => {
+    const db = zoneState();
+    const many = Array.from({ length: 900 }, (_, i) => i.toString(16).padStart(64, "0"));
+    apply(
+      db,
+      foundDamageOps(db, "usb", new Map([["laptop", many]]), "phone", "2026-12-02T10:04:00.000Z"),
+    );
+    expect(blobsOf(db)?.length).toBe(800);
+    // Full, a verify finding more adds nothing until some is stored again.
+    expect(
+      foundDamageOps(db, "usb", new Map([["laptop", [X]]]), "tablet", "2026-12-02T10:05:00.000Z"),
+    ).toEqual([]);
+    apply(db, handledDamageOps(db, "usb", "laptop", [A, B], "2026-12-02T10:06:00.000Z"));
+    apply(
+      db,
+      foundDamageOps(db, "usb", new Map([["laptop", [X]]]), "tablet", "2026-12-02T10:07:00.000Z"),
+    );
+    expect(blobsOf(db)).toContain(X);
+    expect(blobsOf(db)?.length).toBe(799);
+  });
+
+  test("each verifier's finding is under a key of its own device, which only it writes", () => {
+    expect(damageFindingKey("usb", "laptop", "phone")).toBe("nodes/phone/backup/found/usb/laptop");
+  });
+
   test("a finding under another verifier's key is none", () => {
     const db = zoneState();
     const forged = {

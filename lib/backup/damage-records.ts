@@ -10,6 +10,7 @@ import {
   DAMAGE_RECORD_PREFIX,
   type DamageRecord,
   damageFindingKey,
+  damageFindingPattern,
   damageRecordKey,
   decodeDamageRecord,
   decodeHandledDamage,
@@ -21,7 +22,7 @@ import {
 } from "../../protocol/backup/damage-record.ts";
 import type { Op } from "../../protocol/changeset.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
-import { type StateReader, stateRowsUnder, stateValue } from "../store/reads.ts";
+import { type StateReader, stateRowsMatching, stateRowsUnder, stateValue } from "../store/reads.ts";
 import { readZoneTargets } from "./zone-targets.ts";
 
 /**
@@ -42,7 +43,10 @@ export const DAMAGE_RECORD_WRITE = { wait: false } as const;
 export function readDamageRecords(db: StateReader): DamageRecord[] {
   const targets = new Map(readZoneTargets(db).map((t) => [t.name, Date.parse(t.addedAt)]));
   const found = new Map<string, DamageRecord[]>();
-  for (const { key, value } of stateRowsUnder(db, DAMAGE_RECORD_PREFIX)) {
+  for (const { key, value } of [
+    ...stateRowsUnder(db, DAMAGE_RECORD_PREFIX),
+    ...findingRows(db, damageFindingPattern()),
+  ]) {
     const record = decoded(key, value);
     const addedAt = record && targets.get(record.target);
     if (!record || addedAt === undefined || Date.parse(record.foundAt) < addedAt) continue;
@@ -65,15 +69,24 @@ export function readDamageRecord(
   return outstanding(foundRecords(db, target, device), readHandled(db, target, device));
 }
 
-/** The records of `device`'s damage in `target` as the verifies wrote them. */
+/** The records of `device`'s damage in `target` as the verifies wrote them: the one, and each verifier's. */
 function foundRecords(db: StateReader, target: string, device: string): DamageRecord[] {
   const key = damageRecordKey(target, device);
-  // The one record and each verifier's (under it; a device whose name starts with this
-  // one's, `laptop2`, has records of its own beside it, not of this device).
-  return stateRowsUnder(db, key).flatMap((row) => {
+  const one = stateValue(db, key);
+  return [
+    ...(one ? [{ key, value: one }] : []),
+    ...findingRows(db, damageFindingPattern(target, device)),
+  ].flatMap((row) => {
     const record = decoded(row.key, row.value);
-    return record?.device === device ? [record] : [];
+    return record ? [record] : [];
   });
+}
+
+/** The verifiers' findings whose keys match `pattern` (a GLOB's `*` spans a `/` too: each is decoded against its key). */
+function findingRows(db: StateReader, pattern: string): { key: string; value: string }[] {
+  return stateRowsMatching(db, pattern).flatMap(({ key, value }) =>
+    value === null ? [] : [{ key, value }],
+  );
 }
 
 /** What `device`'s backups stored again of its damage in `target`, as it said. */
@@ -129,14 +142,18 @@ export function foundDamageOps(
     const records = foundRecords(db, target, device);
     const handled = readHandled(db, target, device);
     const held = outstanding(records, handled)?.blobs ?? [];
-    const blobs = [...new Set([...held, ...ids])].slice(0, MAX_DAMAGED_BLOBS_RECORDED);
-    if (blobs.length === held.length) continue; // nothing new: the records say it already
+    // What the records say together stays within what one holds (and what the device
+    // says it stored again, with it): past it, the rest wait for a verify after the next
+    // backup, which finds them again. Only two verifies at once go past it.
+    const known = new Set(held);
+    const added = [...new Set(ids)]
+      .filter((id) => !known.has(id))
+      .slice(0, Math.max(0, MAX_DAMAGED_BLOBS_RECORDED - held.length));
+    if (added.length === 0) continue; // nothing new: the records say it already
+    const blobs = [...held, ...added];
     // This verifier's own, which no other's write undoes.
     const ownBefore = records.filter((record) => record.foundBy === foundBy);
-    const own = [...new Set([...(outstanding(ownBefore, handled)?.blobs ?? []), ...ids])].slice(
-      0,
-      MAX_DAMAGED_BLOBS_RECORDED,
-    );
+    const own = [...new Set([...(outstanding(ownBefore, handled)?.blobs ?? []), ...added])];
     ops.push(
       {
         key: damageFindingKey(target, device, foundBy),
@@ -169,14 +186,15 @@ export function handledDamageOps(
   const records = foundRecords(db, target, device);
   if (records.length === 0) return [];
   const before = readHandled(db, target, device);
-  // What it stored again before stays said, but for blobs a verify found again since.
+  // What it stored again before stays said, of what the records still name, but for blobs
+  // a verify found again since.
   const foundSince = new Set(
     records
       .filter((r) => before && Date.parse(r.foundAt) > Date.parse(before.handledAt))
       .flatMap((r) => r.blobs),
   );
-  const already = (before?.blobs ?? []).filter((id) => !foundSince.has(id));
   const recorded = new Set(records.flatMap((r) => r.blobs));
+  const already = (before?.blobs ?? []).filter((id) => recorded.has(id) && !foundSince.has(id));
   const blobs = [...new Set([...already, ...handled.filter((id) => recorded.has(id))])].slice(
     0,
     MAX_DAMAGED_BLOBS_RECORDED,

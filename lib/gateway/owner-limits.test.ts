@@ -91,6 +91,15 @@ describe("an older bucky's record of both", () => {
     expect(readOwnerLimits(node.db, "site")).toEqual({ rps: 30 });
   });
 
+  test("its purge, deleting the record alone: no limit comes back with the next one set", () => {
+    const { node, a, writeAs } = zoneOfTwo();
+    setLimits(a, "site", { rps: 20, bandwidth: "1MB/s" });
+    writeAs("b", [{ key: appKeys.limits("site"), value: null }]);
+    expect(readOwnerLimits(node.db, "site")).toEqual({});
+    setLimits(a, "site", { rps: 30 });
+    expect(readOwnerLimits(node.db, "site")).toEqual({ rps: 30 });
+  });
+
   test("one alone, with no key of either limit, is read as it says", () => {
     const { node, writeAs } = zoneOfTwo();
     writeAs("b", [olderRecord({ rps: 9, bandwidthBytesPerSecond: null })]);

@@ -16,8 +16,8 @@
 import type { Op } from "../../protocol/changeset.ts";
 import { isRecord } from "../../protocol/shape.ts";
 import { appKeys } from "../apps/app-keys.ts";
-import { type StateReader, sqliteOf } from "../store/reads.ts";
-import { type RowClock, writtenAfter } from "../store/row-order.ts";
+import { parsedValue, type StateReader } from "../store/reads.ts";
+import { type StateRow, stateRowsBetween, writtenAfter } from "../store/row-order.ts";
 
 /**
  * The limits the owner set over the manifest's: a number is the limit, null lifts the
@@ -34,25 +34,22 @@ const LIMIT_NAMES: readonly LimitName[] = ["rps", "bandwidthBytesPerSecond"];
 
 /** The key of one of `app`'s limits. */
 export function limitKey(app: string, limit: LimitName): string {
-  return `${appKeys.limits(app)}/${limit === "rps" ? "rps" : "bandwidth"}`;
-}
-
-interface Row extends RowClock {
-  readonly value: string | null;
+  return appKeys.limit(app, limit === "rps" ? "rps" : "bandwidth");
 }
 
 /** The limits the owner set over `app`'s manifest, the same on every device. */
 export function readOwnerLimits(db: StateReader, app: string): OwnerLimits {
-  const recordRow = recordRowOf(db, app);
-  const record = parseRecord(recordRow?.value);
-  const marked = record !== undefined && record.perLimit === true;
+  const rows = limitRows(db, app);
+  const recordRow = rows.get(appKeys.limits(app));
+  const record = recordOf(recordRow);
   const out: { rps?: number | null; bandwidthBytesPerSecond?: number | null } = {};
   for (const name of LIMIT_NAMES) {
-    const row = rowOf(db, limitKey(app, name));
-    // An older bucky's record says it all over the limits set before it; one of this
-    // bucky's is only a copy for those older ones.
+    const row = rows.get(limitKey(app, name));
+    // An older bucky's record (or its purge's deletion of it) says it all over the limits
+    // set before it; one of this bucky's is only a copy for those older ones.
     const fromRecord =
-      recordRow !== undefined && (row?.value == null || (!marked && writtenAfter(recordRow, row)));
+      recordRow !== undefined &&
+      (row?.value == null || (!markedRecord(record) && writtenAfter(recordRow, row)));
     const limit = fromRecord
       ? limitOf(record ?? {}, name)
       : row?.value
@@ -73,12 +70,13 @@ export function ownerLimitsOps(
   set: OwnerLimits,
   changed: readonly LimitName[],
 ): Op[] {
-  // Where an older bucky wrote the record last, what it said stood over the limits set
-  // before it: this record, marked, would let those undo it, so every limit is written anew.
-  const record = parseRecord(recordRowOf(db, app)?.value);
-  const written = record !== undefined && record.perLimit !== true ? LIMIT_NAMES : changed;
+  // Where an older bucky wrote the record last (or deleted it, purging the app), what it
+  // said stood over the limits set before it: this record, marked, would let those undo
+  // it, so every limit is written anew.
+  const recordRow = limitRows(db, app).get(appKeys.limits(app));
+  const older = recordRow !== undefined && !markedRecord(recordOf(recordRow));
   return [
-    ...written.map((name) => ({
+    ...(older ? LIMIT_NAMES : changed).map((name) => ({
       key: limitKey(app, name),
       value: JSON.stringify(set[name] === undefined ? {} : { [name]: set[name] }),
     })),
@@ -92,8 +90,8 @@ export function ownerLimitsOps(
  * gateway's throttle count with NaN.
  */
 export function parseLimits(text: string): OwnerLimits {
-  const value = parseRecord(text);
-  if (!value) return {};
+  const value = parsedValue(text);
+  if (!isRecord(value)) return {};
   const rps = limitOf(value, "rps");
   const bandwidthBytesPerSecond = limitOf(value, "bandwidthBytesPerSecond");
   return {
@@ -102,26 +100,19 @@ export function parseLimits(text: string): OwnerLimits {
   };
 }
 
-function rowOf(db: StateReader, key: string): Row | undefined {
-  return (
-    sqliteOf(db)
-      .query<Row, [string]>("SELECT value, hlc_ms, hlc_counter, author FROM state WHERE key = ?1")
-      .get(key) ?? undefined
-  );
+/** The rows of `app`'s limits, the record of both and each's, in one read. */
+function limitRows(db: StateReader, app: string): Map<string, StateRow> {
+  return stateRowsBetween(db, appKeys.limits(app), `${appKeys.limits(app)}/\x7f`);
 }
 
-function recordRowOf(db: StateReader, app: string): Row | undefined {
-  return rowOf(db, appKeys.limits(app));
+function recordOf(row: StateRow | undefined): Record<string, unknown> | undefined {
+  const value = parsedValue(row?.value);
+  return isRecord(value) ? value : undefined;
 }
 
-function parseRecord(text: string | null | undefined): Record<string, unknown> | undefined {
-  if (!text) return undefined;
-  try {
-    const value: unknown = JSON.parse(text);
-    return isRecord(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
+/** Whether the record of both was written by a bucky that keeps each limit's key. */
+function markedRecord(record: Record<string, unknown> | undefined): boolean {
+  return record?.perLimit === true;
 }
 
 function limitOf(record: Record<string, unknown>, name: LimitName): number | null | undefined {

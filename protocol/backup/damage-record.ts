@@ -9,11 +9,12 @@
  *
  *   JSON { v: 1, target, device, blobs: [hex id…], foundBy, foundAt }
  *
- * Each verifying device also keeps what it found under a key of its own,
- * `system/backup/damage/<target>/<device>/<foundBy>`, in the same form: two verifies on two
- * devices at once each wrote the one record from what it had read, and the zone kept only
- * the later, the other's finding lost until a verify found it again. Readers take every
- * record of a device together; the one record is still written, for buckys before these.
+ * Each verifying device also keeps what it found under a key of its own, which only it
+ * writes, `nodes/<foundBy>/backup/found/<target>/<device>`, in the same form: two verifies
+ * on two devices at once each wrote the one record from what it had read, and the zone
+ * kept only the later, the other's finding lost until a verify found it again. Readers
+ * take every record of a device together; the one record is still written, for buckys
+ * before these.
  *
  * What the device's backup stored again it says beside it, at `nodes/<device>/backup/
  * handled/<target>` (a key of its own, which only it writes): a record taken off by the
@@ -53,9 +54,14 @@ export function damageRecordKey(target: string, device: string): string {
   return `${DAMAGE_RECORD_PREFIX}${target}/${device}`;
 }
 
-/** The key of what `foundBy`'s verifies found in `device`'s blobs in `target`. */
+/** The key of what `foundBy`'s verifies found in `device`'s blobs in `target`: `foundBy`'s own. */
 export function damageFindingKey(target: string, device: string, foundBy: string): string {
-  return `${damageRecordKey(target, device)}/${foundBy}`;
+  return `nodes/${foundBy}/backup/found/${target}/${device}`;
+}
+
+/** The GLOB pattern of every verifier's finding keys (of `target` and `device`: `*` for any). */
+export function damageFindingPattern(target = "*", device = "*"): string {
+  return `nodes/*/backup/found/${target}/${device}`;
 }
 
 export function encodeDamageRecord(record: DamageRecord): string {
@@ -71,7 +77,6 @@ export function encodeDamageRecord(record: DamageRecord): string {
 
 /** Parses the record at `key` (its JSON value). Throws ProtocolError when it is not one. */
 export function decodeDamageRecord(key: string, value: unknown): DamageRecord {
-  check(key.startsWith(DAMAGE_RECORD_PREFIX), `${key} is not a backup damage record's key`);
   check(isRecord(value), `${key} is not a backup damage record`);
   requireOnlyFields(value, ["v", "target", "device", "blobs", "foundBy", "foundAt"], key);
   check(value.v === DAMAGE_RECORD_VERSION, `${key} is version ${String(value.v)}, not 1`);
