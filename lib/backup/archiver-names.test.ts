@@ -1,9 +1,10 @@
 /**
- * Names in an app's data that a snapshot's tree cannot hold (not UTF-8): said to be left
- * out, beside everything else kept, never dropped without a word.
+ * Names in an app's data that a snapshot's tree cannot hold (not UTF-8), and links to such
+ * names: said to be left out, beside everything else kept, never dropped or changed without
+ * a word.
  */
 import { afterAll, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
 import { Archiver } from "./archiver.ts";
@@ -40,4 +41,17 @@ test("a file or directory whose name is not UTF-8 is said to be left out, each b
     "data/photos/\\xe9t\\xe9",
   ]);
   expect(result.changing).toEqual([]);
+});
+
+test("a link whose target is not UTF-8 is said to be left out, not kept pointing elsewhere", async () => {
+  const data = join(scratch, "links");
+  mkdirSync(data, { recursive: true });
+  symlinkSync(Buffer.from("caf\xe9.txt", "latin1"), join(data, "to-latin1"));
+  symlinkSync("été.jpg", join(data, "to-utf8"));
+  const { sink, blobs } = memorySink();
+  const result = await new Archiver(sink, undefined, undefined, join(scratch, "images")).archive(
+    new Map([["links", { kind: "dir", path: data }]]),
+  );
+  expect(treeNames(blobs, result.tree)).toEqual(["links", "links/to-utf8 -> été.jpg"]);
+  expect(result.leftOut).toEqual(["links/to-latin1"]);
 });

@@ -347,7 +347,10 @@ export class Archiver {
     } else if (stat.isSymbolicLink()) {
       const target = linkTarget(path);
       if (target === undefined) this.changedSince(rel);
-      else into.nodes.push({ ...common, type: "symlink", target });
+      // A target that is not UTF-8 would be kept decoded, with U+FFFD in place of its bad
+      // bytes, and restored as a link to a name nothing has: left out, and said so.
+      else if (!isUtf8(target)) this.leftOut.push(rel);
+      else into.nodes.push({ ...common, type: "symlink", target: target.toString("utf8") });
     } else if (stat.isFile()) {
       const file = await this.file(path, rel, stat, realRoot);
       if (!file) return undefined;
@@ -650,10 +653,10 @@ export function measure(root: ReadonlyMap<string, Entry>): { files: number; byte
   return total;
 }
 
-/** The target of the link at `path`, or undefined when it is no longer a link there. */
-function linkTarget(path: string): string | undefined {
+/** The target of the link at `path`, as bytes, or undefined when it is no longer a link there. */
+function linkTarget(path: string): Buffer | undefined {
   try {
-    return readlinkSync(path);
+    return readlinkSync(path, { encoding: "buffer" });
   } catch (error) {
     if (isNoSuchName(error) || (error as NodeJS.ErrnoException).code === "EINVAL") return undefined;
     throw error;
