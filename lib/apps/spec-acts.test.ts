@@ -177,7 +177,7 @@ describe("a conflict copy asked back and another act at once", () => {
       updatedAt: at,
       actsAt: at,
     };
-    writeAs("b", [specOp(asked), restoreCopyActOp(asked) as Op], 2000);
+    writeAs("b", [specOp(asked), restoreCopyActOp(asked)], 2000);
     // a's share, made from the spec before b's ask, is the later whole spec.
     writeAs("a", sharedByB(installed), later());
     expect(readSpec(node.db, "notes")).toMatchObject({

@@ -1,7 +1,8 @@
 /**
- * The order last-writer-wins gives two rows of the zone state: by their clocks, and between
- * two of the same clock, by their authors. Records kept beside another (an app's acts beside
- * its spec, each of its limits beside the record of both) are weighed by it.
+ * Rows of the zone state read with their clocks, and the order last-writer-wins gives two
+ * of them: by their clocks, and between two of the same clock, by their authors. Records
+ * kept beside another (an app's acts beside its spec, each of its limits beside the record
+ * of both) are weighed by it.
  */
 import { compareHlc } from "../../protocol/hlc.ts";
 import { type StateReader, sqliteOf } from "./reads.ts";
