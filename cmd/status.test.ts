@@ -80,6 +80,8 @@ describe("a device's own words in bucky status", () => {
         lastBackup: { at, snapshot: "0123456789" },
         lastVerify: { at: "2026-11-29T00:00:00.000Z", ok: true },
         lastError: null,
+        lastPrune: null,
+        pruneError: null,
       }),
     ).toBe(
       'Backup       laptop to usb: last "now; the owner must run: bucky app rm" (snapshot 01234567); verified 2026-11-29T00:00:00.000Z',

@@ -614,6 +614,36 @@ describe("one target for a zone of two devices", () => {
         (await leftOut(daemon.home)).length === 0 ? true : undefined,
       );
   }, 60_000);
+
+  test("a prune of the target that fails on the nas, which alone prunes it, is said by the laptop, with the nas SIGKILLed too, until one works", async () => {
+    type Status = { backups: { device: string; target: string; pruneError: unknown }[] };
+    const pruneError = async (home: string) =>
+      (await buckyJson<Status>(["status", "--home", home])).backups.find(
+        (b) => b.device === "nas" && b.target === "usb",
+      )?.pruneError;
+    // The disk it is on unplugged, say.
+    renameSync(repo, `${repo}-away`);
+    const failed = await bucky(["backup", "prune", "--home", nas.home, "--json"]);
+    expect(failed.exitCode).not.toBe(0);
+    const said = await waitFor("the laptop to hear that the nas's prune fails", async () => {
+      const error = (await pruneError(laptop.home)) as { at: string; since: string } | null;
+      return error ?? undefined;
+    });
+    expect(said.since).toBe(said.at);
+    await nas.kill();
+    expect(await pruneError(laptop.home)).toEqual(said);
+    // Back, with the disk: the next prune works, and no device says it fails any more.
+    // Nothing was made where it was meanwhile (the hot changes shipped every few seconds
+    // went there, on whatever disk held its mount point).
+    expect(existsSync(repo)).toBe(false);
+    renameSync(`${repo}-away`, repo);
+    nas = await startDaemon(nas.home);
+    await buckyJson(["backup", "prune", "--home", nas.home]);
+    for (const daemon of [nas, laptop])
+      await waitFor(`${daemon.home} to no longer say the prune fails`, async () =>
+        (await pruneError(daemon.home)) === null ? true : undefined,
+      );
+  }, 60_000);
 });
 
 /** Whether `home`'s state database holds the removal of the target `name` (its tombstone). */

@@ -461,21 +461,27 @@ export async function pruneTarget(options: {
   // The zone read before the repository is held: a zone state that does not open fails
   // here, not with the other devices' backups kept waiting on the lock; and the prune holds
   // the repository with no lock of the database held (a paused prune holds up no backup).
-  const judge = homeJudge(paths, log);
-  const result = await withRepository(
-    paths,
-    target,
-    log,
-    (repository) => pruneRepository(repository, DEFAULT_RETENTION, judge, log),
-    {
-      lock: { kind: "exclusive", purpose: "prune" },
-      now: options.now,
-      // Read by the prune itself, checked against the zone.
-      withIndex: false,
-      signer: homeSigner(paths, log),
-    },
-  );
-  updateTargetStatus(paths, target.name, (status) => ({
+  let result: PruneResult;
+  try {
+    const judge = homeJudge(paths, log);
+    result = await withRepository(
+      paths,
+      target,
+      log,
+      (repository) => pruneRepository(repository, DEFAULT_RETENTION, judge, log),
+      {
+        lock: { kind: "exclusive", purpose: "prune" },
+        now: options.now,
+        // Read by the prune itself, checked against the zone.
+        withIndex: false,
+        signer: homeSigner(paths, log),
+      },
+    );
+  } catch (error) {
+    recordPruneFailure(paths, target.name, options.now(), (error as Error).message);
+    throw error;
+  }
+  updateTargetStatus(paths, target.name, ({ lastPruneError: _, ...status }) => ({
     ...status,
     lastPrune: { at: new Date(options.now()).toISOString() },
   }));
@@ -485,4 +491,31 @@ export async function pruneTarget(options: {
     freed: result.freedBytes,
   });
   return { target: target.name, ...result };
+}
+
+/**
+ * Records that a prune of `target` failed, for the zone to hear of (this device's facts):
+ * a target nobody prunes grows until its disk is full, and only this device prunes it.
+ */
+function recordPruneFailure(
+  paths: HomePaths,
+  target: string,
+  nowMs: number,
+  message: string,
+): void {
+  const at = new Date(nowMs).toISOString();
+  updateTargetStatus(paths, target, (status) => {
+    const failing = status.lastPruneError;
+    const stillFailing =
+      failing !== undefined &&
+      (status.lastPrune === undefined || Date.parse(failing.at) > Date.parse(status.lastPrune.at));
+    return {
+      ...status,
+      lastPruneError: {
+        at,
+        since: stillFailing ? failing.since : at,
+        message: message.slice(0, 500),
+      },
+    };
+  });
 }

@@ -37,6 +37,16 @@ export interface TargetStatus {
     readonly forgedIndex?: number;
   };
   readonly lastPrune?: { readonly at: string };
+  /**
+   * The last prune failed (when, why), and prunes have failed since `since` (the first to
+   * fail after the last that did not): only the device that reaches a target prunes it, so
+   * the zone hears of it only from that device's facts.
+   */
+  readonly lastPruneError?: {
+    readonly at: string;
+    readonly since: string;
+    readonly message: string;
+  };
   /** A scheduled backup found the previous one still running: data grows faster than it uploads. */
   readonly behindSince?: string | null;
 }

@@ -60,6 +60,9 @@ export interface TargetFacts {
    */
   lastVerify?: { at: string; ok: boolean; damaged: number; forged?: number; forgedIndex?: number };
   behindSince?: string | null;
+  /** Said by the device that reaches the target, which alone prunes it. */
+  lastPrune?: { at: string };
+  lastPruneError?: { at: string; since: string; message: string };
 }
 
 interface SnapshotPosition {
@@ -378,6 +381,8 @@ const targetFacts = object<TargetFacts>({
     }),
   ),
   behindSince: optional(nullable(text(40))),
+  lastPrune: optional(object({ at: text(40) })),
+  lastPruneError: optional(object({ at: text(40), since: text(40), message: text(500) })),
 });
 
 const position = { epoch: whole(), seq: whole(), at: amount };

@@ -191,6 +191,8 @@ export const en = {
       `${p.count === 1 ? "A file" : s(p.count, "file", "files")} kept changing while the last backup of ${p.device} to ${p.target} read ${p.count === 1 ? "it" : "them"}: backed up as last read, ${p.count === 1 ? "it" : "they"} may hold a change part way.`,
     backupLeftOut: (p: { device: string; target: string; count: number }) =>
       `The last backup of ${p.device} to ${p.target} left out ${p.count === 1 ? "a file" : s(p.count, "file", "files")}: ${p.count === 1 ? "its name is" : "their names are"} not UTF-8. Renamed, ${p.count === 1 ? "it is" : "they are"} backed up.`,
+    pruneFailing: (p: { device: string; target: string; days: number; message: string }) =>
+      `${p.device} has failed to prune ${p.target} for ${s(p.days, "day", "days")}: what backups let go stays, and ${p.target} grows. ${p.device} says “${p.message}”`,
     backUpNow: "Back up now",
     backsUpByItself: (p: { device: string }) =>
       `${p.device} backs up by itself, on its schedule, while it runs.`,

@@ -93,6 +93,9 @@ const NOTES: NotesByKind = {
     { kind: "backup-left-out", device, target: "usb", count: 1 },
     { kind: "backup-left-out", device, target: "usb", count: 2 },
   ],
+  "prune-failing": (device) => [
+    { kind: "prune-failing", device, target: "usb", days: 1, message: "the disk is gone" },
+  ],
   "never-verified": (device) => [{ kind: "never-verified", device }],
   damaged: (device) => [{ kind: "damaged", device, target: "usb" }],
   "damage-to-store": (device) => [

@@ -170,6 +170,8 @@ export const Note: FC<{ note: ReliabilityNote; here: string }> = ({ note, here }
       return <>{n.backupChanging(note)}</>;
     case "backup-left-out":
       return <>{n.backupLeftOut(note)}</>;
+    case "prune-failing":
+      return <>{n.pruneFailing(note)}</>;
     case "stale-backup":
       return (
         <>

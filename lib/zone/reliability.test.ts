@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { DeviceId } from "../../protocol/ids.ts";
-import { readPayload } from "../facts/payload.ts";
+import { readPayload, type TargetFacts } from "../facts/payload.ts";
 import { usageWith } from "../facts/test-usage.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
 import { type AppDataCopies, assessReliability } from "./reliability.ts";
@@ -322,6 +322,60 @@ describe("a backup that holds files as last read, or left some out", () => {
   test("a run with none, or of a bucky that did not count them, says nothing", () => {
     expect(said(withRun("nas", { changing: 0, leftOut: 0 }))).toEqual([]);
     expect(said(withRun("nas", {}))).toEqual([]);
+  });
+});
+
+describe("a target its device has failed to prune", () => {
+  const HOUR = 3600_000;
+  const withPrunes = (
+    prunes: Pick<TargetFacts, "lastPrune" | "lastPruneError">,
+  ): DeviceStanding => {
+    const base = device("nas", 60_000);
+    const usb = base.facts.backup?.targets.usb;
+    if (!usb) throw new Error("device() gives a backup to usb");
+    return { ...base, facts: { backup: { key: true, targets: { usb: { ...usb, ...prunes } } } } };
+  };
+  const at = (agoMs: number) => new Date(NOW - agoMs).toISOString();
+  const said = (d: DeviceStanding) =>
+    assessReliability({ devices: [d], nowMs: NOW }).notes.filter((n) => n.kind === "prune-failing");
+
+  test("failing for a day or more: said, in the device's words", () => {
+    const nas = withPrunes({
+      lastPrune: { at: at(80 * HOUR) },
+      lastPruneError: { at: at(HOUR), since: at(50 * HOUR), message: "disk gone\nrun: rm -rf /" },
+    });
+    expect(said(nas)).toEqual([
+      {
+        kind: "prune-failing",
+        device: "nas",
+        target: "usb",
+        days: 2,
+        message: "disk gone\nrun: rm -rf /",
+      },
+    ]);
+    expect(assessReliability({ devices: [nas], nowMs: NOW }).warnings).toContain(
+      'nas has failed to prune usb for 2 days (what backups let go stays, and usb grows): nas says "disk gone\\nrun: rm -rf /"',
+    );
+  });
+
+  test("failing for less than a day (a prune the backups kept off tries again), or pruned since: nothing", () => {
+    expect(
+      said(
+        withPrunes({ lastPruneError: { at: at(HOUR), since: at(3 * HOUR), message: "in use" } }),
+      ),
+    ).toEqual([]);
+    expect(
+      said(
+        withPrunes({
+          lastPrune: { at: at(HOUR) },
+          lastPruneError: { at: at(2 * HOUR), since: at(50 * HOUR), message: "in use" },
+        }),
+      ),
+    ).toEqual([]);
+    // Never pruned, failing two days: said.
+    expect(
+      said(withPrunes({ lastPruneError: { at: at(HOUR), since: at(49 * HOUR), message: "x" } })),
+    ).toHaveLength(1);
   });
 });
 

@@ -23,6 +23,11 @@ import { formatBytes } from "../units.ts";
 export const STALE_BACKUP_MS = 24 * 60 * 60 * 1000;
 /** A verify older than this no longer counts as verified. */
 export const STALE_VERIFY_MS = 7 * STALE_BACKUP_MS;
+/**
+ * Prunes failing this long are said: a prune runs every day and, failed, again an hour
+ * later; one the backups' locks kept off (it gives way to them) runs at the next try.
+ */
+export const PRUNE_FAILING_MS = STALE_BACKUP_MS;
 /** A device not heard from for this long is worth a word: is it gone for good? */
 export const LONG_ABSENCE_MS = 7 * STALE_BACKUP_MS;
 /** A standby whose copy is further behind than this is worth a warning (and is no second copy). */
@@ -111,6 +116,17 @@ export type ReliabilityNote =
       readonly device: string;
       readonly target: string;
       readonly count: number;
+    }
+  | {
+      /**
+       * `device`, which reaches `target` and alone prunes it, has failed to since `since`
+       * (`days` days): what backups let go stays, and the target grows.
+       */
+      readonly kind: "prune-failing";
+      readonly device: string;
+      readonly target: string;
+      readonly days: number;
+      readonly message: string;
     }
   | { readonly kind: "never-verified"; readonly device: string }
   | { readonly kind: "damaged"; readonly device: string; readonly target: string }
@@ -272,6 +288,7 @@ export function assessReliability(input: ReliabilityInput): Reliability {
     for (const { target, message } of b.failing)
       notes.push({ kind: "backup-failed", device, target, message });
     for (const target of b.behind) notes.push({ kind: "cannot-keep-up", device, target });
+    for (const failing of b.pruneFailing) notes.push({ kind: "prune-failing", device, ...failing });
     for (const outpaced of b.outpaced) notes.push({ kind: "outpaced", device, ...outpaced });
     for (const { target, changing, leftOut } of b.incomplete) {
       if (changing > 0) notes.push({ kind: "backup-changing", device, target, count: changing });
@@ -430,6 +447,9 @@ export function describeNote(note: ReliabilityNote): string {
       return `${note.count === 1 ? "a file" : `${note.count} files`} kept changing while the last backup of ${note.device} to ${note.target} read ${note.count === 1 ? "it" : "them"}: backed up as last read, ${note.count === 1 ? "it" : "they"} may hold a change part way; \`bucky backup run --json\` on ${note.device} says which (\`changing\`)`;
     case "backup-left-out":
       return `the last backup of ${note.device} to ${note.target} left out ${note.count === 1 ? "a file" : `${note.count} files`}: ${note.count === 1 ? "its name is" : "their names are"} not UTF-8; \`bucky backup run --json\` on ${note.device} says which (\`leftOut\`); renamed, ${note.count === 1 ? "it is" : "they are"} backed up`;
+    case "prune-failing":
+      // The error is the device's own words (its facts), quoted: no advice of the zone's.
+      return `${note.device} has failed to prune ${note.target} for ${note.days === 1 ? "a day" : `${note.days} days`} (what backups let go stays, and ${note.target} grows): ${saidBy(note.device, note.message)}`;
     case "never-verified":
       return `the backups of ${note.device} have never been verified: run \`bucky backup verify --read-data\` there`;
     case "damaged":
@@ -574,10 +594,18 @@ interface DeviceBackups {
   outpaced: { target: string; changedPerHour: number; shippedPerHour: number }[];
   /** The targets whose last backup holds files as last read, or left some out. */
   incomplete: { target: string; changing: number; leftOut: number }[];
+  /** The targets it reaches whose prunes have failed for PRUNE_FAILING_MS or more. */
+  pruneFailing: { target: string; days: number; message: string }[];
 }
 
 function backupsOf(device: DeviceStanding, nowMs: number): DeviceBackups {
-  const result: DeviceBackups = { failing: [], behind: [], outpaced: [], incomplete: [] };
+  const result: DeviceBackups = {
+    failing: [],
+    behind: [],
+    outpaced: [],
+    incomplete: [],
+    pruneFailing: [],
+  };
   const targets: Record<string, TargetFacts> = device.facts.backup?.targets ?? {};
   for (const [target, status] of Object.entries(targets)) {
     const backupAt = status.lastBackup ? Date.parse(status.lastBackup.at) : undefined;
@@ -603,6 +631,14 @@ function backupsOf(device: DeviceStanding, nowMs: number): DeviceBackups {
         };
     }
     if (status.behindSince) result.behind.push(target);
+    const pruneFailure = failingPrune(status);
+    const failingForMs = pruneFailure ? nowMs - Date.parse(pruneFailure.since) : 0;
+    if (pruneFailure && failingForMs >= PRUNE_FAILING_MS)
+      result.pruneFailing.push({
+        target,
+        days: Math.floor(failingForMs / STALE_BACKUP_MS),
+        message: pruneFailure.message,
+      });
     const run = status.lastBackup;
     if (run?.changing || run?.leftOut)
       result.incomplete.push({ target, changing: run.changing ?? 0, leftOut: run.leftOut ?? 0 });
@@ -702,4 +738,15 @@ function diskNote(device: DeviceStanding, measuredHere: boolean): ReliabilityNot
       .slice(0, NAMED_USERS)
       .map(({ what, bytes, remove }) => (measuredHere ? { what, bytes, remove } : { what, bytes })),
   };
+}
+
+/**
+ * The failure a target's prunes are in, by what the device that reaches it says: undefined
+ * when its last prune did not fail (or it says nothing of prunes).
+ */
+export function failingPrune(status: TargetFacts): TargetFacts["lastPruneError"] {
+  const failed = status.lastPruneError;
+  if (!failed || Number.isNaN(Date.parse(failed.since))) return undefined;
+  const pruned = status.lastPrune ? Date.parse(status.lastPrune.at) : undefined;
+  return pruned !== undefined && !(Date.parse(failed.at) > pruned) ? undefined : failed;
 }

@@ -71,6 +71,7 @@ import { describeWritesRefused, writesRefusedNotes } from "./refused-writes.ts";
 import {
   type AppDataCopies,
   assessReliability,
+  failingPrune,
   isNearlyFull,
   namedApps,
   type Reliability,
@@ -149,6 +150,14 @@ export interface ZoneBackup {
   readonly lastBackup: { readonly at: string; readonly snapshot: string } | null;
   readonly lastVerify: { readonly at: string; readonly ok: boolean } | null;
   readonly lastError: { readonly at: string; readonly message: string } | null;
+  /** Said by the device that reaches the target, which alone prunes it (null: not by it, or an older bucky). */
+  readonly lastPrune: { readonly at: string } | null;
+  /** Its prunes failing since `since`, the last at `at` (null: the last did not fail). */
+  readonly pruneError: {
+    readonly at: string;
+    readonly since: string;
+    readonly message: string;
+  } | null;
 }
 
 export interface ZoneCertificate {
@@ -425,6 +434,8 @@ function backupsOf(device: DeviceStanding): ZoneBackup[] {
         : null,
       lastVerify: facts.lastVerify ? { at: facts.lastVerify.at, ok: facts.lastVerify.ok } : null,
       lastError: facts.lastBackupError ?? null,
+      lastPrune: facts.lastPrune ?? null,
+      pruneError: failingPrune(facts) ?? null,
     }))
     .sort((a, b) => compareCodeUnits(a.target, b.target));
 }
