@@ -16,16 +16,19 @@ import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import {
   closeSync,
+  existsSync,
   fstatSync,
   mkdirSync,
   mkdtempSync,
   openSync,
   readdirSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { BuckyError } from "../errors.ts";
 import { LocalBackend, readAtMost } from "./local-backend.ts";
 
 describe("links in a directory target", () => {
@@ -203,5 +206,17 @@ describe("LocalBackend lists, writes and removes nothing through a link inside t
     const backend = new LocalBackend(root);
     await backend.write("hot/laptop/file", new Uint8Array([3]));
     expect(await backend.read("hot/laptop/file", 16)).toEqual(new Uint8Array([3]));
+  });
+
+  test("a repository gone since it was opened (its disk unplugged) is not made again where it was", async () => {
+    const root = join(mkdtempSync(join(tmpdir(), "bucky-local-links-")), "usb");
+    mkdirSync(root);
+    const backend = new LocalBackend(root);
+    await backend.write("hot/first", new Uint8Array([1]));
+    rmSync(root, { recursive: true });
+    const refused = await backend.write("hot/second", new Uint8Array([2])).catch((e) => e);
+    expect(refused).toBeInstanceOf(BuckyError);
+    expect((refused as BuckyError).code).toBe("E_UNAVAILABLE");
+    expect(existsSync(root)).toBe(false);
   });
 });

@@ -2,6 +2,7 @@
 import {
   closeSync,
   type Dir,
+  existsSync,
   fstatSync,
   linkSync,
   mkdirSync,
@@ -33,6 +34,8 @@ import { openInside } from "./confined-open.ts";
 
 export class LocalBackend implements Backend {
   leftOutNames = 0;
+  /** Whether the root was there when this was opened (connect makes it first, for a target). */
+  private readonly rootWasThere: boolean;
 
   constructor(
     private readonly root: string,
@@ -42,7 +45,9 @@ export class LocalBackend implements Backend {
      * reach the cap without making half a million files.
      */
     readonly maxNames = MAX_DIRECTORY_NAMES,
-  ) {}
+  ) {
+    this.rootWasThere = existsSync(root);
+  }
 
   async write(path: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
     const target = this.resolve(path);
@@ -207,9 +212,22 @@ export class LocalBackend implements Backend {
       );
   }
 
-  /** mkdir -p of `dir`, inside the root: one level at a time, each checked for a link. */
+  /**
+   * mkdir -p of `dir`, inside the root: one level at a time, each checked for a link. A
+   * root that was there when this was opened is not made again: gone since, its disk was
+   * unplugged, and making it again put what a backup held open (the hot changes shipped
+   * every few seconds) on whatever disk held its mount point.
+   */
   private makeDirectories(dir: string, path: string): void {
-    mkdirSync(this.root, { recursive: true });
+    if (!existsSync(this.root)) {
+      if (this.rootWasThere)
+        throw new BuckyError(
+          "E_UNAVAILABLE",
+          `the backup target ${this.location} is not there any more: is its disk plugged in and mounted?`,
+          "Backups go on by themselves once it is back.",
+        );
+      mkdirSync(this.root, { recursive: true });
+    }
     let at = this.root;
     for (const segment of relative(this.root, dir).split(sep)) {
       if (segment === "") continue;
