@@ -81,6 +81,7 @@ describe("a device's own words in bucky status", () => {
         lastVerify: { at: "2026-11-29T00:00:00.000Z", ok: true },
         lastError: null,
         lastPrune: null,
+        hotFailing: null,
         pruneError: null,
       }),
     ).toBe(

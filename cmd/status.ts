@@ -76,10 +76,13 @@ export default defineBuckyCommand({
 
 /** A device's backups to a target: the last backup and verify, as it said. */
 export function describeBackup(b: ZoneBackup): string {
+  const hot = b.hotFailing
+    ? `; its changes fail to reach it since ${givenTime(b.hotFailing.since)}: ${saidBy(b.device, b.hotFailing.message)}`
+    : "";
   const pruning = b.pruneError
     ? `; pruning it fails since ${givenTime(b.pruneError.since)}: ${saidBy(b.device, b.pruneError.message)}`
     : "";
-  return `Backup       ${b.device} to ${b.target}: ${b.lastBackup ? `last ${givenTime(b.lastBackup.at)} (snapshot ${b.lastBackup.snapshot.slice(0, 8)})` : "no backup yet"}; ${b.lastVerify ? `verified ${givenTime(b.lastVerify.at)}${b.lastVerify.ok ? "" : " — DAMAGED"}` : "never verified"}${pruning}`;
+  return `Backup       ${b.device} to ${b.target}: ${b.lastBackup ? `last ${givenTime(b.lastBackup.at)} (snapshot ${b.lastBackup.snapshot.slice(0, 8)})` : "no backup yet"}; ${b.lastVerify ? `verified ${givenTime(b.lastVerify.at)}${b.lastVerify.ok ? "" : " — DAMAGED"}` : "never verified"}${hot}${pruning}`;
 }
 
 /** What each device said it can run of container images; why not, in its words (its record). */

@@ -615,6 +615,37 @@ describe("one target for a zone of two devices", () => {
       );
   }, 60_000);
 
+  test("hot changes of the nas that fail to reach the target, while its backups there work, are said by the laptop, with the nas SIGKILLed too, until they go", async () => {
+    type Status = { backups: { device: string; target: string; hotFailing: unknown }[] };
+    const hotFailing = async (home: string) =>
+      (await buckyJson<Status>(["status", "--home", home])).backups.find(
+        (b) => b.device === "nas" && b.target === "usb",
+      )?.hotFailing;
+    // Something at the target takes no hot file (say, its hot/ made read-only by hand).
+    renameSync(join(repo, "hot"), join(repo, "hot-aside"));
+    writeFileSync(join(repo, "hot"), "not a directory");
+    // A change to the zone state on the nas (an invitation), which goes hot.
+    await buckyJson(["invite", "--home", nas.home]);
+    await buckyJson(["backup", "run", "--home", nas.home]);
+    const said = await waitFor("the laptop to hear that the nas's hot changes fail", async () => {
+      const failing = (await hotFailing(laptop.home)) as { since: string; message: string } | null;
+      return failing ?? undefined;
+    });
+    expect(said.message.length).toBeGreaterThan(0);
+    await nas.kill();
+    expect(await hotFailing(laptop.home)).toEqual(said);
+    rmSync(join(repo, "hot"));
+    renameSync(join(repo, "hot-aside"), join(repo, "hot"));
+    // Back, it says so until its next change goes (a restart does not forget it).
+    nas = await startDaemon(nas.home);
+    expect(await hotFailing(nas.home)).toEqual(said);
+    await buckyJson(["invite", "--home", nas.home]);
+    for (const daemon of [nas, laptop])
+      await waitFor(`${daemon.home} to no longer say the hot changes fail`, async () =>
+        (await hotFailing(daemon.home)) === null ? true : undefined,
+      );
+  }, 60_000);
+
   test("a prune of the target that fails on the nas, which alone prunes it, is said by the laptop, with the nas SIGKILLed too, until one works", async () => {
     type Status = { backups: { device: string; target: string; pruneError: unknown }[] };
     const pruneError = async (home: string) =>

@@ -23,6 +23,7 @@ import type { NodeContext } from "../node/node-context.ts";
 import type { Backend } from "./backend.ts";
 import { openBackend } from "./connect.ts";
 import { homeKeyring } from "./home-keyring.ts";
+import { clearHotFailing, readHotFailing, recordHotFailing } from "./hot-status.ts";
 import { newestStateEpoch } from "./key-epochs.ts";
 import { Repository } from "./repository.ts";
 import { backupRoot } from "./run.ts";
@@ -79,8 +80,11 @@ export class HotShipper {
       epoch: number;
     }
   >();
-  /** Targets that failed: logged once until they work again. */
-  private readonly failing = new Set<string>();
+  /**
+   * Targets that failed: logged once, and recorded for the zone (hot-status.ts), until they
+   * work again; those a daemon before this one recorded too.
+   */
+  private readonly failing: Set<string>;
   /** Targets whose oldest waiting changes were dropped: said once until they work again. */
   private readonly dropping = new Set<string>();
   private unsubscribe: (() => void) | undefined;
@@ -90,7 +94,9 @@ export class HotShipper {
     private readonly paths: HomePaths,
     private readonly log: Log,
     private readonly everyMs = SHIP_EVERY_MS,
-  ) {}
+  ) {
+    this.failing = new Set(Object.keys(readHotFailing(paths)));
+  }
 
   start(): void {
     this.unsubscribe = this.node.onChange((changesets) => {
@@ -146,7 +152,10 @@ export class HotShipper {
             await backend.write(`${HOT_DIR}/${file}`, sealChangesets(repository.keys, file, part));
           }
           this.dropping.delete(name);
-          if (this.failing.delete(name)) this.log.info("hot backup resumed", { target: name });
+          if (this.failing.delete(name)) {
+            clearHotFailing(this.paths, name);
+            this.log.info("hot backup resumed", { target: name });
+          }
         } catch (error) {
           if (!(error instanceof BuckyError)) throw error;
           this.open
@@ -165,6 +174,12 @@ export class HotShipper {
           this.bound(name, kept);
           if (!this.failing.has(name)) {
             this.failing.add(name);
+            recordHotFailing(
+              this.paths,
+              name,
+              new Date(this.node.now()).toISOString(),
+              error.message,
+            );
             this.log.warn("hot backup failed; retrying", { target: name, error: error.message });
           }
         }

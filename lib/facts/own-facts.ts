@@ -6,7 +6,8 @@
 import { existsSync, statfsSync } from "node:fs";
 import { backupKeyProof } from "../../protocol/backup/epoch-grant.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
-import { readBackupStatus, sinceAdded } from "../backup/status.ts";
+import { readHotFailing } from "../backup/hot-status.ts";
+import { readBackupStatus, sinceAdded, type TargetStatus } from "../backup/status.ts";
 import { readZoneTargets, resolveTargets } from "../backup/zone-targets.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
@@ -31,6 +32,7 @@ export function ownFacts(
 ): Pick<DeviceFactsPayload, "ownerKey" | "backup" | "disk"> {
   const root = proving?.root();
   const status = readBackupStatus(paths);
+  const hotFailing = readHotFailing(paths);
   const targets = new Set(zoneTargetNames(paths, db, self));
   // Of a target reached through another device, only what is of the one the zone has now.
   const throughOthers = new Map(
@@ -44,11 +46,14 @@ export function ownFacts(
       key: existsSync(paths.backupKey),
       ...(proving && root ? { keyProof: backupKeyProof(root, proving.zone, proving.device) } : {}),
       targets: Object.fromEntries(
-        Object.entries(status)
-          .filter(([name]) => targets.has(name))
-          .map(([name, target]) => {
+        [...new Set([...Object.keys(status), ...Object.keys(hotFailing)])]
+          .filter((name) => targets.has(name))
+          .map((name) => {
+            const target: TargetStatus = status[name] ?? {};
             const addedAtMs = throughOthers.get(name);
-            return [name, addedAtMs === undefined ? target : sinceAdded(target, addedAtMs)];
+            const said = addedAtMs === undefined ? target : sinceAdded(target, addedAtMs);
+            const hot = hotFailing[name];
+            return [name, hot ? { ...said, hotFailing: hot } : said];
           }),
       ),
     },

@@ -63,6 +63,8 @@ export interface TargetFacts {
   /** Said by the device that reaches the target, which alone prunes it. */
   lastPrune?: { at: string };
   lastPruneError?: { at: string; since: string; message: string };
+  /** This device's hot changes fail to reach the target, since when, why. */
+  hotFailing?: { since: string; message: string };
 }
 
 interface SnapshotPosition {
@@ -383,6 +385,7 @@ const targetFacts = object<TargetFacts>({
   behindSince: optional(nullable(text(40))),
   lastPrune: optional(object({ at: text(40) })),
   lastPruneError: optional(object({ at: text(40), since: text(40), message: text(500) })),
+  hotFailing: optional(object({ since: text(40), message: text(500) })),
 });
 
 const position = { epoch: whole(), seq: whole(), at: amount };

@@ -193,6 +193,8 @@ export const en = {
       `The last backup of ${p.device} to ${p.target} left out ${p.count === 1 ? "a file" : s(p.count, "file", "files")}: ${p.count === 1 ? "its name is" : "their names are"} not UTF-8. Renamed, ${p.count === 1 ? "it is" : "they are"} backed up.`,
     pruneFailing: (p: { device: string; target: string; days: number; message: string }) =>
       `${p.device} has failed to prune ${p.target} for ${s(p.days, "day", "days")}: what backups let go stays, and ${p.target} grows. ${p.device} says “${p.message}”`,
+    hotFailing: (p: { device: string; target: string; message: string }) =>
+      `The changes made on ${p.device} do not reach ${p.target} within seconds, though its backups there work: a restore holds them only up to its last backup. ${p.device} says “${p.message}”`,
     backUpNow: "Back up now",
     backsUpByItself: (p: { device: string }) =>
       `${p.device} backs up by itself, on its schedule, while it runs.`,

@@ -165,6 +165,8 @@ export const zhCN: Messages = {
       `${p.device} 最近一次到 ${p.target} 的备份漏掉了 ${n(p.count)} 个文件：文件名不是 UTF-8。改名后即可备份。`,
     pruneFailing: (p) =>
       `${p.device} 已有 ${n(p.days)} 天未能清理 ${p.target}：备份不再需要的数据仍留在那里，${p.target} 会越来越大。${p.device} 称“${p.message}”`,
+    hotFailing: (p) =>
+      `${p.device} 上的改动未能在几秒内送到 ${p.target}（它到那里的备份正常）：恢复时只能恢复到最近一次备份。${p.device} 称“${p.message}”`,
     backUpNow: "立即备份",
     backsUpByItself: (p) => `${p.device} 运行时会按计划自动备份。`,
     neverVerified: (p) => `${p.device} 的备份从未校验过。`,

@@ -96,6 +96,15 @@ const NOTES: NotesByKind = {
   "prune-failing": (device) => [
     { kind: "prune-failing", device, target: "usb", days: 1, message: "the disk is gone" },
   ],
+  "hot-failing": (device) => [
+    {
+      kind: "hot-failing",
+      device,
+      target: "usb",
+      since: "2026-12-03T10:00:00.000Z",
+      message: "the disk is gone",
+    },
+  ],
   "never-verified": (device) => [{ kind: "never-verified", device }],
   damaged: (device) => [{ kind: "damaged", device, target: "usb" }],
   "damage-to-store": (device) => [

@@ -172,6 +172,8 @@ export const Note: FC<{ note: ReliabilityNote; here: string }> = ({ note, here }
       return <>{n.backupLeftOut(note)}</>;
     case "prune-failing":
       return <>{n.pruneFailing(note)}</>;
+    case "hot-failing":
+      return <>{n.hotFailing(note)}</>;
     case "stale-backup":
       return (
         <>

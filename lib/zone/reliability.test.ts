@@ -379,6 +379,50 @@ describe("a target its device has failed to prune", () => {
   });
 });
 
+describe("hot changes that fail to reach a target", () => {
+  const MINUTE = 60_000;
+  const withHot = (hotFailing: TargetFacts["hotFailing"], failedBackup = false): DeviceStanding => {
+    const base = device("laptop", 60_000);
+    const usb = base.facts.backup?.targets.usb;
+    if (!usb?.lastBackup) throw new Error("device() gives a backup to usb");
+    const lastBackupError = { at: new Date(NOW).toISOString(), message: "gone" };
+    return {
+      ...base,
+      facts: {
+        backup: {
+          key: true,
+          targets: { usb: { ...usb, hotFailing, ...(failedBackup ? { lastBackupError } : {}) } },
+        },
+      },
+    };
+  };
+  const since = (agoMs: number) => new Date(NOW - agoMs).toISOString();
+  const said = (d: DeviceStanding) =>
+    assessReliability({ devices: [d], nowMs: NOW }).notes.filter((n) => n.kind === "hot-failing");
+
+  test("failing ten minutes or more while the backups there work: said, in the device's words", () => {
+    const laptop = withHot({ since: since(30 * MINUTE), message: "hot is not a directory" });
+    expect(said(laptop)).toEqual([
+      {
+        kind: "hot-failing",
+        device: "laptop",
+        target: "usb",
+        since: since(30 * MINUTE),
+        message: "hot is not a directory",
+      },
+    ]);
+    expect(assessReliability({ devices: [laptop], nowMs: NOW }).warnings).toContain(
+      `the changes of laptop have not reached usb within seconds since ${since(30 * MINUTE)}, though its backups there work: a restore holds them only up to its last backup; laptop says "hot is not a directory"`,
+    );
+  });
+
+  test("failing for minutes, or with the backups there failing too (said as that): not said apart", () => {
+    expect(said(withHot({ since: since(2 * MINUTE), message: "x" }))).toEqual([]);
+    expect(said(withHot({ since: since(30 * MINUTE), message: "x" }, true))).toEqual([]);
+    expect(said(withHot(undefined))).toEqual([]);
+  });
+});
+
 describe("certificates in the warnings", () => {
   const DAY = 24 * 3600_000;
   const gateway = (certificates: NonNullable<DeviceStanding["facts"]["certificates"]>) => {

@@ -28,6 +28,8 @@ export const STALE_VERIFY_MS = 7 * STALE_BACKUP_MS;
  * later; one the backups' locks kept off (it gives way to them) runs at the next try.
  */
 export const PRUNE_FAILING_MS = STALE_BACKUP_MS;
+/** Hot changes failing this long are said (they go within seconds, and retry as often). */
+export const HOT_FAILING_MS = 10 * 60_000;
 /** A device not heard from for this long is worth a word: is it gone for good? */
 export const LONG_ABSENCE_MS = 7 * STALE_BACKUP_MS;
 /** A standby whose copy is further behind than this is worth a warning (and is no second copy). */
@@ -126,6 +128,17 @@ export type ReliabilityNote =
       readonly device: string;
       readonly target: string;
       readonly days: number;
+      readonly message: string;
+    }
+  | {
+      /**
+       * `device`'s hot changes have failed to reach `target` since `since`, while its
+       * backups there do not fail: a restore lacks what changed since the last backup.
+       */
+      readonly kind: "hot-failing";
+      readonly device: string;
+      readonly target: string;
+      readonly since: string;
       readonly message: string;
     }
   | { readonly kind: "never-verified"; readonly device: string }
@@ -289,6 +302,7 @@ export function assessReliability(input: ReliabilityInput): Reliability {
       notes.push({ kind: "backup-failed", device, target, message });
     for (const target of b.behind) notes.push({ kind: "cannot-keep-up", device, target });
     for (const failing of b.pruneFailing) notes.push({ kind: "prune-failing", device, ...failing });
+    for (const failing of b.hotFailing) notes.push({ kind: "hot-failing", device, ...failing });
     for (const outpaced of b.outpaced) notes.push({ kind: "outpaced", device, ...outpaced });
     for (const { target, changing, leftOut } of b.incomplete) {
       if (changing > 0) notes.push({ kind: "backup-changing", device, target, count: changing });
@@ -450,6 +464,9 @@ export function describeNote(note: ReliabilityNote): string {
     case "prune-failing":
       // The error is the device's own words (its facts), quoted: no advice of the zone's.
       return `${note.device} has failed to prune ${note.target} for ${note.days === 1 ? "a day" : `${note.days} days`} (what backups let go stays, and ${note.target} grows): ${saidBy(note.device, note.message)}`;
+    case "hot-failing":
+      // The error is the device's own words (its facts), quoted: no advice of the zone's.
+      return `the changes of ${note.device} have not reached ${note.target} within seconds since ${givenTime(note.since)}, though its backups there work: a restore holds them only up to its last backup; ${saidBy(note.device, note.message)}`;
     case "never-verified":
       return `the backups of ${note.device} have never been verified: run \`bucky backup verify --read-data\` there`;
     case "damaged":
@@ -596,6 +613,8 @@ interface DeviceBackups {
   incomplete: { target: string; changing: number; leftOut: number }[];
   /** The targets it reaches whose prunes have failed for PRUNE_FAILING_MS or more. */
   pruneFailing: { target: string; days: number; message: string }[];
+  /** The targets its hot changes have failed to reach for HOT_FAILING_MS or more. */
+  hotFailing: { target: string; since: string; message: string }[];
 }
 
 function backupsOf(device: DeviceStanding, nowMs: number): DeviceBackups {
@@ -605,6 +624,7 @@ function backupsOf(device: DeviceStanding, nowMs: number): DeviceBackups {
     outpaced: [],
     incomplete: [],
     pruneFailing: [],
+    hotFailing: [],
   };
   const targets: Record<string, TargetFacts> = device.facts.backup?.targets ?? {};
   for (const [target, status] of Object.entries(targets)) {
@@ -631,6 +651,11 @@ function backupsOf(device: DeviceStanding, nowMs: number): DeviceBackups {
         };
     }
     if (status.behindSince) result.behind.push(target);
+    // Said apart only while its backups there work: a target away fails both, said once.
+    const hot = status.hotFailing;
+    const coldFailing = result.failing.some((f) => f.target === target);
+    if (hot && !coldFailing && nowMs - Date.parse(hot.since) >= HOT_FAILING_MS)
+      result.hotFailing.push({ target, since: hot.since, message: hot.message });
     const pruneFailure = failingPrune(status);
     const failingForMs = pruneFailure ? nowMs - Date.parse(pruneFailure.since) : 0;
     if (pruneFailure && failingForMs >= PRUNE_FAILING_MS)

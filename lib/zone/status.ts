@@ -152,6 +152,8 @@ export interface ZoneBackup {
   readonly lastError: { readonly at: string; readonly message: string } | null;
   /** Said by the device that reaches the target, which alone prunes it (null: not by it, or an older bucky). */
   readonly lastPrune: { readonly at: string } | null;
+  /** Its hot changes failing to reach the target since `since` (null: they go, or an older bucky). */
+  readonly hotFailing: { readonly since: string; readonly message: string } | null;
   /** Its prunes failing since `since`, the last at `at` (null: the last did not fail). */
   readonly pruneError: {
     readonly at: string;
@@ -435,6 +437,7 @@ function backupsOf(device: DeviceStanding): ZoneBackup[] {
       lastVerify: facts.lastVerify ? { at: facts.lastVerify.at, ok: facts.lastVerify.ok } : null,
       lastError: facts.lastBackupError ?? null,
       lastPrune: facts.lastPrune ?? null,
+      hotFailing: facts.hotFailing ?? null,
       pruneError: failingPrune(facts) ?? null,
     }))
     .sort((a, b) => compareCodeUnits(a.target, b.target));
