@@ -41,6 +41,20 @@ export function catalogRecordKey(name: string): string {
   return `${CATALOG_RECORD_PREFIX}${name}`;
 }
 
+/**
+ * The owner's removal of catalog `name` as its publisher signed it, under a key of its own:
+ * JSON { publisher, at }. A refresh of the catalog given at once on another device (which
+ * had not heard of the removal) wrote its record whole after the removal's tombstone, and
+ * the catalog was back on every device, perhaps one the owner no longer trusted; a record
+ * of the publisher a removal names is now not read. Adding the catalog again (not a
+ * refresh, nor a newer version seen) deletes the removal.
+ */
+export const CATALOG_REMOVAL_PREFIX = "system/store/removed-catalogs/";
+
+export function catalogRemovalKey(name: string): string {
+  return `${CATALOG_REMOVAL_PREFIX}${name}`;
+}
+
 export function appOriginKey(app: string): string {
   return `${APP_ORIGIN_PREFIX}${app}`;
 }

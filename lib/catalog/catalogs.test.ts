@@ -16,7 +16,12 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { appOriginKey, encodeAppOrigin } from "../../protocol/catalog-record.ts";
+import {
+  appOriginKey,
+  catalogRecordKey,
+  encodeAppOrigin,
+  encodeCatalogRecord,
+} from "../../protocol/catalog-record.ts";
 import type { Op } from "../../protocol/changeset.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import { publisherIdFromPublicKey } from "../../protocol/ids.ts";
@@ -170,6 +175,27 @@ describe("catalogs", () => {
       "catalog test-apps was removed while its update was fetched: nothing was added",
     );
     expect(readCatalogRecords(node.db)).toEqual([]);
+  });
+
+  test("a removal here and a refresh on another device at once, written after it: still removed, until the owner adds it again", async () => {
+    const node = zoneNode();
+    const staging = new CatalogStaging(join(scratch, "uploads-removed-refresh"), node.now);
+    const dir = join(scratch, "publisher-removed-refresh");
+    mkdirSync(dir);
+    const add = async (out: string) => {
+      const p = await previewCatalog(node, staging, { kind: "dir", dir: out });
+      return acceptCatalog(node, staging, p.token, p.publisher);
+    };
+    const first = await add(publish(dir, 1, "1.0.0"));
+    removeCatalog(node, "test-apps");
+    // The other device's refresh, from the record it had: the whole record, written later.
+    const refreshed = { ...first, version: 2, updatedAt: new Date(node.now()).toISOString() };
+    node.write([{ key: catalogRecordKey("test-apps"), value: encodeCatalogRecord(refreshed) }]);
+    expect(readCatalogRecords(node.db)).toEqual([]);
+    expect((await storeView(node)).apps.filter((a) => a.catalog === "test-apps")).toEqual([]);
+    // Added again by the owner: back.
+    expect(await add(publish(dir, 3, "1.1.0"))).toMatchObject({ name: "test-apps", version: 3 });
+    expect(readCatalogRecords(node.db).map((r) => r.version)).toEqual([3]);
   });
 
   test("a newer version from the same publisher replaces it; an older one or another publisher's does not", async () => {

@@ -20,6 +20,7 @@ import {
 import {
   type CatalogRecord,
   catalogRecordKey,
+  catalogRemovalKey,
   encodeCatalogRecord,
 } from "../../protocol/catalog-record.ts";
 import type { Op } from "../../protocol/changeset.ts";
@@ -32,6 +33,7 @@ import type { Log } from "../log.ts";
 import { fetchHead, fetchToStore, type ObjectSource } from "../ndn/fetch.ts";
 import type { ObjectStore } from "../ndn/store.ts";
 import type { StateQueries } from "../store/db.ts";
+import { stateValue } from "../store/reads.ts";
 import { BUILTIN_CATALOG } from "./builtin.ts";
 import {
   type ArchiveLimits,
@@ -231,7 +233,7 @@ export async function acceptCatalog(
     const catalog = verifiedCatalog(staged.catalog.jws, publisher);
     const existing = readCatalogRecords(node.db).find((r) => r.name === catalog.name);
     if (existing) checkUpdate(existing, catalog);
-    const record = await storeCatalog(node, catalog, staged.source, existing);
+    const record = await storeCatalog(node, catalog, staged.source, existing, true);
     node.log.info(existing ? "catalog updated" : "catalog added", {
       catalog: record.name,
       publisher: record.publisher,
@@ -278,7 +280,17 @@ export async function refreshCatalog(
 export function removeCatalog(node: CatalogNode, name: string): CatalogRecord {
   const existing = readCatalogRecords(node.db).find((r) => r.name === name);
   if (!existing) throw noCatalog(name);
-  node.write([{ key: catalogRecordKey(name), value: null }]);
+  node.write([
+    { key: catalogRecordKey(name), value: null },
+    // Beside it, where a refresh given at once elsewhere does not bring it back.
+    {
+      key: catalogRemovalKey(name),
+      value: JSON.stringify({
+        publisher: existing.publisher,
+        at: new Date(node.now()).toISOString(),
+      }),
+    },
+  ]);
   node.log.info("catalog removed", { catalog: name });
   return existing;
 }
@@ -357,6 +369,8 @@ async function storeCatalog(
   source: CatalogSource,
   /** The record this replaces, as it was when the update started (none: an add). */
   replacing: CatalogRecord | undefined,
+  /** Added by the owner (not a refresh): a removal of it before stands no more. */
+  added = false,
 ): Promise<CatalogRecord> {
   // A directory on this device (a file unpacked) is read before any peer is asked: a peer
   // that does not answer (asleep, paused) held every add up for as long as its timeout.
@@ -397,7 +411,13 @@ async function storeCatalog(
       `catalog ${catalog.name} was removed while its update was fetched: nothing was added`,
       "Add it again if you want it back.",
     );
-  if (current?.index === index && current.publisher === catalog.publisher) return current;
+  const removal = catalogRemovalKey(catalog.name);
+  const unremoved: Op[] =
+    added && stateValue(node.db, removal) != null ? [{ key: removal, value: null }] : [];
+  if (current?.index === index && current.publisher === catalog.publisher) {
+    if (unremoved.length > 0) node.write(unremoved);
+    return current;
+  }
   if (current) checkUpdate(current, catalog);
   const record: CatalogRecord = {
     name: catalog.name,
@@ -408,7 +428,10 @@ async function storeCatalog(
     addedBy: node.deviceName,
     updatedAt: new Date(node.now()).toISOString(),
   };
-  node.write([{ key: catalogRecordKey(record.name), value: encodeCatalogRecord(record) }]);
+  node.write([
+    { key: catalogRecordKey(record.name), value: encodeCatalogRecord(record) },
+    ...unremoved,
+  ]);
   return record;
 }
 

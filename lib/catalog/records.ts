@@ -5,21 +5,39 @@ import {
   APP_ORIGIN_PREFIX,
   type AppOrigin,
   CATALOG_RECORD_PREFIX,
+  CATALOG_REMOVAL_PREFIX,
   type CatalogRecord,
   decodeAppOrigin,
   decodeCatalogRecord,
 } from "../../protocol/catalog-record.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { PublisherId } from "../../protocol/ids.ts";
+import { isRecord } from "../../protocol/shape.ts";
 import type { ObjectStore } from "../ndn/store.ts";
 import type { StateQueries } from "../store/db.ts";
+import { parsedValue } from "../store/reads.ts";
 import { state } from "../store/schema.ts";
 
-/** The catalogs the owner added, by name (a malformed record is left out). */
+/**
+ * The catalogs the owner added, by name (a malformed record is left out, and so is one of
+ * a publisher the owner removed the catalog of since: catalogRemovalKey).
+ */
 export function readCatalogRecords(db: StateQueries): CatalogRecord[] {
-  return rowsUnder(db, CATALOG_RECORD_PREFIX).flatMap(({ key, value }) =>
-    decoded(() => decodeCatalogRecord(key, JSON.parse(value))),
-  );
+  const removed = removedPublishers(db);
+  return rowsUnder(db, CATALOG_RECORD_PREFIX)
+    .flatMap(({ key, value }) => decoded(() => decodeCatalogRecord(key, JSON.parse(value))))
+    .filter((record) => removed.get(record.name) !== record.publisher);
+}
+
+/** The publisher of each catalog the owner removed, by the catalog's name. */
+function removedPublishers(db: StateQueries): Map<string, string> {
+  const removed = new Map<string, string>();
+  for (const { key, value } of rowsUnder(db, CATALOG_REMOVAL_PREFIX)) {
+    const publisher = parsedValue(value);
+    if (isRecord(publisher) && typeof publisher.publisher === "string")
+      removed.set(key.slice(CATALOG_REMOVAL_PREFIX.length), publisher.publisher);
+  }
+  return removed;
 }
 
 /** The catalog each app was installed from, for the apps installed from one. */
