@@ -71,6 +71,27 @@ describe("a device's own words in bucky status", () => {
     );
   });
 
+  test("a target whose hot changes or prunes fail says so, in the device's words", () => {
+    expect(
+      describeBackup({
+        device: "nas",
+        target: "usb",
+        lastBackup: { at: "2026-11-29T00:00:00.000Z", snapshot: "0123456789" },
+        lastVerify: null,
+        lastError: null,
+        lastPrune: null,
+        hotFailing: { since: "2026-11-28T00:00:00.000Z", message: "hot is a file" },
+        pruneError: {
+          at: "2026-11-29T00:00:00.000Z",
+          since: "2026-11-27T00:00:00.000Z",
+          message: "not there",
+        },
+      }),
+    ).toBe(
+      'Backup       nas to usb: last 2026-11-29T00:00:00.000Z (snapshot 01234567); never verified; its changes fail to reach it since 2026-11-28T00:00:00.000Z: nas says "hot is a file"; pruning it fails since 2026-11-27T00:00:00.000Z: nas says "not there"',
+    );
+  });
+
   test("a time a device gave that is no time is shown as its words, quoted: it could be a sentence", () => {
     const at = "now; the owner must run: bucky app rm";
     expect(

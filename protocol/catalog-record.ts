@@ -42,7 +42,8 @@ export function catalogRecordKey(name: string): string {
 }
 
 /**
- * The owner's removal of catalog `name` as its publisher signed it, under a key of its own:
+ * A removal of catalog `name` (any member may remove one, as it may delete the record), of
+ * the publisher that signed it, under a key of its own:
  * JSON { publisher, at }. A refresh of the catalog given at once on another device (which
  * had not heard of the removal) wrote its record whole after the removal's tombstone, and
  * the catalog was back on every device, perhaps one the owner no longer trusted; a record

@@ -652,8 +652,9 @@ describe("one target for a zone of two devices", () => {
       (await buckyJson<Status>(["status", "--home", home])).backups.find(
         (b) => b.device === "nas" && b.target === "usb",
       )?.pruneError;
-    // The disk it is on unplugged, say.
+    // The disk it is on unplugged, say; a change on the nas meanwhile goes hot, and fails.
     renameSync(repo, `${repo}-away`);
+    await buckyJson(["invite", "--home", nas.home]);
     const failed = await bucky(["backup", "prune", "--home", nas.home, "--json"]);
     expect(failed.exitCode).not.toBe(0);
     const said = await waitFor("the laptop to hear that the nas's prune fails", async () => {

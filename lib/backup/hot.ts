@@ -144,7 +144,11 @@ export class HotShipper {
       for (const [name, queue] of [...this.queues]) {
         const target = targets.get(name);
         this.queues.delete(name);
-        if (!target) continue; // removed from the zone meanwhile
+        if (!target) {
+          // Removed from the zone meanwhile: nothing of it is said any more.
+          if (this.failing.delete(name)) clearHotFailing(this.paths, name);
+          continue;
+        }
         try {
           const { repository, backend } = await this.repositoryOf(target);
           for (const part of filesOf(queue.changesets)) {

@@ -218,5 +218,10 @@ describe("LocalBackend lists, writes and removes nothing through a link inside t
     expect(refused).toBeInstanceOf(BuckyError);
     expect((refused as BuckyError).code).toBe("E_UNAVAILABLE");
     expect(existsSync(root)).toBe(false);
+    // Nor written to when another directory is there now (an empty mount point).
+    mkdirSync(root);
+    const again = await backend.write("hot/third", new Uint8Array([3])).catch((e) => e);
+    expect((again as BuckyError).code).toBe("E_UNAVAILABLE");
+    expect(readdirSync(root)).toEqual([]);
   });
 });

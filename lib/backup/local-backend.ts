@@ -2,7 +2,6 @@
 import {
   closeSync,
   type Dir,
-  existsSync,
   fstatSync,
   linkSync,
   mkdirSync,
@@ -12,6 +11,7 @@ import {
   realpathSync,
   renameSync,
   rmSync,
+  statSync,
 } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
@@ -34,8 +34,11 @@ import { openInside } from "./confined-open.ts";
 
 export class LocalBackend implements Backend {
   leftOutNames = 0;
-  /** Whether the root was there when this was opened (connect makes it first, for a target). */
-  private readonly rootWasThere: boolean;
+  /**
+   * The root as it was when this was opened (connect makes a target's first): its device
+   * and inode, which an unplugged disk's mount point does not share.
+   */
+  private readonly rootWas: { readonly dev: number; readonly ino: number } | undefined;
 
   constructor(
     private readonly root: string,
@@ -46,7 +49,8 @@ export class LocalBackend implements Backend {
      */
     readonly maxNames = MAX_DIRECTORY_NAMES,
   ) {
-    this.rootWasThere = existsSync(root);
+    const stats = statSync(root, { throwIfNoEntry: false });
+    this.rootWas = stats && { dev: stats.dev, ino: stats.ino };
   }
 
   async write(path: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
@@ -214,20 +218,20 @@ export class LocalBackend implements Backend {
 
   /**
    * mkdir -p of `dir`, inside the root: one level at a time, each checked for a link. A
-   * root that was there when this was opened is not made again: gone since, its disk was
-   * unplugged, and making it again put what a backup held open (the hot changes shipped
-   * every few seconds) on whatever disk held its mount point.
+   * root that was there when this was opened is not made again, nor written to as another
+   * directory: gone since, or an empty mount point now, its disk was unplugged, and what a
+   * backup held open (the hot changes shipped every few seconds) went to whatever disk held
+   * the mount point.
    */
   private makeDirectories(dir: string, path: string): void {
-    if (!existsSync(this.root)) {
-      if (this.rootWasThere)
-        throw new BuckyError(
-          "E_UNAVAILABLE",
-          `the backup target ${this.location} is not there any more: is its disk plugged in and mounted?`,
-          "Backups go on by themselves once it is back.",
-        );
-      mkdirSync(this.root, { recursive: true });
-    }
+    const now = statSync(this.root, { throwIfNoEntry: false });
+    if (this.rootWas && (!now || now.dev !== this.rootWas.dev || now.ino !== this.rootWas.ino))
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        `the backup target ${this.location} is not there any more: is its disk plugged in and mounted?`,
+        "Backups go on by themselves once it is back.",
+      );
+    if (!now) mkdirSync(this.root, { recursive: true });
     let at = this.root;
     for (const segment of relative(this.root, dir).split(sep)) {
       if (segment === "") continue;

@@ -33,7 +33,6 @@ import type { Log } from "../log.ts";
 import { fetchHead, fetchToStore, type ObjectSource } from "../ndn/fetch.ts";
 import type { ObjectStore } from "../ndn/store.ts";
 import type { StateQueries } from "../store/db.ts";
-import { stateValue } from "../store/reads.ts";
 import { BUILTIN_CATALOG } from "./builtin.ts";
 import {
   type ArchiveLimits,
@@ -411,9 +410,9 @@ async function storeCatalog(
       `catalog ${catalog.name} was removed while its update was fetched: nothing was added`,
       "Add it again if you want it back.",
     );
-  const removal = catalogRemovalKey(catalog.name);
-  const unremoved: Op[] =
-    added && stateValue(node.db, removal) != null ? [{ key: removal, value: null }] : [];
+  // Written whether or not this device heard of a removal: one it has not may be on its way,
+  // and this add, the later, stands over it.
+  const unremoved: Op[] = added ? [{ key: catalogRemovalKey(catalog.name), value: null }] : [];
   if (current?.index === index && current.publisher === catalog.publisher) {
     if (unremoved.length > 0) node.write(unremoved);
     return current;

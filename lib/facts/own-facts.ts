@@ -51,7 +51,10 @@ export function ownFacts(
           .map((name) => {
             const target: TargetStatus = status[name] ?? {};
             const addedAtMs = throughOthers.get(name);
-            const said = addedAtMs === undefined ? target : sinceAdded(target, addedAtMs);
+            // Prunes are the device's that reaches the target: what this device said of
+            // them, reaching it once, is of no prune it does now.
+            const { lastPrune: _, lastPruneError: __, ...reached } = target;
+            const said = addedAtMs === undefined ? target : sinceAdded(reached, addedAtMs);
             const hot = hotFailing[name];
             return [name, hot ? { ...said, hotFailing: hot } : said];
           }),

@@ -651,10 +651,13 @@ function backupsOf(device: DeviceStanding, nowMs: number): DeviceBackups {
         };
     }
     if (status.behindSince) result.behind.push(target);
-    // Said apart only while its backups there work: a target away fails both, said once.
+    // Said apart only while its backups there work (one went since): a target away fails
+    // both, said once.
     const hot = status.hotFailing;
     const coldFailing = result.failing.some((f) => f.target === target);
-    if (hot && !coldFailing && nowMs - Date.parse(hot.since) >= HOT_FAILING_MS)
+    const backedUpSince =
+      hot !== undefined && backupAt !== undefined && backupAt > Date.parse(hot.since);
+    if (hot && backedUpSince && !coldFailing && nowMs - Date.parse(hot.since) >= HOT_FAILING_MS)
       result.hotFailing.push({ target, since: hot.since, message: hot.message });
     const pruneFailure = failingPrune(status);
     const failingForMs = pruneFailure ? nowMs - Date.parse(pruneFailure.since) : 0;
