@@ -218,10 +218,18 @@ describe("LocalBackend lists, writes and removes nothing through a link inside t
     expect(refused).toBeInstanceOf(BuckyError);
     expect((refused as BuckyError).code).toBe("E_UNAVAILABLE");
     expect(existsSync(root)).toBe(false);
-    // Nor written to when another directory is there now (an empty mount point).
+  });
+
+  test("a repository on a disk unmounted since it was opened is not written to in the empty mount point", async () => {
+    const root = join(mkdtempSync(join(tmpdir(), "bucky-local-links-")), "usb");
     mkdirSync(root);
-    const again = await backend.write("hot/third", new Uint8Array([3])).catch((e) => e);
-    expect((again as BuckyError).code).toBe("E_UNAVAILABLE");
+    const mount = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", root]);
+    expect(mount.status).toBe(0); // as root, as the test command runs
+    const backend = new LocalBackend(root);
+    await backend.write("hot/first", new Uint8Array([1]));
+    expect(spawnSync("umount", [root]).status).toBe(0);
+    const refused = await backend.write("hot/second", new Uint8Array([2])).catch((e) => e);
+    expect((refused as BuckyError).code).toBe("E_UNAVAILABLE");
     expect(readdirSync(root)).toEqual([]);
   });
 });
