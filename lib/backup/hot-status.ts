@@ -12,7 +12,7 @@ import { writeFileAtomic } from "../atomic-file.ts";
 import type { HomePaths } from "../home.ts";
 
 export interface HotFailing {
-  /** When the hot changes to the target began to fail (RFC 3339), this time. */
+  /** When the hot changes to the target first failed since they last went (RFC 3339). */
   readonly since: string;
   readonly message: string;
 }
