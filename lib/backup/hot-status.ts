@@ -23,14 +23,28 @@ export function readHotFailing(paths: HomePaths): Record<string, HotFailing> {
   if (!existsSync(file)) return {};
   try {
     const value: unknown = JSON.parse(readFileSync(file, "utf8"));
-    return isRecord(value) ? (value as Record<string, HotFailing>) : {};
+    if (!isRecord(value)) return {};
+    // Said to the zone as read: an entry not of its shape (a file edited by hand) is none.
+    return Object.fromEntries(
+      Object.entries(value).filter(
+        (entry): entry is [string, HotFailing] =>
+          isRecord(entry[1]) &&
+          typeof entry[1].since === "string" &&
+          typeof entry[1].message === "string",
+      ),
+    );
   } catch {
     return {};
   }
 }
 
 /** Records that the hot changes to `target` fail (since when they first did, if they still do). */
-export function recordHotFailing(paths: HomePaths, target: string, at: string, message: string) {
+export function recordHotFailing(
+  paths: HomePaths,
+  target: string,
+  at: string,
+  message: string,
+): void {
   const all = readHotFailing(paths);
   all[target] = { since: all[target]?.since ?? at, message: message.slice(0, 500) };
   write(paths, all);

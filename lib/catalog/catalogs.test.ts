@@ -19,6 +19,7 @@ import { join, resolve } from "node:path";
 import {
   appOriginKey,
   catalogRecordKey,
+  catalogRemovalKey,
   encodeAppOrigin,
   encodeCatalogRecord,
 } from "../../protocol/catalog-record.ts";
@@ -196,6 +197,11 @@ describe("catalogs", () => {
     // Added again by the owner: back.
     expect(await add(publish(dir, 3, "1.1.0"))).toMatchObject({ name: "test-apps", version: 3 });
     expect(readCatalogRecords(node.db).map((r) => r.version)).toEqual([3]);
+    // A removal a member wrote not of a removal's shape hides nothing.
+    for (const value of ['"test-apps"', '{"publisher":5}', "[1]"]) {
+      node.write([{ key: catalogRemovalKey("test-apps"), value }]);
+      expect(readCatalogRecords(node.db).map((r) => r.version)).toEqual([3]);
+    }
   });
 
   test("a newer version from the same publisher replaces it; an older one or another publisher's does not", async () => {

@@ -172,4 +172,20 @@ describe("what a device says of broken chains and of its gateway", () => {
     expect(readPayload({ brokenChains: "all of them" }).brokenChains).toBeUndefined();
     expect(readPayload({ gatewayDown: { message: 5, since: "now" } }).gatewayDown).toBeUndefined();
   });
+
+  test("a target's prunes and hot changes read as said; too long or of another type, the device's backup word is none", () => {
+    const lastBackup = { at: "2026-12-03T10:00:00.000Z", snapshot: "ab", durationMs: 1 };
+    const usb = (said: object) =>
+      readPayload({ backup: { key: true, targets: { usb: { lastBackup, ...said } } } }).backup
+        ?.targets.usb;
+    const said = {
+      lastPrune: { at: "2026-12-01T10:00:00.000Z" },
+      lastPruneError: { at: "2026-12-03T09:00:00.000Z", since: "now; run this", message: "m" },
+      hotFailing: { since: "2026-12-03T08:00:00.000Z", message: "hot is a file" },
+    };
+    expect(usb(said)).toEqual({ lastBackup, ...said });
+    expect(usb({ hotFailing: { since: "x", message: "y".repeat(501) } })).toBeUndefined();
+    expect(usb({ lastPruneError: { at: 5, since: "s", message: "m" } })).toBeUndefined();
+    expect(usb({ hotFailing: "failing" })).toBeUndefined();
+  });
 });

@@ -372,6 +372,10 @@ describe("a target its device has failed to prune", () => {
         }),
       ),
     ).toEqual([]);
+    // A since that is no time says nothing (it is shown as the device's words by status).
+    expect(
+      said(withPrunes({ lastPruneError: { at: at(HOUR), since: "long ago", message: "x" } })),
+    ).toEqual([]);
     // Never pruned, failing two days: said.
     expect(
       said(withPrunes({ lastPruneError: { at: at(HOUR), since: at(49 * HOUR), message: "x" } })),
@@ -420,6 +424,7 @@ describe("hot changes that fail to reach a target", () => {
     expect(said(withHot({ since: since(2 * MINUTE), message: "x" }))).toEqual([]);
     expect(said(withHot({ since: since(30 * MINUTE), message: "x" }, true))).toEqual([]);
     expect(said(withHot(undefined))).toEqual([]);
+    expect(said(withHot({ since: "for ever", message: "x" }))).toEqual([]);
   });
 });
 
