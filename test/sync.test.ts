@@ -132,6 +132,69 @@ describe("a state write", () => {
   }, 60_000);
 });
 
+describe("a state write, its one peer away longer than a push waits", () => {
+  test("is answered held as soon as the peer, back, pulls it: not at either's next round", async () => {
+    // beta's rounds 8 s apart, alpha's an hour: after its first round back, beta tells
+    // alpha it holds the write by that round alone, or alpha hears it 8 s later at best.
+    const daemons = await startZone(["alpha", "beta"], { BUCKY_SYNC_INTERVAL_MS: "8000" });
+    const beta = daemons.get("beta") as Daemon;
+    const first = daemons.get("alpha") as Daemon;
+    const bothOnline = (home: string) =>
+      waitFor(
+        "each to know where the other listens",
+        async () => {
+          const { devices } = await buckyJson<{ devices: { status: string }[] }>([
+            "devices",
+            "--home",
+            home,
+          ]);
+          return devices.every((d) => d.status === "online") ? true : undefined;
+        },
+        30_000,
+      );
+    await bothOnline(first.home);
+    await first.stop();
+    const alpha = await startDaemon(
+      first.home,
+      { BUCKY_SYNC_INTERVAL_MS: "3600000", BUCKY_HELD_WAIT_MS: "7000" },
+      { port: Number(new URL(first.addresses[0] as string).port) },
+    );
+    await bothOnline(alpha.home);
+    process.kill(beta.pid, "SIGSTOP");
+    const stoppedAt = Date.now();
+    try {
+      // A push of a write to beta gives up (beta does not answer): alpha waits beta out,
+      // and pushes it nothing more; nothing of alpha's is under way to it.
+      const waitedOut = () =>
+        alpha
+          .log()
+          .split("\n")
+          .some((line) => line.startsWith("WARN", 13) && line.includes("peer=beta"));
+      await buckyJson(["state", "set", "apps/before", "1", "--no-wait", "--home", alpha.home]);
+      await waitFor("alpha to wait beta out", () => (waitedOut() ? true : undefined), 40_000);
+      const setAt = Date.now();
+      const set = buckyJson<{ heldElsewhere: string }>([
+        "state",
+        "set",
+        "apps/away",
+        '"by alpha"',
+        "--home",
+        alpha.home,
+      ]);
+      await waitFor("alpha's write", () =>
+        /state changed[^\n]*apps\/away/.test(alpha.log()) ? true : undefined,
+      );
+      // Stopped longer than beta's round interval: its round is due the moment it is let go
+      // (a laptop waking up). Let go at least a second into alpha's 7 s wait.
+      await Bun.sleep(Math.max(0, stoppedAt + 8_500 - Date.now(), setAt + 1_000 - Date.now()));
+      process.kill(beta.pid, "SIGCONT");
+      expect((await set).heldElsewhere).toBe("held");
+    } finally {
+      process.kill(beta.pid, "SIGCONT");
+    }
+  }, 120_000);
+});
+
 describe("a zone write on a device whose fellow has not started yet", () => {
   test("says no other device holds it yet, not that this device is alone", async () => {
     const home = newHomePath();

@@ -834,11 +834,11 @@ export class NodeContext {
   private readonly peerHoldings: PeerHoldings;
 
   /**
-   * `peer` asked for what it lacks, saying what it holds (`have`): of this device's writes,
+   * `peer` said what it holds (`have`) as it pulled or pushed: of this device's writes,
    * those are held there. A peer this device cannot push to (its pushes held up, the peer
-   * just back) may still pull, and a write it holds so is no less held.
+   * just back) may still pull, and push, and a write it holds so is no less held.
    */
-  pulledBy(peer: DeviceId, have: VersionVector): void {
+  saidHolding(peer: DeviceId, have: VersionVector): void {
     this.peerHoldings.said(peer, have);
   }
 

@@ -203,7 +203,7 @@ export function createPeerApp(
         }),
       );
     node.receivePresence(request);
-    node.pulledBy(asker, have);
+    node.saidHolding(asker, have);
     // One that lacks what this device compacted away gets the checkpoint to fetch first.
     const offer = offerFor(node.db.$client, have);
     // None of a quarantined author from its fork on (the asker's proof or this node's).
@@ -269,6 +269,7 @@ export function createPeerApp(
     node.noteBrokenChains(result, c.get("peer"));
     node.receivePresence(message);
     node.receiveFacts(facts);
+    node.saidHolding(c.get("device"), message.have);
     // The ack carries this node's vector: the sender sends whatever it still lacks.
     return cbor(
       encodeAck({

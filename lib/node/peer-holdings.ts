@@ -1,6 +1,6 @@
 /**
  * Which writes another device holds, told what a peer says it holds as each sending to it
- * ends (lib/node/sending-turns.ts) and as it pulls (lib/node/peer-api.ts), and a wait for
+ * ends (lib/node/sending-turns.ts) and as it pulls or pushes (lib/node/peer-api.ts), and a wait for
  * one to hold a write. A write whose answer
  * promises it outlives this device (a sign-out: the browser is told the session is over on
  * every gateway; the revocation of an agent or a device, a person's removal or reset)

@@ -9,9 +9,10 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { decodeChangeset } from "../../protocol/changeset.ts";
-import type { DeviceId } from "../../protocol/ids.ts";
+import { type DeviceId, deviceIdFromPublicKey } from "../../protocol/ids.ts";
 import {
   decodeEntries,
+  decodePullRequest,
   encodeAck,
   encodeEntries,
   type VersionVector,
@@ -41,12 +42,15 @@ let answer:
   | "trickle"
   | "hold"
   | "take"
-  | "hold-pulls" = "refuse";
+  | "hold-pulls"
+  | "own-writes" = "refuse";
 let asked = 0;
 /** The paths b was asked, in order. */
 const paths: string[] = [];
 /** How many changesets each push to b carried, in order. */
 const pushed: number[] = [];
+/** What each push to b said its sender holds, in order. */
+const pushedHave: VersionVector[] = [];
 /**
  * "take": what b holds, as it says in its answers; each changeset pushed to it is added,
  * and named in `taken` ("author/seq"), as often as it came.
@@ -65,7 +69,17 @@ const server = Bun.serve({
     asked++;
     const path = new URL(request.url).pathname;
     paths.push(path);
-    if (path === "/v1/sync/push") pushed.push(decodeEntries(body).entries.length);
+    if (path === "/v1/sync/push") {
+      pushed.push(decodeEntries(body).entries.length);
+      pushedHave.push(decodeEntries(body).have);
+    }
+    // "own-writes": b answers a pull with what the asker lacks of its own, and takes pushes.
+    if (answer === "own-writes")
+      return new Response(
+        path === "/v1/sync/pull"
+          ? encodeEntries(entriesMissingFrom(b.db, decodePullRequest(body).have))
+          : encodeAck({ have: versionVector(b.db), applied: 0, rejected: 0 }),
+      );
     // "hold": every answer waits until the test lets them go, then b takes what came.
     // "hold-pulls": only its answers to pulls wait; pushes it takes as "take" does.
     if (answer === "hold" || (answer === "hold-pulls" && path === "/v1/sync/pull")) await released;
@@ -529,6 +543,40 @@ describe("the sync loop, sending a peer what it lacks from an exchange and a pus
     } finally {
       answer = "refuse";
       release();
+      await sync.stop();
+    }
+  });
+});
+
+describe("the sync loop, pulling a peer's own write", () => {
+  test("tells it at once that this device holds it, with nothing else to send, and only then", async () => {
+    answer = "own-writes";
+    const node = nodeA([]);
+    const bId = deviceIdFromPublicKey(b.key.publicKey);
+    // b writes what a lacks: a revocation, say, whose answer waits for a device to hold it.
+    appendLocalChangeset(
+      b.db,
+      { zone: testZone.id, name: "b", key: b.key, seal: b.seal },
+      [{ key: "apps/test/b-wrote", value: JSON.stringify(1) }],
+      3000,
+    );
+    const bHead = versionVector(b.db).get(bId) ?? 0;
+    const rounds = countRounds(node);
+    const pushesBefore = pushedHave.length;
+    const sync = new SyncLoop(node, ROUND_MS, () => {}, { random: () => 0 });
+    sync.start();
+    try {
+      await until("a to hold b's write", () => (versionVector(node.db).get(bId) ?? 0) >= bHead);
+      // a has nothing b lacks: before, b heard a holds it only when b next pulled from a.
+      await until("b to be told a holds it", () =>
+        pushedHave.slice(pushesBefore).some((have) => (have.get(bId) ?? 0) >= bHead),
+      );
+      const roundsThen = rounds.count;
+      await until("three more rounds", () => rounds.count >= roundsThen + 3, 5_000);
+      // Told once: the rounds since pulled nothing new of b's.
+      expect(pushed.slice(pushesBefore)).toEqual([0]);
+    } finally {
+      answer = "refuse";
       await sync.stop();
     }
   });

@@ -51,6 +51,20 @@ export const IDLE_ROUND_MS = 60_000;
  */
 export const ROUND_PATIENCE_INTERVALS = 10;
 
+/** What an exchange sends a peer beside the pages it lacks (sendPages()). */
+interface SendRecords {
+  /** Signed records it lacks: device facts, equivocation proofs. */
+  readonly facts: readonly Uint8Array[];
+  readonly proofs: readonly Uint8Array[];
+  /**
+   * Its own writes were just pulled: it is told that this device holds them (a push's
+   * `have`) even with nothing else to send. A write of its that waits for another device
+   * to hold it (a revocation, a sign-out) is answered then, not at its next exchange with
+   * this device, which waits out its backoff when this one was away.
+   */
+  readonly sayHolding?: boolean;
+}
+
 /** A peer that refuses this device's sync requests, as its facts say it (lib/facts/payload.ts). */
 export interface SyncRefusal {
   readonly code: string;
@@ -288,12 +302,14 @@ export class SyncLoop {
     const running = this.exchanging.get(peer.id);
     if (running) return running;
     const exchange = this.call(peer, async () => {
+      const heldOfTheirs = versionVector(this.node.db).get(peer.id) ?? 0;
       const { theirs, theirFacts, theirProofs } = await this.pull(peer);
       // Quarantined, this device only listens: every peer refuses what it would send.
       if (this.node.quarantined()) return;
       await this.sendMissing(peer, theirs, theirProofs, {
         facts: this.node.factsFor(theirFacts),
         proofs: this.node.proofsFor(theirProofs),
+        sayHolding: (versionVector(this.node.db).get(peer.id) ?? 0) > heldOfTheirs,
       });
       // After the rest: a search that fails holds back nothing else of the exchange.
       await this.searchForks(peer);
@@ -419,7 +435,7 @@ export class SyncLoop {
     peer: Peer,
     theirs: VersionVector,
     theirProofs: VersionVector | undefined,
-    records?: { facts: readonly Uint8Array[]; proofs: readonly Uint8Array[] },
+    records?: SendRecords,
   ): Promise<VersionVector> {
     return this.inTurn(peer, (acked) =>
       this.sendPages(peer, acked ? newestOf(theirs, acked) : theirs, theirProofs, records),
@@ -437,18 +453,15 @@ export class SyncLoop {
   /**
    * Pushes whatever `theirs` lacks, page by page, until the peer has it all or takes no
    * more; `facts` and `proofs` (records it lacks) go with the first push, alone if nothing
-   * else is due. Returns what the peer holds, as it last said.
+   * else is due, and so does `sayHolding`. Returns what the peer holds, as it last said.
    */
   private async sendPages(
     peer: Peer,
     theirs: VersionVector,
     theirProofs: VersionVector | undefined,
-    records: { facts: readonly Uint8Array[]; proofs: readonly Uint8Array[] } = {
-      facts: [],
-      proofs: [],
-    },
+    records: SendRecords = { facts: [], proofs: [] },
   ): Promise<VersionVector> {
-    let unsent = records;
+    let unsent: SendRecords = records;
     for (let page = 0; page < MAX_PAGES_PER_EXCHANGE && !this.stopped; page++) {
       // Quarantined, this device only listens: every peer refuses what it would send. (It
       // may have become so while its turn to send came.)
@@ -458,14 +471,14 @@ export class SyncLoop {
       const lacking =
         lacksAny(theirs, versionVector(this.node.db)) &&
         !behindCheckpoint(this.node.db.$client, theirs);
-      const records = unsent.facts.length + unsent.proofs.length;
+      const records = unsent.facts.length + unsent.proofs.length + (unsent.sayHolding ? 1 : 0);
       if (!lacking && records === 0) return theirs;
       const message = lacking
         ? entriesMissingFrom(this.node.db, theirs, PAGE_BYTES, this.node.withheldFrom(theirProofs))
         : { have: versionVector(this.node.db), entries: [], more: false };
       // What it lacks may be only what this device holds back (a quarantined device's).
       if (message.entries.length === 0 && records === 0) return theirs;
-      const body = encodeEntries({ ...message, ...unsent });
+      const body = encodeEntries({ ...message, facts: unsent.facts, proofs: unsent.proofs });
       unsent = { facts: [], proofs: [] };
       const ack = decodeAck(
         await this.client.post(peer, "/v1/sync/push", body, {
