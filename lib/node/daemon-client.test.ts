@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BuckyError } from "../errors.ts";
-import { isDaemonDown, requestDaemon } from "./daemon-client.ts";
+import { isDaemonDown, isDaemonSilent, requestDaemon } from "./daemon-client.ts";
 
 const homes: string[] = [];
 
@@ -48,6 +48,29 @@ describe("requestDaemon with no daemon", () => {
     const error = await refusal(requestDaemon(dir, "GET", "/v1/status"));
     expect(isDaemonDown(error)).toBe(true);
     expect((error as BuckyError).cause).toBeDefined();
+  });
+});
+
+describe("requestDaemon, its daemon running but not answering in time", () => {
+  test("says so, not that it is not running: what was asked may still be done", async () => {
+    const dir = home();
+    const answer = Promise.withResolvers<Response>();
+    const daemon = Bun.serve({ unix: join(dir, "daemon.sock"), fetch: () => answer.promise });
+    try {
+      const error = await refusal(requestDaemon(dir, "PUT", "/v1/state/apps/x", { value: 1 }, 200));
+      expect(error).toBeInstanceOf(BuckyError);
+      expect((error as BuckyError).code).toBe("E_UNAVAILABLE");
+      expect((error as BuckyError).message).toBe(
+        `the bucky daemon for ${dir} did not answer within 200 ms`,
+      );
+      expect((error as BuckyError).hint).toContain("may still be done");
+      // A caller that does the work itself when no daemon runs (bucky put) must not here.
+      expect(isDaemonDown(error)).toBe(false);
+      expect(isDaemonSilent(error)).toBe(true);
+    } finally {
+      answer.resolve(Response.json({}));
+      daemon.stop(true);
+    }
   });
 });
 

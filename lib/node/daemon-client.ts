@@ -1,7 +1,9 @@
 /**
  * How the CLI talks to the daemon of a home: HTTP over the home's Unix socket. Errors the
  * daemon reports come back as the same BuckyError; a daemon that is not running is
- * "unavailable" with a hint to start it.
+ * "unavailable" with a hint to start it, and one that is but does not answer in time is
+ * "unavailable" too, said as such: what was asked may be done yet, so a caller that would
+ * do it itself when no daemon runs (isDaemonDown) must not.
  */
 
 import { existsSync } from "node:fs";
@@ -13,9 +15,20 @@ export const DAEMON_TIMEOUT_MS = 30_000;
 /** The errors requestDaemon made because nothing answered on the socket. */
 const notRunning = new WeakSet<BuckyError>();
 
+/** The errors requestDaemon made because the daemon took the request but did not answer in time. */
+const notAnswering = new WeakSet<BuckyError>();
+
 /** Whether `error` says the home's daemon is not running (nothing answered at all). */
 export function isDaemonDown(error: unknown): boolean {
   return error instanceof BuckyError && notRunning.has(error);
+}
+
+/**
+ * Whether `error` says the home's daemon took the request and did not answer within the
+ * time given: it runs, busy or stuck, and may still do what was asked.
+ */
+export function isDaemonSilent(error: unknown): boolean {
+  return error instanceof BuckyError && notAnswering.has(error);
 }
 
 export async function requestDaemon<T = unknown>(
@@ -46,6 +59,8 @@ export async function requestDaemon<T = unknown>(
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
+    if (error instanceof Error && error.name === "TimeoutError")
+      throw daemonSilent(home, timeoutMs, error);
     throw daemonDown(home, error);
   }
   const payload = (await response.json().catch(() => undefined)) as
@@ -71,6 +86,18 @@ function daemonDown(home: string, cause?: unknown): BuckyError {
   );
   notRunning.add(down);
   return down;
+}
+
+/** The error that says the daemon took the request and did not answer (see isDaemonSilent). */
+function daemonSilent(home: string, timeoutMs: number, cause: unknown): BuckyError {
+  const silent = new BuckyError(
+    "E_UNAVAILABLE",
+    `the bucky daemon for ${home} did not answer within ${timeoutMs % 1000 === 0 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`}`,
+    `It runs, but is busy or stuck: what was asked may still be done. See \`bucky status --home ${home}\` before asking again; \`bucky stop --home ${home}\` then \`bucky up --home ${home}\` restarts it.`,
+    { cause },
+  );
+  notAnswering.add(silent);
+  return silent;
 }
 
 /** A fetch that goes to the home's daemon (a request to any host is sent to it). */

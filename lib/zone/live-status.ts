@@ -4,7 +4,7 @@
  * load the code that reads it, every time). The answer is the same: the daemon builds it
  * with the same describeZone from the same database.
  */
-import { isDaemonDown, requestDaemon } from "../node/daemon-client.ts";
+import { isDaemonDown, isDaemonSilent, requestDaemon } from "../node/daemon-client.ts";
 import type { ZoneStatus } from "./status.ts";
 
 /** A live daemon answers status in milliseconds; one that takes longer is stuck or gone. */
@@ -12,7 +12,10 @@ const STATUS_TIMEOUT_MS = 5_000;
 /** Measuring its own disk (--disk) walks every directory the device keeps. */
 const DISK_STATUS_TIMEOUT_MS = 60_000;
 
-/** The zone's status from the home's daemon, or undefined when no daemon answers. */
+/**
+ * The zone's status from the home's daemon, or undefined when no daemon answers, or one
+ * is stuck: the home is read instead, which asking status changes nothing of.
+ */
 export async function statusFromDaemon(
   home: string,
   options: { disk: boolean },
@@ -30,7 +33,7 @@ export async function statusFromDaemon(
     const { addresses: _, ...status } = answer;
     return status;
   } catch (error) {
-    if (isDaemonDown(error)) return undefined;
+    if (isDaemonDown(error) || isDaemonSilent(error)) return undefined;
     throw error;
   }
 }
