@@ -4,11 +4,24 @@
  * long ago that was, so the zone can tell when writes outpace backups), the last verify,
  * and whether backups keep up. Kept in `<home>/backup/status.json`, written by each run
  * (by hand or on schedule), and published to the zone in this device's facts.
+ *
+ * Each writer reads the whole file and writes it back: the daemon (its scheduler, the
+ * zone's targets heard of) and each backup, verify and prune, each a process of its own.
+ * Two at once kept only the one that wrote last, so a change holds `status.lock` as it
+ * reads and writes (lib/file-lock.ts).
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../atomic-file.ts";
+import { takeFileLock } from "../file-lock.ts";
 import type { HomePaths } from "../home.ts";
+
+/**
+ * How long a change waits for another to finish with the file: each holds it for the
+ * milliseconds of a read and a write. One held past this (its process stopped) does not
+ * stop the record of a backup: it is written without the lock.
+ */
+const STATUS_LOCK_WAIT_MS = 5_000;
 
 export interface TargetStatus {
   readonly lastBackup?: {
@@ -68,14 +81,26 @@ export function updateTargetStatus(
   target: string,
   change: (status: TargetStatus) => TargetStatus,
 ): void {
-  const all = readBackupStatus(paths);
-  all[target] = change(all[target] ?? {});
-  mkdirSync(paths.backupDir, { recursive: true, mode: 0o700 });
-  writeFileAtomic(statusFile(paths), `${JSON.stringify(all, null, 2)}\n`, 0o600);
+  changeStatus(paths, (all) => {
+    all[target] = change(all[target] ?? {});
+    return true;
+  });
 }
 
 function statusFile(paths: HomePaths): string {
   return join(paths.backupDir, "status.json");
+}
+
+/** Reads the file, lets `change` change it (true when it did), and writes it, holding its lock. */
+function changeStatus(paths: HomePaths, change: (all: BackupStatus) => boolean): void {
+  mkdirSync(paths.backupDir, { recursive: true, mode: 0o700 });
+  const lock = takeFileLock(join(paths.backupDir, "status.lock"), STATUS_LOCK_WAIT_MS);
+  try {
+    const all = readBackupStatus(paths);
+    if (change(all)) writeFileAtomic(statusFile(paths), `${JSON.stringify(all, null, 2)}\n`, 0o600);
+  } finally {
+    lock?.release();
+  }
 }
 
 /**
@@ -103,17 +128,16 @@ export function sinceAdded(status: TargetStatus, addedAtMs: number): TargetStatu
 
 /** Forgets what was recorded of the target `name` (it was removed from the zone). */
 export function forgetTargetStatus(paths: HomePaths, name: string): void {
-  const all = readBackupStatus(paths);
-  if (!(name in all)) return;
-  delete all[name];
-  writeFileAtomic(statusFile(paths), `${JSON.stringify(all, null, 2)}\n`, 0o600);
+  if (!(name in readBackupStatus(paths))) return;
+  changeStatus(paths, (all) => name in all && delete all[name]);
 }
 
 /** Moves what was recorded of the target `from` to its new name `to`. */
 export function renameTargetStatus(paths: HomePaths, from: string, to: string): void {
-  const all = readBackupStatus(paths);
-  if (!(from in all)) return;
-  all[to] = all[from] as TargetStatus;
-  delete all[from];
-  writeFileAtomic(statusFile(paths), `${JSON.stringify(all, null, 2)}\n`, 0o600);
+  if (!(from in readBackupStatus(paths))) return;
+  changeStatus(paths, (all) => {
+    if (!(from in all)) return false;
+    all[to] = all[from] as TargetStatus;
+    return delete all[from];
+  });
 }

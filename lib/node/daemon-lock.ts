@@ -1,16 +1,16 @@
 /**
  * The one daemon of a home. A daemon holds an exclusive lock on `<home>/daemon.lock` for as
- * long as it runs: SQLite's own file lock (fcntl), which the kernel lets go when the process
- * ends, however it ends (a SIGKILL, a crash, a power cut), and never while it runs. Judged
+ * long as it runs (lib/file-lock.ts): the kernel lets it go when the process ends, however
+ * it ends (a SIGKILL, a crash, a power cut), and never while it runs. Judged
  * by whether the daemon's socket answered within a second, a daemon that was only slow (its
  * loop blocked, the machine loaded, the process stopped) was taken for gone: its socket was
  * removed and a second daemon started beside it on the same zone state, both signing this
  * device's next changesets, which every peer takes for a fork (and quarantines the device).
  */
-import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { BuckyError } from "../errors.ts";
+import { type FileLock, takeFileLock } from "../file-lock.ts";
 
 export const DAEMON_LOCK_FILE = "daemon.lock";
 /**
@@ -19,50 +19,19 @@ export const DAEMON_LOCK_FILE = "daemon.lock";
  * microseconds; a daemon, an init or a repair holds it far longer, and is still refused.
  */
 const LOCK_WAIT_MS = 250;
-const LOCK_RETRY_MS = 10;
 
-export interface DaemonLock {
-  /** Lets the lock go (the daemon stopped, or its start failed). */
-  release(): void;
-}
+/** The lock of a daemon: let go when it stops, or its start failed. */
+export type DaemonLock = FileLock;
 
 /** Takes the lock of `home`'s daemon, or refuses: another daemon holds it. */
 export function takeDaemonLock(home: string): DaemonLock {
-  const deadline = performance.now() + LOCK_WAIT_MS;
-  for (;;) {
-    const db = tryLock(home);
-    if (db) return { release: () => db.close() };
-    if (performance.now() >= deadline)
-      throw new BuckyError(
-        "E_EXISTS",
-        `a bucky daemon is already running for ${home} (or a repair, a restore or a join is at work in it)`,
-        "See it with `bucky status` (a daemon that does not answer is busy or stopped: `bucky stop` ends it).",
-      );
-    Bun.sleepSync(LOCK_RETRY_MS);
-  }
-}
-
-/**
- * One try at the lock: its connection, holding it, or undefined when another holds it.
- * A try that fails lets go of all it took: two at once each holding the file shared while
- * asking for it whole are told busy at once by SQLite (neither could go on), and both were
- * refused, though neither held the lock.
- */
-function tryLock(home: string): Database | undefined {
-  const db = new Database(join(home, DAEMON_LOCK_FILE), { create: true });
-  try {
-    db.run("PRAGMA busy_timeout = 0");
-    // Nothing is ever written: no journal file beside it either.
-    db.run("PRAGMA journal_mode = MEMORY");
-    // Held past the transaction's end too, until the connection closes.
-    db.run("PRAGMA locking_mode = EXCLUSIVE");
-    db.run("BEGIN EXCLUSIVE");
-    return db;
-  } catch (error) {
-    db.close();
-    if ((error as { code?: string }).code?.startsWith("SQLITE_BUSY")) return undefined;
-    throw error;
-  }
+  const lock = takeFileLock(join(home, DAEMON_LOCK_FILE), LOCK_WAIT_MS);
+  if (lock) return lock;
+  throw new BuckyError(
+    "E_EXISTS",
+    `a bucky daemon is already running for ${home} (or a repair, a restore or a join is at work in it)`,
+    "See it with `bucky status` (a daemon that does not answer is busy or stopped: `bucky stop` ends it).",
+  );
 }
 
 /** Whether a process holds `home`'s daemon lock (a daemon, or an init, repair or restore). */
