@@ -363,6 +363,28 @@ describe("state.db rows edited at rest are found, and not served", () => {
     await expectNoReads(home);
   });
 
+  test("a device stopped so tells the zone why: every other device says so, not to revoke it", async () => {
+    const zone = await startZone(["alpha", "beta"], { BUCKY_STATE_CHECK_EVERY_MS: "300" });
+    const [alpha, beta] = [zone.get("alpha"), zone.get("beta")] as [Daemon, Daemon];
+    await buckyJson(["state", "set", "apps/a", '"one"', "--home", beta.home]);
+    sql(beta.home, "UPDATE state SET value = ? WHERE key = 'apps/a'", '"evil"');
+    expect(await beta.exited).toBe(4);
+    expect(beta.log()).toMatch(/told the zone why this device stops.*told=1 of=1/);
+    // alpha heard it from beta's last facts, beta gone: before, only that it went offline.
+    const { reliability } = await buckyJson<{
+      reliability: {
+        notes: { kind: string; device?: string; message?: string }[];
+        warnings: string[];
+      };
+    }>(["status", "--home", alpha.home]);
+    const note = reliability.notes.find((one) => one.kind === "stopped");
+    expect(note).toMatchObject({ device: "beta", reason: "state-altered" });
+    expect(note?.message).toContain("state key apps/a differs from what its changesets give");
+    expect(reliability.warnings.find((one) => one.startsWith("beta stopped"))).toContain(
+      "on beta, run `bucky state repair`, then `bucky up`",
+    );
+  });
+
   test("a changeset edited while the daemon runs: the scheduled check stops it", async () => {
     const home = await newZone();
     const daemon = await startDaemon(home, { BUCKY_STATE_CHECK_EVERY_MS: "300" });

@@ -207,6 +207,14 @@ const deviceFactsPayload = z.object({
     .object({ message: z.string().max(500), since: z.string().max(40) })
     .optional()
     .catch(undefined),
+  stopped: z
+    .object({
+      reason: z.literal("state-altered"),
+      message: z.string().max(500),
+      at: z.string().max(40),
+    })
+    .optional()
+    .catch(undefined),
 });
 
 // Values of each shape, and now and then something else in their place.
@@ -389,6 +397,11 @@ const payload = fc.record(
       names: array(or(fc.oneof(name, text(253))), 10),
     }),
     gatewayDown: shape({ message: text(500), since: text(40) }),
+    stopped: shape({
+      reason: or(fc.constantFrom("state-altered", "restarting")),
+      message: text(500),
+      at: text(40),
+    }),
     unknown: junk,
   },
   { requiredKeys: ["backup", "replicas", "usage", "certificates"] },

@@ -173,6 +173,20 @@ describe("what a device says of broken chains and of its gateway", () => {
     expect(readPayload({ gatewayDown: { message: 5, since: "now" } }).gatewayDown).toBeUndefined();
   });
 
+  test("why a device stopped reads as said; of a reason not known, or too long, it is none", () => {
+    const stopped = {
+      reason: "state-altered" as const,
+      message: "row apps/x does not match its seal",
+      at: "2026-12-03T10:00:00.000Z",
+    };
+    expect(readPayload({ stopped }).stopped).toEqual(stopped);
+    expect(readPayload({ stopped: { ...stopped, reason: "bored" } }).stopped).toBeUndefined();
+    expect(
+      readPayload({ stopped: { ...stopped, message: "x".repeat(501) } }).stopped,
+    ).toBeUndefined();
+    expect(readPayload({ stopped: "yes" }).stopped).toBeUndefined();
+  });
+
   test("a target's prunes and hot changes read as said; too long or of another type, the device's backup word is none", () => {
     const lastBackup = { at: "2026-12-03T10:00:00.000Z", snapshot: "ab", durationMs: 1 };
     const usb = (said: object) =>

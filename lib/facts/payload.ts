@@ -212,6 +212,23 @@ export interface DeviceFactsPayload {
    * member, the peer and the seq, by member. Absent from a bucky older than this one.
    */
   brokenChains?: { device: string; peer: string; seq: number }[];
+  /**
+   * This device's daemon stopped, and will not start again until a person acts on it
+   * there: its zone state was altered behind bucky's back (`state-altered`: `bucky state
+   * repair` on it). Said in the last facts it sends as it stops (lib/node/last-word.ts),
+   * with what it said before; absent while it runs.
+   */
+  stopped?: StoppedFacts;
+}
+
+/** The most of a stopped device's error its facts carry. */
+export const MAX_STOPPED_MESSAGE_CHARS = 500;
+
+/** Why a device's daemon stopped for good, when, and its error as it said it. */
+export interface StoppedFacts {
+  reason: "state-altered";
+  message: string;
+  at: string;
 }
 
 /** A member whose changesets stopped at this device, refused by a write rule. */
@@ -507,6 +524,16 @@ const payloadOf = object<DeviceFactsPayload>({
     undefined,
   ),
   gatewayDown: orElse(optional(object({ message: text(500), since: text(40) })), undefined),
+  stopped: orElse(
+    optional(
+      object<StoppedFacts>({
+        reason: oneOf("state-altered"),
+        message: text(MAX_STOPPED_MESSAGE_CHARS),
+        at: text(40),
+      }),
+    ),
+    undefined,
+  ),
   syncRefused: orElse(
     optional(
       satisfying(

@@ -246,6 +246,9 @@ export const en = {
     // Why is the device's own words (its facts): said to be.
     gatewayDown: (p: { device: string; message: string }) =>
       `The gateway on ${p.device} does not serve, so nothing reaches the zone's apps through it: ${p.device} says “${p.message}”. It tries again by itself every few seconds.`,
+    // Its error is the device's own words (its last facts): said to be.
+    stopped: (p: { device: string; message: string }) =>
+      `${p.device} stopped and will not start again until it is repaired: its zone state was altered behind bucky's back (${p.device} says “${p.message}”). Repair its zone state on ${p.device} itself, then start it again.`,
     // The refusal is the device's own words (its facts): said to be.
     syncRefused: (p: { device: string; peer: string; code: string; message: string }) =>
       `${p.peer} refuses ${p.device}'s sync requests (${p.code}), so the two do not sync directly: ${p.device} says “${p.message}”. ${p.code === "E_PERMISSION" ? `If ${p.device} joined lately, this ends once ${p.peer} syncs with a device that knows it; otherwise check that both are still members.` : p.code === "E_CLOCK" ? "Their clocks are over 5 minutes apart: turn on network time on whichever of the two is wrong." : "Update both to the same bucky."}`,

@@ -202,6 +202,8 @@ export const zhCN: Messages = {
       `${p.device} 的网关最多为 100 个名称保存证书：另有 ${n(p.count)} 个名称没有自己的证书（${p.names}），浏览器会对它们发出警告。`,
     gatewayDown: (p) =>
       `${p.device} 上的网关没有在服务，经由它无法访问区域内的应用：${p.device} 称“${p.message}”。它每隔几秒会自动重试。`,
+    stopped: (p) =>
+      `${p.device} 已停止，修复之前不会再启动：它的区域状态在 bucky 之外被改动过（${p.device} 称“${p.message}”）。请在 ${p.device} 本机上修复区域状态，然后重新启动它。`,
     syncRefused: (p) =>
       `${p.peer} 拒绝 ${p.device} 的同步请求（${p.code}），两者无法直接同步：${p.device} 称“${p.message}”。${p.code === "E_PERMISSION" ? `如果 ${p.device} 是最近加入的，待 ${p.peer} 与认识它的设备同步后即会恢复；否则请确认两者仍是成员。` : p.code === "E_CLOCK" ? "两台设备的时钟相差超过 5 分钟：请在时间不准的那台设备上开启网络时间同步。" : "请将两台设备更新到相同版本的 bucky。"}`,
     diskNearlyFull: (p) => `${p.device} 的磁盘快满了：可用 ${p.free}，共 ${p.total}。`,

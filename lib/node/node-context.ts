@@ -23,7 +23,7 @@ import { stateEpochRoots } from "../backup/home-keyring.ts";
 import { type OfferOutcome, takeOffer } from "../checkpoint/transfer.ts";
 import { RoomReservations } from "../disk/room.ts";
 import { BuckyError, isDiskFull, isPassing, isQuarantined } from "../errors.ts";
-import { readPayload } from "../facts/payload.ts";
+import { readPayload, type StoppedFacts } from "../facts/payload.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { ObjectStore } from "../ndn/store.ts";
@@ -698,6 +698,29 @@ export class NodeContext {
       this.diskFull(error);
       return false;
     }
+  }
+
+  /**
+   * The facts this device says last, as its daemon stops for good: what it said before,
+   * and why it stops (lib/node/last-word.ts). Kept here too if its database takes it; what
+   * matters is that the peers hear it.
+   */
+  lastFacts(stopped: StoppedFacts): DeviceFacts {
+    const now = this.now();
+    let at = now;
+    try {
+      at = this.ownRecordAt(FACTS, now);
+    } catch {
+      // A database SQLite finds corrupt: dated by the clock alone.
+    }
+    const said = this.factsSaid === undefined ? {} : (JSON.parse(this.factsSaid) as object);
+    const record = signFacts(this.zoneId, at, { ...said, stopped }, this.zone.deviceKey);
+    try {
+      keepFacts(this.db, record, now);
+    } catch {
+      // Not kept here: it stops all the same.
+    }
+    return record;
   }
 
   /** The `at` of the newest facts held of each device, to tell a peer. */

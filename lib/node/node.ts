@@ -37,6 +37,7 @@ import { CertificateKeeper } from "../certs/keeper.ts";
 import { ZoneCaIssuer } from "../certs/zone-ca-issuer.ts";
 import { type CompactionTimes, Compactor, DEFAULT_COMPACTION } from "../checkpoint/compactor.ts";
 import { BuckyError, isPassing } from "../errors.ts";
+import { MAX_STOPPED_MESSAGE_CHARS } from "../facts/payload.ts";
 import { FactsPublisher } from "../facts/publisher.ts";
 import { AppPipeClient } from "../gateway/app-pipe-client.ts";
 import { appPipeOnDemand } from "../gateway/app-pipe-on-demand.ts";
@@ -69,6 +70,7 @@ import { mendOwnKeptAtStart } from "../zone/repair.ts";
 import { refuseIfRevoked } from "../zone/revoked-here.ts";
 import { type BinaryIdentity, binaryIdentity } from "./binary-identity.ts";
 import { takeDaemonLock } from "./daemon-lock.ts";
+import { sayLastWord } from "./last-word.ts";
 import { createLocalApp } from "./local-api.ts";
 import { LocalApi } from "./local-client.ts";
 import { serveLocal } from "./local-server.ts";
@@ -660,6 +662,19 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= (async () => {
+        // Stopping for good over an altered state: the zone hears why while the rest stops.
+        const lastWord =
+          damage?.code === "E_INTEGRITY"
+            ? sayLastWord(node, {
+                reason: "state-altered",
+                message: damage.message.slice(0, MAX_STOPPED_MESSAGE_CHARS),
+                at: new Date(options.now()).toISOString(),
+              }).catch((error: unknown) =>
+                log.warn("could not tell the zone why this device stops", {
+                  error: error instanceof Error ? error.message : String(error),
+                }),
+              )
+            : undefined;
         backups?.giver.stop();
         await backups?.schedule.stop();
         await backups?.hot.stop();
@@ -670,6 +685,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         await compactor.stop();
         await collector.stop();
         await stateCheck.stop();
+        await lastWord;
         undo();
         log.info("daemon stopped", { device: zone.device.name });
         log.flush();

@@ -157,6 +157,15 @@ const NOTES: NotesByKind = {
       since: "2026-11-29T00:00:00.000Z",
     },
   ],
+  stopped: (device) => [
+    {
+      kind: "stopped",
+      device,
+      reason: "state-altered",
+      message: "the zone state was altered: row apps/x does not match its seal",
+      at: "2026-12-03T00:00:00.000Z",
+    },
+  ],
   "certificates-left-out": (device) => [
     { kind: "certificates-left-out", device, count: 2, names: ["a.example", "b.example"] },
   ],

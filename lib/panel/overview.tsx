@@ -248,6 +248,12 @@ export const Note: FC<{ note: ReliabilityNote; here: string }> = ({ note, here }
       return <>{n.certificatesLeftOut({ ...note, names: note.names.join(", ") })}</>;
     case "gateway-down":
       return <>{n.gatewayDown(note)}</>;
+    case "stopped":
+      return (
+        <>
+          {n.stopped(note)} <a href={href("devices")}>{n.seeDevices}</a>
+        </>
+      );
     case "sync-refused":
       return (
         <>

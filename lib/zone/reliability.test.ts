@@ -165,6 +165,35 @@ describe("the reliability level", () => {
     );
   });
 
+  test("a device that said it stops over an altered state is said so, and not advised revoked", () => {
+    const said = {
+      reason: "state-altered" as const,
+      message: "the zone state was altered: row apps/x does not match its seal",
+      at: new Date(NOW - 9 * 86_400_000).toISOString(),
+    };
+    const nas = device("nas", 1000);
+    const stopped = {
+      ...nas,
+      live: false,
+      heardAliveAt: NOW - 9 * 86_400_000 - 1000,
+      facts: { ...nas.facts, stopped: said },
+    };
+    const r = assessReliability({ devices: [device("laptop", 1000), stopped], nowMs: NOW });
+    expect(r.notes.filter((note) => note.device === "nas").map((note) => note.kind)).toEqual([
+      "stopped",
+    ]);
+    expect(r.warnings.find((warning) => warning.startsWith("nas stopped"))).toContain(
+      "on nas, run `bucky state repair`, then `bucky up`",
+    );
+    // Heard alive since (repaired, its new facts not here yet): what it said is past.
+    const back = { ...stopped, live: true, heardAliveAt: NOW - 1000 };
+    expect(
+      assessReliability({ devices: [device("laptop", 1000), back], nowMs: NOW }).notes.some(
+        (note) => note.kind === "stopped",
+      ),
+    ).toBe(false);
+  });
+
   test("a device whose disk is nearly full is said, with where its space goes and what can go", () => {
     const GiB = 1024 ** 3;
     const nas = device("nas", 3600_000);

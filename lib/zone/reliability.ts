@@ -214,6 +214,18 @@ export type ReliabilityNote =
       readonly since: string;
     }
   | {
+      /**
+       * The daemon of `device` stopped at `at`, and will not start again until repaired
+       * there: its zone state was altered behind bucky's back (`message`: its own words).
+       * Its last facts say so (lib/node/last-word.ts); said until it is heard alive since.
+       */
+      readonly kind: "stopped";
+      readonly device: string;
+      readonly reason: "state-altered";
+      readonly message: string;
+      readonly at: string;
+    }
+  | {
       /** A gateway with more names than it keeps certificates for: these have none. */
       readonly kind: "certificates-left-out";
       readonly device: string;
@@ -366,6 +378,13 @@ export function assessReliability(input: ReliabilityInput): Reliability {
     const down = device.facts.gatewayDown;
     if (down) notes.push({ kind: "gateway-down", device: device.name, ...down });
   }
+  const stopped = new Set<string>();
+  for (const device of devices) {
+    const said = device.facts.stopped;
+    if (!said || (device.heardAliveAt ?? 0) > Date.parse(said.at)) continue;
+    stopped.add(device.name);
+    notes.push({ kind: "stopped", device: device.name, ...said });
+  }
   const ahead = clockAheadNotes(devices);
   const aheadBy = (name: string) => ahead.find((note) => note.device === name)?.by;
   for (const device of devices)
@@ -389,7 +408,8 @@ export function assessReliability(input: ReliabilityInput): Reliability {
     // One only ahead is not gone, and revoking it would be the wrong advice; but that it is
     // ahead is other devices' word, so the absence is said with whose word it is.
     const said = aheadBy(device.name);
-    if (absentMs !== null && absentMs > LONG_ABSENCE_MS)
+    // One that said why it stopped is not gone: what to do is in that note, not a revoke.
+    if (absentMs !== null && absentMs > LONG_ABSENCE_MS && !stopped.has(device.name))
       notes.push({
         kind: "absent",
         device: device.name,
@@ -503,6 +523,8 @@ export function describeNote(note: ReliabilityNote): string {
       return `the certificate for ${note.name} on ${note.device} expires in under 14 days (${note.days === 0 ? "today" : `in ${note.days} day${note.days === 1 ? "" : "s"}`})${note.error ? `: renewing failed, ${saidBy(note.device, note.error)}` : ""}`;
     case "gateway-down":
       return `the gateway on ${note.device} does not serve since ${givenTime(note.since)}, so nothing reaches the zone's apps through it: ${saidBy(note.device, note.message)}; ${note.device} tries again every few seconds (free what it needs, or move it with \`bucky gateway enable --listen\` there)`;
+    case "stopped":
+      return `${note.device} stopped on ${givenTime(note.at)} and will not start again until it is repaired: its zone state was altered behind bucky's back (${saidBy(note.device, note.message)}); on ${note.device}, run \`bucky state repair\`, then \`bucky up\``;
     case "certificates-left-out":
       return `${note.device}'s gateway keeps certificates for 100 names at most: ${note.count} more have none of their own (${note.names.join(", ")}${note.count > note.names.length ? ", …" : ""}) and browsers warn on them; remove apps it need not serve, or give it a certificate of your own for them all (\`bucky gateway enable --tls-cert F --tls-key F\`)`;
     // The refusal is the device's own words (its facts), quoted.
