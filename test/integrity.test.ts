@@ -268,6 +268,22 @@ async function expectDaemonRefuses(home: string, part: string): Promise<void> {
   expect(started).toBeUndefined();
 }
 
+/** `status` on `home` says `device` stopped over an altered state (`part` of its error), and what to do. */
+async function expectStoppedSaid(home: string, device: string, part: string): Promise<void> {
+  const { reliability } = await buckyJson<{
+    reliability: {
+      notes: { kind: string; device?: string; message?: string }[];
+      warnings: string[];
+    };
+  }>(["status", "--home", home]);
+  const note = reliability.notes.find((one) => one.kind === "stopped");
+  expect(note).toMatchObject({ device, reason: "state-altered" });
+  expect(note?.message).toContain(part);
+  expect(reliability.warnings.find((one) => one.startsWith(`${device} stopped`))).toContain(
+    `on ${device}, run \`bucky state repair\`, then \`bucky up\``,
+  );
+}
+
 /** `status` fails with an integrity error naming `part`, and says how to mend it. */
 async function expectStatusRefuses(home: string, part: string): Promise<void> {
   const status = await bucky(["status", "--home", home, "--json"]);
@@ -369,19 +385,26 @@ describe("state.db rows edited at rest are found, and not served", () => {
     await buckyJson(["state", "set", "apps/a", '"one"', "--home", beta.home]);
     sql(beta.home, "UPDATE state SET value = ? WHERE key = 'apps/a'", '"evil"');
     expect(await beta.exited).toBe(4);
-    expect(beta.log()).toMatch(/told the zone why this device stops.*told=1 of=1/);
+    expect(beta.log()).toMatch(/told the zone why this device stops told=1 of=1/);
     // alpha heard it from beta's last facts, beta gone: before, only that it went offline.
-    const { reliability } = await buckyJson<{
-      reliability: {
-        notes: { kind: string; device?: string; message?: string }[];
-        warnings: string[];
-      };
-    }>(["status", "--home", alpha.home]);
-    const note = reliability.notes.find((one) => one.kind === "stopped");
-    expect(note).toMatchObject({ device: "beta", reason: "state-altered" });
-    expect(note?.message).toContain("state key apps/a differs from what its changesets give");
-    expect(reliability.warnings.find((one) => one.startsWith("beta stopped"))).toContain(
-      "on beta, run `bucky state repair`, then `bucky up`",
+    await expectStoppedSaid(
+      alpha.home,
+      "beta",
+      "state key apps/a differs from what its changesets give",
+    );
+  });
+
+  test("a device altered while its daemon was off tells the zone why it does not start", async () => {
+    const zone = await startZone(["alpha", "beta"]);
+    const [alpha, beta] = [zone.get("alpha"), zone.get("beta")] as [Daemon, Daemon];
+    await buckyJson(["state", "set", "apps/a", '"one"', "--home", beta.home]);
+    await beta.stop();
+    sql(beta.home, "UPDATE state SET value = ? WHERE key = 'apps/a'", '"evil"');
+    await expectDaemonRefuses(beta.home, "apps/a differs from what its changesets give");
+    await expectStoppedSaid(
+      alpha.home,
+      "beta",
+      "state key apps/a differs from what its changesets give",
     );
   });
 

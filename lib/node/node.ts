@@ -37,7 +37,6 @@ import { CertificateKeeper } from "../certs/keeper.ts";
 import { ZoneCaIssuer } from "../certs/zone-ca-issuer.ts";
 import { type CompactionTimes, Compactor, DEFAULT_COMPACTION } from "../checkpoint/compactor.ts";
 import { BuckyError, isPassing } from "../errors.ts";
-import { MAX_STOPPED_MESSAGE_CHARS } from "../facts/payload.ts";
 import { FactsPublisher } from "../facts/publisher.ts";
 import { AppPipeClient } from "../gateway/app-pipe-client.ts";
 import { appPipeOnDemand } from "../gateway/app-pipe-on-demand.ts";
@@ -70,7 +69,7 @@ import { mendOwnKeptAtStart } from "../zone/repair.ts";
 import { refuseIfRevoked } from "../zone/revoked-here.ts";
 import { type BinaryIdentity, binaryIdentity } from "./binary-identity.ts";
 import { takeDaemonLock } from "./daemon-lock.ts";
-import { sayLastWord } from "./last-word.ts";
+import { sayLastWord, sayLastWordAtRest, stoppedFacts } from "./last-word.ts";
 import { createLocalApp } from "./local-api.ts";
 import { LocalApi } from "./local-client.ts";
 import { serveLocal } from "./local-server.ts";
@@ -208,6 +207,9 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     // Every row of the state database is checked against its seal before anything is served.
     zone = openZone(options.home, log, { everyRow: true });
   } catch (error) {
+    // Altered while the daemon was off: the zone hears why it does not start.
+    if (error instanceof BuckyError && error.code === "E_INTEGRITY")
+      await sayLastWordAtRest(home, stoppedFacts(error, options.now()), log, options.now);
     lock.release();
     throw error;
   }
@@ -665,11 +667,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         // Stopping for good over an altered state: the zone hears why while the rest stops.
         const lastWord =
           damage?.code === "E_INTEGRITY"
-            ? sayLastWord(node, {
-                reason: "state-altered",
-                message: damage.message.slice(0, MAX_STOPPED_MESSAGE_CHARS),
-                at: new Date(options.now()).toISOString(),
-              }).catch((error: unknown) =>
+            ? sayLastWord(node, stoppedFacts(damage, options.now())).catch((error: unknown) =>
                 log.warn("could not tell the zone why this device stops", {
                   error: error instanceof Error ? error.message : String(error),
                 }),

@@ -16,15 +16,12 @@ import { type HomePaths, homePaths } from "../home.ts";
 import { readKeyFile } from "../identity/key-file.ts";
 import type { Log } from "../log.ts";
 import { withoutDaemon } from "../node/daemon-lock.ts";
-import { PeerClient } from "../node/peer-client.ts";
-import { MemoryContacts, readDeviceDocument, readPeers, savedContacts } from "../node/peers.ts";
-import { readRelays } from "../relay/relays.ts";
+import { withPeersAtRest } from "../node/peers-at-rest.ts";
 import { type Repair, repairState } from "../state/repair.ts";
 import { StateSeal } from "../state/seal.ts";
 import { verifyNow } from "../state/verify.ts";
 import { openStateDb, type StateDb } from "../store/db.ts";
 import { node } from "../store/schema.ts";
-import { loadMembership } from "../sync/membership.ts";
 import { requireZone } from "./checked-zone.ts";
 
 const RESTORE_HINT =
@@ -141,29 +138,17 @@ function ownDamage(db: StateDb) {
   }
 }
 
-/**
- * Runs `work` with this device's peers as sources of the checkpoint's first page (or, of
- * one that compacted since, of this device's changesets it still keeps). Where
- * they listen is read from the state as it is: the pinned certificate of each (its device
- * key's) authenticates whoever answers, whatever the state says.
- */
-async function withPeerSources<T>(
+/** Runs `work` with this device's peers as sources of the checkpoint's first page (or, of
+ * one that compacted since, of this device's changesets it still keeps). */
+function withPeerSources<T>(
   db: StateDb,
   key: SigningKey,
   self: { deviceId: string; deviceName: string; zoneId: string },
   now: () => number,
   work: (sources: KeptSource[]) => Promise<T>,
 ): Promise<T> {
-  const membership = loadMembership(db, self.zoneId as ZoneId);
-  const relays = readRelays(db, membership);
-  const document = readDeviceDocument(db, self.deviceName);
-  const client = new PeerClient(key, new MemoryContacts(savedContacts(db)), now, {
-    relaysFor: () => relays,
-    document: () => document,
-  });
-  try {
-    const peers = readPeers(db, membership, self.deviceId as DeviceId);
-    return await work(
+  return withPeersAtRest(db, key, self, now, (client, peers) =>
+    work(
       peers.map((peer) => ({
         name: peer.name,
         fetchPage: (request) =>
@@ -171,8 +156,6 @@ async function withPeerSources<T>(
         fetchEarlier: (request) =>
           client.post(peer, "/v1/sync/earlier", request, { repeatable: true }),
       })),
-    );
-  } finally {
-    client.stop();
-  }
+    ),
+  );
 }
