@@ -85,6 +85,11 @@ export class HotShipper {
    * work again; those a daemon before this one recorded too.
    */
   private readonly failing: Set<string>;
+  /**
+   * Targets a daemon before this one recorded failing, tried again at the start: their
+   * failure said once more if it goes on, so that the log tells what the status does.
+   */
+  private readonly probing = new Set<string>();
   /** Targets whose oldest waiting changes were dropped: said once until they work again. */
   private readonly dropping = new Set<string>();
   private unsubscribe: (() => void) | undefined;
@@ -99,6 +104,7 @@ export class HotShipper {
   }
 
   start(): void {
+    this.probe();
     this.unsubscribe = this.node.onChange((changesets) => {
       for (const target of this.targets()) {
         const queue = this.queues.get(target.name) ?? { changesets: [], bytes: 0 };
@@ -111,6 +117,37 @@ export class HotShipper {
         this.arm();
       }
     });
+  }
+
+  /**
+   * Tries again at once the targets a daemon before this one recorded failing: in a quiet
+   * zone no change would come to ship for hours, and every device would go on saying they
+   * fail though they were mended meanwhile (and, the backups there working, warn of it).
+   * What is shipped is the newest changeset held, again: a replay takes each once. Until
+   * it goes, it is tried again as any that failed.
+   */
+  private probe(): void {
+    const names = new Set(this.targets().map((target) => target.name));
+    for (const name of this.failing)
+      if (!names.has(name)) {
+        // Removed from the zone while no daemon ran.
+        this.failing.delete(name);
+        clearHotFailing(this.paths, name);
+      }
+    if (this.failing.size === 0) return;
+    const newest = this.node.db.$client
+      .query<{ bytes: Uint8Array }, []>(
+        "SELECT bytes FROM changesets ORDER BY local_order DESC LIMIT 1",
+      )
+      .get();
+    // A zone compacted down to its checkpoint has none: its next change tries them.
+    if (!newest) return;
+    const bytes = new Uint8Array(newest.bytes);
+    for (const name of this.failing) {
+      this.probing.add(name);
+      this.queues.set(name, { changesets: [bytes], bytes: bytes.length });
+    }
+    this.arm();
   }
 
   /**
@@ -156,6 +193,7 @@ export class HotShipper {
             await backend.write(`${HOT_DIR}/${file}`, sealChangesets(repository.keys, file, part));
           }
           this.dropping.delete(name);
+          this.probing.delete(name);
           if (this.failing.delete(name)) {
             clearHotFailing(this.paths, name);
             this.log.info("hot backup resumed", { target: name });
@@ -176,7 +214,12 @@ export class HotShipper {
           };
           this.queues.set(name, kept);
           this.bound(name, kept);
-          if (!this.failing.has(name)) {
+          if (this.probing.delete(name))
+            this.log.warn("hot backup still fails since before this start; retrying", {
+              target: name,
+              error: error.message,
+            });
+          else if (!this.failing.has(name)) {
             this.failing.add(name);
             recordHotFailing(
               this.paths,
