@@ -44,8 +44,11 @@ const backupRun = z.object({
 });
 
 const targetFacts = z.object({
-  lastBackup: backupRun.optional(),
-  lastBackupError: z.object({ at: z.string().max(40), message: z.string().max(500) }).optional(),
+  lastBackup: backupRun.optional().catch(undefined),
+  lastBackupError: z
+    .object({ at: z.string().max(40), message: z.string().max(500) })
+    .optional()
+    .catch(undefined),
   lastVerify: z
     .object({
       at: z.string().max(40),
@@ -53,8 +56,9 @@ const targetFacts = z.object({
       damaged: z.number().nonnegative(),
       forged: z.number().nonnegative().optional(),
     })
-    .optional(),
-  behindSince: z.string().max(40).nullable().optional(),
+    .optional()
+    .catch(undefined),
+  behindSince: z.string().max(40).nullable().optional().catch(undefined),
 });
 
 const snapshotPosition = z.object({

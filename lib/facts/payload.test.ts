@@ -187,7 +187,7 @@ describe("what a device says of broken chains and of its gateway", () => {
     expect(readPayload({ stopped: "yes" }).stopped).toBeUndefined();
   });
 
-  test("a target's prunes and hot changes read as said; too long or of another type, the device's backup word is none", () => {
+  test("a target's prunes and hot changes read as said; too long or of another type, that word alone is none", () => {
     const lastBackup = { at: "2026-12-03T10:00:00.000Z", snapshot: "ab", durationMs: 1 };
     const usb = (said: object) =>
       readPayload({ backup: { key: true, targets: { usb: { lastBackup, ...said } } } }).backup
@@ -198,8 +198,19 @@ describe("what a device says of broken chains and of its gateway", () => {
       hotFailing: { since: "2026-12-03T08:00:00.000Z", message: "hot is a file" },
     };
     expect(usb(said)).toEqual({ lastBackup, ...said });
-    expect(usb({ hotFailing: { since: "x", message: "y".repeat(501) } })).toBeUndefined();
-    expect(usb({ lastPruneError: { at: 5, since: "s", message: "m" } })).toBeUndefined();
-    expect(usb({ hotFailing: "failing" })).toBeUndefined();
+    // The rest of what the device said of the target stands: its last backup above all,
+    // without which every device would take it for one that has none.
+    const { hotFailing: _, ...rest } = said;
+    expect(usb({ ...said, hotFailing: { since: "x", message: "y".repeat(501) } })).toEqual({
+      lastBackup,
+      ...rest,
+      hotFailing: undefined,
+    });
+    expect(usb({ lastPruneError: { at: 5, since: "s", message: "m" } })).toEqual({
+      lastBackup,
+      lastPruneError: undefined,
+    });
+    expect(usb({ hotFailing: "failing" })?.lastBackup).toEqual(lastBackup);
+    expect(usb({ lastBackup: { at: 5 } } as object)).toEqual({ lastBackup: undefined });
   });
 });

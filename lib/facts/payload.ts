@@ -387,22 +387,34 @@ const backupRun = object<BackupRun>({
   leftOut: optional(whole()),
 });
 
+/**
+ * What a device says of a target, each field read on its own: one not of its shape (a
+ * bucky of another version, say, that writes it otherwise) is left out, and the rest
+ * stand. Read whole, one bad field dropped everything the device said of its backups,
+ * and every device took it for one with no backup at all.
+ */
 const targetFacts = object<TargetFacts>({
-  lastBackup: optional(backupRun),
-  lastBackupError: optional(object({ at: text(40), message: text(500) })),
-  lastVerify: optional(
-    object({
-      at: text(40),
-      ok: flag,
-      damaged: amount,
-      forged: optional(amount),
-      forgedIndex: optional(amount),
-    }),
+  lastBackup: orElse(optional(backupRun), undefined),
+  lastBackupError: orElse(optional(object({ at: text(40), message: text(500) })), undefined),
+  lastVerify: orElse(
+    optional(
+      object({
+        at: text(40),
+        ok: flag,
+        damaged: amount,
+        forged: optional(amount),
+        forgedIndex: optional(amount),
+      }),
+    ),
+    undefined,
   ),
-  behindSince: optional(nullable(text(40))),
-  lastPrune: optional(object({ at: text(40) })),
-  lastPruneError: optional(object({ at: text(40), since: text(40), message: text(500) })),
-  hotFailing: optional(object({ since: text(40), message: text(500) })),
+  behindSince: orElse(optional(nullable(text(40))), undefined),
+  lastPrune: orElse(optional(object({ at: text(40) })), undefined),
+  lastPruneError: orElse(
+    optional(object({ at: text(40), since: text(40), message: text(500) })),
+    undefined,
+  ),
+  hotFailing: orElse(optional(object({ since: text(40), message: text(500) })), undefined),
 });
 
 const position = { epoch: whole(), seq: whole(), at: amount };
