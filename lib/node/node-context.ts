@@ -713,14 +713,33 @@ export class NodeContext {
     } catch {
       // A database SQLite finds corrupt: dated by the clock alone.
     }
-    const said = this.factsSaid === undefined ? {} : (JSON.parse(this.factsSaid) as object);
-    const record = signFacts(this.zoneId, at, { ...said, stopped }, this.zone.deviceKey);
+    const record = signFacts(
+      this.zoneId,
+      at,
+      { ...this.factsBefore(), stopped },
+      this.zone.deviceKey,
+    );
     try {
       keepFacts(this.db, record, now);
     } catch {
       // Not kept here: it stops all the same.
     }
     return record;
+  }
+
+  /**
+   * What this device said of itself last: this run's facts, or, stopped before it said
+   * any, the last it said before (its backups, its disk), kept here. Said anew without
+   * them, the zone would take the device for one with no backup.
+   */
+  private factsBefore(): object {
+    if (this.factsSaid !== undefined) return JSON.parse(this.factsSaid) as object;
+    try {
+      return heldFacts(this.db).find((held) => held.device === this.deviceId)?.facts ?? {};
+    } catch {
+      // A database SQLite finds corrupt: said without them.
+      return {};
+    }
   }
 
   /** The `at` of the newest facts held of each device, to tell a peer. */
