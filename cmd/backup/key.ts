@@ -1,8 +1,7 @@
 /** `bucky backup key`: let this device back up, with the key the recovery phrase gives. */
 import { giveBackupKey } from "../../lib/backup/backup-key.ts";
-import { BuckyError } from "../../lib/errors.ts";
 import { readRecoveryPhrase } from "../../lib/identity/recovery-phrase.ts";
-import { requestDaemon } from "../../lib/node/daemon-client.ts";
+import { isDaemonDown, requestDaemon } from "../../lib/node/daemon-client.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { readSecretInput } from "../stdin.ts";
 
@@ -28,7 +27,8 @@ export default defineBuckyCommand({
       await requestDaemon(context.home, "POST", "/v1/backups/start");
       daemon = "backing up";
     } catch (error) {
-      if (!(error instanceof BuckyError && error.code === "E_UNAVAILABLE")) throw error;
+      // One that took the request and did not answer in time may be backing up: said so.
+      if (!isDaemonDown(error)) throw error;
       daemon = "not running";
     }
     return { ...result, daemon };

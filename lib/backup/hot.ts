@@ -127,14 +127,11 @@ export class HotShipper {
    * it goes, it is tried again as any that failed.
    */
   private probe(): void {
+    // Only those it reaches now: one it does not (removed from the zone, or its record
+    // unreadable) is left to the first change, whose shipping says which.
     const names = new Set(this.targets().map((target) => target.name));
-    for (const name of this.failing)
-      if (!names.has(name)) {
-        // Removed from the zone while no daemon ran.
-        this.failing.delete(name);
-        clearHotFailing(this.paths, name);
-      }
-    if (this.failing.size === 0) return;
+    const probed = [...this.failing].filter((name) => names.has(name));
+    if (probed.length === 0) return;
     const newest = this.node.db.$client
       .query<{ bytes: Uint8Array }, []>(
         "SELECT bytes FROM changesets ORDER BY local_order DESC LIMIT 1",
@@ -143,7 +140,7 @@ export class HotShipper {
     // A zone compacted down to its checkpoint has none: its next change tries them.
     if (!newest) return;
     const bytes = new Uint8Array(newest.bytes);
-    for (const name of this.failing) {
+    for (const name of probed) {
       this.probing.add(name);
       this.queues.set(name, { changesets: [bytes], bytes: bytes.length });
     }

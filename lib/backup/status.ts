@@ -18,7 +18,8 @@ import type { HomePaths } from "../home.ts";
 
 /**
  * How long a change waits for another to finish with the file: each holds it for the
- * milliseconds of a read and a write. One held past this (its process stopped) does not
+ * milliseconds of a read and a write. The wait blocks its process (the daemon's whole
+ * loop), so it is short; one held past it (its process stopped in that instant) does not
  * stop the record of a backup: it is written without the lock.
  */
 const STATUS_LOCK_WAIT_MS = 5_000;

@@ -74,6 +74,33 @@ describe("requestDaemon, its daemon running but not answering in time", () => {
   });
 });
 
+describe("requestDaemon, its daemon's answer begun and not ended in time", () => {
+  test("is no answer, not an empty one", async () => {
+    const dir = home();
+    const daemon = Bun.serve({
+      unix: join(dir, "daemon.sock"),
+      fetch: () =>
+        new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(new TextEncoder().encode('{"status":'));
+            },
+          }),
+          { headers: { "content-type": "application/json" } },
+        ),
+    });
+    try {
+      const error = await refusal(requestDaemon(dir, "GET", "/v1/status", undefined, 300));
+      expect(isDaemonSilent(error)).toBe(true);
+      expect((error as BuckyError).message).toBe(
+        `the bucky daemon for ${dir} did not answer within 300 ms`,
+      );
+    } finally {
+      daemon.stop(true);
+    }
+  });
+});
+
 describe("requestDaemon's answer", () => {
   test("a code that is none of bucky's, though every object has it, is no code: an internal error", async () => {
     const dir = home();

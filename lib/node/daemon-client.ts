@@ -63,9 +63,12 @@ export async function requestDaemon<T = unknown>(
       throw daemonSilent(home, timeoutMs, error);
     throw daemonDown(home, error);
   }
-  const payload = (await response.json().catch(() => undefined)) as
-    | { error?: { code: string; message: string; hint?: string } }
-    | undefined;
+  const payload = (await response.json().catch((error: unknown) => {
+    // Its answer began and stopped coming in time: no answer, not an empty one.
+    if (error instanceof Error && error.name === "TimeoutError")
+      throw daemonSilent(home, timeoutMs, error);
+    return undefined;
+  })) as { error?: { code: string; message: string; hint?: string } } | undefined;
   if (response.ok) return payload as T;
   const error = payload?.error;
   const code = isErrorCode(error?.code) ? error.code : "E_INTERNAL";

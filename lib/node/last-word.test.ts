@@ -8,7 +8,7 @@ import { decodeFacts, signFacts } from "../../protocol/device-facts.ts";
 import type { StoppedFacts } from "../facts/payload.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { foundingOps, openTestNode, testZone } from "../state/test-db.ts";
-import { keepFacts } from "../sync/facts.ts";
+import { heldFacts, keepFacts } from "../sync/facts.ts";
 import { testNodeContext } from "./test-node-context.ts";
 
 const stopped: StoppedFacts = {
@@ -47,5 +47,12 @@ describe("the last facts of a device that stops", () => {
       ownerKey: false,
       stopped,
     });
+  });
+
+  test("are its last: no facts said after them while it stops would say it runs", () => {
+    const { node, context } = stoppingNode(92, 5000);
+    const last = context.lastFacts(stopped);
+    expect(context.publishFacts({ ownerKey: true })).toBe(false);
+    expect(heldFacts(node.db).find((held) => held.at >= last.at)?.facts).toEqual({ stopped });
   });
 });

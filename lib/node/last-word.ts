@@ -14,7 +14,7 @@
 
 import { signFacts } from "../../protocol/device-facts.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
-import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
+import { type DeviceId, deviceIdFromPublicKey, type ZoneId } from "../../protocol/ids.ts";
 import { encodeEntries } from "../../protocol/sync-messages.ts";
 import type { BuckyError } from "../errors.ts";
 import { MAX_STOPPED_MESSAGE_CHARS, type StoppedFacts } from "../facts/payload.ts";
@@ -42,12 +42,15 @@ export function stoppedFacts(error: BuckyError, nowMs: number): StoppedFacts {
   };
 }
 
-/** Said by a running daemon as it stops: its facts as they were, and why. */
-export function sayLastWord(
+/**
+ * Said by a running daemon as it stops: its facts as they were, and why. The last facts it
+ * says: none after them would say it runs (NodeContext.lastFacts).
+ */
+export async function sayLastWord(
   node: NodeContext,
   stopped: StoppedFacts,
 ): Promise<{ told: number; of: number }> {
-  return sendToPeers(node.client, node.peers(), node.lastFacts(stopped).bytes, node.log);
+  return await sendToPeers(node.client, node.peers(), node.lastFacts(stopped).bytes, node.log);
 }
 
 /**
@@ -72,6 +75,8 @@ export async function sayLastWordAtRest(
     if (!self) return;
     const key = signingKeyFromSeed(readKeyFile(paths.deviceKey, "device", log));
     const device = self.deviceId as DeviceId;
+    // Another device's key in its place: it would speak in that device's name.
+    if (deviceIdFromPublicKey(key.publicKey) !== device) return;
     const before = heldFacts(db).find((held) => held.device === device)?.facts ?? {};
     const nowMs = now();
     const at = ownRecordAt(db, FACTS, device, nowMs, () => false);
@@ -98,12 +103,20 @@ async function sendToPeers(
 ): Promise<{ told: number; of: number }> {
   const body = encodeEntries({ have: new Map(), entries: [], more: false, facts: [record] });
   const signal = AbortSignal.timeout(withinMs);
-  const sent = await Promise.allSettled(
+  let told = 0;
+  const sending = Promise.allSettled(
     peers.map((peer) =>
-      client.post(peer, "/v1/sync/push", body, { repeatable: true, timeoutMs: withinMs, signal }),
+      client
+        .post(peer, "/v1/sync/push", body, { repeatable: true, timeoutMs: withinMs, signal })
+        .then(() => told++),
     ),
   );
-  const told = sent.filter((one) => one.status === "fulfilled").length;
+  // The client's probes of a peer's addresses come before the request and its timeout:
+  // the wait is bounded here, whatever they take.
+  const bound = Promise.withResolvers<void>();
+  const timer = setTimeout(bound.resolve, withinMs);
+  await Promise.race([sending, bound.promise]);
+  clearTimeout(timer);
   log.info("told the zone why this device stops", { told, of: peers.length });
   return { told, of: peers.length };
 }

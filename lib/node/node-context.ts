@@ -162,6 +162,8 @@ export class NodeContext {
   private quarantineSaidAt = Number.NEGATIVE_INFINITY;
   /** What this device last said of itself (device facts), as JSON. */
   private factsSaid: string | undefined;
+  /** Whether this device said its last facts, as it stops for good (lastFacts). */
+  private lastWordSaid = false;
 
   constructor(
     readonly zone: OpenZone,
@@ -686,6 +688,8 @@ export class NodeContext {
    * get them with the next exchange. Returns whether anything new was said.
    */
   publishFacts(facts: Readonly<Record<string, unknown>>): boolean {
+    // Its last word said (lastFacts): nothing newer may say it runs while it stops.
+    if (this.lastWordSaid) return false;
     const text = JSON.stringify(facts);
     if (text === this.factsSaid) return false;
     try {
@@ -706,6 +710,7 @@ export class NodeContext {
    * matters is that the peers hear it.
    */
   lastFacts(stopped: StoppedFacts): DeviceFacts {
+    this.lastWordSaid = true;
     const now = this.now();
     let at = now;
     try {

@@ -58,6 +58,7 @@ import { RelayHub } from "../relay/hub.ts";
 import { touchesRelays } from "../relay/relays.ts";
 import { Tunnels } from "../relay/tunnel.ts";
 import { Replication } from "../replica/replication.ts";
+import { isStateAltered } from "../state/altered.ts";
 import type { StateDb } from "../store/db.ts";
 import { standingOf } from "../sync/membership.ts";
 import { SessionCheck } from "../users/sessions.ts";
@@ -207,9 +208,15 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     // Every row of the state database is checked against its seal before anything is served.
     zone = openZone(options.home, log, { everyRow: true });
   } catch (error) {
-    // Altered while the daemon was off: the zone hears why it does not start.
-    if (error instanceof BuckyError && error.code === "E_INTEGRITY")
-      await sayLastWordAtRest(home, stoppedFacts(error, options.now()), log, options.now);
+    // Altered while the daemon was off: the zone hears why it does not start (not for a key
+    // or document of the home's that does not check out: a repair mends no such thing).
+    if (isStateAltered(error))
+      await sayLastWordAtRest(
+        home,
+        stoppedFacts(error as BuckyError, options.now()),
+        log,
+        options.now,
+      );
     lock.release();
     throw error;
   }
@@ -666,7 +673,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
       stopping ??= (async () => {
         // Stopping for good over an altered state: the zone hears why while the rest stops.
         const lastWord =
-          damage?.code === "E_INTEGRITY"
+          damage && isStateAltered(damage)
             ? sayLastWord(node, stoppedFacts(damage, options.now())).catch((error: unknown) =>
                 log.warn("could not tell the zone why this device stops", {
                   error: error instanceof Error ? error.message : String(error),

@@ -217,7 +217,7 @@ export type ReliabilityNote =
       /**
        * The daemon of `device` stopped at `at`, and will not start again until repaired
        * there: its zone state was altered behind bucky's back (`message`: its own words).
-       * Its last facts say so (lib/node/last-word.ts); said until it is heard alive since.
+       * Its last facts say so (lib/node/last-word.ts); said until its facts say otherwise.
        */
       readonly kind: "stopped";
       readonly device: string;
@@ -378,10 +378,12 @@ export function assessReliability(input: ReliabilityInput): Reliability {
     const down = device.facts.gatewayDown;
     if (down) notes.push({ kind: "gateway-down", device: device.name, ...down });
   }
+  // Said while its newest facts say it: started again, its first facts say it no more. (Not
+  // weighed against when it was heard alive: that is another device's clock than its `at`.)
   const stopped = new Set<string>();
   for (const device of devices) {
     const said = device.facts.stopped;
-    if (!said || (device.heardAliveAt ?? 0) > Date.parse(said.at)) continue;
+    if (!said) continue;
     stopped.add(device.name);
     notes.push({ kind: "stopped", device: device.name, ...said });
   }
