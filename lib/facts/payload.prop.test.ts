@@ -55,10 +55,23 @@ const targetFacts = z.object({
       ok: z.boolean(),
       damaged: z.number().nonnegative(),
       forged: z.number().nonnegative().optional(),
+      forgedIndex: z.number().nonnegative().optional(),
     })
     .optional()
     .catch(undefined),
   behindSince: z.string().max(40).nullable().optional().catch(undefined),
+  lastPrune: z
+    .object({ at: z.string().max(40) })
+    .optional()
+    .catch(undefined),
+  lastPruneError: z
+    .object({ at: z.string().max(40), since: z.string().max(40), message: z.string().max(500) })
+    .optional()
+    .catch(undefined),
+  hotFailing: z
+    .object({ since: z.string().max(40), message: z.string().max(500) })
+    .optional()
+    .catch(undefined),
 });
 
 const snapshotPosition = z.object({
@@ -318,8 +331,17 @@ const payload = fc.record(
             leftOut: whole,
           }),
           lastBackupError: shape({ at: text(40), message: text(500) }),
-          lastVerify: shape({ at: text(40), ok: flag, damaged: amount, forged: amount }),
+          lastVerify: shape({
+            at: text(40),
+            ok: flag,
+            damaged: amount,
+            forged: amount,
+            forgedIndex: amount,
+          }),
           behindSince: or(fc.oneof(fc.constant(null), fc.string({ maxLength: 42 }))),
+          lastPrune: shape({ at: text(40) }),
+          lastPruneError: shape({ at: text(40), since: text(40), message: text(500) }),
+          hotFailing: shape({ since: text(40), message: text(500) }),
         }),
       ),
     }),
