@@ -211,12 +211,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     // Altered while the daemon was off: the zone hears why it does not start (not for a key
     // or document of the home's that does not check out: a repair mends no such thing).
     if (isStateAltered(error))
-      await sayLastWordAtRest(
-        home,
-        stoppedFacts(error as BuckyError, options.now()),
-        log,
-        options.now,
-      );
+      await sayLastWordAtRest(home, stoppedFacts(error, options.now()), log, options.now);
     lock.release();
     throw error;
   }

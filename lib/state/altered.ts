@@ -21,6 +21,6 @@ export function stateAltered(path: string, what: string): BuckyError {
 }
 
 /** Whether `error` is one stateAltered made: this device's state is not what bucky wrote. */
-export function isStateAltered(error: unknown): boolean {
+export function isStateAltered(error: unknown): error is BuckyError {
   return error instanceof BuckyError && alteredErrors.has(error);
 }
