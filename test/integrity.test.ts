@@ -282,6 +282,17 @@ async function expectStoppedSaid(home: string, device: string, part: string): Pr
   expect(reliability.warnings.find((one) => one.startsWith(`${device} stopped`))).toContain(
     `on ${device}, run \`bucky state repair\`, then \`bucky up\``,
   );
+  // And in the list of devices, where one looks for how each is.
+  const { devices } = await buckyJson<{ devices: { name: string; stopped: unknown }[] }>([
+    "devices",
+    "--home",
+    home,
+  ]);
+  expect(devices.find((one) => one.name === device)?.stopped).toMatchObject({
+    reason: "state-altered",
+  });
+  const listed = await bucky(["devices", "--home", home]);
+  expect(listed.stdout).toContain(`! ${device} stopped on `);
 }
 
 /** `status` fails with an integrity error naming `part`, and says how to mend it. */

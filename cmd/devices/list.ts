@@ -3,6 +3,7 @@ import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import { describeRevokedFork } from "../../lib/sync/quarantine-notes.ts";
 import type { DeviceView } from "../../lib/zone/devices.ts";
 import { type NameClash, nameClashWarning } from "../../lib/zone/name-clashes.ts";
+import { describeNote } from "../../lib/zone/reliability.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { ago, table } from "../text.ts";
 
@@ -35,6 +36,9 @@ export default defineBuckyCommand({
       ...(d.quarantinedFrom === null ? [] : [quarantineNote(d.name, d.quarantinedFrom)]),
       ...(d.revokedFork === null ? [] : [`! ${describeRevokedFork(d.revokedFork)}`]),
       ...(d.clockAhead ? [clockNote(d.name, d.clockAhead)] : []),
+      ...(d.stopped
+        ? [`! ${describeNote({ kind: "stopped", device: d.name, ...d.stopped })}`]
+        : []),
       ...(d.lastSeenAt === null && d.status === "offline" ? [neverSeenNote(d.name)] : []),
     ]);
     return [

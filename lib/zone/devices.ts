@@ -6,6 +6,7 @@ import { compareCodeUnits } from "../../protocol/text-order.ts";
 import { newestOpenToRevoked, newKeyEpochOp } from "../backup/key-epochs.ts";
 import { readZoneTargets } from "../backup/zone-targets.ts";
 import { BuckyError } from "../errors.ts";
+import type { StoppedFacts } from "../facts/payload.ts";
 import { readPayload } from "../facts/payload.ts";
 import { countedDevices, readZoneFacts } from "../facts/zone-facts.ts";
 import { RELAY_ROUTE_PREFIX } from "../node/peer-client.ts";
@@ -55,6 +56,11 @@ export interface DeviceView {
     readonly figures: readonly ClockAheadFigure[];
   } | null;
   /**
+   * Its daemon stopped for good, as its last facts say (the status's `stopped` note): why,
+   * its words, and when; null while its facts say nothing of it. The same on every device.
+   */
+  readonly stopped: StoppedFacts | null;
+  /**
    * When quarantined: the seq from which every device refuses its changesets (where its
    * two histories part), the same on every device once the proof reached it; else null
    * (a device revoked since too: it is revoked, and needs nothing more of the owner).
@@ -90,10 +96,14 @@ export function listDevices(
     readRelays(zone.db, membership).map((relay) => [relay.id, relay.name]),
   );
   const now = zone.now();
+  // Members only, as status counts them: a revoked or quarantined device's word is none.
+  const counted = countedDevices(readZoneFacts(zone.db, membership, now, liveWindowMs));
   const clockAhead = new Map(
-    // Members only, as status counts them: a revoked or quarantined device's word is none.
-    clockAheadNotes(countedDevices(readZoneFacts(zone.db, membership, now, liveWindowMs))).map(
-      ({ device, by, figures }) => [device, { by, figures }],
+    clockAheadNotes(counted).map(({ device, by, figures }) => [device, { by, figures }]),
+  );
+  const stopped = new Map(
+    counted.flatMap((device) =>
+      device.facts.stopped ? [[device.name, device.facts.stopped]] : [],
     ),
   );
   const revokedForks = new Map(
@@ -127,6 +137,7 @@ export function listDevices(
         rttMs: self || !contact?.address ? null : contact.rttMs,
         version: readDeviceInfo(zone.db, member.name)?.version ?? null,
         clockAhead: clockAhead.get(member.name) ?? null,
+        stopped: stopped.get(member.name) ?? null,
         // A device revoked since needs nothing more of the owner (quarantine-notes.ts).
         quarantinedFrom: standing === "quarantined" ? (member.forkSeq ?? null) : null,
         revokedFork: revokedForks.get(member.name) ?? null,
