@@ -642,15 +642,36 @@ describe("one target for a zone of two devices", () => {
     );
     expect(await hotFailing(nas.home)).toEqual(said);
     expect(await hotFailing(laptop.home)).toEqual(said);
+    // Tried again less and less often (a target away for days is not dialled every 2 s):
+    // the gap before its third try is longer than before its second.
+    const tries = await waitFor(
+      "the nas to try twice more",
+      () => {
+        const times = nas
+          .log()
+          .split("\n")
+          .filter((line) => /hot backup (still fails since before|failed again)/.test(line))
+          .map((line) => Date.parse(`1970-01-01T${line.slice(0, 12)}Z`));
+        return times.length >= 3 ? times : undefined;
+      },
+      20_000,
+    );
+    // (The log says the time of day: a gap across midnight comes out a day short.)
+    const gap = (from: number, to: number) => (to - from + 86_400_000) % 86_400_000;
+    const [first, second, third] = tries as [number, number, number];
+    expect(gap(second, third)).toBeGreaterThan(1.5 * gap(first, second));
     // Mended, it goes by itself, no change made: before, every device said it failed until
     // the next change on the nas, hours away in a quiet zone.
     rmSync(join(repo, "hot"));
     renameSync(join(repo, "hot-aside"), join(repo, "hot"));
+    // (Its next try comes after the wait it is at: up to 8 s here.)
     for (const daemon of [nas, laptop])
-      await waitFor(`${daemon.home} to no longer say the hot changes fail`, async () =>
-        (await hotFailing(daemon.home)) === null ? true : undefined,
+      await waitFor(
+        `${daemon.home} to no longer say the hot changes fail`,
+        async () => ((await hotFailing(daemon.home)) === null ? true : undefined),
+        30_000,
       );
-  }, 60_000);
+  }, 90_000);
 
   test("a prune of the target that fails on the nas, which alone prunes it, is said by the laptop, with the nas SIGKILLed too, until one works", async () => {
     type Status = { backups: { device: string; target: string; pruneError: unknown }[] };

@@ -34,6 +34,12 @@ export const HOT_DIR = "hot";
 /** How long changesets wait to be shipped together. */
 const SHIP_EVERY_MS = 2_000;
 /**
+ * The longest a target that fails waits to be tried again: the wait doubles from
+ * SHIP_EVERY_MS with each failure. A laptop away from the NAS it backs up to would
+ * otherwise dial it every two seconds for as long as it is away.
+ */
+const MAX_RETRY_MS = 5 * 60_000;
+/**
  * At most this many bytes of changesets go in one hot file: sealed and compressed, a file
  * stays within what one request to a via device carries.
  */
@@ -90,6 +96,8 @@ export class HotShipper {
    * failure said once more if it goes on, so that the log tells what the status does.
    */
   private readonly probing = new Set<string>();
+  /** When each target that failed is tried again, and the wait that came before. */
+  private readonly retry = new Map<string, { readonly atMs: number; readonly waitMs: number }>();
   /** Targets whose oldest waiting changes were dropped: said once until they work again. */
   private readonly dropping = new Set<string>();
   private unsubscribe: (() => void) | undefined;
@@ -177,9 +185,12 @@ export class HotShipper {
       const targets = new Map(this.targets().map((t) => [t.name, t]));
       for (const [name, queue] of [...this.queues]) {
         const target = targets.get(name);
+        // One that failed waits its turn; what comes for it meanwhile waits with it.
+        if (target && this.node.now() < (this.retry.get(name)?.atMs ?? 0)) continue;
         this.queues.delete(name);
         if (!target) {
           // Removed from the zone meanwhile: nothing of it is said any more.
+          this.retry.delete(name);
           if (this.failing.delete(name)) clearHotFailing(this.paths, name);
           continue;
         }
@@ -191,6 +202,7 @@ export class HotShipper {
           }
           this.dropping.delete(name);
           this.probing.delete(name);
+          this.retry.delete(name);
           if (this.failing.delete(name)) {
             clearHotFailing(this.paths, name);
             this.log.info("hot backup resumed", { target: name });
@@ -211,6 +223,11 @@ export class HotShipper {
           };
           this.queues.set(name, kept);
           this.bound(name, kept);
+          const waitMs = Math.min(
+            MAX_RETRY_MS,
+            2 * (this.retry.get(name)?.waitMs ?? this.everyMs / 2),
+          );
+          this.retry.set(name, { atMs: this.node.now() + waitMs, waitMs });
           if (this.probing.delete(name))
             this.log.warn("hot backup still fails since before this start; retrying", {
               target: name,
@@ -225,7 +242,12 @@ export class HotShipper {
               error.message,
             );
             this.log.warn("hot backup failed; retrying", { target: name, error: error.message });
-          }
+          } else
+            this.log.debug("hot backup failed again", {
+              target: name,
+              retryInMs: waitMs,
+              error: error.message,
+            });
         }
       }
     })().finally(() => {
