@@ -643,7 +643,7 @@ describe("one target for a zone of two devices", () => {
     expect(await hotFailing(nas.home)).toEqual(said);
     expect(await hotFailing(laptop.home)).toEqual(said);
     // Tried again less and less often (a target away for days is not dialled every 2 s):
-    // the gap before its third try is longer than before its second.
+    // 2 s after the first try, then 4 (however late a loaded machine makes each one).
     const tries = await waitFor(
       "the nas to try twice more",
       () => {
@@ -659,7 +659,8 @@ describe("one target for a zone of two devices", () => {
     // (The log says the time of day: a gap across midnight comes out a day short.)
     const gap = (from: number, to: number) => (to - from + 86_400_000) % 86_400_000;
     const [first, second, third] = tries as [number, number, number];
-    expect(gap(second, third)).toBeGreaterThan(1.5 * gap(first, second));
+    expect(gap(first, second)).toBeGreaterThanOrEqual(1_900);
+    expect(gap(second, third)).toBeGreaterThanOrEqual(3_900);
     // Mended, it goes by itself, no change made: before, every device said it failed until
     // the next change on the nas, hours away in a quiet zone.
     rmSync(join(repo, "hot"));
