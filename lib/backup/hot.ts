@@ -28,7 +28,7 @@ import { newestStateEpoch } from "./key-epochs.ts";
 import { Repository } from "./repository.ts";
 import { backupRoot } from "./run.ts";
 import { openChangesets, sealChangesets } from "./sealed.ts";
-import { type ResolvedTarget, targetsForDaemon } from "./zone-targets.ts";
+import { knownTargetsForDaemon, type ResolvedTarget } from "./zone-targets.ts";
 
 export const HOT_DIR = "hot";
 /** How long changesets wait to be shipped together. */
@@ -96,8 +96,20 @@ export class HotShipper {
    * failure said once more if it goes on, so that the log tells what the status does.
    */
   private readonly probing = new Set<string>();
-  /** When each target that failed is tried again, and the wait that came before. */
-  private readonly retry = new Map<string, { readonly atMs: number; readonly waitMs: number }>();
+  /**
+   * When each target that failed is tried again (performance.now(): a clock set back must
+   * not hold it off for hours), the wait that came before, and where it was reached then
+   * (a target pointed elsewhere is tried at once).
+   */
+  private readonly retry = new Map<
+    string,
+    {
+      readonly atMs: number;
+      readonly waitMs: number;
+      readonly url: string;
+      readonly via: string | null;
+    }
+  >();
   /** Targets whose oldest waiting changes were dropped: said once until they work again. */
   private readonly dropping = new Set<string>();
   private unsubscribe: (() => void) | undefined;
@@ -135,10 +147,17 @@ export class HotShipper {
    * it goes, it is tried again as any that failed.
    */
   private probe(): void {
-    // Only those it reaches now: one it does not (removed from the zone, or its record
-    // unreadable) is left to the first change, whose shipping says which.
-    const names = new Set(this.targets().map((target) => target.name));
-    const probed = [...this.failing].filter((name) => names.has(name));
+    const targets = this.knownTargets();
+    // Its file of connections damaged: the first change, once it reads again, tries them.
+    if (!targets) return;
+    const names = new Set(targets.map((target) => target.name));
+    for (const name of this.failing)
+      if (!names.has(name)) {
+        // Removed from the zone while no daemon ran: nothing of it is said any more.
+        this.failing.delete(name);
+        clearHotFailing(this.paths, name);
+      }
+    const probed = [...this.failing];
     if (probed.length === 0) return;
     const newest = this.node.db.$client
       .query<{ bytes: Uint8Array }, []>(
@@ -156,37 +175,66 @@ export class HotShipper {
   }
 
   /**
-   * Ships in everyMs what waits then, and again after while anything still waits (a
-   * target that failed): with nothing to ship, nothing wakes the daemon.
+   * Ships in everyMs what waits then, and again after while anything still waits: what
+   * came meanwhile, or a target that failed, once its wait is over. With nothing to ship,
+   * nothing wakes the daemon.
    */
-  private arm(): void {
+  private arm(delayMs = this.everyMs): void {
     if (this.stopped) return;
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
       void this.ship().then(() => {
-        if (this.queues.size > 0) this.arm();
+        if (this.queues.size > 0) this.arm(this.nextShipInMs());
       });
-    }, this.everyMs);
+    }, delayMs);
+  }
+
+  /** How long until something waiting is due: everyMs, or the nearest wait's end. */
+  private nextShipInMs(): number {
+    const now = performance.now();
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const name of this.queues.keys())
+      soonest = Math.min(soonest, (this.retry.get(name)?.atMs ?? now) - now);
+    return Math.max(this.everyMs, Math.ceil(soonest));
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
     clearTimeout(this.timer);
-    await this.ship();
+    // What waits goes now, a target waiting out a failure tried once more too: what a
+    // stopped daemon did not ship, no start ships after it.
+    await this.shipping;
+    await this.ship(true);
     for (const { backend } of this.open.values()) await backend.close().catch(() => {});
     this.open.clear();
   }
 
-  /** Writes what waits for each target to it; what fails to go waits for the next time. */
-  private ship(): Promise<void> {
+  /**
+   * Writes what waits for each target to it; what fails to go waits for the next time.
+   * A target that failed is tried once its wait is over (`all`: now).
+   */
+  private ship(all = false): Promise<void> {
     if (this.shipping || this.queues.size === 0) return this.shipping ?? Promise.resolve();
     this.shipping = (async () => {
-      const targets = new Map(this.targets().map((t) => [t.name, t]));
+      const known = this.knownTargets();
+      // Its file of connections damaged: nothing is taken for removed; all waits.
+      if (!known) return;
+      const targets = new Map(known.map((t) => [t.name, t]));
       for (const [name, queue] of [...this.queues]) {
         const target = targets.get(name);
-        // One that failed waits its turn; what comes for it meanwhile waits with it.
-        if (target && this.node.now() < (this.retry.get(name)?.atMs ?? 0)) continue;
+        const retry = this.retry.get(name);
+        // One that failed waits its turn (what comes for it meanwhile waits with it), unless
+        // it is reached otherwise now.
+        if (
+          target &&
+          retry &&
+          !all &&
+          performance.now() < retry.atMs &&
+          retry.url === target.url &&
+          retry.via === target.via
+        )
+          continue;
         this.queues.delete(name);
         if (!target) {
           // Removed from the zone meanwhile: nothing of it is said any more.
@@ -227,7 +275,12 @@ export class HotShipper {
             MAX_RETRY_MS,
             2 * (this.retry.get(name)?.waitMs ?? this.everyMs / 2),
           );
-          this.retry.set(name, { atMs: this.node.now() + waitMs, waitMs });
+          this.retry.set(name, {
+            atMs: performance.now() + waitMs,
+            waitMs,
+            url: target.url,
+            via: target.via,
+          });
           if (this.probing.delete(name))
             this.log.warn("hot backup still fails since before this start; retrying", {
               target: name,
@@ -276,7 +329,12 @@ export class HotShipper {
   }
 
   private targets(): ResolvedTarget[] {
-    return targetsForDaemon(this.paths, this.node.db, this.node.deviceName, this.log);
+    return this.knownTargets() ?? [];
+  }
+
+  /** The targets, or undefined while this device's file of connections is damaged. */
+  private knownTargets(): ResolvedTarget[] | undefined {
+    return knownTargetsForDaemon(this.paths, this.node.db, this.node.deviceName, this.log);
   }
 
   private async repositoryOf(

@@ -105,6 +105,19 @@ export function targetsForDaemon(
   self: string,
   log: Log,
 ): ResolvedTarget[] {
+  return knownTargetsForDaemon(paths, db, self, log) ?? [];
+}
+
+/**
+ * The same, but undefined while that file is damaged: for work that must tell "no such
+ * target" (removed: what was said of it is forgotten) from "not known now".
+ */
+export function knownTargetsForDaemon(
+  paths: HomePaths,
+  db: StateQueries,
+  self: string,
+  log: Log,
+): ResolvedTarget[] | undefined {
   try {
     const targets = resolveTargets(paths, db, self);
     saidDamaged = undefined;
@@ -113,7 +126,7 @@ export function targetsForDaemon(
     if (!(error instanceof BuckyError)) throw error;
     if (saidDamaged !== error.message) log.error("backups stopped", { error: error.message });
     saidDamaged = error.message;
-    return [];
+    return undefined;
   }
 }
 let saidDamaged: string | undefined;

@@ -50,7 +50,9 @@ export async function sayLastWord(
   node: NodeContext,
   stopped: StoppedFacts,
 ): Promise<{ told: number; of: number }> {
-  return await sendToPeers(node.client, node.peers(), node.lastFacts(stopped).bytes, node.log);
+  // Its facts first: said last whatever reading the peers from the altered state does.
+  const record = node.lastFacts(stopped);
+  return await sendToPeers(node.client, node.peers(), record.bytes, node.log);
 }
 
 /**
