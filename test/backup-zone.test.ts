@@ -674,6 +674,67 @@ describe("one target for a zone of two devices", () => {
       );
   }, 90_000);
 
+  test("hot changes waiting out a failure go as the nas stops: its next start would not ship them", async () => {
+    const nasHotFiles = () =>
+      readdirSync(join(repo, "hot")).filter((name) => name.includes("Z-nas-")).length;
+    const from = nas.log().length;
+    const failures = () =>
+      nas
+        .log()
+        .slice(from)
+        .split("\n")
+        .filter((line) => /hot backup (failed; retrying|failed again)/.test(line)).length;
+    renameSync(join(repo, "hot"), join(repo, "hot-aside"));
+    writeFileSync(join(repo, "hot"), "not a directory");
+    await buckyJson(["invite", "--home", nas.home]);
+    // Three failures: its next try is 8 s away.
+    await waitFor(
+      "the nas to fail three times",
+      () => (failures() >= 3 ? true : undefined),
+      20_000,
+    );
+    rmSync(join(repo, "hot"));
+    renameSync(join(repo, "hot-aside"), join(repo, "hot"));
+    const before = nasHotFiles();
+    await nas.stop();
+    // Before, the stop shipped only to targets not waiting: the invitation was in no hot file.
+    expect(nasHotFiles()).toBeGreaterThan(before);
+    nas = await startDaemon(nas.home);
+  }, 60_000);
+
+  test("hot changes failing, the nas started with its file of connections damaged: still said, not taken for a target removed", async () => {
+    type Status = { backups: { device: string; target: string; hotFailing: unknown }[] };
+    const hotFailing = async (home: string) =>
+      (await buckyJson<Status>(["status", "--home", home])).backups.find(
+        (b) => b.device === "nas" && b.target === "usb",
+      )?.hotFailing;
+    renameSync(join(repo, "hot"), join(repo, "hot-aside"));
+    writeFileSync(join(repo, "hot"), "not a directory");
+    await buckyJson(["invite", "--home", nas.home]);
+    const said = await waitFor(
+      "the nas to say its hot changes fail",
+      async () => ((await hotFailing(nas.home)) as object | null) ?? undefined,
+    );
+    await nas.stop();
+    const file = join(nas.home, "backup", "targets.json");
+    const kept = readFileSync(file);
+    writeFileSync(file, "{ not json");
+    nas = await startDaemon(nas.home);
+    await waitFor("the nas to find its file damaged", () =>
+      nas.log().includes("backups stopped") ? true : undefined,
+    );
+    // Before, its start took every target for removed, and forgot the failure.
+    expect(await hotFailing(nas.home)).toEqual(said);
+    await nas.stop();
+    writeFileSync(file, kept);
+    rmSync(join(repo, "hot"));
+    renameSync(join(repo, "hot-aside"), join(repo, "hot"));
+    nas = await startDaemon(nas.home);
+    await waitFor("the nas to no longer say the hot changes fail", async () =>
+      (await hotFailing(nas.home)) === null ? true : undefined,
+    );
+  }, 60_000);
+
   test("a prune of the target that fails on the nas, which alone prunes it, is said by the laptop, with the nas SIGKILLed too, until one works", async () => {
     type Status = { backups: { device: string; target: string; pruneError: unknown }[] };
     const pruneError = async (home: string) =>
