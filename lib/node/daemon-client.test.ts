@@ -63,7 +63,7 @@ describe("requestDaemon, its daemon running but not answering in time", () => {
       expect((error as BuckyError).message).toBe(
         `the bucky daemon for ${dir} did not answer within 200 ms`,
       );
-      expect((error as BuckyError).hint).toContain("may still be done");
+      expect((error as BuckyError).hint).toContain("may have been done, or may still be");
       // A caller that does the work itself when no daemon runs (bucky put) must not here.
       expect(isDaemonDown(error)).toBe(false);
       expect(isDaemonSilent(error)).toBe(true);
@@ -98,6 +98,36 @@ describe("requestDaemon, its daemon's answer begun and not ended in time", () =>
     } finally {
       daemon.stop(true);
     }
+  });
+});
+
+describe("requestDaemon, its daemon gone while answering", () => {
+  test("says so, not that it is not running, nor that it answered nothing", async () => {
+    const dir = home();
+    const begun = Promise.withResolvers<void>();
+    const daemon = Bun.serve({
+      unix: join(dir, "daemon.sock"),
+      fetch: () =>
+        new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(new TextEncoder().encode('{"status":'));
+              begun.resolve();
+            },
+          }),
+          { headers: { "content-type": "application/json" } },
+        ),
+    });
+    const asked = refusal(requestDaemon(dir, "PUT", "/v1/state/apps/x", { value: 1 }));
+    await begun.promise;
+    // Its connections closed in the middle of the answer: a daemon killed while at it.
+    daemon.stop(true);
+    const error = await asked;
+    expect((error as BuckyError).message).toBe(
+      `the bucky daemon for ${dir} stopped while answering`,
+    );
+    expect(isDaemonDown(error)).toBe(false);
+    expect(isDaemonSilent(error)).toBe(true);
   });
 });
 

@@ -15,7 +15,10 @@ export const DAEMON_TIMEOUT_MS = 30_000;
 /** The errors requestDaemon made because nothing answered on the socket. */
 const notRunning = new WeakSet<BuckyError>();
 
-/** The errors requestDaemon made because the daemon took the request but did not answer in time. */
+/**
+ * The errors requestDaemon made because the daemon took the request and gave no whole
+ * answer: not in time, or it went away while answering.
+ */
 const notAnswering = new WeakSet<BuckyError>();
 
 /** Whether `error` says the home's daemon is not running (nothing answered at all). */
@@ -24,8 +27,9 @@ export function isDaemonDown(error: unknown): boolean {
 }
 
 /**
- * Whether `error` says the home's daemon took the request and did not answer within the
- * time given: it runs, busy or stuck, and may still do what was asked.
+ * Whether `error` says the home's daemon took the request and gave no whole answer: it did
+ * not answer within the time given (it runs, busy or stuck), or went away while answering.
+ * What was asked may be done, or may still be.
  */
 export function isDaemonSilent(error: unknown): boolean {
   return error instanceof BuckyError && notAnswering.has(error);
@@ -59,14 +63,13 @@ export async function requestDaemon<T = unknown>(
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
-    if (error instanceof Error && error.name === "TimeoutError")
-      throw daemonSilent(home, timeoutMs, error);
-    throw daemonDown(home, error);
+    throw cutShort(error) ?? daemonDown(home, error);
   }
   const payload = (await response.json().catch((error: unknown) => {
-    // Its answer began and stopped coming in time: no answer, not an empty one.
-    if (error instanceof Error && error.name === "TimeoutError")
-      throw daemonSilent(home, timeoutMs, error);
+    // An answer that began and did not end is no answer, not an empty one; one that is not
+    // JSON (an empty body) is read as none, as before.
+    const cut = cutShort(error);
+    if (cut) throw cut;
     return undefined;
   })) as { error?: { code: string; message: string; hint?: string } } | undefined;
   if (response.ok) return payload as T;
@@ -77,6 +80,26 @@ export async function requestDaemon<T = unknown>(
     error?.message ?? `the daemon answered HTTP ${response.status}`,
     error?.hint,
   );
+
+  /**
+   * The error for a request the daemon took and gave no whole answer to, if `error` is
+   * one: the time ran out, or the connection broke after it was made (the daemon went
+   * away while at it). A socket nobody listens on is no such thing: no daemon runs.
+   */
+  function cutShort(error: unknown): BuckyError | undefined {
+    if (!(error instanceof Error)) return undefined;
+    if (error.name === "TimeoutError")
+      return daemonSilent(
+        home,
+        `did not answer within ${timeoutMs % 1000 === 0 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`}`,
+        "It runs, but is busy or stuck",
+        error,
+      );
+    const code = (error as { code?: unknown }).code;
+    if (code === "ECONNRESET" || code === "EPIPE")
+      return daemonSilent(home, "stopped while answering", "It may have crashed", error);
+    return undefined;
+  }
 }
 
 /** The error that says nothing answered on the home's socket (see isDaemonDown). */
@@ -91,12 +114,12 @@ function daemonDown(home: string, cause?: unknown): BuckyError {
   return down;
 }
 
-/** The error that says the daemon took the request and did not answer (see isDaemonSilent). */
-function daemonSilent(home: string, timeoutMs: number, cause: unknown): BuckyError {
+/** The error that says the daemon took the request and gave no whole answer (see isDaemonSilent). */
+function daemonSilent(home: string, what: string, why: string, cause: unknown): BuckyError {
   const silent = new BuckyError(
     "E_UNAVAILABLE",
-    `the bucky daemon for ${home} did not answer within ${timeoutMs % 1000 === 0 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`}`,
-    `It runs, but is busy or stuck: what was asked may still be done. See \`bucky status --home ${home}\` before asking again; \`bucky stop --home ${home}\` then \`bucky up --home ${home}\` restarts it.`,
+    `the bucky daemon for ${home} ${what}`,
+    `${why}: what was asked may have been done, or may still be. See \`bucky status --home ${home}\` before asking again; \`bucky stop --home ${home}\` then \`bucky up --home ${home}\` restarts it.`,
     { cause },
   );
   notAnswering.add(silent);
