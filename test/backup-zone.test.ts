@@ -966,6 +966,24 @@ describe("hot changes while one of two targets is away", () => {
     const files = await hotFiles(usb, nas.home, "nas");
     expect(files.filter((keys) => keys.includes("notes/a"))).toHaveLength(1);
     expect(files.filter((keys) => keys.includes("notes/b"))).toHaveLength(1);
+    // The one away is tried less and less often: after its third failure, in 8 s. A change
+    // meanwhile still reaches the one that works within seconds, not at the end of that wait.
+    const failuresAway = () =>
+      nas
+        .log()
+        .split("\n")
+        .filter((line) => /hot backup failed/.test(line) && line.includes("target=away")).length;
+    await waitFor(
+      "away to fail three times",
+      () => (failuresAway() >= 3 ? true : undefined),
+      20_000,
+    );
+    await buckyJson(["state", "set", "notes/c", "3", "--home", nas.home]);
+    await waitFor(
+      "the third change to reach usb before away's next try",
+      shipped("notes/c"),
+      6_000,
+    );
   }, 60_000);
 });
 

@@ -73,6 +73,8 @@ export class HotShipper {
   /** What waits to go to each target: a target that fails keeps its own, the others go on. */
   private readonly queues = new Map<string, { changesets: Uint8Array[]; bytes: number }>();
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the timer goes (performance.now()). */
+  private timerAtMs = 0;
   private stopped = false;
   private shipping: Promise<void> | undefined;
   private readonly open = new Map<
@@ -181,7 +183,15 @@ export class HotShipper {
    */
   private arm(delayMs = this.everyMs): void {
     if (this.stopped) return;
-    this.timer ??= setTimeout(() => {
+    const atMs = performance.now() + delayMs;
+    if (this.timer !== undefined) {
+      // A change for a target that works goes in everyMs, not at the end of the wait of
+      // one that fails, which the timer may be set for.
+      if (this.timerAtMs <= atMs) return;
+      clearTimeout(this.timer);
+    }
+    this.timerAtMs = atMs;
+    this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.ship().then(() => {
         if (this.queues.size > 0) this.arm(this.nextShipInMs());
