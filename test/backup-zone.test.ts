@@ -86,6 +86,24 @@ describe("one target for a zone of two devices", () => {
   let nas: Daemon;
   let laptop: Daemon;
   let repo: string;
+  /** What `home`'s status says of the nas's hot changes to usb failing. */
+  const nasHotFailing = async (home: string) =>
+    (
+      await buckyJson<{ backups: { device: string; target: string; hotFailing: unknown }[] }>([
+        "status",
+        "--home",
+        home,
+      ])
+    ).backups.find((b) => b.device === "nas" && b.target === "usb")?.hotFailing;
+  /** The target's hot/ made something no hot file goes into (say, read-only by hand). */
+  const breakHot = () => {
+    renameSync(join(repo, "hot"), join(repo, "hot-aside"));
+    writeFileSync(join(repo, "hot"), "not a directory");
+  };
+  const mendHot = () => {
+    rmSync(join(repo, "hot"));
+    renameSync(join(repo, "hot-aside"), join(repo, "hot"));
+  };
 
   beforeAll(async () => {
     const zone = await startZone(["nas", "laptop"]);
@@ -616,32 +634,28 @@ describe("one target for a zone of two devices", () => {
   }, 60_000);
 
   test("hot changes of the nas that fail to reach the target, while its backups there work, are said by the laptop, with the nas SIGKILLed too, until they go, with no change to ship", async () => {
-    type Status = { backups: { device: string; target: string; hotFailing: unknown }[] };
-    const hotFailing = async (home: string) =>
-      (await buckyJson<Status>(["status", "--home", home])).backups.find(
-        (b) => b.device === "nas" && b.target === "usb",
-      )?.hotFailing;
-    // Something at the target takes no hot file (say, its hot/ made read-only by hand).
-    renameSync(join(repo, "hot"), join(repo, "hot-aside"));
-    writeFileSync(join(repo, "hot"), "not a directory");
+    breakHot();
     // A change to the zone state on the nas (an invitation), which goes hot.
     await buckyJson(["invite", "--home", nas.home]);
     await buckyJson(["backup", "run", "--home", nas.home]);
     const said = await waitFor("the laptop to hear that the nas's hot changes fail", async () => {
-      const failing = (await hotFailing(laptop.home)) as { since: string; message: string } | null;
+      const failing = (await nasHotFailing(laptop.home)) as {
+        since: string;
+        message: string;
+      } | null;
       return failing ?? undefined;
     });
     expect(said.message.length).toBeGreaterThan(0);
     await nas.kill();
-    expect(await hotFailing(laptop.home)).toEqual(said);
+    expect(await nasHotFailing(laptop.home)).toEqual(said);
     // Back, its start tries the target again: still failing, it says so (a restart does
     // not forget it).
     nas = await startDaemon(nas.home);
     await waitFor("the nas to try the target again", () =>
       nas.log().includes("hot backup still fails since before this start") ? true : undefined,
     );
-    expect(await hotFailing(nas.home)).toEqual(said);
-    expect(await hotFailing(laptop.home)).toEqual(said);
+    expect(await nasHotFailing(nas.home)).toEqual(said);
+    expect(await nasHotFailing(laptop.home)).toEqual(said);
     // Tried again less and less often (a target away for days is not dialled every 2 s):
     // 2 s after the first try, then 4 (however late a loaded machine makes each one).
     const tries = await waitFor(
@@ -663,13 +677,12 @@ describe("one target for a zone of two devices", () => {
     expect(gap(second, third)).toBeGreaterThanOrEqual(3_900);
     // Mended, it goes by itself, no change made: before, every device said it failed until
     // the next change on the nas, hours away in a quiet zone.
-    rmSync(join(repo, "hot"));
-    renameSync(join(repo, "hot-aside"), join(repo, "hot"));
+    mendHot();
     // (Its next try comes after the wait it is at: up to 8 s here.)
     for (const daemon of [nas, laptop])
       await waitFor(
         `${daemon.home} to no longer say the hot changes fail`,
-        async () => ((await hotFailing(daemon.home)) === null ? true : undefined),
+        async () => ((await nasHotFailing(daemon.home)) === null ? true : undefined),
         30_000,
       );
   }, 90_000);
@@ -684,8 +697,7 @@ describe("one target for a zone of two devices", () => {
         .slice(from)
         .split("\n")
         .filter((line) => /hot backup (failed; retrying|failed again)/.test(line)).length;
-    renameSync(join(repo, "hot"), join(repo, "hot-aside"));
-    writeFileSync(join(repo, "hot"), "not a directory");
+    breakHot();
     await buckyJson(["invite", "--home", nas.home]);
     // Three failures: its next try is 8 s away.
     await waitFor(
@@ -693,8 +705,7 @@ describe("one target for a zone of two devices", () => {
       () => (failures() >= 3 ? true : undefined),
       20_000,
     );
-    rmSync(join(repo, "hot"));
-    renameSync(join(repo, "hot-aside"), join(repo, "hot"));
+    mendHot();
     const before = nasHotFiles();
     await nas.stop();
     // Before, the stop shipped only to targets not waiting: the invitation was in no hot file.
@@ -703,17 +714,11 @@ describe("one target for a zone of two devices", () => {
   }, 60_000);
 
   test("hot changes failing, the nas started with its file of connections damaged: still said, not taken for a target removed", async () => {
-    type Status = { backups: { device: string; target: string; hotFailing: unknown }[] };
-    const hotFailing = async (home: string) =>
-      (await buckyJson<Status>(["status", "--home", home])).backups.find(
-        (b) => b.device === "nas" && b.target === "usb",
-      )?.hotFailing;
-    renameSync(join(repo, "hot"), join(repo, "hot-aside"));
-    writeFileSync(join(repo, "hot"), "not a directory");
+    breakHot();
     await buckyJson(["invite", "--home", nas.home]);
     const said = await waitFor(
       "the nas to say its hot changes fail",
-      async () => ((await hotFailing(nas.home)) as object | null) ?? undefined,
+      async () => ((await nasHotFailing(nas.home)) as object | null) ?? undefined,
     );
     await nas.stop();
     const file = join(nas.home, "backup", "targets.json");
@@ -724,14 +729,13 @@ describe("one target for a zone of two devices", () => {
       nas.log().includes("backups stopped") ? true : undefined,
     );
     // Before, its start took every target for removed, and forgot the failure.
-    expect(await hotFailing(nas.home)).toEqual(said);
+    expect(await nasHotFailing(nas.home)).toEqual(said);
     await nas.stop();
     writeFileSync(file, kept);
-    rmSync(join(repo, "hot"));
-    renameSync(join(repo, "hot-aside"), join(repo, "hot"));
+    mendHot();
     nas = await startDaemon(nas.home);
     await waitFor("the nas to no longer say the hot changes fail", async () =>
-      (await hotFailing(nas.home)) === null ? true : undefined,
+      (await nasHotFailing(nas.home)) === null ? true : undefined,
     );
   }, 60_000);
 
