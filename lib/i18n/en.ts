@@ -338,6 +338,8 @@ export const en = {
     lastSeen: "Last seen",
     thisOne: "(this one)",
     notReached: "not reached yet",
+    stopped:
+      "stopped: its zone state was altered behind bucky's back; repair it on that device itself, rather than revoke it",
     itself: "this is the device serving this page",
     via: (p: { relay: string }) => `through ${p.relay}`,
     roundTrip: (p: { ms: number }) => `${p.ms} ms`,

@@ -256,6 +256,7 @@ export const zhCN: Messages = {
     lastSeen: "最近出现",
     thisOne: "（本机）",
     notReached: "尚未连接",
+    stopped: "已停止：它的区域状态在 bucky 之外被改动过；请在该设备本机上修复，而不是撤销它",
     itself: "就是提供此页面的设备",
     via: (p) => `经由 ${p.relay}`,
     roundTrip: (p) => `${p.ms} 毫秒`,

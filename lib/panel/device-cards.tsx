@@ -22,7 +22,16 @@ export const DeviceCards: FC<{ devices: readonly DeviceView[]; actions: boolean 
             </>
           ),
         },
-        { label: t.devices.status, cell: (d) => <Tag value={d.status} /> },
+        {
+          label: t.devices.status,
+          cell: (d) => (
+            <>
+              <Tag value={d.status} />
+              {/* Its last facts say why (the overview's note says it whole). */}
+              {d.stopped ? <div class="warn">{t.devices.stopped}</div> : null}
+            </>
+          ),
+        },
         {
           label: t.devices.reached,
           cell: (d) =>

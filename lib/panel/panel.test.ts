@@ -14,6 +14,7 @@ import { en } from "../i18n/en.ts";
 import { zhCN } from "../i18n/zh-CN.ts";
 import { createLog } from "../log.ts";
 import type { Viewer } from "../users/access.ts";
+import type { DeviceView } from "../zone/devices.ts";
 import type { Notice } from "./layout.tsx";
 import { noticeOfCookies } from "./notice-cookie.ts";
 import { createPanel } from "./panel.tsx";
@@ -942,6 +943,43 @@ describe("a device quarantined for equivocation", () => {
     expect(await page("zh-CN")).toContain(
       'tablet 已被隔离：它从第 #42 个变更起签署了两段不同的历史，最常见的原因是它的主目录从较旧的副本恢复。任何设备都不再接受它从 #42 起的变更，也不接受它现在写入的任何内容；部分设备在得知之前已接受的 #42 之后的变更会保留在那些设备上，直到之后对同一内容的变更将其替换。请在持有所有者密钥的设备（创建区域的那台，或用恢复短语取得该密钥的设备）的设备页面上撤销它，然后用全新的主目录让它重新加入。 <a href="/_bucky/panel/devices">查看设备</a>',
     );
+  });
+});
+
+describe("a device stopped over an altered zone state, on the devices page", () => {
+  test("is said beside its status, in the viewer's language: repaired there, not revoked", async () => {
+    const stopped: DeviceView = {
+      name: "nas",
+      id: "dnas" as DeviceId,
+      status: "offline",
+      lastSeenAt: "2026-12-03T10:00:00.000Z",
+      self: false,
+      route: null,
+      address: null,
+      via: null,
+      rttMs: null,
+      version: "0.1.0",
+      clockAhead: null,
+      stopped: {
+        reason: "state-altered",
+        message: "the zone state was altered: row apps/x does not match its seal",
+        at: "2026-12-03T10:00:00.000Z",
+      },
+      quarantinedFrom: null,
+      revokedFork: null,
+    };
+    const { get } = panelFor(owner, {
+      "/v1/devices": { devices: [stopped, { ...stopped, name: "tv", stopped: null }] },
+      "/v1/invites": { invites: [] },
+    });
+    const page = async (language: string) =>
+      (await (await get("devices", { "accept-language": language })).text()).replaceAll(
+        "&#39;",
+        "'",
+      );
+    const english = await page("en");
+    expect(english.split(en.devices.stopped)).toHaveLength(2);
+    expect((await page("zh-CN")).split(zhCN.devices.stopped)).toHaveLength(2);
   });
 });
 
