@@ -26,6 +26,28 @@ afterEach(() => {
   for (const dir of homes.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * A daemon on `dir`'s socket that begins every answer and never ends it; `begun` settles
+ * once one has begun.
+ */
+function halfAnswering(dir: string) {
+  const begun = Promise.withResolvers<void>();
+  const daemon = Bun.serve({
+    unix: join(dir, "daemon.sock"),
+    fetch: () =>
+      new Response(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode('{"status":'));
+            begun.resolve();
+          },
+        }),
+        { headers: { "content-type": "application/json" } },
+      ),
+  });
+  return { daemon, begun: begun.promise };
+}
+
 describe("requestDaemon with no daemon", () => {
   test("a home with no socket is said to have no daemon without starting a request", async () => {
     const fetched = spyOn(globalThis, "fetch");
@@ -77,18 +99,7 @@ describe("requestDaemon, its daemon running but not answering in time", () => {
 describe("requestDaemon, its daemon's answer begun and not ended in time", () => {
   test("is no answer, not an empty one", async () => {
     const dir = home();
-    const daemon = Bun.serve({
-      unix: join(dir, "daemon.sock"),
-      fetch: () =>
-        new Response(
-          new ReadableStream({
-            start(controller) {
-              controller.enqueue(new TextEncoder().encode('{"status":'));
-            },
-          }),
-          { headers: { "content-type": "application/json" } },
-        ),
-    });
+    const { daemon } = halfAnswering(dir);
     try {
       const error = await refusal(requestDaemon(dir, "GET", "/v1/status", undefined, 300));
       expect(isDaemonSilent(error)).toBe(true);
@@ -104,22 +115,9 @@ describe("requestDaemon, its daemon's answer begun and not ended in time", () =>
 describe("requestDaemon, its daemon gone while answering", () => {
   test("says so, not that it is not running, nor that it answered nothing", async () => {
     const dir = home();
-    const begun = Promise.withResolvers<void>();
-    const daemon = Bun.serve({
-      unix: join(dir, "daemon.sock"),
-      fetch: () =>
-        new Response(
-          new ReadableStream({
-            start(controller) {
-              controller.enqueue(new TextEncoder().encode('{"status":'));
-              begun.resolve();
-            },
-          }),
-          { headers: { "content-type": "application/json" } },
-        ),
-    });
+    const { daemon, begun } = halfAnswering(dir);
     const asked = refusal(requestDaemon(dir, "PUT", "/v1/state/apps/x", { value: 1 }));
-    await begun.promise;
+    await begun;
     // Its connections closed in the middle of the answer: a daemon killed while at it.
     daemon.stop(true);
     const error = await asked;

@@ -24,7 +24,7 @@ import type { Log } from "../log.ts";
 import { openStateDb } from "../store/db.ts";
 import { node as nodeTable } from "../store/schema.ts";
 import { ownRecordAt } from "../sync/device-records.ts";
-import { FACTS, heldFacts } from "../sync/facts.ts";
+import { FACTS, heldFactsOf } from "../sync/facts.ts";
 import type { NodeContext } from "./node-context.ts";
 import type { PeerClient } from "./peer-client.ts";
 import type { Peer } from "./peers.ts";
@@ -79,7 +79,7 @@ export async function sayLastWordAtRest(
     const device = self.deviceId as DeviceId;
     // Another device's key in its place: it would speak in that device's name.
     if (deviceIdFromPublicKey(key.publicKey) !== device) return;
-    const before = heldFacts(db).find((held) => held.device === device)?.facts ?? {};
+    const before = heldFactsOf(db, device)?.facts ?? {};
     const nowMs = now();
     const at = ownRecordAt(db, FACTS, device, nowMs, () => false);
     const record = signFacts(self.zoneId as ZoneId, at, { ...before, stopped }, key);

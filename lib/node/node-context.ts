@@ -49,6 +49,7 @@ import {
   factsNewerThan,
   factsVector,
   heldFacts,
+  heldFactsOf,
   keepFacts,
   receiveFacts,
 } from "../sync/facts.ts";
@@ -740,7 +741,7 @@ export class NodeContext {
   private factsBefore(): object {
     if (this.factsSaid !== undefined) return JSON.parse(this.factsSaid) as object;
     try {
-      return heldFacts(this.db).find((held) => held.device === this.deviceId)?.facts ?? {};
+      return heldFactsOf(this.db, this.deviceId)?.facts ?? {};
     } catch {
       // A database SQLite finds corrupt: said without them.
       return {};

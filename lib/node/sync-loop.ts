@@ -302,14 +302,13 @@ export class SyncLoop {
     const running = this.exchanging.get(peer.id);
     if (running) return running;
     const exchange = this.call(peer, async () => {
-      const heldOfTheirs = versionVector(this.node.db).get(peer.id) ?? 0;
-      const { theirs, theirFacts, theirProofs } = await this.pull(peer);
+      const { theirs, theirFacts, theirProofs, tookTheirs } = await this.pull(peer);
       // Quarantined, this device only listens: every peer refuses what it would send.
       if (this.node.quarantined()) return;
       await this.sendMissing(peer, theirs, theirProofs, {
         facts: this.node.factsFor(theirFacts),
         proofs: this.node.proofsFor(theirProofs),
-        sayHolding: (versionVector(this.node.db).get(peer.id) ?? 0) > heldOfTheirs,
+        sayHolding: tookTheirs,
       });
       // After the rest: a search that fails holds back nothing else of the exchange.
       await this.searchForks(peer);
@@ -336,12 +335,17 @@ export class SyncLoop {
     return theirs;
   }
 
-  /** Pulls from `peer` page by page, until it has nothing more this node lacks. */
+  /**
+   * Pulls from `peer` page by page, until it has nothing more this node lacks. Says too
+   * whether it took any of the peer's own changesets.
+   */
   private async pull(peer: Peer): Promise<{
     theirs: VersionVector;
     theirFacts: VersionVector | undefined;
     theirProofs: VersionVector | undefined;
+    tookTheirs: boolean;
   }> {
+    let tookTheirs = false;
     let theirs: VersionVector = new Map();
     let theirFacts: VersionVector | undefined;
     let theirProofs: VersionVector | undefined;
@@ -362,8 +366,11 @@ export class SyncLoop {
       // A device proven to equivocate is quarantined before its changesets are looked at.
       this.node.receiveProofs(message.proofs, peer.name);
       const before = versionVector(this.node.db);
-      if (message.entries.length > 0)
-        this.node.noteBrokenChains(await this.node.ingest(message.entries, peer.name), peer.name);
+      if (message.entries.length > 0) {
+        const result = await this.node.ingest(message.entries, peer.name);
+        this.node.noteBrokenChains(result, peer.name);
+        tookTheirs ||= result.applied.some((changeset) => changeset.author === peer.id);
+      }
       this.node.receivePresence(message);
       this.node.receiveFacts(message.facts);
       theirs = message.have;
@@ -383,7 +390,7 @@ export class SyncLoop {
       // the same: an older peer sends a quarantined device's past the cut every time.
       if (!lacksAny(before, versionVector(this.node.db))) break;
     }
-    return { theirs, theirFacts, theirProofs };
+    return { theirs, theirFacts, theirProofs, tookTheirs };
   }
 
   /**

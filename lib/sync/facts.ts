@@ -58,3 +58,8 @@ export function factsNewerThan(db: StateQueries, theirs: VersionVector): Uint8Ar
 export function heldFacts(db: StateReader): (DeviceFacts & { readonly heardAt: number })[] {
   return heldRecords(db, FACTS);
 }
+
+/** The newest facts held of `device`, if any. */
+export function heldFactsOf(db: StateReader, device: DeviceId): DeviceFacts | undefined {
+  return heldFacts(db).find((held) => held.device === device);
+}

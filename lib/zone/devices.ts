@@ -13,7 +13,7 @@ import { RELAY_ROUTE_PREFIX } from "../node/peer-client.ts";
 import { readDeviceInfo } from "../node/peers.ts";
 import { readRelays } from "../relay/relays.ts";
 import { stateValue } from "../store/reads.ts";
-import { heldFacts } from "../sync/facts.ts";
+import { heldFactsOf } from "../sync/facts.ts";
 import { type Member, standingOf } from "../sync/membership.ts";
 import { lastHeardAlive } from "../sync/presence.ts";
 import { type RevokedForkNote, revokedForkNotes } from "../sync/quarantine-notes.ts";
@@ -346,7 +346,7 @@ function keyHolders(zone: ZoneWriter, revoked: DeviceId): DeviceId[] {
 type BackupExposure = Pick<Revoked, "heldBackupKey" | "backupTargets">;
 
 function backupExposure(zone: AskingZone, id: DeviceId): BackupExposure {
-  const said = heldFacts(zone.db).find((record) => record.device === id);
+  const said = heldFactsOf(zone.db, id);
   const backup = said ? readPayload(said.facts).backup : undefined;
   const heldBackupKey = mayHoldBackupKey(zone, id);
   if (!heldBackupKey) return { heldBackupKey, backupTargets: [] };
@@ -357,7 +357,7 @@ function backupExposure(zone: AskingZone, id: DeviceId): BackupExposure {
 
 /** Whether device `id` may hold the backup key: its facts say so, or it never said. */
 function mayHoldBackupKey(zone: ZoneWriter, id: DeviceId): boolean {
-  const said = heldFacts(zone.db).find((record) => record.device === id);
+  const said = heldFactsOf(zone.db, id);
   return !said || Boolean(readPayload(said.facts).backup?.key);
 }
 
