@@ -10,8 +10,10 @@
  * name: several devices never write the same file, and a replay takes each changeset
  * once, in its author's order, whichever files it came in. Each target has its own queue:
  * one that is away (its disk unplugged, its via device off) keeps what waits for it, within
- * bounds, while the others get each change once. Prune removes a device's hot files once
- * its own newer snapshot holds what they held.
+ * bounds, while the others get each change once. How far each target got is kept in the
+ * home (hot-shipped.ts): what waited for one when the daemon stopped, or was killed, goes
+ * at its next start. Prune removes a device's hot files once its own newer snapshot holds
+ * what they held.
  */
 import { randomBytes } from "node:crypto";
 import { ProtocolError } from "../../protocol/errors.ts";
@@ -23,6 +25,7 @@ import type { NodeContext } from "../node/node-context.ts";
 import type { Backend } from "./backend.ts";
 import { openBackend } from "./connect.ts";
 import { homeKeyring } from "./home-keyring.ts";
+import { type HotShipped, readHotShipped, writeHotShipped } from "./hot-shipped.ts";
 import { clearHotFailing, readHotFailing, recordHotFailing } from "./hot-status.ts";
 import { newestStateEpoch } from "./key-epochs.ts";
 import { Repository } from "./repository.ts";
@@ -69,9 +72,21 @@ export function hotFileDevice(name: string): string {
   return base.slice(base.indexOf("Z-") + 2, base.lastIndexOf("-"));
 }
 
+/** Changesets waiting for one target, oldest first. */
+interface Waiting {
+  changesets: Uint8Array[];
+  bytes: number;
+  /** The newest local order among them, or heard of when the newest came. */
+  through: number;
+}
+
 export class HotShipper {
   /** What waits to go to each target: a target that fails keeps its own, the others go on. */
-  private readonly queues = new Map<string, { changesets: Uint8Array[]; bytes: number }>();
+  private readonly queues = new Map<string, Waiting>();
+  /** How far each target has this device's changesets, as hot-shipped.json says. */
+  private readonly shipped: HotShipped;
+  /** The newest local order heard of: a target first seen after it starts there. */
+  private heardThrough = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** When the timer goes (performance.now()). */
   private timerAtMs = 0;
@@ -114,7 +129,7 @@ export class HotShipper {
   >();
   /** Targets whose oldest waiting changes were dropped: said once until they work again. */
   private readonly dropping = new Set<string>();
-  private unsubscribe: (() => void) | undefined;
+  private readonly unsubscribe: (() => void)[] = [];
 
   constructor(
     private readonly node: NodeContext,
@@ -123,32 +138,66 @@ export class HotShipper {
     private readonly everyMs = SHIP_EVERY_MS,
   ) {
     this.failing = new Set(Object.keys(readHotFailing(paths)));
+    const shipped = readHotShipped(paths);
+    if (!shipped)
+      log.warn("hot backup's record of what each target has is damaged; shipping from now on", {
+        file: "backup/hot-shipped.json",
+      });
+    this.shipped = shipped ?? {};
   }
 
   start(): void {
-    this.probe();
-    this.unsubscribe = this.node.onChange((changesets) => {
-      for (const target of this.targets()) {
-        const queue = this.queues.get(target.name) ?? { changesets: [], bytes: 0 };
-        for (const changeset of changesets) {
-          queue.changesets.push(changeset.bytes);
-          queue.bytes += changeset.bytes.length;
-        }
-        this.queues.set(target.name, queue);
-        this.bound(target.name, queue);
-        this.arm();
+    this.heardThrough = this.newestOrder();
+    this.resume();
+    this.unsubscribe.push(
+      this.node.onChange((changesets) => this.heard(changesets)),
+      this.node.onRebase(() => this.rebased()),
+    );
+  }
+
+  private heard(changesets: readonly { bytes: Uint8Array }[]): void {
+    const through = this.newestOrder();
+    for (const target of this.targets()) {
+      // Added to the zone since: what came before, its first snapshots hold.
+      if (!(target.name in this.shipped)) this.record({ [target.name]: this.heardThrough });
+      const queue = this.queues.get(target.name) ?? { changesets: [], bytes: 0, through };
+      for (const changeset of changesets) {
+        queue.changesets.push(changeset.bytes);
+        queue.bytes += changeset.bytes.length;
       }
-    });
+      queue.through = through;
+      this.queues.set(target.name, queue);
+      this.bound(target.name, queue);
+      this.arm();
+    }
+    this.heardThrough = through;
   }
 
   /**
-   * Tries again at once the targets a daemon before this one recorded failing: in a quiet
-   * zone no change would come to ship for hours, and every device would go on saying they
-   * fail though they were mended meanwhile (and, the backups there working, warn of it).
-   * What is shipped is the newest changeset held, again: a replay takes each once. Until
-   * it goes, it is tried again as any that failed.
+   * The state replaced by a peer's checkpoint: the changesets it stored are the zone's
+   * history, under new local orders, not changes made since; none of them is shipped (the
+   * snapshots hold what they wrote), and a restart must not take them for what waits.
    */
-  private probe(): void {
+  private rebased(): void {
+    const newest = this.newestOrder();
+    this.heardThrough = newest;
+    this.record(
+      Object.fromEntries(
+        Object.entries(this.shipped).map(([name, order]) => [name, Math.max(order, newest)]),
+      ),
+    );
+  }
+
+  /**
+   * At the start, queues for each target what a daemon before this one did not ship to it:
+   * what waited while it was away when that daemon stopped or was killed, and what was
+   * written while none ran. A target recorded failing with nothing waiting is sent the
+   * newest changeset again (a replay takes each once): in a quiet zone no change would
+   * come to try it for hours, and every device would go on saying it fails though it was
+   * mended meanwhile (and, the backups there working, warn of it). A target never shipped
+   * to starts from now: its snapshots hold what came before.
+   */
+  private resume(): void {
     const targets = this.knownTargets();
     // Its file of connections damaged: the first change, once it reads again, tries them.
     if (!targets) return;
@@ -159,21 +208,67 @@ export class HotShipper {
         this.failing.delete(name);
         clearHotFailing(this.paths, name);
       }
-    const probed = [...this.failing];
-    if (probed.length === 0) return;
-    const newest = this.node.db.$client
-      .query<{ bytes: Uint8Array }, []>(
-        "SELECT bytes FROM changesets ORDER BY local_order DESC LIMIT 1",
-      )
-      .get();
-    // A zone compacted down to its checkpoint has none: its next change tries them.
-    if (!newest) return;
-    const bytes = new Uint8Array(newest.bytes);
-    for (const name of probed) {
-      this.probing.add(name);
-      this.queues.set(name, { changesets: [bytes], bytes: bytes.length });
+    const newest = this.heardThrough;
+    this.record(
+      Object.fromEntries([
+        ...Object.keys(this.shipped)
+          .filter((name) => !names.has(name))
+          .map((name) => [name, null]),
+        ...targets.map((target) => [target.name, this.shipped[target.name] ?? newest]),
+      ]),
+    );
+    for (const { name } of targets) {
+      const shipped = this.shipped[name] as number;
+      const failing = this.failing.has(name);
+      // Failing with nothing waiting: the newest again, to try it (a zone compacted down to
+      // its checkpoint has none, and its next change tries it).
+      const waiting = this.changesetsAfter(failing ? Math.min(shipped, newest - 1) : shipped);
+      if (waiting.changesets.length === 0) continue;
+      if (failing) this.probing.add(name);
+      this.queues.set(name, waiting);
+      this.bound(name, waiting);
     }
-    this.arm();
+    if (this.queues.size > 0) this.arm();
+  }
+
+  /**
+   * The changesets held past local order `from`, oldest first: the newest of them only,
+   * once past what a target's queue keeps (bound() then drops one more, and says so).
+   */
+  private changesetsAfter(from: number): Waiting {
+    const waiting: Waiting = { changesets: [], bytes: 0, through: this.heardThrough };
+    for (const row of this.node.db.$client
+      .query<{ bytes: Uint8Array }, [number]>(
+        "SELECT bytes FROM changesets WHERE local_order > ?1 ORDER BY local_order DESC",
+      )
+      .iterate(from)) {
+      waiting.changesets.push(new Uint8Array(row.bytes));
+      waiting.bytes += row.bytes.length;
+      if (waiting.bytes > QUEUE_MAX_BYTES) break;
+    }
+    waiting.changesets.reverse();
+    return waiting;
+  }
+
+  /** The newest changeset's local order (0 with none held). */
+  private newestOrder(): number {
+    return (
+      this.node.db.$client
+        .query<{ newest: number | null }, []>("SELECT max(local_order) AS newest FROM changesets")
+        .get()?.newest ?? 0
+    );
+  }
+
+  /** Takes `changes` into how far each target got (a target named null is forgotten). */
+  private record(changes: Record<string, number | null>): void {
+    let changed = false;
+    for (const [name, order] of Object.entries(changes)) {
+      if (this.shipped[name] === (order ?? undefined)) continue;
+      if (order === null) delete this.shipped[name];
+      else this.shipped[name] = order;
+      changed = true;
+    }
+    if (changed) writeHotShipped(this.paths, this.shipped);
   }
 
   /**
@@ -210,10 +305,10 @@ export class HotShipper {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.unsubscribe?.();
+    for (const unsubscribe of this.unsubscribe) unsubscribe();
     clearTimeout(this.timer);
-    // What waits goes now, a target waiting out a failure tried once more too: what a
-    // stopped daemon did not ship, no start ships after it.
+    // What waits goes now, a target waiting out a failure tried once more too: the next
+    // start would ship it, but no daemon may run again on this box.
     await this.shipping;
     await this.ship(true);
     for (const { backend } of this.open.values()) await backend.close().catch(() => {});
@@ -249,6 +344,7 @@ export class HotShipper {
         if (!target) {
           // Removed from the zone meanwhile: nothing of it is said any more.
           this.retry.delete(name);
+          this.record({ [name]: null });
           if (this.failing.delete(name)) clearHotFailing(this.paths, name);
           continue;
         }
@@ -258,6 +354,7 @@ export class HotShipper {
             const file = hotFileName(new Date(this.node.now()).toISOString(), this.node.deviceName);
             await backend.write(`${HOT_DIR}/${file}`, sealChangesets(repository.keys, file, part));
           }
+          this.record({ [name]: Math.max(this.shipped[name] ?? 0, queue.through) });
           this.dropping.delete(name);
           this.probing.delete(name);
           this.retry.delete(name);
@@ -278,6 +375,7 @@ export class HotShipper {
           const kept = {
             changesets: [...queue.changesets, ...(later?.changesets ?? [])],
             bytes: queue.bytes + (later?.bytes ?? 0),
+            through: later?.through ?? queue.through,
           };
           this.queues.set(name, kept);
           this.bound(name, kept);
@@ -323,7 +421,7 @@ export class HotShipper {
    * Keeps what waits for a target that is away within bounds: past them the oldest go (the
    * zone state holds them, and so will the next snapshot), said once.
    */
-  private bound(name: string, queue: { changesets: Uint8Array[]; bytes: number }): void {
+  private bound(name: string, queue: Waiting): void {
     if (queue.bytes <= QUEUE_MAX_BYTES) return;
     let dropped = 0;
     while (queue.bytes > QUEUE_MAX_BYTES && queue.changesets.length > 1) {
