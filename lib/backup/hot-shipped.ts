@@ -7,7 +7,7 @@
  * what came after. Kept in `<home>/backup/hot-shipped.json`, written by the daemon's
  * shipper alone.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { isRecord } from "../../protocol/shape.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
@@ -38,6 +38,14 @@ export function readHotShipped(paths: HomePaths): HotShipped | undefined {
 export function writeHotShipped(paths: HomePaths, shipped: HotShipped): void {
   mkdirSync(paths.backupDir, { recursive: true, mode: 0o700 });
   writeFileAtomic(shippedFile(paths), `${JSON.stringify(shipped, null, 2)}\n`, 0o600);
+}
+
+/**
+ * Forgets the record, for a zone state put in its home's place (a restore): the local
+ * orders it names are another database's.
+ */
+export function forgetHotShipped(paths: HomePaths): void {
+  rmSync(shippedFile(paths), { force: true });
 }
 
 function shippedFile(paths: HomePaths): string {

@@ -25,7 +25,7 @@ import type { NodeContext } from "../node/node-context.ts";
 import type { Backend } from "./backend.ts";
 import { openBackend } from "./connect.ts";
 import { homeKeyring } from "./home-keyring.ts";
-import { type HotShipped, readHotShipped, writeHotShipped } from "./hot-shipped.ts";
+import { readHotShipped, writeHotShipped } from "./hot-shipped.ts";
 import { clearHotFailing, readHotFailing, recordHotFailing } from "./hot-status.ts";
 import { newestStateEpoch } from "./key-epochs.ts";
 import { Repository } from "./repository.ts";
@@ -83,9 +83,13 @@ interface Waiting {
 export class HotShipper {
   /** What waits to go to each target: a target that fails keeps its own, the others go on. */
   private readonly queues = new Map<string, Waiting>();
-  /** How far each target has this device's changesets, as hot-shipped.json says. */
-  private readonly shipped: HotShipped;
-  /** The newest local order heard of: a target first seen after it starts there. */
+  /** How far each target has this device's changesets (hot-shipped.ts), by target name. */
+  private readonly shipped: Map<string, number>;
+  /** The record as last written (or read): written again only when it changed. */
+  private savedRecord: string;
+  /** Why the record's last write failed: said once until one goes. */
+  private saveFailed: string | undefined;
+  /** The newest local order heard of: every changeset up to it is queued or shipped. */
   private heardThrough = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** When the timer goes (performance.now()). */
@@ -143,7 +147,8 @@ export class HotShipper {
       log.warn("hot backup's record of what each target has is damaged; shipping from now on", {
         file: "backup/hot-shipped.json",
       });
-    this.shipped = shipped ?? {};
+    this.shipped = new Map(Object.entries(shipped ?? {}));
+    this.savedRecord = JSON.stringify(shipped ?? {});
   }
 
   start(): void {
@@ -157,35 +162,44 @@ export class HotShipper {
 
   private heard(changesets: readonly { bytes: Uint8Array }[]): void {
     const through = this.newestOrder();
-    for (const target of this.targets()) {
-      // Added to the zone since: what came before, its first snapshots hold.
-      if (!(target.name in this.shipped)) this.record({ [target.name]: this.heardThrough });
-      const queue = this.queues.get(target.name) ?? { changesets: [], bytes: 0, through };
-      for (const changeset of changesets) {
-        queue.changesets.push(changeset.bytes);
-        queue.bytes += changeset.bytes.length;
+    for (const { name } of this.targets()) {
+      let queue = this.queues.get(name);
+      if (queue) {
+        for (const changeset of changesets) {
+          queue.changesets.push(changeset.bytes);
+          queue.bytes += changeset.bytes.length;
+        }
+      } else {
+        // A target first seen starts here: what came before, its first snapshots hold. One
+        // behind with nothing queued (its record was read again after damage, a checkpoint
+        // came meanwhile) takes what it lacks from the zone state, this change among it.
+        if (!this.shipped.has(name)) this.shipped.set(name, this.heardThrough);
+        queue = this.changesetsAfter(this.shipped.get(name) as number);
+        this.queues.set(name, queue);
       }
       queue.through = through;
-      this.queues.set(target.name, queue);
-      this.bound(target.name, queue);
+      this.bound(name, queue);
       this.arm();
     }
     this.heardThrough = through;
+    this.save();
   }
 
   /**
-   * The state replaced by a peer's checkpoint: the changesets it stored are the zone's
-   * history, under new local orders, not changes made since; none of them is shipped (the
-   * snapshots hold what they wrote), and a restart must not take them for what waits.
+   * The state replaced by a peer's checkpoint: the changesets it stored, which this device
+   * lacked, are the zone's history, not changes made here since; nothing heard of is
+   * shipped for them (the snapshots hold what they wrote). A target with nothing waiting
+   * moves past them; what waits goes as it would, and once it went, the target is past
+   * them too. One that is still behind when the daemon stops ships them with what it
+   * lacks at the next start (a replay takes each once).
    */
   private rebased(): void {
     const newest = this.newestOrder();
+    for (const [name, order] of this.shipped)
+      if (order >= this.heardThrough) this.shipped.set(name, newest);
+    for (const queue of this.queues.values()) queue.through = newest;
     this.heardThrough = newest;
-    this.record(
-      Object.fromEntries(
-        Object.entries(this.shipped).map(([name, order]) => [name, Math.max(order, newest)]),
-      ),
-    );
+    this.save();
   }
 
   /**
@@ -208,17 +222,11 @@ export class HotShipper {
         this.failing.delete(name);
         clearHotFailing(this.paths, name);
       }
+    for (const name of [...this.shipped.keys()]) if (!names.has(name)) this.shipped.delete(name);
     const newest = this.heardThrough;
-    this.record(
-      Object.fromEntries([
-        ...Object.keys(this.shipped)
-          .filter((name) => !names.has(name))
-          .map((name) => [name, null]),
-        ...targets.map((target) => [target.name, this.shipped[target.name] ?? newest]),
-      ]),
-    );
     for (const { name } of targets) {
-      const shipped = this.shipped[name] as number;
+      if (!this.shipped.has(name)) this.shipped.set(name, newest);
+      const shipped = this.shipped.get(name) as number;
       const failing = this.failing.has(name);
       // Failing with nothing waiting: the newest again, to try it (a zone compacted down to
       // its checkpoint has none, and its next change tries it).
@@ -228,6 +236,7 @@ export class HotShipper {
       this.queues.set(name, waiting);
       this.bound(name, waiting);
     }
+    this.save();
     if (this.queues.size > 0) this.arm();
   }
 
@@ -259,16 +268,25 @@ export class HotShipper {
     );
   }
 
-  /** Takes `changes` into how far each target got (a target named null is forgotten). */
-  private record(changes: Record<string, number | null>): void {
-    let changed = false;
-    for (const [name, order] of Object.entries(changes)) {
-      if (this.shipped[name] === (order ?? undefined)) continue;
-      if (order === null) delete this.shipped[name];
-      else this.shipped[name] = order;
-      changed = true;
+  /**
+   * Writes how far each target got, where that changed. A write that fails (a full disk)
+   * is said once and tried again at the next change: the record left behind only makes a
+   * start ship again what went since, which a replay takes once.
+   */
+  private save(): void {
+    const record = JSON.stringify(Object.fromEntries(this.shipped));
+    if (record === this.savedRecord) return;
+    try {
+      writeHotShipped(this.paths, Object.fromEntries(this.shipped));
+      this.savedRecord = record;
+      this.saveFailed = undefined;
+    } catch (error) {
+      // Whatever the file system says: the shipping goes on.
+      const message = error instanceof Error ? error.message : String(error);
+      if (this.saveFailed !== message)
+        this.log.warn("hot backup could not record what each target has", { error: message });
+      this.saveFailed = message;
     }
-    if (changed) writeHotShipped(this.paths, this.shipped);
   }
 
   /**
@@ -344,7 +362,7 @@ export class HotShipper {
         if (!target) {
           // Removed from the zone meanwhile: nothing of it is said any more.
           this.retry.delete(name);
-          this.record({ [name]: null });
+          this.shipped.delete(name);
           if (this.failing.delete(name)) clearHotFailing(this.paths, name);
           continue;
         }
@@ -354,7 +372,7 @@ export class HotShipper {
             const file = hotFileName(new Date(this.node.now()).toISOString(), this.node.deviceName);
             await backend.write(`${HOT_DIR}/${file}`, sealChangesets(repository.keys, file, part));
           }
-          this.record({ [name]: Math.max(this.shipped[name] ?? 0, queue.through) });
+          this.shipped.set(name, Math.max(this.shipped.get(name) ?? 0, queue.through));
           this.dropping.delete(name);
           this.probing.delete(name);
           this.retry.delete(name);
@@ -412,6 +430,7 @@ export class HotShipper {
         }
       }
     })().finally(() => {
+      this.save();
       this.shipping = undefined;
     });
     return this.shipping;

@@ -66,6 +66,7 @@ import { ingestEntries } from "../sync/ingest.ts";
 import { loadMembership, type Membership, membershipFromRows } from "../sync/membership.ts";
 import { openZone } from "../zone/open.ts";
 import { hotChangesets } from "./hot.ts";
+import { forgetHotShipped } from "./hot-shipped.ts";
 import type { Repository } from "./repository.ts";
 import { type RestoreProgress, restoreTree } from "./restorer.ts";
 import { withRepository } from "./run.ts";
@@ -729,6 +730,7 @@ function moveIntoHome(staging: string, paths: HomePaths): void {
   // apps' data empty beside a zone state that says they are there.
   syncFileSystem(paths.home);
   for (const suffix of ["-wal", "-shm"]) rmSync(paths.stateDb + suffix, { force: true });
+  forgetHotShipped(paths);
   renameSync(state, paths.stateDb);
   fsyncDirectory(paths.home);
 }
