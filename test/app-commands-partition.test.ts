@@ -101,6 +101,38 @@ describe("an app stopped on a device cut off from the one giving its upgrade up"
   }, 120_000);
 });
 
+describe("an upgrade on a device cut off from one that stops the app", () => {
+  test("healed, every device says the upgrade, stopped: the stop, written later from before it, did not undo it", async () => {
+    lab.block("gw", "server", true);
+    // server upgrades (a good version), then gw, which has not heard of it, stops the app:
+    // its spec, whole, names the version before.
+    await buckyJson([
+      "app",
+      "install",
+      notesAt("3.0.0"),
+      "--device",
+      "server",
+      "--home",
+      homes.server,
+    ]);
+    await buckyJson(["app", "stop", "notes", "--no-wait", "--home", homes.gw]);
+    lab.block("gw", "server", false);
+    const said = await waitFor(
+      "both devices to say notes 3.0.0, stopped",
+      async () => {
+        const all = await Promise.all(DEVICES.map(status));
+        return all.every((s) => s.version === "3.0.0" && s.desired === "stopped") ? all : undefined;
+      },
+      30_000,
+    ).catch(async () => Promise.all(DEVICES.map(status)));
+    for (const s of said)
+      expect({ version: s.version, desired: s.desired }).toEqual({
+        version: "3.0.0",
+        desired: "stopped",
+      });
+  }, 60_000);
+});
+
 describe("commands given at once on two devices cut off from each other", () => {
   const limits = (on: Device) =>
     buckyJson<LimitsAnswer>(["app", "limit", "notes", "--home", homes[on]]);

@@ -16,6 +16,7 @@ import { listInSentence } from "../sentence.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import type { AppArchives } from "./app-archive.ts";
+import { installOp } from "./install-record.ts";
 import { packDirectory, readPackage } from "./package-dir.ts";
 import { deletePurgedState, grantPurge, purgeGranted } from "./purge.ts";
 import { devicesWithoutSandbox } from "./sandbox-facts.ts";
@@ -220,6 +221,7 @@ export function writeSpec(
     }
   }
   const previous = versionBefore(zone, current, pkg);
+  const upgraded = current && current.desired !== "removed" ? current : undefined;
   const now = new Date(zone.now()).toISOString();
   const spec: AppSpec = {
     app: manifest.id,
@@ -246,20 +248,12 @@ export function writeSpec(
     ...(current?.shared ? { shared: current.shared } : {}),
     ...(current?.shared && current.sharedAt ? { sharedAt: current.sharedAt } : {}),
     installedAt: now,
+    ...(upgraded?.installedAt ? { installedOver: upgraded.installedAt } : {}),
     updatedAt: now,
     actsAt: now,
   };
-  zone.write([
-    { key: appKeys.spec(manifest.id), value: JSON.stringify(spec) },
-    // A share (or a copy asked back) an older bucky wrote into the spec stood over the acts
-    // before it: this spec, marked, would let them undo it (spec-acts.ts).
-    ...(current && !writtenWithActs(current) ? appActOps(spec) : []),
-    ...alongside,
-  ]);
-  const upgradedFrom =
-    current && current.desired !== "removed" && current.version !== manifest.version
-      ? current.version
-      : null;
+  zone.write([...installOps(current, spec), ...alongside]);
+  const upgradedFrom = upgraded && upgraded.version !== manifest.version ? upgraded.version : null;
   zone.log.info(upgradedFrom ? "app upgraded" : "app installed", {
     app: manifest.id,
     version: manifest.version,
@@ -302,6 +296,23 @@ function versionBefore(
   if (!waited) return current.package;
   // Back to the version that runs: there is no other to keep.
   return current.previousPackage === pkg ? undefined : current.previousPackage;
+}
+
+/**
+ * What an install over `current` (as read) writes: its spec, and the same kept as the
+ * install (install-record.ts). Over an install, whose people's acts apply to it
+ * (spec-acts.ts), a move of its own where it places the app elsewhere; and a share or a
+ * copy asked back an older bucky wrote into the spec, which stood over the acts before it
+ * (this spec, marked, would let them undo it).
+ */
+export function installOps(current: AppSpec | undefined, spec: AppSpec): Op[] {
+  const upgraded = spec.installedOver !== undefined && current?.placement !== spec.placement;
+  return [
+    { key: appKeys.spec(spec.app), value: JSON.stringify(spec) },
+    installOp(spec),
+    ...(upgraded ? [moveActOp(spec)] : []),
+    ...(current && !writtenWithActs(current) ? appActOps(spec) : []),
+  ];
 }
 
 /**
@@ -505,6 +516,7 @@ export function removeApp(zone: ZoneWriter, app: string, purge = false, force = 
   zone.write(
     [
       appKeys.spec,
+      appKeys.install,
       appKeys.desired,
       appKeys.removed,
       appKeys.move,

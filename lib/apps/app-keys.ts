@@ -16,6 +16,8 @@ export const appKeys = {
     `users/${APP_USER}/apps/${app}/limits/${limit}`,
   arrived: (app: string) => `users/${APP_USER}/apps/${app}/arrived`,
   rolledBack: (app: string) => `users/${APP_USER}/apps/${app}/rolled-back`,
+  /** The app's install, as the install or upgrade wrote its spec (install-record.ts). */
+  install: (app: string) => `users/${APP_USER}/apps/${app}/install`,
   /** A person's start or stop of the app's install (spec-acts.ts). */
   desired: (app: string) => `users/${APP_USER}/apps/${app}/desired`,
   /** A person's removal of the app's install (spec-acts.ts). */

@@ -19,9 +19,9 @@ import {
   testZone,
 } from "../state/test-db.ts";
 import { shareApp } from "../users/shares.ts";
-import { moveApp, restoreCopy, setDesired } from "./admin.ts";
+import { installOps, moveApp, restoreCopy, setDesired } from "./admin.ts";
 import { PurgeGrants } from "./owner-grants.ts";
-import { purgeGranted } from "./purge.ts";
+import { grantPurge, purgeGranted } from "./purge.ts";
 import { type AppSpec, appKeys, readSpec } from "./spec.ts";
 import { desiredActOp, moveActOp, restoreCopyActOp, shareActOp } from "./spec-acts.ts";
 import { testSpec } from "./test-spec.ts";
@@ -279,7 +279,7 @@ describe("which acts apply", () => {
     expect(readSpec(node.db, "notes")).toMatchObject({ version: "2.0.0", shared: ["child"] });
   });
 
-  test("an act of the install before an upgrade does not apply to the upgrade", () => {
+  test("an act of the install before an upgrade that names none it upgraded (an older bucky's) does not apply to it", () => {
     const { node, a, writeAs, installed } = zoneOfTwo();
     setDesired(a, "notes", "stopped");
     const upgrade = { ...installed, version: "2.0.0", installedAt: new Date().toISOString() };
@@ -324,5 +324,126 @@ describe("which acts apply", () => {
       shared: ["ann"],
       sharedAt: "2026-11-29T11:00:00.000Z",
     });
+  });
+});
+
+/** b's upgrade to 2.0.0 of `seen` (what b had seen), as its install writes it. */
+function upgradedByB(seen: AppSpec): Op[] {
+  const at = new Date().toISOString();
+  const spec: AppSpec = {
+    ...seen,
+    version: "2.0.0",
+    manifest: { ...seen.manifest, version: "2.0.0" },
+    installedAt: at,
+    ...(seen.installedAt ? { installedOver: seen.installedAt } : {}),
+    updatedAt: at,
+    actsAt: at,
+  };
+  return installOps(seen, spec);
+}
+
+/** a's command over `seen` (from before b's upgrade): the spec whole, and its act. */
+function actedByA(seen: AppSpec, fields: Partial<AppSpec>, act: (spec: AppSpec) => Op): Op[] {
+  const at = new Date().toISOString();
+  const spec: AppSpec = { ...seen, ...fields, updatedAt: at, actsAt: at };
+  return [specOp(spec), act(spec)];
+}
+
+describe("an upgrade on one device and an act on another at once: both stand", () => {
+  test("a stop on a, then the upgrade on b, made from before it: the upgrade, stopped", () => {
+    const { node, a, writeAs, installed } = zoneOfTwo();
+    setDesired(a, "notes", "stopped");
+    writeAs("b", upgradedByB(installed), later());
+    expect(readSpec(node.db, "notes")).toMatchObject({ version: "2.0.0", desired: "stopped" });
+  });
+
+  test("the upgrade on b, then a stop on a made from before it: the upgrade, stopped", () => {
+    const { node, writeAs, installed } = zoneOfTwo();
+    writeAs("b", upgradedByB(installed), 2000);
+    // a's spec, whole and later, names the version before: it undid the upgrade.
+    writeAs("a", actedByA(installed, { desired: "stopped" }, desiredActOp), later());
+    expect(readSpec(node.db, "notes")).toMatchObject({ version: "2.0.0", desired: "stopped" });
+  });
+
+  test("a removal on a, then the upgrade on b, made from before it: removed", () => {
+    const { node, a, writeAs, installed } = zoneOfTwo();
+    setDesired(a, "notes", "removed");
+    writeAs("b", upgradedByB(installed), later());
+    expect(readSpec(node.db, "notes")).toMatchObject({ version: "2.0.0", desired: "removed" });
+  });
+
+  test("the upgrade on b, then the owner's purge on a made from before it: removed, the data kept for a purge again", () => {
+    const { node, a, writeAs, installed } = zoneOfTwo();
+    writeAs("b", upgradedByB(installed), 2000);
+    const at = new Date(later()).toISOString();
+    const purge = {
+      desired: "removed" as const,
+      purge: true,
+      purgeGrant: grantPurge(a, "notes", at),
+    };
+    const removal: AppSpec = { ...installed, ...purge, updatedAt: at, actsAt: at };
+    writeAs("a", [specOp(removal), desiredActOp(removal)], later());
+    const spec = readSpec(node.db, "notes") as AppSpec;
+    expect(spec).toMatchObject({ version: "2.0.0", desired: "removed" });
+    expect(purgeGranted(node.db, new PurgeGrants(testZone.id), spec)).toBe(false);
+    setDesired(a, "notes", "removed", true);
+    expect(
+      purgeGranted(node.db, new PurgeGrants(testZone.id), readSpec(node.db, "notes") as AppSpec),
+    ).toBe(true);
+  });
+
+  test("a move on a, then the upgrade on b, made from before it: the upgrade, moved", () => {
+    const { node, a, writeAs, installed } = zoneOfTwo();
+    moveApp(a, "notes", "b");
+    writeAs("b", upgradedByB(installed), later());
+    expect(readSpec(node.db, "notes")).toMatchObject({ version: "2.0.0", moveTo: "b" });
+  });
+
+  test("the upgrade on b, then a share on a made from before it: the upgrade, shared", () => {
+    const { node, writeAs, installed } = zoneOfTwo();
+    writeAs("b", upgradedByB(installed), 2000);
+    writeAs("a", sharedByB(installed), later());
+    expect(readSpec(node.db, "notes")).toMatchObject({ version: "2.0.0", shared: ["child"] });
+  });
+
+  test("an act of the install two upgrades back no longer applies", () => {
+    const { node, a, writeAs, installed } = zoneOfTwo();
+    setDesired(a, "notes", "stopped");
+    writeAs("b", upgradedByB(installed), 2000);
+    setDesired(a, "notes", "running");
+    const upgraded = readSpec(node.db, "notes") as AppSpec;
+    const at = new Date(later()).toISOString();
+    const third: AppSpec = {
+      ...upgraded,
+      version: "3.0.0",
+      manifest: { ...upgraded.manifest, version: "3.0.0" },
+      installedAt: at,
+      installedOver: upgraded.installedAt as string,
+      updatedAt: at,
+      actsAt: at,
+    };
+    writeAs("b", installOps(upgraded, third), later());
+    // The first install's stop, written again as a member could, is not the second's.
+    writeAs("a", [desiredActOp({ ...installed, desired: "stopped" })], later() + 1000);
+    expect(readSpec(node.db, "notes")).toMatchObject({ version: "3.0.0", desired: "running" });
+  });
+
+  test("an install kept beside the spec that is not one, or of another install, is not laid over it", () => {
+    const { node, writeAs, installed } = zoneOfTwo();
+    const before = readSpec(node.db, "notes");
+    const elsewhere: AppSpec = {
+      ...installed,
+      version: "9.0.0",
+      installedAt: "2026-11-30T00:00:00.000Z",
+      installedOver: "2026-11-01T00:00:00.000Z",
+    };
+    for (const value of [
+      JSON.stringify("junk"),
+      JSON.stringify({ ...elsewhere, manifest: 5 }),
+      JSON.stringify(elsewhere),
+    ]) {
+      writeAs("b", [{ key: appKeys.install("notes"), value }], later());
+      expect(readSpec(node.db, "notes")).toEqual(before);
+    }
   });
 });

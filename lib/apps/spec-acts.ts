@@ -13,10 +13,13 @@
  * app running again, an app shared with one person open to the whole zone again. Each act
  * under its own key stands beside the other.
  *
- * A start, stop, removal or move is of one install (its `installedAt`): an upgrade writes
- * the spec anew, carrying over what it saw, and those of the install before no longer
- * apply. A share is of the app, as the owner set it, across upgrades (an upgrade given at
- * once with a share does not undo it; a start, stop or move so raced can be), and so is a
+ * A start, stop, removal or move is of one install (its `installedAt`), and of the upgrade
+ * of it (whose spec names it `installedOver`): an upgrade carries over what it saw, and a
+ * start, stop, removal or move given at once elsewhere stands beside it, whichever came
+ * later (install-record.ts keeps the upgrade where a spec written later from before it
+ * would undo it). An upgrade that places the app elsewhere writes its own move. Those of
+ * an install two upgrades back, or before a removal, no longer apply. A share is of the
+ * app, as the owner set it, across upgrades, and so is a
  * conflict copy asked back (the device keeping it takes over with it, and then the copy is
  * gone: an ask of a copy no longer there asks nothing). The spec
  * still carries a copy of what each act says (what a bucky from before these keys reads),
@@ -131,11 +134,8 @@ export function restoreCopyActOp(spec: AppSpec): Op {
   return { key, value: JSON.stringify(act) };
 }
 
-/** `spec` with the acts that apply to it laid over it (see above). */
-export function withActs(db: StateReader, spec: AppSpec): AppSpec {
-  // The spec's row and its acts', in one read of the app's keys: every convergence pass,
-  // status and gateway route reads every app's spec.
-  const rows = rowsOf(db, spec.app);
+/** `spec` with the acts among its app's `rows` (appRows) that apply to it laid over it (see above). */
+export function withActs(rows: ReadonlyMap<string, StateRow>, spec: AppSpec): AppSpec {
   const specRow = rows.get(appKeys.spec(spec.app));
   const applies = <T extends DesiredAct | MoveAct | ShareAct | RestoreCopyAct>(
     key: string,
@@ -170,7 +170,7 @@ export function withActs(db: StateReader, spec: AppSpec): AppSpec {
 }
 
 /** The rows of `app`'s keys (users/<user>/apps/<app>/…), by key. */
-function rowsOf(db: StateReader, app: string): Map<string, StateRow> {
+export function appRows(db: StateReader, app: string): Map<string, StateRow> {
   const prefix = `${appKeys.specPrefix}${app}/`;
   return stateRowsBetween(db, prefix, `${prefix}\x7f`);
 }
@@ -193,7 +193,12 @@ function applying<T extends DesiredAct | MoveAct | ShareAct | RestoreCopyAct>(
     throw error;
   }
   const installedAt = "installedAt" in act ? act.installedAt : undefined;
-  if (of === "install" && installedAt !== (spec.installedAt ?? null)) return undefined;
+  if (
+    of === "install" &&
+    installedAt !== (spec.installedAt ?? null) &&
+    (spec.installedOver === undefined || installedAt !== spec.installedOver)
+  )
+    return undefined;
   // A spec this bucky wrote carries a copy of the acts; one it did not is taken as it says
   // over the acts written before it. So is one that names no install (an older bucky's
   // install) for an act of an install: every such spec would take every such act for its own.

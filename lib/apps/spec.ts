@@ -33,7 +33,8 @@ import { requireRecord, requireString, requireUint } from "../../protocol/shape.
 import type { StateDb } from "../store/db.ts";
 import { type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
 import { APP_USER, appKeys } from "./app-keys.ts";
-import { withActs } from "./spec-acts.ts";
+import { withUpgrade } from "./install-record.ts";
+import { appRows, withActs } from "./spec-acts.ts";
 
 export { APP_USER, appKeys };
 
@@ -123,6 +124,11 @@ export interface AppSpec {
   };
   /** When this version was installed (RFC 3339): which install a rollback is of. */
   readonly installedAt?: string;
+  /**
+   * The installedAt of the install this one upgraded: a start, stop, move or removal of
+   * that install given at once on another device applies to this one (spec-acts.ts).
+   */
+  readonly installedOver?: string;
   readonly updatedAt: string;
   /**
    * The updatedAt of a write by a bucky that keeps people's acts beside the spec
@@ -223,8 +229,17 @@ export function readSpec(db: StateReader, app: string): AppSpec | undefined {
  * else the spec says (stopped, removed, shared) stands as the person wrote it.
  */
 function amended(db: StateReader, spec: AppSpec): AppSpec {
-  // A person's acts first (spec-acts.ts): they stand as the spec does.
-  let out = withActs(db, spec);
+  // The spec's row and those beside it, in one read of the app's keys: every convergence
+  // pass, status and gateway route reads every app's spec.
+  const rows = appRows(db, spec.app);
+  // An upgrade the spec's writer had not seen (install-record.ts), then a person's acts
+  // (spec-acts.ts): they stand as the spec does.
+  const install = rows.get(appKeys.install(spec.app))?.value;
+  const installed =
+    install && install !== rows.get(appKeys.spec(spec.app))?.value
+      ? withUpgrade(spec, parseSpec(install, spec.app))
+      : spec;
+  let out = withActs(rows, installed);
   if (out.moveTo) {
     const arrived = parseArrived(stateValue(db, appKeys.arrived(spec.app)));
     if (arrived?.device === out.moveTo && arrived.movedAt === (out.movedAt ?? null)) {
@@ -488,6 +503,8 @@ function checkSpec(value: unknown, app: string): void {
     requireString(failed.at, "its failedUpgrade's at", MAX_TEXT);
   }
   if (spec.installedAt !== undefined) requireString(spec.installedAt, "its installedAt", MAX_TEXT);
+  if (spec.installedOver !== undefined)
+    requireString(spec.installedOver, "its installedOver", MAX_TEXT);
   requireString(spec.updatedAt, "its updatedAt", MAX_TEXT);
   if (spec.actsAt !== undefined) requireString(spec.actsAt, "its actsAt", MAX_TEXT);
 }
