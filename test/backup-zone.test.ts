@@ -1080,3 +1080,53 @@ describe("when the device that reaches the target is off", () => {
     expect((await snapshots(nas.home, "laptop")).length).toBeGreaterThanOrEqual(1);
   }, 120_000);
 });
+
+describe("what a device did just before it went away", () => {
+  let nas: Daemon;
+  let laptop: Daemon;
+  type Said = { lastBackup: { snapshot: string } | null; lastVerify: { at: string } | null };
+  /** What the laptop's status says of the nas's backups to usb. */
+  const nasSaid = async (): Promise<Said | undefined> =>
+    (
+      await buckyJson<{ backups: ({ device: string; target: string } & Said)[] }>([
+        "status",
+        "--home",
+        laptop.home,
+      ])
+    ).backups.find((b) => b.device === "nas" && b.target === "usb");
+
+  beforeAll(async () => {
+    // The nas looks again at what its facts say every ten minutes, not seconds: what the
+    // laptop hears of it below came because it happened.
+    const zone = await startZone(["nas", "laptop"], { BUCKY_FACTS_EVERY_MS: "600000" });
+    nas = zone.get("nas") as Daemon;
+    laptop = zone.get("laptop") as Daemon;
+    const repo = join(scratchDir(), "usb");
+    await buckyJson(["backup", "target", "add", "usb", repo, "--home", nas.home, "--no-backup"]);
+  }, 60_000);
+
+  test("a backup a command ran on the nas, which is then SIGKILLed: the laptop says it", async () => {
+    const { snapshot } = await buckyJson<{ snapshot: string }>([
+      ...["backup", "run", "--home", nas.home],
+    ]);
+    // Before, the nas said it at its next look, seconds on: switched off first, never.
+    const said = await waitFor("the laptop to hear of the nas's backup", async () =>
+      (await nasSaid())?.lastBackup?.snapshot === snapshot ? true : undefined,
+    );
+    expect(said).toBe(true);
+    await nas.kill();
+    expect((await nasSaid())?.lastBackup?.snapshot).toBe(snapshot);
+    nas = await startDaemon(nas.home, { BUCKY_FACTS_EVERY_MS: "600000" });
+  }, 60_000);
+
+  test("a verify the nas ran, then stopped at once: the laptop says it", async () => {
+    const before = (await nasSaid())?.lastVerify?.at ?? "";
+    await buckyJson(["backup", "verify", "--home", nas.home]);
+    await nas.stop();
+    const verified = await waitFor("the laptop to hear of the nas's verify", async () => {
+      const at = (await nasSaid())?.lastVerify?.at;
+      return at && at > before ? at : undefined;
+    });
+    expect(Date.parse(verified)).toBeGreaterThan(0);
+  }, 60_000);
+});

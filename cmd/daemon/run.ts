@@ -57,6 +57,7 @@ export default defineBuckyCommand({
       },
       ...given("agentLogIntervalMs", msOf(context.env, "BUCKY_AGENT_LOG_INTERVAL_MS")),
       ...given("trafficFactsEveryMs", msOf(context.env, "BUCKY_TRAFFIC_FACTS_EVERY_MS")),
+      ...given("factsEveryMs", msOf(context.env, "BUCKY_FACTS_EVERY_MS")),
       stateCheck: {
         ...given("everyMs", msOf(context.env, "BUCKY_STATE_CHECK_EVERY_MS")),
         ...given("verifyEveryMs", msOf(context.env, "BUCKY_STATE_VERIFY_EVERY_MS")),

@@ -55,6 +55,8 @@ export interface FactsSources {
   readonly everyMs?: number;
   /** How often a gateway's traffic is counted anew for them (TRAFFIC_EVERY_MS). */
   readonly trafficEveryMs?: number;
+  /** Tells the peers the facts at once (news: said soon(), not in a periodic look). */
+  readonly tell?: () => void;
 }
 
 export class FactsPublisher {
@@ -86,12 +88,12 @@ export class FactsPublisher {
   soon(): void {
     this.soonTimer ??= setTimeout(() => {
       this.soonTimer = undefined;
-      this.publish();
+      if (this.publish()) this.sources.tell?.();
     }, SOON_MS);
   }
 
-  /** Gathers and publishes now (after something this device knows changed). */
-  publish(): void {
+  /** Gathers and publishes now; whether that said anything new. */
+  publish(): boolean {
     const now = this.node.now();
     if (
       !this.traffic ||
@@ -107,7 +109,7 @@ export class FactsPublisher {
     const syncRefused = this.sources.syncRefused?.() ?? {};
     const clockAhead = clockAheadFacts(this.node, now);
     const writesRefused = writesRefusedFacts(this.node);
-    this.node.publishFacts({
+    return this.node.publishFacts({
       ...ownFacts(this.node.zone.paths, this.node.db, this.node.deviceName, {
         zone: this.node.zoneId,
         device: this.node.deviceId,

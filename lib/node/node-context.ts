@@ -47,6 +47,7 @@ import { changesetsBelow } from "../sync/exchange.ts";
 import {
   FACTS,
   factsNewerThan,
+  factsRecordOf,
   factsVector,
   heldFacts,
   heldFactsOf,
@@ -746,6 +747,11 @@ export class NodeContext {
       // A database SQLite finds corrupt: said without them.
       return {};
     }
+  }
+
+  /** This device's newest facts, as signed: to tell the peers (SyncLoop.tellFacts). */
+  ownFactsRecord(): Uint8Array | undefined {
+    return factsRecordOf(this.db, this.deviceId);
   }
 
   /** The `at` of the newest facts held of each device, to tell a peer. */

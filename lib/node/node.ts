@@ -27,6 +27,7 @@ import {
   DEFAULT_BACKUP_EVERY_MS,
   DEFAULT_VERIFY_EVERY_MS,
 } from "../backup/scheduler.ts";
+import { watchBackupStatus } from "../backup/status-watch.ts";
 import { TargetHost } from "../backup/target-host.ts";
 import { reconcileLocalTargets } from "../backup/target-records.ts";
 import { resolveTargets, targetsForDaemon } from "../backup/zone-targets.ts";
@@ -129,6 +130,8 @@ export interface NodeOptions {
   readonly agentLogIntervalMs?: number;
   /** How often a gateway's traffic is counted anew for its facts (a minute). */
   readonly trafficFactsEveryMs?: number;
+  /** How often this device looks again at what its facts say (FACTS_EVERY_MS). */
+  readonly factsEveryMs?: number;
   /** How often the zone state is checked against its seal, and verified in full. */
   readonly stateCheck?: Partial<StateCheckTimes>;
   /** When the zone's history is checkpointed and compacted (DEFAULT_COMPACTION). */
@@ -472,12 +475,15 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
           .map(({ device, peer, seq }) => ({ device, peer, seq })),
       syncRefused: () => sync.refusals(),
       ...(options.trafficFactsEveryMs ? { trafficEveryMs: options.trafficFactsEveryMs } : {}),
+      ...(options.factsEveryMs ? { everyMs: options.factsEveryMs } : {}),
+      tell: () => void sync.tellFacts(),
     });
     node.clocksAhead.onChange(() => facts.soon());
     node.refusedWrites.onChange(() => facts.soon());
     sync.start();
     facts.start();
     started.push(() => facts.stop());
+    started.push(watchBackupStatus(paths, () => facts.soon(), log));
     // Apps installed by an older bucky come from a catalog of a name, and are pinned to
     // its publisher once a device holds the index that lists the package they run.
     const originPins = keepOriginsPinned(node);
@@ -681,6 +687,12 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         await apps.stop();
         await replication.stop();
         audit.stop();
+        // What it says of itself as it stops (a backup just run, hot changes that failed to
+        // go): told now, not left for the round it will not make.
+        if (!damage) {
+          facts.publish();
+          await within(sync.tellFacts(STOP_TELL_MS), STOP_TELL_MS);
+        }
         await sync.stop();
         await compactor.stop();
         await collector.stop();
@@ -708,6 +720,16 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     undo();
     throw error;
   }
+}
+
+/** How long a stop waits for the peers to hear its last facts. */
+const STOP_TELL_MS = 2_000;
+
+/** Waits for `promise`, at most `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /**

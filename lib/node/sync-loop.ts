@@ -202,6 +202,42 @@ export class SyncLoop {
   }
 
   /**
+   * Sends every peer this device's newest facts at once, not with the next round: what it
+   * says of itself just changed (a backup a command of its own ran, say), and it may be
+   * switched off before that round. Said as the daemon stops too.
+   */
+  tellFacts(timeoutMs?: number): Promise<void> {
+    const record = this.node.ownFactsRecord();
+    // Quarantined, every peer refuses its pushes (sayAlive).
+    if (this.stopped || !record || this.node.quarantined()) return Promise.resolve();
+    const body = encodeEntries({
+      have: versionVector(this.node.db),
+      entries: [],
+      more: false,
+      facts: [record],
+      ...this.node.presence(),
+    });
+    const told = Promise.allSettled(
+      this.peers()
+        .filter((peer) => this.due(peer))
+        .map((peer) =>
+          this.call(peer, async () => {
+            const ack = decodeAck(
+              await this.client.post(peer, "/v1/sync/push", body, {
+                repeatable: true,
+                signal: this.calls.signal,
+                ...(timeoutMs ? { timeoutMs } : {}),
+              }),
+            );
+            this.node.receivePresence(ack);
+          }),
+        ),
+    );
+    this.track(told);
+    return told.then(() => {});
+  }
+
+  /**
    * Sends `peer` this device's presence alone, while an exchange with it is held up: its
    * pages cross a slow uplink in minutes (a 4 MiB page at 1 Mbit/s, 34 s), and the presence
    * that rides its requests would wait as long, and the peer take this device for gone.

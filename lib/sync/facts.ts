@@ -54,6 +54,14 @@ export function factsNewerThan(db: StateQueries, theirs: VersionVector): Uint8Ar
     .map((row) => new Uint8Array(row.bytes));
 }
 
+/** The newest facts record held of `device`, as it was signed: to send on. */
+export function factsRecordOf(db: StateQueries, device: DeviceId): Uint8Array | undefined {
+  const row = sqliteOf(db)
+    .query<{ bytes: Uint8Array }, [string]>("SELECT bytes FROM device_facts WHERE device = ?1")
+    .get(device);
+  return row ? new Uint8Array(row.bytes) : undefined;
+}
+
 /** Every device's newest facts, checked again as read, with when they arrived here. */
 export function heldFacts(db: StateReader): (DeviceFacts & { readonly heardAt: number })[] {
   return heldRecords(db, FACTS);
