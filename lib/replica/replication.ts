@@ -60,6 +60,8 @@ export class Replication {
    * snapshots begin a new epoch (see renumber).
    */
   private readonly startedAnew = new Set<string>();
+  /** The apps replicated (restAllBut): those whose copies every device weighs. */
+  private replicated: ReadonlySet<string> = new Set();
   /** Each app's holder, as this device last arranged it: what a standby's copy is weighed against. */
   private readonly holders = new Map<string, HolderClaim>();
 
@@ -305,6 +307,8 @@ export class Replication {
    * this device keeps stays, and a readable spec written back starts them again.
    */
   async restAllBut(apps: ReadonlySet<string>): Promise<void> {
+    if (!sameSet(apps, this.replicated)) this.options.onChange();
+    this.replicated = apps;
     for (const app of [...new Set([...this.sources.keys(), ...this.followers.keys()])])
       if (!apps.has(app)) await this.rest(app);
   }
@@ -375,10 +379,16 @@ export class Replication {
       };
     }
     const copies: ReplicaFacts["copies"] = {};
-    for (const [app, { follower }] of this.followers) {
-      const head = this.existingDb(app)?.head();
-      const verified = follower.verified();
-      if (head)
+    // Every copy kept here, followed or not: this device weighs its own in each decision
+    // (ownCopy), and every device must weigh the same. Said only while followed, a device
+    // that let go of following (a standby back from offline ranked before it) still took
+    // the app over from its newer copy when the holder died, and so did that standby from
+    // its older one, each knowing only its own: two in one epoch, and the older won.
+    for (const app of this.keptCopies()) {
+      const db = this.existingDb(app);
+      const head = db?.head();
+      const verified = db?.verification();
+      if (head && head.holder !== this.node.deviceName)
         copies[app] = {
           epoch: head.epoch,
           seq: head.seq,
@@ -723,6 +733,16 @@ export class Replication {
     );
   }
 
+  /**
+   * The apps replicated that this device keeps data of (a copy, or its own as holder): a
+   * leftover of an app removed, or whose spec is garbled, is not weighed by anyone.
+   */
+  private keptCopies(): string[] {
+    return [...this.replicated].filter((app) =>
+      existsSync(join(this.replicaDir(app), "replica.db")),
+    );
+  }
+
   private appsWithConflicts(): string[] {
     const { appsDir } = this.node.zone.paths;
     if (!existsSync(appsDir)) return [];
@@ -781,4 +801,8 @@ function isDirectory(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  return a.size === b.size && [...a].every((item) => b.has(item));
 }
