@@ -1084,21 +1084,24 @@ describe("when the device that reaches the target is off", () => {
 describe("what a device did just before it went away", () => {
   let nas: Daemon;
   let laptop: Daemon;
+  const ENV = { BUCKY_FACTS_EVERY_MS: "600000" };
   type Said = { lastBackup: { snapshot: string } | null; lastVerify: { at: string } | null };
+  type Status = {
+    backups: ({ device: string; target: string } & Said)[];
+    reliability: { notes: { kind: string; device?: string }[] };
+  };
+  /** What `on`'s status says of `device`'s backups to usb. */
+  const backupSaid = async (on: Daemon, device: string): Promise<Said | undefined> =>
+    (await buckyJson<Status>(["status", "--home", on.home])).backups.find(
+      (b) => b.device === device && b.target === "usb",
+    );
   /** What the laptop's status says of the nas's backups to usb. */
-  const nasSaid = async (): Promise<Said | undefined> =>
-    (
-      await buckyJson<{ backups: ({ device: string; target: string } & Said)[] }>([
-        "status",
-        "--home",
-        laptop.home,
-      ])
-    ).backups.find((b) => b.device === "nas" && b.target === "usb");
+  const nasSaid = () => backupSaid(laptop, "nas");
 
   beforeAll(async () => {
     // The nas looks again at what its facts say every ten minutes, not seconds: what the
     // laptop hears of it below came because it happened.
-    const zone = await startZone(["nas", "laptop"], { BUCKY_FACTS_EVERY_MS: "600000" });
+    const zone = await startZone(["nas", "laptop"], ENV);
     nas = zone.get("nas") as Daemon;
     laptop = zone.get("laptop") as Daemon;
     const repo = join(scratchDir(), "usb");
@@ -1116,7 +1119,7 @@ describe("what a device did just before it went away", () => {
     expect(said).toBe(true);
     await nas.kill();
     expect((await nasSaid())?.lastBackup?.snapshot).toBe(snapshot);
-    nas = await startDaemon(nas.home, { BUCKY_FACTS_EVERY_MS: "600000" });
+    nas = await startDaemon(nas.home, ENV);
   }, 60_000);
 
   test("a verify the nas ran, then stopped at once: the laptop says it", async () => {
@@ -1128,5 +1131,28 @@ describe("what a device did just before it went away", () => {
       return at && at > before ? at : undefined;
     });
     expect(Date.parse(verified)).toBeGreaterThan(0);
+    nas = await startDaemon(nas.home, ENV);
+  }, 60_000);
+
+  test("the laptop's backups to usb, usb removed and added again while it is off: no device says them", async () => {
+    const { snapshot } = await buckyJson<{ snapshot: string }>([
+      ...["backup", "run", "--home", laptop.home],
+    ]);
+    await waitFor("the nas to hear of the laptop's backup", async () =>
+      (await backupSaid(nas, "laptop"))?.lastBackup?.snapshot === snapshot ? true : undefined,
+    );
+    await laptop.kill();
+    // The disk died: a new one, under the same name.
+    await buckyJson(["backup", "target", "rm", "usb", "--no-wait", "--home", nas.home]);
+    const usb = join(scratchDir(), "usb-new");
+    await buckyJson(["backup", "target", "add", "usb", usb, "--home", nas.home, "--no-backup"]);
+    // Before, the nas said the laptop was backed up there (from the laptop's own word of
+    // the old disk), and the zone's reliability high, until the laptop came back.
+    const status = await buckyJson<Status>(["status", "--home", nas.home]);
+    const said = status.backups.find((b) => b.device === "laptop" && b.target === "usb");
+    expect(said?.lastBackup ?? null).toBeNull();
+    expect(status.reliability.notes).toContainEqual(
+      expect.objectContaining({ kind: "no-backup", device: "laptop" }),
+    );
   }, 60_000);
 });

@@ -104,6 +104,15 @@ function changeStatus(paths: HomePaths, change: (all: BackupStatus) => boolean):
   }
 }
 
+/** What a record of a target says, each dated: as this device keeps it, and as its facts say it. */
+interface DatedRecords {
+  readonly lastBackup?: { readonly at: string };
+  readonly lastBackupError?: { readonly at: string };
+  readonly lastVerify?: { readonly at: string };
+  readonly lastPrune?: { readonly at: string };
+  readonly behindSince?: string | null;
+}
+
 /**
  * What this device recorded of a target reached through another device, of the one the
  * zone added at `addedAtMs`: what is dated before is of an earlier target of that name
@@ -113,7 +122,7 @@ function changeStatus(paths: HomePaths, change: (all: BackupStatus) => boolean):
  * for the device that reaches a target: it may have backed up there before the zone
  * recorded it, and forgets what it recorded when the target is removed.)
  */
-export function sinceAdded(status: TargetStatus, addedAtMs: number): TargetStatus {
+export function sinceAdded<T extends DatedRecords>(status: T, addedAtMs: number): T {
   const before = (at: string | null | undefined) =>
     typeof at === "string" && Date.parse(at) < addedAtMs;
   const { lastBackup, lastBackupError, lastVerify, lastPrune, behindSince, ...rest } = status;
@@ -124,7 +133,7 @@ export function sinceAdded(status: TargetStatus, addedAtMs: number): TargetStatu
     ...(lastVerify && !before(lastVerify.at) ? { lastVerify } : {}),
     ...(lastPrune && !before(lastPrune.at) ? { lastPrune } : {}),
     ...(behindSince !== undefined && !before(behindSince) ? { behindSince } : {}),
-  };
+  } as T;
 }
 
 /** Forgets what was recorded of the target `name` (it was removed from the zone). */

@@ -3,9 +3,13 @@
  * their presence), and what each said of itself last (its device facts). Status and the
  * reliability level are computed from this, so any device gives the same answer.
  */
+
+import type { ZoneTarget } from "../../protocol/backup/zone-target.ts";
 import type { DeviceFacts } from "../../protocol/device-facts.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
+import { sinceAdded } from "../backup/status.ts";
+import { readZoneTargets } from "../backup/zone-targets.ts";
 import type { StateReader } from "../store/reads.ts";
 import { heldFacts } from "../sync/facts.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
@@ -41,6 +45,7 @@ export function readZoneFacts(
   held: readonly DeviceFacts[] = heldFacts(db),
 ): DeviceStanding[] {
   const alive = lastHeardAlive(db);
+  const targets = new Map(readZoneTargets(db).map((target) => [target.name, target]));
   const said = new Map<DeviceId, { facts: DeviceFactsPayload; at: number }>(
     held.map((record) => [record.device, { facts: readPayload(record.facts), at: record.at }]),
   );
@@ -60,11 +65,35 @@ export function readZoneFacts(
         live:
           standing === "member" && heardAliveAt !== null && nowMs - heardAliveAt <= liveWindowMs,
         heardAliveAt,
-        facts: record?.facts ?? {},
+        facts: record ? ofTargetsNow(record.facts, member.name, targets) : {},
         factsAt: record?.at ?? null,
       };
     })
     .sort((a, b) => compareCodeUnits(a.name, b.name));
+}
+
+/**
+ * `facts` with what they say of backups kept to the zone's targets as they are now: a
+ * device away when a target was removed, or removed and added again, says what it did
+ * there until its daemon hears of it (own-facts.ts), and every other device showed it
+ * backed up, at high reliability, where the target held nothing of it. Of a target it
+ * reaches through another device: only what is dated since the target was added, and no
+ * prune (the device that reaches a target alone prunes it).
+ */
+function ofTargetsNow(
+  facts: DeviceFactsPayload,
+  device: string,
+  targets: ReadonlyMap<string, ZoneTarget>,
+): DeviceFactsPayload {
+  if (!facts.backup?.targets) return facts;
+  const kept = Object.entries(facts.backup.targets).flatMap(([name, said]) => {
+    const target = targets.get(name);
+    if (!target) return [];
+    if (target.via === device) return [[name, said] as const];
+    const { lastPrune: _, lastPruneError: __, ...reached } = said;
+    return [[name, sinceAdded(reached, Date.parse(target.addedAt))] as const];
+  });
+  return { ...facts, backup: { ...facts.backup, targets: Object.fromEntries(kept) } };
 }
 
 /** Members in good standing only: revoked and quarantined devices do not count. */
