@@ -5,6 +5,7 @@
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
+import type { NodeContext } from "../node/node-context.ts";
 import { PeerClient } from "../node/peer-client.ts";
 import {
   MemoryContacts,
@@ -14,7 +15,7 @@ import {
   savedContacts,
 } from "../node/peers.ts";
 import { readRelays } from "../relay/relays.ts";
-import { loadMembership } from "../sync/membership.ts";
+import { loadMembership, outcastNames } from "../sync/membership.ts";
 import { openZone } from "../zone/open.ts";
 import type { Backend } from "./backend.ts";
 import { RemoteBackend } from "./remote-backend.ts";
@@ -25,6 +26,13 @@ import type { ResolvedTarget } from "./zone-targets.ts";
 export interface PeerReach {
   readonly client: PeerClient;
   readonly peers: readonly Peer[];
+  /** The devices revoked or quarantined, by name: never back as any target's via. */
+  readonly outcast: ReadonlySet<string>;
+}
+
+/** How the running daemon calls the other devices. */
+export function nodeReach(node: NodeContext): PeerReach {
+  return { client: node.client, peers: node.peers(), outcast: outcastNames(node.membership()) };
 }
 
 export async function openBackend(
@@ -35,6 +43,12 @@ export async function openBackend(
   if (target.route.kind === "direct") return connect(target.route.connection, options);
   const via = target.route.via;
   const peer = reach?.peers.find((p) => p.name === via);
+  if (reach?.outcast.has(via))
+    throw new BuckyError(
+      "E_UNAVAILABLE",
+      `the backup target ${target.name} is reached through ${via}, which is no member of the zone any more (revoked, or quarantined): no device reaches it now`,
+      `Remove the target (\`bucky backup target rm ${target.name}\`) and add it again on a device that reaches it.`,
+    );
   if (!reach || !peer)
     throw new BuckyError(
       "E_UNAVAILABLE",
@@ -59,6 +73,7 @@ export async function withHomePeers<T>(
   const zone = openZone(paths.home, log);
   let client: PeerClient;
   let peers: Peer[];
+  let outcast: Set<string>;
   try {
     const membership = loadMembership(zone.db, zone.zone.id);
     const relays = readRelays(zone.db, membership);
@@ -69,11 +84,12 @@ export async function withHomePeers<T>(
       document: () => document,
     });
     peers = readPeers(zone.db, membership, zone.device.id);
+    outcast = outcastNames(membership);
   } finally {
     zone.close();
   }
   try {
-    return await work({ client, peers });
+    return await work({ client, peers, outcast });
   } finally {
     client.stop();
   }

@@ -23,7 +23,7 @@ import type { HomePaths } from "../home.ts";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { Backend } from "./backend.ts";
-import { openBackend } from "./connect.ts";
+import { nodeReach, openBackend } from "./connect.ts";
 import { homeKeyring } from "./home-keyring.ts";
 import { readHotShipped, writeHotShipped } from "./hot-shipped.ts";
 import { clearHotFailing, readHotFailing, recordHotFailing } from "./hot-status.ts";
@@ -477,10 +477,7 @@ export class HotShipper {
       this.open.delete(target.name);
       await known.backend.close().catch(() => {});
     }
-    const backend = await openBackend(target, {
-      client: this.node.client,
-      peers: this.node.peers(),
-    });
+    const backend = await openBackend(target, nodeReach(this.node));
     try {
       const membership = this.node.membership();
       const keyring = await homeKeyring(

@@ -10,6 +10,7 @@ import { isAbsolute } from "node:path";
 import { Hono } from "hono";
 import { appStatus } from "../apps/status.ts";
 import { giveBackupKey } from "../backup/backup-key.ts";
+import { nodeReach } from "../backup/connect.ts";
 import { listTarget } from "../backup/list.ts";
 import { progressFileOf, readProgress } from "../backup/progress-file.ts";
 import { NO_BACKUP_KEY_HINT } from "../backup/run.ts";
@@ -51,7 +52,7 @@ export function backupRoutes(
 ): Hono {
   const app = new Hono();
   const paths = node.zone.paths;
-  const reach = () => ({ client: node.client, peers: node.peers() });
+  const reach = () => nodeReach(node);
   const scheduler = () => {
     const schedule = services.backups();
     if (!schedule)

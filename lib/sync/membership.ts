@@ -63,6 +63,14 @@ export function standingOf(membership: Membership, id: DeviceId): MemberStanding
   return member.quarantined ? "quarantined" : "member";
 }
 
+/** The names of the devices revoked or quarantined: no member in good standing, for good or until cleared. */
+export function outcastNames(membership: Membership): Set<string> {
+  const names = new Set<string>();
+  for (const member of membership.byId.values())
+    if (standingOf(membership, member.id) !== "member") names.add(member.name);
+  return names;
+}
+
 /** The names of the members in good standing other than `self`: who may keep a copy for it. */
 export function otherMemberNames(membership: Membership, self: string): Set<string> {
   const names = new Set<string>();

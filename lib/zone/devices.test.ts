@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { keyEpochName, readKeyEpoch, signKeyEpoch } from "../../protocol/backup/key-epoch.ts";
+import { encodeZoneTarget, zoneTargetKey } from "../../protocol/backup/zone-target.ts";
 import { type Op, signChangeset } from "../../protocol/changeset.ts";
 import { signFacts } from "../../protocol/device-facts.ts";
 import { signRevocation } from "../../protocol/documents.ts";
@@ -242,7 +243,15 @@ describe("bucky devices", () => {
     const laptop = signingKeyFromSeed(seed(77));
     const phone = signingKeyFromSeed(seed(78));
     const tablet = signingKeyFromSeed(seed(79));
-    const { node } = foundedBy(80, { laptop, phone, tablet });
+    const { node, write } = foundedBy(80, { laptop, phone, tablet });
+    // usb is reached through the laptop: the others' backups go there by it.
+    const usb = {
+      name: "usb",
+      url: "/mnt/usb",
+      via: "laptop" as DeviceName,
+      addedAt: new Date(1500).toISOString(),
+    };
+    write([{ key: zoneTargetKey("usb"), value: encodeZoneTarget(usb) }], 1500);
     const says = (key: SigningKey, backup: { key: boolean; targets: Record<string, object> }) =>
       keepFacts(node.db, signFacts(testZone.id, NOW_MS - 1000, { backup }, key), NOW_MS);
     says(laptop, { key: true, targets: { usb: {}, "off-site": {} } });
@@ -251,10 +260,12 @@ describe("bucky devices", () => {
     expect(await revokeDevice(context, "laptop", noPull)).toMatchObject({
       heldBackupKey: true,
       backupTargets: ["off-site", "usb"],
+      targetsThrough: ["usb"],
     });
     expect(await revokeDevice(context, "phone", noPull)).toMatchObject({
       heldBackupKey: false,
       backupTargets: [],
+      targetsThrough: [],
     });
     // It never said: it may.
     expect(await revokeDevice(context, "tablet", noPull)).toMatchObject({ heldBackupKey: true });

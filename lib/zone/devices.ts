@@ -179,6 +179,11 @@ export interface Revoked {
   /** Where the zone's backups are that it may reach: the zone's targets and its own. */
   readonly backupTargets: readonly string[];
   /**
+   * The zone's targets it reached for the others (their via): no device's backups go there
+   * any more, until the target is added again on a device that reaches it.
+   */
+  readonly targetsThrough: readonly string[];
+  /**
    * The key epoch this revocation began (lib/backup/key-epochs.ts): backups from now on are
    * sealed under a key the device never held. Null when none began: it held no backup key,
    * or it was revoked before.
@@ -343,16 +348,22 @@ function keyHolders(zone: ZoneWriter, revoked: DeviceId): DeviceId[] {
  * reads every backup it can reach, later ones included. Said to the owner, who can take
  * away what it used to reach them (a target's password or SSH key).
  */
-type BackupExposure = Pick<Revoked, "heldBackupKey" | "backupTargets">;
+type BackupExposure = Pick<Revoked, "heldBackupKey" | "backupTargets" | "targetsThrough">;
 
 function backupExposure(zone: AskingZone, id: DeviceId): BackupExposure {
   const said = heldFactsOf(zone.db, id);
   const backup = said ? readPayload(said.facts).backup : undefined;
   const heldBackupKey = mayHoldBackupKey(zone, id);
-  if (!heldBackupKey) return { heldBackupKey, backupTargets: [] };
-  const targets = new Set(readZoneTargets(zone.db).map((target) => target.name));
+  const zoneTargets = readZoneTargets(zone.db);
+  const name = zone.membership().byId.get(id)?.name;
+  const targetsThrough = zoneTargets
+    .filter((target) => target.via === name)
+    .map((target) => target.name)
+    .sort(compareCodeUnits);
+  if (!heldBackupKey) return { heldBackupKey, backupTargets: [], targetsThrough };
+  const targets = new Set(zoneTargets.map((target) => target.name));
   for (const target of Object.keys(backup?.targets ?? {})) targets.add(target);
-  return { heldBackupKey, backupTargets: [...targets].sort(compareCodeUnits) };
+  return { heldBackupKey, backupTargets: [...targets].sort(compareCodeUnits), targetsThrough };
 }
 
 /** Whether device `id` may hold the backup key: its facts say so, or it never said. */
