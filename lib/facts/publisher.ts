@@ -55,7 +55,7 @@ export interface FactsSources {
   readonly everyMs?: number;
   /** How often a gateway's traffic is counted anew for them (TRAFFIC_EVERY_MS). */
   readonly trafficEveryMs?: number;
-  /** Tells the peers the facts at once (news: said soon(), not in a periodic look). */
+  /** Tells the peers this device's facts at once (soon(), told). */
   readonly tell?: () => void;
 }
 
@@ -67,6 +67,8 @@ export class FactsPublisher {
   private stopped = false;
 
   private soonTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The next soon() publish is told to the peers at once. */
+  private telling = false;
 
   constructor(
     private readonly node: NodeContext,
@@ -84,11 +86,18 @@ export class FactsPublisher {
     clearTimeout(this.soonTimer);
   }
 
-  /** Publishes shortly (a change worth telling; several close together are said once). */
-  soon(): void {
+  /**
+   * Publishes shortly (a change worth telling; several close together are said once).
+   * `told`: and tells the peers at once, not with the next round (what a command of its
+   * own did, which the device may be switched off right after).
+   */
+  soon(told = false): void {
+    this.telling ||= told;
     this.soonTimer ??= setTimeout(() => {
       this.soonTimer = undefined;
-      if (this.publish()) this.sources.tell?.();
+      this.publish();
+      if (this.telling) this.sources.tell?.();
+      this.telling = false;
     }, SOON_MS);
   }
 

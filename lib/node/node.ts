@@ -483,7 +483,7 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     sync.start();
     facts.start();
     started.push(() => facts.stop());
-    started.push(watchBackupStatus(paths, () => facts.soon(), log));
+    started.push(watchBackupStatus(paths, () => facts.soon(true), log));
     // Apps installed by an older bucky come from a catalog of a name, and are pinned to
     // its publisher once a device holds the index that lists the package they run.
     const originPins = keepOriginsPinned(node);
