@@ -28,11 +28,12 @@ import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { AppSpec } from "../apps/spec.ts";
 import { writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
-import { CONFLICTS_LISTED, type ReplicaFacts } from "../facts/payload.ts";
+import { CONFLICTS_LISTED, type ReplicaFacts, readPayload } from "../facts/payload.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { runAll } from "../sliced.ts";
 import { stateValue } from "../store/reads.ts";
 import { presence } from "../store/schema.ts";
+import { heldFactsOf } from "../sync/facts.ts";
 import { claimKey, type HolderClaim } from "./claims.ts";
 import { ReplicaFollower, VERIFY_EVERY_MS } from "./follower.ts";
 import type { CopyPosition, Holding } from "./holding.ts";
@@ -603,12 +604,24 @@ export class Replication {
     // The holder's own clock for its last presence and the snapshot's time; this device's
     // for when that was heard and when it was away.
     return lossBound({
-      copyAtMs: copy.at,
+      copyAtMs: this.heldUntil(copy, holder),
       holderSaidAtMs: last.at,
       holderHeardAtMs: last.heardAt,
       away: this.node.lastAway(),
       liveWindowMs: this.node.liveWindowMs,
     });
+  }
+
+  /**
+   * Until when `copy` holds every write of the holder: when it was taken, or later, when
+   * the holder said since (its facts) that its looks found the data unchanged from it.
+   */
+  private heldUntil(copy: ReplicaHead, holder: HolderClaim): number {
+    const said = heldFactsOf(this.node.db, holder.deviceId);
+    const held = said ? readPayload(said.facts).replicas?.held[copy.app] : undefined;
+    return held?.epoch === copy.epoch && held.seq === copy.seq
+      ? Math.max(copy.at, held.at)
+      : copy.at;
   }
 
   /**

@@ -100,6 +100,22 @@ function duringNextSnapshot(when: "before reading" | "after reading", during: ()
   cleanups.push(() => spy.mockRestore());
 }
 
+describe("a holder whose data stays as it is", () => {
+  test("each look that finds it unchanged: its snapshot holds every write until that look", async () => {
+    const nas = holder("idle");
+    nas.write("only");
+    const head = (await nas.source.snapshot()) as ReplicaHead;
+    // The first look may be too close to the write to settle anything; the later ones do.
+    for (let look = 1; look <= 3; look++) {
+      nas.tick();
+      expect((await nas.source.snapshot())?.seq ?? head.seq).toBe(head.seq);
+    }
+    // Before, only a look that found files touched moved it: idle a day, "a day of writes lost".
+    expect(nas.source.heldAt()).toBe(head.at + 3_000);
+    expect(nas.source.head()?.seq).toBe(head.seq);
+  });
+});
+
 describe("a write while the holder takes a snapshot", () => {
   test("caught by that snapshot: the standby that has it is caught up as of a time after the write", async () => {
     const nas = holder("caught");

@@ -259,6 +259,7 @@ export class ReplicaSource {
 
   private async take(final: boolean): Promise<ReplicaHead | undefined> {
     const { db, dataDir } = this.options;
+    const lookAt = this.options.now();
     const look = dataSignature(dataDir);
     const signature = look.signature;
     const previous = this.head();
@@ -266,7 +267,13 @@ export class ReplicaSource {
     // since without its size or time showing it: such a look settles nothing.
     this.dirty = !previous || db.meta(SIGNATURE) !== signature || this.racy;
     this.racy = this.options.now() - look.newestMs < RACY_MS;
-    if (!final && !this.dirty) return undefined;
+    if (!final && !this.dirty) {
+      // Its names, sizes and times as the newest snapshot's: that snapshot holds every write
+      // from before this look. Else an app idle a day was said, taken over, to have lost at
+      // most a day of writes.
+      if (previous) this.confirmed = { seq: previous.seq, at: lookAt };
+      return undefined;
+    }
     if (final && previous?.final && db.meta(SIGNATURE) === signature) return previous;
     const head = await takeSnapshot({
       db,
