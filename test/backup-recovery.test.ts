@@ -6,7 +6,7 @@
  * brings the app back with its data. And the daemon's own schedule of backups and verifies.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   appFetch,
@@ -14,6 +14,7 @@ import {
   buckyJson,
   cleanUp,
   type Daemon,
+  jsonError,
   newHomePath,
   scratchDir,
   startDaemon,
@@ -122,6 +123,21 @@ describe("the whole zone back from 24 words and an off-site target", () => {
     ).toMatchObject({
       value: "shipped hot",
     });
+    // And it backs up there again, for the zone, with the key it was restored with, which
+    // no snapshot holds (before: "no SSH key to log in with", for every device's backups).
+    const backedUp = await buckyJson<{ target: string }>(["backup", "run", "--home", fresh]);
+    expect(backedUp.target).toBe("offsite");
+    // Its key lost all the same (its file of connections gone): given again by adding the
+    // target as it is, with it; the zone's record of it, and of its backups, stays.
+    rmSync(join(fresh, "backup", "targets.json"));
+    const keyless = await bucky(["backup", "run", "--home", fresh, "--json"]);
+    expect(jsonError(keyless).message).toContain("no SSH key to log in with");
+    const keyed = await buckyJson<{ keyChanged?: boolean; hostKey: string }>([
+      ...["backup", "target", "add", "offsite", target],
+      ...["--identity", sshd.identityFile, "--home", fresh],
+    ]);
+    expect(keyed).toMatchObject({ keyChanged: true, hostKey: sshd.hostKey });
+    await buckyJson(["backup", "run", "--home", fresh]);
   }, 90_000);
 
   test("a wrong phrase recovers another zone, which cannot open the backup", async () => {

@@ -92,7 +92,9 @@ export default defineBuckyCommand({
   },
   text: (t) =>
     [
-      `Backups can now go to ${t.name} (${t.url}), from every device of the zone: ${t.via} reaches it, the others back up through ${t.via}.`,
+      t.keyChanged
+        ? `${t.via} now logs in to ${t.name} (${t.url}) with the key given: backups there go on, from every device of the zone.`
+        : `Backups can now go to ${t.name} (${t.url}), from every device of the zone: ${t.via} reaches it, the others back up through ${t.via}.`,
       ...(t.hostKey ? [`Its SSH host key is pinned: ${t.hostKey}`] : []),
       ...(t.firstBackup
         ? [

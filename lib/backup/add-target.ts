@@ -5,6 +5,7 @@
  * SSH key stays in this device's own file), so every device backs up to it; then the
  * first backup runs and is read back, so the owner leaves knowing the backups restore.
  */
+import { resolve } from "node:path";
 import type { DeviceName } from "../../protocol/names.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
@@ -14,7 +15,7 @@ import { openZone } from "../zone/open.ts";
 import type { ArchiveProgress } from "./archiver.ts";
 import { type BackupRunResult, backupRoot, runBackup, withRepository } from "./run.ts";
 import { recordOp, writeZoneState } from "./target-records.ts";
-import { newTarget, saveTarget } from "./targets.ts";
+import { newTarget, saveTarget, type Target } from "./targets.ts";
 import { type VerifyResult, verifyTarget } from "./verify.ts";
 import { type ResolvedTarget, resolveTargets } from "./zone-targets.ts";
 
@@ -30,6 +31,8 @@ export interface AddedTarget {
   /** The first backup and its verify (every blob read back), unless asked not to. */
   readonly firstBackup: BackupRunResult | null;
   readonly verified: VerifyResult | null;
+  /** Present, and true, when the target was the zone's already: this device's key for it changed. */
+  readonly keyChanged?: true;
 }
 
 export async function addTarget(options: {
@@ -66,10 +69,25 @@ export async function addTarget(options: {
     zone.close();
   }
   if (existing) {
+    // The same, reached by this device, with a key: it logs in with that one from now on.
+    if (
+      existing.route.kind === "direct" &&
+      options.identityFile &&
+      newTarget(options.name, options.url).url === existing.url
+    )
+      return await withNewKey(
+        paths,
+        existing,
+        existing.route.connection,
+        options.identityFile,
+        log,
+      );
     throw new BuckyError(
       "E_EXISTS",
       `the zone already has a target named ${options.name} (${existing.url}, reached by ${existing.via})`,
-      "Choose another name, or remove that one first with `bucky backup target rm`.",
+      existing.via === self
+        ? "Choose another name, or remove that one first with `bucky backup target rm`. To give this device another SSH key for it, add it again as it is, with --identity."
+        : "Choose another name, or remove that one first with `bucky backup target rm`.",
     );
   }
   let target = {
@@ -135,4 +153,43 @@ export async function addTarget(options: {
     ...(options.onVerifyProgress ? { onProgress: options.onVerifyProgress } : {}),
   });
   return { ...added, firstBackup, verified };
+}
+
+/**
+ * The zone's target `existing`, which this device reaches, logged in to with the SSH key
+ * `identityFile` from now on: its repository is opened with it first (the host key pinned
+ * as before), then the key is kept in this device's file. For a box whose key was lost
+ * (a home restored, a key changed on the server): removed and added again, every device's
+ * record of its backups there went with it.
+ */
+async function withNewKey(
+  paths: HomePaths,
+  existing: ResolvedTarget,
+  connection: Target,
+  identityFile: string,
+  log: Log,
+): Promise<AddedTarget> {
+  const keyed: Target = { ...connection, identityFile: resolve(identityFile), shared: true };
+  const repository = await withRepository(
+    paths,
+    { ...existing, route: { kind: "direct", connection: keyed } },
+    log,
+    async (repo) => repo.id,
+    { withIndex: false },
+  );
+  saveTarget(paths, keyed);
+  log.info("backup target's key changed", {
+    target: existing.name,
+    identityFile: keyed.identityFile,
+  });
+  return {
+    name: existing.name,
+    url: existing.url,
+    via: existing.via ?? "",
+    repository,
+    ...(keyed.hostKey ? { hostKey: keyed.hostKey } : {}),
+    firstBackup: null,
+    verified: null,
+    keyChanged: true,
+  };
 }

@@ -43,6 +43,7 @@ import {
   checkSnapshotSignature,
   type SnapshotSignature,
 } from "../../protocol/backup/snapshot-signature.ts";
+import type { ZoneTarget } from "../../protocol/backup/zone-target.ts";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
 import {
   deviceIdFromPublicKey,
@@ -85,7 +86,7 @@ import {
   trustedNewest,
 } from "./snapshot-trust.ts";
 import { StateImages } from "./state-images.ts";
-import { readTargets } from "./targets.ts";
+import { readTargets, saveTarget } from "./targets.ts";
 import {
   type AppNotTaken,
   appKeepersIn,
@@ -95,7 +96,12 @@ import {
   type RestoredApp,
 } from "./zone-restore.ts";
 import { revocationsIn, withRevocations } from "./zone-revocations.ts";
-import { chooseTarget, type ResolvedTarget, resolveTargets } from "./zone-targets.ts";
+import {
+  chooseTarget,
+  type ResolvedTarget,
+  readZoneTargets,
+  resolveTargets,
+} from "./zone-targets.ts";
 
 export interface RestoreCommandResult {
   readonly snapshot: string;
@@ -296,6 +302,7 @@ async function restoreWith(
       const restoreFrom = (from: NamedSnapshot) =>
         restoreHome(repository, from, {
           ...options,
+          target,
           zone: zoneId,
           all,
           ofZone,
@@ -355,6 +362,8 @@ async function restoreHome(
   options: {
     readonly paths: HomePaths;
     readonly snapshot: string;
+    /** Where it is restored from, as this box reaches it. */
+    readonly target: ResolvedTarget;
     readonly zone: ZoneId;
     readonly all: readonly NamedSnapshot[];
     readonly ofZone: readonly NamedSnapshot[];
@@ -505,6 +514,7 @@ async function restoreHome(
       new Map(all.map((s) => [s.name, s.snapshot.time])),
     );
     moveIntoHome(staging, paths);
+    keepConnection(paths, options.target, snapshot.device, log);
     log.info("home restored", {
       snapshot: name.slice(0, 8),
       device: snapshot.device,
@@ -684,6 +694,34 @@ function removeStaleStaging(paths: HomePaths): void {
   for (const name of readdirSync(paths.home))
     if (name.startsWith(STAGING_PREFIX))
       rmSync(join(paths.home, name), { recursive: true, force: true });
+}
+
+/**
+ * How this box reached the target it restored from, kept for the zone's target at that URL
+ * which the restored device reaches (its via): a snapshot holds no way in (`<home>/backup/`
+ * is the device's own), so the SSH key it was given (`--identity`) was forgotten, and every
+ * device's backups through it failed, logging in with no key, with no way to give it one
+ * but to remove the target and add it again.
+ */
+function keepConnection(paths: HomePaths, target: ResolvedTarget, device: string, log: Log): void {
+  if (target.route.kind !== "direct" || !target.route.connection.identityFile) return;
+  const { identityFile } = target.route.connection;
+  const db = openStateDb(paths.stateDb, { create: false });
+  let reached: ZoneTarget | undefined;
+  try {
+    reached = readZoneTargets(db).find((t) => t.via === device && t.url === target.url);
+  } finally {
+    db.$client.close();
+  }
+  if (!reached) return;
+  saveTarget(paths, {
+    name: reached.name,
+    url: reached.url,
+    identityFile,
+    ...(reached.hostKey ? { hostKey: reached.hostKey } : {}),
+    shared: true,
+  });
+  log.info("backup target's key kept", { target: reached.name, identityFile });
 }
 
 /**

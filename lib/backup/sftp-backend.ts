@@ -663,7 +663,7 @@ export function defaultIdentityFile(home: string): string {
   throw new BuckyError(
     "E_INVALID_INPUT",
     `no SSH key to log in with: none of ${candidates.join(", ")} exists`,
-    "Create one with `ssh-keygen -t ed25519`, add its .pub to the server's authorized_keys, or name a key file.",
+    "Create one with `ssh-keygen -t ed25519` and add its .pub to the server's authorized_keys; or name a key file (for a target of the zone, on the device that reaches it: `bucky backup target add` it again, as it is, with --identity).",
   );
 }
 
