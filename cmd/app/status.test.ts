@@ -16,6 +16,7 @@ describe("bucky app status: where an app's data is", () => {
         snapshotAt: null,
         restoredCopy: null,
       },
+      standbysAsked: 1,
       standbys: [
         {
           device: "nas",
@@ -49,13 +50,39 @@ describe("bucky app status: where an app's data is", () => {
       snapshotAt: null,
       restoredCopy: null,
     };
-    const data = { holder, standbys: [], movingTo: null, takeover: null, conflicts: [] };
+    const data = {
+      holder,
+      standbysAsked: 1,
+      standbys: [],
+      movingTo: null,
+      takeover: null,
+      conflicts: [],
+    };
     expect(dataLines(data)[1]).toBe(
       "             taken over from a copy: at most 4.0 s of writes before it could be missing",
     );
     const unknown = { ...holder, lostAtMostMs: null, lostUnknownReason: "it was away" };
     expect(dataLines({ ...data, holder: unknown })[1]).toBe(
       '             taken over from a copy: how much of the writes before it could be missing is not known (laptop says "it was away")',
+    );
+  });
+});
+
+describe("bucky app status: why it has no standby", () => {
+  const data = {
+    holder: null,
+    standbysAsked: 1,
+    standbys: [],
+    movingTo: null,
+    takeover: null,
+    conflicts: [],
+  };
+  test("asked for one, with no other device live; or asked for none, by its manifest", () => {
+    expect(dataLines(data)).toContain(
+      "  standbys   none: the data is on one device only (no other device is live)",
+    );
+    expect(dataLines({ ...data, standbysAsked: 0 })).toContain(
+      "  standbys   none: its manifest asks for no copy",
     );
   });
 });
@@ -108,6 +135,10 @@ describe("bucky app status: what went wrong", () => {
       reportedBy: null,
     };
     expect(statusText(waiting).split("\n").slice(2, 3)).toEqual(["  url        -"]);
+    // Nothing runs it: not said to run unsandboxed for want of bubblewrap.
+    expect(statusText({ ...waiting, sandboxed: false }).split("\n")).toContain(
+      "  sandboxed  - (no device runs it)",
+    );
     expect(statusText(waiting).split("\n").at(-1)).toBe(
       "  problem    no live device of the zone can run it now",
     );

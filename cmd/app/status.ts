@@ -46,7 +46,13 @@ export function statusText(status: AppStatus): string {
       ...(status.image
         ? [`  engine     ${status.engine}: a container of ${status.image}`]
         : [
-            `  sandboxed  ${status.sandboxed ? "yes (bubblewrap)" : "no: install bubblewrap on that device to isolate it"}`,
+            `  sandboxed  ${
+              status.state === "pending" || status.state === "stopped"
+                ? "- (no device runs it)"
+                : status.sandboxed
+                  ? "yes (bubblewrap)"
+                  : "no: install bubblewrap on that device to isolate it"
+            }`,
           ]),
       `  restarts   ${status.restarts}`,
       `  state      ${formatBytes(status.stateBytes)} of ${formatBytes(status.stateMaxBytes)} (zone state it may keep)`,
@@ -83,7 +89,11 @@ export function dataLines(data: AppDataStatus): string[] {
     );
   if (data.movingTo) lines.push(`             moving to ${data.movingTo}`);
   if (data.standbys.length === 0)
-    lines.push("  standbys   none: the data is on one device only (no other device is live)");
+    lines.push(
+      data.standbysAsked === 0
+        ? "  standbys   none: its manifest asks for no copy"
+        : "  standbys   none: the data is on one device only (no other device is live)",
+    );
   for (const standby of data.standbys)
     lines.push(
       `  standby    ${standby.device}: ${

@@ -118,7 +118,7 @@ export function appStatuses(
     .map((spec) => {
       const { holding, takeoverBy } = claimedHolding(spec, candidates, facts);
       const takeover = takeoverBy ? { by: takeoverBy, holderSilentMs: silentMs(holding) } : null;
-      const data = appHasData(spec) ? appDataStatus(spec.app, holding, devices, takeover) : null;
+      const data = appHasData(spec) ? appDataStatus(spec, holding, devices, takeover) : null;
       // A takeover due says it beside the holder's last report (data.takeover) instead.
       const offline =
         sayOffline && holding.runner !== undefined && !live.has(holding.runner) && !takeover;

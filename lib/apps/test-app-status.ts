@@ -35,6 +35,7 @@ export function takeoverDueStatus(holderSilentMs: number | null): AppStatus {
         snapshotAt: null,
         restoredCopy: null,
       },
+      standbysAsked: 1,
       standbys: [
         {
           device: "nas",

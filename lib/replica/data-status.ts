@@ -5,6 +5,8 @@
  * and how far behind the holder it is, a takeover due but not claimed yet, and the conflict
  * copies kept anywhere.
  */
+import { DEFAULT_STANDBYS } from "../../protocol/app-manifest.ts";
+import type { AppSpec } from "../apps/spec.ts";
 import type { DeviceStanding } from "../facts/zone-facts.ts";
 import type { Holding } from "./holding.ts";
 
@@ -25,6 +27,8 @@ export interface AppDataStatus {
     /** The conflict copy it took over with, when it was one (`bucky app restore-copy`). */
     readonly restoredCopy: string | null;
   } | null;
+  /** How many standbys its manifest asks for (0: its data is on its holder alone, by design). */
+  readonly standbysAsked: number;
   readonly standbys: readonly {
     readonly device: string;
     /**
@@ -66,11 +70,12 @@ export interface AppDataStatus {
 }
 
 export function appDataStatus(
-  app: string,
+  spec: AppSpec,
   holding: Holding,
   devices: readonly DeviceStanding[],
   takeover: AppDataStatus["takeover"],
 ): AppDataStatus {
+  const app = spec.app;
   const byName = new Map(devices.map((device) => [device.name, device]));
   const holder = holding.holder;
   const held = holder ? byName.get(holder.device)?.facts.replicas?.held[app] : undefined;
@@ -87,6 +92,7 @@ export function appDataStatus(
           restoredCopy: holder.restoredCopy ?? null,
         }
       : null,
+    standbysAsked: spec.manifest.standbys ?? DEFAULT_STANDBYS,
     standbys: holding.standbys.map((device) => {
       const position = current?.standbys[device];
       const copy = byName.get(device)?.facts.replicas?.copies[app];

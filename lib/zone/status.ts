@@ -459,7 +459,7 @@ function appDataCopies(
       // As `bucky app status` says it: a holder not heard from keeps its standbys until
       // one of them claims the app (the takeover itself is said there, not here).
       const { holding } = claimedHolding(spec, { members, live }, facts);
-      const data = appDataStatus(spec.app, holding, devices, null);
+      const data = appDataStatus(spec, holding, devices, null);
       return {
         app: spec.app,
         holder: data.holder?.device ?? null,
