@@ -9,7 +9,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { buckyJson, cleanUp, type Daemon, scratchDir, startZone, waitFor } from "./harness.ts";
+import {
+  bucky,
+  buckyJson,
+  cleanUp,
+  type Daemon,
+  scratchDir,
+  startZone,
+  waitFor,
+} from "./harness.ts";
 import { notesApp } from "./notes-app.ts";
 
 afterAll(cleanUp);
@@ -83,4 +91,21 @@ describe("a move written while the holder is dead, to a device whose copy is beh
     // The way there: the newest copy took it over first, then handed it on.
     expect((daemons.get(ahead) as Daemon).log()).toMatch(/app taken over app=notes/);
   }, 90_000);
+});
+
+describe("a move to a device that is offline", () => {
+  test("is said at once to wait for it, not waited for two minutes in silence", async () => {
+    const { device } = await status("alpha").catch(() => status("beta"));
+    const on = device as string;
+    const { devices } = await buckyJson<{ devices: { name: string; status: string }[] }>([
+      ...["devices", "--home", home(on)],
+    ]);
+    const away = devices.find((d) => d.status === "offline")?.name as string;
+    expect(away).toBeDefined();
+    const moved = await bucky(["app", "move", "notes", "--to", away, "--home", home(on), "--json"]);
+    expect(moved.exitCode).toBe(3);
+    expect(JSON.parse(moved.stdout)).toMatchObject({ to: away, arrived: false, offline: true });
+    const text = await bucky(["app", "move", "notes", "--to", away, "--home", home(on)]);
+    expect(text.stdout).toContain(`${away} is offline: notes moves there once it is back`);
+  }, 30_000);
 });

@@ -2,6 +2,7 @@
 import type { AppStatus } from "../../lib/apps/status.ts";
 import { requestDaemon } from "../../lib/node/daemon-client.ts";
 import { type HeldAnswer, pathAsked } from "../../lib/node/held-wait.ts";
+import type { DeviceView } from "../../lib/zone/devices.ts";
 import { defineBuckyCommand } from "../command.ts";
 import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
@@ -33,16 +34,25 @@ export default defineBuckyCommand({
       pathAsked(`${path}/move`, args),
       { to: args.to },
     );
+    // A device the zone knows is offline takes nothing over until it is back: not waited
+    // for (two minutes of silence, then "moving"), said at once.
+    const { devices } = await requestDaemon<{ devices: DeviceView[] }>(
+      context.home,
+      "GET",
+      "/v1/devices",
+    );
+    const offline = devices.find((d) => d.name === args.to)?.status === "offline";
     const startedAt = Date.now();
     for (;;) {
       const status = await requestDaemon<AppStatus>(context.home, "GET", path);
       const arrived = status.device === args.to && status.state === "running";
-      if (arrived || !args.wait || Date.now() - startedAt > MOVE_TIMEOUT_MS)
+      if (arrived || !args.wait || offline || Date.now() - startedAt > MOVE_TIMEOUT_MS)
         return {
           app: args.app,
           to: args.to,
           arrived,
           waited: args.wait,
+          offline,
           state: status.state,
           device: status.device,
           heldElsewhere,
@@ -54,7 +64,9 @@ export default defineBuckyCommand({
     r.arrived
       ? `${r.app} runs on ${r.to} now, with all its data.`
       : [
-          `${r.app} is moving to ${r.to} (now ${r.state}${r.device ? ` on ${r.device}` : ""}); see \`bucky app status ${r.app}\`.`,
+          r.offline
+            ? `${r.to} is offline: ${r.app} moves there once it is back (now ${r.state}${r.device ? ` on ${r.device}` : ""}).`
+            : `${r.app} is moving to ${r.to} (now ${r.state}${r.device ? ` on ${r.device}` : ""}); see \`bucky app status ${r.app}\`.`,
           ...(r.waited ? notHeldYetNote({ heldElsewhere: r.heldElsewhere }, "move") : []),
         ].join("\n"),
   exitCode: (r) => (r.arrived || !r.waited ? 0 : 3),
