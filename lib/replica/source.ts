@@ -23,6 +23,12 @@ const STANDBYS = "standbys";
  * this long of a look may leave a file's size and time as they were.
  */
 const RACY_MS = 1_000;
+/**
+ * How far a look that finds the data unchanged moves the time its snapshot holds every
+ * write until, at the least: that time is in the holder's facts, and moved at every look,
+ * an idle app's holder signed and sent new facts at every publish, all day.
+ */
+const CONFIRM_STEP_MS = 10_000;
 
 export interface StandbyPosition {
   readonly epoch: number;
@@ -271,7 +277,9 @@ export class ReplicaSource {
       // Its names, sizes and times as the newest snapshot's: that snapshot holds every write
       // from before this look. Else an app idle a day was said, taken over, to have lost at
       // most a day of writes.
-      if (previous) this.confirmed = { seq: previous.seq, at: lookAt };
+      const heldAt = this.heldAt();
+      if (previous && heldAt !== undefined && lookAt - heldAt >= CONFIRM_STEP_MS)
+        this.confirmed = { seq: previous.seq, at: lookAt };
       return undefined;
     }
     if (final && previous?.final && db.meta(SIGNATURE) === signature) return previous;
