@@ -32,7 +32,8 @@ export default defineBuckyCommand({
           `Not asked: ${n.device} (${n.why}). What it holds of ${result.name} beyond #${result.keptSeq} will be dropped.`,
       ),
       ...notHeldYetNote(result, "revocation"),
-      ...result.targetsThrough.map(
+      // (An older daemon says none.)
+      ...(result.targetsThrough ?? []).map(
         (target) =>
           `Backups to ${target} were reached through ${result.name}: no device's go there now. Remove the target (\`bucky backup target rm ${target}\`) and add it again on a device that reaches it.`,
       ),

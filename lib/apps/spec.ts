@@ -223,6 +223,19 @@ export function readSpec(db: StateReader, app: string): AppSpec | undefined {
 }
 
 /**
+ * Whether the install kept beside the spec (as written, JSON) upgraded the install `spec`
+ * is of: looked at before it is checked whole, which is only then.
+ */
+function upgrades(install: string, spec: AppSpec): boolean {
+  try {
+    const over = (JSON.parse(install) as { installedOver?: unknown }).installedOver;
+    return over !== undefined && over === spec.installedAt;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * `spec` with what devices found out of it laid over it: its move ended once the device it
  * went to said it arrived, and its version given up for the one before once the device it
  * crashed on said so, each only while the spec is of that move or that install. Whatever
@@ -236,9 +249,7 @@ function amended(db: StateReader, spec: AppSpec): AppSpec {
   // (spec-acts.ts): they stand as the spec does.
   const install = rows.get(appKeys.install(spec.app))?.value;
   const installed =
-    install && install !== rows.get(appKeys.spec(spec.app))?.value
-      ? withUpgrade(spec, parseSpec(install, spec.app))
-      : spec;
+    install && upgrades(install, spec) ? withUpgrade(spec, parseSpec(install, spec.app)) : spec;
   let out = withActs(rows, installed);
   if (out.moveTo) {
     const arrived = parseArrived(stateValue(db, appKeys.arrived(spec.app)));

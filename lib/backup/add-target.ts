@@ -17,7 +17,7 @@ import { type BackupRunResult, backupRoot, runBackup, withRepository } from "./r
 import { recordOp, writeZoneState } from "./target-records.ts";
 import { newTarget, saveTarget, type Target } from "./targets.ts";
 import { type VerifyResult, verifyTarget } from "./verify.ts";
-import { type ResolvedTarget, resolveTargets } from "./zone-targets.ts";
+import { type ResolvedTarget, readZoneTargets, resolveTargets } from "./zone-targets.ts";
 
 export interface AddedTarget {
   readonly name: string;
@@ -63,8 +63,10 @@ export async function addTarget(options: {
   const zone = openZone(paths.home, log);
   const self = zone.device.name;
   let existing: ResolvedTarget | undefined;
+  let recorded = false;
   try {
     existing = resolveTargets(paths, zone.db, self).find((t) => t.name === options.name);
+    recorded = readZoneTargets(zone.db).some((t) => t.name === options.name);
   } finally {
     zone.close();
   }
@@ -78,7 +80,9 @@ export async function addTarget(options: {
       return await withNewKey(
         paths,
         existing,
-        existing.route.connection,
+        // One only this device's file has (from before the zone recorded targets) stays so:
+        // its daemon records it.
+        { ...existing.route.connection, ...(recorded ? { shared: true } : {}) },
         options.identityFile,
         log,
       );
@@ -169,7 +173,7 @@ async function withNewKey(
   identityFile: string,
   log: Log,
 ): Promise<AddedTarget> {
-  const keyed: Target = { ...connection, identityFile: resolve(identityFile), shared: true };
+  const keyed: Target = { ...connection, identityFile: resolve(identityFile) };
   const repository = await withRepository(
     paths,
     { ...existing, route: { kind: "direct", connection: keyed } },

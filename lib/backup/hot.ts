@@ -83,6 +83,8 @@ interface Waiting {
 export class HotShipper {
   /** What waits to go to each target: a target that fails keeps its own, the others go on. */
   private readonly queues = new Map<string, Waiting>();
+  /** What is being shipped to each target now (taken out of `queues` until it went, or failed). */
+  private readonly sending = new Map<string, Waiting>();
   /** How far each target has this device's changesets (hot-shipped.ts), by target name. */
   private readonly shipped: Map<string, number>;
   /** The record as last written (or read): written again only when it changed. */
@@ -172,9 +174,14 @@ export class HotShipper {
       } else {
         // A target first seen starts here: what came before, its first snapshots hold. One
         // behind with nothing queued (its record was read again after damage, a checkpoint
-        // came meanwhile) takes what it lacks from the zone state, this change among it.
+        // came meanwhile) takes what it lacks from the zone state, this change among it,
+        // but what a ship under way carries.
         if (!this.shipped.has(name)) this.shipped.set(name, this.heardThrough);
-        queue = this.changesetsAfter(this.shipped.get(name) as number);
+        const from = Math.max(
+          this.shipped.get(name) as number,
+          this.sending.get(name)?.through ?? 0,
+        );
+        queue = this.changesetsAfter(from);
         this.queues.set(name, queue);
       }
       queue.through = through;
@@ -197,7 +204,7 @@ export class HotShipper {
     const newest = this.newestOrder();
     for (const [name, order] of this.shipped)
       if (order >= this.heardThrough) this.shipped.set(name, newest);
-    for (const queue of this.queues.values()) queue.through = newest;
+    for (const queue of [...this.queues.values(), ...this.sending.values()]) queue.through = newest;
     this.heardThrough = newest;
     this.save();
   }
@@ -366,6 +373,7 @@ export class HotShipper {
           if (this.failing.delete(name)) clearHotFailing(this.paths, name);
           continue;
         }
+        this.sending.set(name, queue);
         try {
           const { repository, backend } = await this.repositoryOf(target);
           for (const part of filesOf(queue.changesets)) {
@@ -427,6 +435,8 @@ export class HotShipper {
               retryInMs: waitMs,
               error: error.message,
             });
+        } finally {
+          this.sending.delete(name);
         }
       }
     })().finally(() => {

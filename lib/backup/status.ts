@@ -111,6 +111,8 @@ interface DatedRecords {
   readonly lastVerify?: { readonly at: string };
   readonly lastPrune?: { readonly at: string };
   readonly behindSince?: string | null;
+  /** As a device's facts say it (hot changes failing since then). */
+  readonly hotFailing?: { readonly since: string };
 }
 
 /**
@@ -125,7 +127,8 @@ interface DatedRecords {
 export function sinceAdded<T extends DatedRecords>(status: T, addedAtMs: number): T {
   const before = (at: string | null | undefined) =>
     typeof at === "string" && Date.parse(at) < addedAtMs;
-  const { lastBackup, lastBackupError, lastVerify, lastPrune, behindSince, ...rest } = status;
+  const { lastBackup, lastBackupError, lastVerify, lastPrune, behindSince, hotFailing, ...rest } =
+    status;
   return {
     ...rest,
     ...(lastBackup && !before(lastBackup.at) ? { lastBackup } : {}),
@@ -133,6 +136,7 @@ export function sinceAdded<T extends DatedRecords>(status: T, addedAtMs: number)
     ...(lastVerify && !before(lastVerify.at) ? { lastVerify } : {}),
     ...(lastPrune && !before(lastPrune.at) ? { lastPrune } : {}),
     ...(behindSince !== undefined && !before(behindSince) ? { behindSince } : {}),
+    ...(hotFailing && !before(hotFailing.since) ? { hotFailing } : {}),
   } as T;
 }
 

@@ -684,15 +684,16 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
         backups?.giver.stop();
         await backups?.schedule.stop();
         await backups?.hot.stop();
+        // What it says of itself as it stops (a backup just run, hot changes that failed to
+        // go), its apps and their data as they were: told now, not left for the round it
+        // will not make; and nothing after it (a look while its apps stop would say it holds
+        // none of their data).
+        if (!damage) facts.publish();
+        facts.stop();
+        if (!damage) await within(sync.tellFacts(STOP_TELL_MS), STOP_TELL_MS);
         await apps.stop();
         await replication.stop();
         audit.stop();
-        // What it says of itself as it stops (a backup just run, hot changes that failed to
-        // go): told now, not left for the round it will not make.
-        if (!damage) {
-          facts.publish();
-          await within(sync.tellFacts(STOP_TELL_MS), STOP_TELL_MS);
-        }
         await sync.stop();
         await compactor.stop();
         await collector.stop();
