@@ -849,6 +849,8 @@ Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch(request
       503,
       { error: expect.objectContaining({ message: "late is not running on beta" }) },
     ]);
+    // Marked as the device's word, for a gateway to say as its own.
+    expect(early.headers.get("bucky-ingress-refused")).toBe("1");
     writeFileSync(join(beta.home, "apps", "late", "data", "ready"), "");
     const answered = await waitFor(
       "beta's ingress to serve late",
@@ -861,6 +863,42 @@ Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch(request
     expect(answered).toBe("late and ready");
     await installed;
     await buckyJson(["app", "remove", "late", "--home", alpha.home]);
+  });
+
+  test("an app on another device that closes the connection, then stopped: the gateway's pages, not its device's words", async () => {
+    const dies = `Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch(request) {
+  if (new URL(request.url).pathname === "/api/die") process.exit(1);
+  return new Response("alive");
+} });`;
+    const manifest = {
+      run: { command: ["bun", "probe.ts"] },
+      exposure: "zone",
+      openPaths: ["/api/"],
+    };
+    await buckyJson([
+      ...["app", "install", app("dies", manifest, dies), "--device", "beta"],
+      ...["--home", alpha.home],
+    ]);
+    await waitFor("dies to answer through the gateway", async () =>
+      (await get("/apps/dies/api/").catch(() => undefined))?.status === 200 ? true : undefined,
+    );
+    // Its device says the app did not answer; before, the visitor was shown that as JSON
+    // (503, the peer API's error), where the app on the gateway's own device has a page.
+    const died = await get("/apps/dies/api/die");
+    expect(died.status).toBe(502);
+    expect(died.headers.get("content-type")).toContain("text/html");
+    expect(await died.text()).toContain("It did not answer on its device");
+    // Stopped by a person, it is not said to restart by itself, nor to be tried again soon.
+    await buckyJson(["app", "stop", "dies", "--home", alpha.home]);
+    const stopped = await waitFor("the gateway to know dies is stopped", async () => {
+      const response = await get("/apps/dies/api/");
+      return response.status === 503 ? response : undefined;
+    });
+    expect(stopped.headers.get("retry-after")).toBeNull();
+    const page = await stopped.text();
+    expect(page).toContain("It was stopped, and runs again once it is started.");
+    expect(page).not.toContain("restarts by itself");
+    await buckyJson(["app", "remove", "dies", "--home", alpha.home]);
   });
 
   test("streams a large request body to an app on another device", async () => {

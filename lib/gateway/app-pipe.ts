@@ -28,6 +28,7 @@ import type { AppDoor } from "../apps/door.ts";
 import { BuckyError, toBuckyError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { INGRESS_REFUSED_HEADER } from "../node/peer-ingress.ts";
 import { Link, type TcpEnd, tcpEnd } from "../relay/pipe.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { Viewer } from "../users/access.ts";
@@ -606,9 +607,11 @@ class PipeConnection {
   private refuse(error: BuckyError, whose: Refusal = { of: "request" }): void {
     if (this.ended) return;
     const body = JSON.stringify({ error: error.toJSON() });
+    // The app's failure is marked as the ingress marks its own (a gateway says it on its
+    // page, and does not send the request again); the pipe's refusals with their proof.
     const marker =
       whose.of === "app"
-        ? ""
+        ? `${INGRESS_REFUSED_HEADER}: 1\r\n`
         : `${PIPE_REFUSAL_HEADER}: ${this.refusal}${whose.of === "gateway" ? ` ${GATEWAY_REFUSED}` : ""}\r\n`;
     // Behind whatever of the app's answers still waits to go, in order (tcpEnd).
     this.client.send(

@@ -30,6 +30,7 @@ import type { KeptCopies } from "../ndn/keep-copies.ts";
 import { ndnResponse } from "../ndn/serve.ts";
 import { isConnectionFailure, networkProblem } from "../node/network-errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
+import { INGRESS_REFUSED_HEADER } from "../node/peer-ingress.ts";
 import type { Peer } from "../node/peers.ts";
 import { StateBoundMemo } from "../node/state-bound-memo.ts";
 import { mayUseApp, reachOf, type Viewer } from "../users/access.ts";
@@ -548,6 +549,8 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
     if (!answersAt(status)) {
       const words = await wordsFor(request);
       const state = (words.status as Record<string, string>)[status.state] ?? status.state;
+      // Stopped by a person: it does not come back by itself, and waiting does not help.
+      const stopped = status.state === "stopped";
       return finish(
         target.app,
         page(
@@ -556,9 +559,9 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
           words.gatewayPages.notRunning({ app: target.app }),
           [
             words.gatewayPages.stateIs({ state, error: literal(status.error ?? "") }),
-            words.gatewayPages.restartsItself,
+            stopped ? words.gatewayPages.stoppedOnPurpose : words.gatewayPages.restartsItself,
           ],
-          { "retry-after": "5" },
+          stopped ? {} : { "retry-after": "5" },
         ),
       );
     }
@@ -706,7 +709,10 @@ export function startGateway(node: NodeContext, options: GatewayOptions): Runnin
                 words.gatewayPages.answerLate({ seconds: backendTimeoutMs / 1000 }),
               ])
             : page(words, 502, words.gatewayPages.unreachable({ app: target.app }), [
-                words.gatewayPages.deviceSilent,
+                // Its device answered, but the app did not (or was not running there).
+                error instanceof AppNotAnswering || entry.status.device === node.deviceName
+                  ? words.gatewayPages.appSilent
+                  : words.gatewayPages.deviceSilent,
               ]),
           bytesIn,
         );
@@ -1153,10 +1159,12 @@ async function forward(
   const send = async (sending: PipeRequest): Promise<Response> => {
     if (appPipes) {
       const outcome = await appPipes.forward(peer, entry.spec.app as AppName, path, sending);
-      if ("response" in outcome) return outcome.response;
+      if ("response" in outcome) return appAnswer(outcome.response);
       sending = outcome.fallBack;
     }
-    return node.client.forward(peer, `/v1/ingress/${entry.spec.app}${path}`, sending);
+    return appAnswer(
+      await node.client.forward(peer, `/v1/ingress/${entry.spec.app}${path}`, sending),
+    );
   };
   try {
     return await unlessSilent(node, peer, init, send, silence);
@@ -1170,6 +1178,31 @@ async function forward(
     // same relay, and a connection to the device kept alive there is as silent (it held
     // the request for the app's whole time).
     return unlessSilent(node, peer, init, send, silence);
+  }
+}
+
+/**
+ * The device's own refusal of a request for an app it runs (the app not running there, or
+ * not answering), marked by its ingress or app pipe, as an error: the gateway says it on
+ * its page, as for an app on its own device. Passed on as the app's answer, it showed the
+ * visitor the peer API's JSON. (An app that sends the mark itself only turns its answer
+ * into that page.)
+ */
+async function appAnswer(response: Response): Promise<Response> {
+  if (!response.headers.has(INGRESS_REFUSED_HEADER)) return response;
+  const said = (await response.json().catch(() => undefined)) as
+    | { error?: { message?: unknown } }
+    | undefined;
+  const message = said?.error?.message;
+  throw new AppNotAnswering(
+    typeof message === "string" ? message : `its device refused it (${response.status})`,
+  );
+}
+
+/** An app its device says does not answer (or does not run there). */
+class AppNotAnswering extends BuckyError {
+  constructor(message: string) {
+    super("E_UNAVAILABLE", message);
   }
 }
 

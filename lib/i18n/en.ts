@@ -895,6 +895,7 @@ export const en = {
     stateIs: (p: { state: string; error: string }) =>
       p.error ? `Its state is ${p.state}: ${p.error}.` : `Its state is ${p.state}.`,
     restartsItself: "It restarts by itself when it can; try again in a moment.",
+    stoppedOnPurpose: "It was stopped, and runs again once it is started.",
     noWebSocket: "The app cannot take this connection",
     noWebSocketWhy: "Its device could not be reached for a WebSocket.",
     tooLarge: "Too large",
@@ -903,6 +904,7 @@ export const en = {
     answerLate: (p: { seconds: number }) => `It took longer than ${p.seconds} s to answer.`,
     unreachable: (p: { app: string }) => `${p.app} could not be reached`,
     deviceSilent: "Its device did not answer; try again in a moment.",
+    appSilent: "It did not answer on its device; try again in a moment.",
     answerBroke: "The answer broke off",
     answerBrokeWhy:
       "The connection it came by was cut before any of it reached you; try again in a moment.",

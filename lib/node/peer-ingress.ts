@@ -21,6 +21,8 @@ import { logRequest, refusalOf, refusalResponse } from "./http.ts";
 import type { NodeContext } from "./node-context.ts";
 
 export const INGRESS_PREFIX = "/v1/ingress/";
+/** On the ingress's own refusals (never on an app's answer it passes on), for a gateway. */
+export const INGRESS_REFUSED_HEADER = "bucky-ingress-refused";
 
 /** Whether `url` (a request's, absolute) is for the ingress: its path starts with the prefix. */
 export function isIngressUrl(url: string): boolean {
@@ -63,6 +65,8 @@ export async function serveIngress(
   } catch (thrown) {
     refusal = refusalOf(thrown, path, log, onBug);
     response = refusalResponse(refusal);
+    // This device's word, not the app's answer: a gateway says it on its own page.
+    response.headers.set(INGRESS_REFUSED_HEADER, "1");
   }
   logRequest(
     log,
