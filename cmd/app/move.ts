@@ -7,6 +7,21 @@ import { defineBuckyCommand } from "../command.ts";
 import { notHeldYetNote, waitArgs } from "../held-elsewhere.ts";
 
 const MOVE_TIMEOUT_MS = 120_000;
+
+export interface MoveResult {
+  readonly app: string;
+  readonly to: string;
+  readonly arrived: boolean;
+  readonly waited: boolean;
+  /** The device moved to is offline: it moves there once it is back. */
+  readonly offline: boolean;
+  readonly state: AppStatus["state"];
+  readonly device: string | null;
+  readonly heldElsewhere: HeldAnswer["heldElsewhere"];
+  /** Arrived by a takeover from a copy: at most how much could be missing, or why not known. */
+  readonly lostAtMostMs: number | null;
+  readonly lostUnknownReason: string | null;
+}
 const POLL_MS = 250;
 
 export default defineBuckyCommand({
@@ -26,7 +41,7 @@ export default defineBuckyCommand({
     },
     ...waitArgs("it runs there (at most two minutes)"),
   },
-  async run(args, context) {
+  async run(args, context): Promise<MoveResult> {
     const path = `/v1/apps/${encodeURIComponent(args.app)}`;
     const { heldElsewhere } = await requestDaemon<HeldAnswer>(
       context.home,
@@ -56,18 +71,30 @@ export default defineBuckyCommand({
           state: status.state,
           device: status.device,
           heldElsewhere,
+          // Taken over from a copy (its device gone as it moved), not from the move's last
+          // snapshot: what could be missing, as `bucky app status` says it.
+          lostAtMostMs: status.data?.holder?.lostAtMostMs ?? null,
+          lostUnknownReason: status.data?.holder?.lostUnknownReason ?? null,
         };
       await Bun.sleep(POLL_MS);
     }
   },
-  text: (r) =>
-    r.arrived
-      ? `${r.app} runs on ${r.to} now, with all its data.`
-      : [
-          r.offline
-            ? `${r.to} is offline: ${r.app} moves there once it is back (now ${r.state}${r.device ? ` on ${r.device}` : ""}).`
-            : `${r.app} is moving to ${r.to} (now ${r.state}${r.device ? ` on ${r.device}` : ""}); see \`bucky app status ${r.app}\`.`,
-          ...(r.waited ? notHeldYetNote({ heldElsewhere: r.heldElsewhere }, "move") : []),
-        ].join("\n"),
+  text: moveText,
   exitCode: (r) => (r.arrived || !r.waited ? 0 : 3),
 });
+
+/** What `bucky app move` answers: arrived (with all its data, or what could be missing), or where it is. */
+export function moveText(r: MoveResult): string {
+  return r.arrived
+    ? r.lostUnknownReason !== null
+      ? `${r.app} runs on ${r.to} now, taken over from a copy: how much of the writes before it could be missing is not known; see \`bucky app status ${r.app}\`.`
+      : r.lostAtMostMs
+        ? `${r.app} runs on ${r.to} now, taken over from a copy: at most ${(r.lostAtMostMs / 1000).toFixed(1)} s of writes before it could be missing.`
+        : `${r.app} runs on ${r.to} now, with all its data.`
+    : [
+        r.offline
+          ? `${r.to} is offline: ${r.app} moves there once it is back (now ${r.state}${r.device ? ` on ${r.device}` : ""}).`
+          : `${r.app} is moving to ${r.to} (now ${r.state}${r.device ? ` on ${r.device}` : ""}); see \`bucky app status ${r.app}\`.`,
+        ...(r.waited ? notHeldYetNote({ heldElsewhere: r.heldElsewhere }, "move") : []),
+      ].join("\n");
+}

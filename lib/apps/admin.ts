@@ -13,7 +13,7 @@ import type { ObjectStore } from "../ndn/store.ts";
 import { releasedAppObjectsOps } from "../ndn/stored-files.ts";
 import { readHoldingFacts } from "../replica/zone-holding.ts";
 import { listInSentence } from "../sentence.ts";
-import { standingOf } from "../sync/membership.ts";
+import { refuseOutcast, standingOf } from "../sync/membership.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import type { AppArchives } from "./app-archive.ts";
 import { installOp } from "./install-record.ts";
@@ -345,6 +345,7 @@ function imageOf(manifest: AppManifest): { image?: string } {
  */
 export function moveApp(zone: ZoneWriter, app: string, device: string): AppSpec {
   const current = installedSpec(zone, app);
+  refuseOutcast(zone.membership(), device, `move ${app} to ${device}`);
   const member = zone.membership().byName.get(device);
   if (!member || standingOf(zone.membership(), member.id) !== "member")
     throw new BuckyError(

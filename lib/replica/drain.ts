@@ -12,7 +12,7 @@ import { readSpecs } from "../apps/spec.ts";
 import { type AppStatus, appStatuses, type ZoneView } from "../apps/status.ts";
 import { BuckyError } from "../errors.ts";
 import { readZoneFacts } from "../facts/zone-facts.ts";
-import { standingOf } from "../sync/membership.ts";
+import { refuseOutcast, standingOf } from "../sync/membership.ts";
 import { STANDBY_LAG_LIMIT_MS } from "../zone/reliability.ts";
 import type { ZoneWriter } from "../zone/zone-writer.ts";
 import { anythingStillOn, type StillOn, stillOn } from "./still-on.ts";
@@ -34,6 +34,7 @@ export interface DrainProgress extends StillOn {
 }
 
 export function startDrain(zone: ZoneWriter, device: string, draining: boolean): void {
+  refuseOutcast(zone.membership(), device, `drain ${device}`);
   const member = zone.membership().byName.get(device);
   if (!member || standingOf(zone.membership(), member.id) !== "member")
     throw new BuckyError(

@@ -11,6 +11,7 @@ import {
 } from "../../protocol/documents.ts";
 import type { DeviceId, ZoneId } from "../../protocol/ids.ts";
 import type { DeviceName } from "../../protocol/names.ts";
+import { BuckyError } from "../errors.ts";
 import { type StateReader, sqliteOf } from "../store/reads.ts";
 import { provenForks } from "./held-proofs.ts";
 
@@ -61,6 +62,22 @@ export function standingOf(membership: Membership, id: DeviceId): MemberStanding
   if (!member) return "unknown";
   if (member.revokedAfterSeq !== undefined) return "revoked";
   return member.quarantined ? "quarantined" : "member";
+}
+
+/**
+ * Refuses `act` ("move notes to gamma") on a device of the zone that is no member in good
+ * standing: said as revoked or quarantined, not as no device (it is listed as such by
+ * \`bucky devices\`, and its name stays taken). Nothing for a name the zone does not have.
+ */
+export function refuseOutcast(membership: Membership, name: string, act: string): void {
+  const member = membership.byName.get(name);
+  const standing = member ? standingOf(membership, member.id) : "unknown";
+  if (standing === "revoked" || standing === "quarantined")
+    throw new BuckyError(
+      "E_INVALID_INPUT",
+      `cannot ${act}: ${name} is ${standing}, no member of the zone in good standing`,
+      "See the devices with `bucky devices`.",
+    );
 }
 
 /** The names of the devices revoked or quarantined: no member in good standing, for good or until cleared. */

@@ -93,10 +93,12 @@ export function admitDevice(zone: InvitingZone, body: unknown, joiner: Joiner): 
   if (refused) throw olderJoinerError(zone, refused);
   if (Math.abs(offsetMs) > MAX_REQUEST_SKEW_MS) throw clockError(zone.deviceName, offsetMs);
 
-  if (membership.byName.has(request.name)) {
+  const named = membership.byName.get(request.name);
+  if (named) {
+    const standing = standingOf(membership, named.id);
     throw new BuckyError(
       "E_EXISTS",
-      `the zone already has a device named ${request.name}`,
+      `the zone already has a device named ${request.name}${standing === "member" ? "" : ` (${standing === "unknown" ? "revoked" : standing}: its name stays taken)`}`,
       "Join with another name: --device <name>.",
     );
   }

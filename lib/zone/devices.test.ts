@@ -20,6 +20,7 @@ import {
 import { createLog } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { ownerTestContext, testNodeContext } from "../node/test-node-context.ts";
+import { startDrain } from "../replica/drain.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import {
   foundingOps,
@@ -178,6 +179,17 @@ describe("bucky devices", () => {
     nasSaysLaptopAhead(node, nas);
     const context = testNodeContext(node, "a", { now: () => NOW_MS });
     expect(laptopView(context)?.clockAhead).toBeNull();
+  });
+
+  test("a revoked device is said to be revoked, not no device, when drained", () => {
+    const laptop = signingKeyFromSeed(seed(93));
+    const { node, write } = foundedBy(94, { laptop });
+    write([laptopRevoked(laptop, 0)], 2000);
+    const context = testNodeContext(node, "a", { now: () => NOW_MS });
+    expect(() => startDrain(context, "laptop", true)).toThrow(
+      "cannot drain laptop: laptop is revoked, no member of the zone in good standing",
+    );
+    expect(() => startDrain(context, "phone", true)).toThrow("the zone has no device named phone");
   });
 
   /** A zone where laptop is revoked keeping #1–#5, and a proof of its fork at `fork` is held. */

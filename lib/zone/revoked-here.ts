@@ -114,7 +114,7 @@ export function revokedHereError(revocation: Revocation): BuckyError {
   return new BuckyError(
     "E_REVOKED",
     `this device, ${revocation.name}, was revoked by the zone's owner (${at}): it takes no part in the zone any more, and its daemon does not run`,
-    "Its home is left as it was. To use this machine in the zone again, ask for a new invitation and join it into a new home (`bucky join <token> --home <dir>`).",
+    "Its home is left as it was. To use this machine in the zone again, ask for a new invitation and join it into a new home under a new name (`bucky join <token> --home <dir> --device <name>`: the revoked device's name stays taken).",
   );
 }
 
