@@ -41,5 +41,17 @@ export default defineBuckyCommand({
   args: linkTtlArg,
   run: (args, context) => requestLoginLink(context.home, args.ttl),
   text: (link) =>
-    `${link.url}\n\nOpen it once, before ${link.expiresAt}; it signs that browser in for 30 days, ${signsInAs(link)}.`,
+    [
+      ...offlineNote(link),
+      `${link.url}\n\nOpen it once, before ${link.expiresAt}; it signs that browser in for 30 days, ${signsInAs(link)}.`,
+    ].join("\n"),
 });
+
+/** Said first when the link's gateway is offline: it works once that gateway is back. */
+export function offlineNote(link: LoginLink): string[] {
+  return link.offlineGateway
+    ? [
+        `The zone's gateway ${link.offlineGateway} is offline: this link works once it is back (or make another device a gateway: \`bucky gateway enable\`).`,
+      ]
+    : [];
+}

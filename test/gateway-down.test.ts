@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
+  bucky,
   buckyJson,
   cleanUp,
   type Daemon,
@@ -77,4 +78,31 @@ describe("a gateway that cannot serve", () => {
         (await downNotes(daemon.home)).length === 0 ? true : undefined,
       );
   }, 90_000);
+});
+
+describe("the zone's only gateway offline", () => {
+  test("a link made on another device says it works once that gateway is back", async () => {
+    const zone = await startZone(["gw", "laptop"], { BUCKY_HEARTBEAT_MS: "500" });
+    const [gw, laptop] = ["gw", "laptop"].map((name) => zone.get(name) as Daemon) as [
+      Daemon,
+      Daemon,
+    ];
+    await enableGateway(gw.home);
+    const link = () =>
+      buckyJson<{ offlineGateway: string | null }>(["login-link", "--home", laptop.home]);
+    expect((await link()).offlineGateway).toBeNull();
+    await gw.kill();
+    await waitFor("the laptop to see gw offline", async () => {
+      const { devices } = await buckyJson<{ devices: { name: string; status: string }[] }>([
+        ...["devices", "--home", laptop.home],
+      ]);
+      return devices.find((d) => d.name === "gw")?.status === "offline" ? true : undefined;
+    });
+    // Before, a link to it was handed out as any other, dead until it came back.
+    expect((await link()).offlineGateway).toBe("gw");
+    const text = await bucky(["panel", "--home", laptop.home]);
+    expect(text.stdout).toStartWith(
+      "The zone's gateway gw is offline: this link works once it is back",
+    );
+  }, 60_000);
 });

@@ -68,6 +68,11 @@ export interface LoginLink {
   readonly expiresAt: string;
   /** Whom it signs in: the owner (made with the owner key), or this device. */
   readonly signsInAs: "owner" | "device";
+  /**
+   * The gateway it goes to, when none of the zone's is heard alive: the link waits for it
+   * (only that gateway takes it), and the person is told so rather than given a dead link.
+   */
+  readonly offlineGateway: string | null;
 }
 
 /** A one-time link to a gateway of the zone (this device if it is one) that opens a session. */
@@ -103,6 +108,7 @@ export function createLoginLink(node: NodeContext, ttlMs: number, next?: string)
     url: `${gatewayBase(gateway.config, gateway.address)}${LOGIN_PATH}?token=${token}${next ? `&next=${encodeURIComponent(next)}` : ""}`,
     expiresAt: new Date(expiresAt * 1000).toISOString(),
     signsInAs: owner ? "owner" : "device",
+    offlineGateway: gateway.live ? null : gateway.name,
   };
 }
 
@@ -111,6 +117,8 @@ export interface FoundGateway {
   readonly name: string;
   readonly config: GatewayConfig;
   readonly address?: string;
+  /** Heard alive lately (this device, when it is the gateway). */
+  readonly live?: boolean;
 }
 
 /**
@@ -121,11 +129,13 @@ export interface FoundGateway {
  */
 export function findGateway(node: NodeContext): FoundGateway {
   const own = readGateway(node.db, node.deviceName);
-  if (own) return { id: node.deviceId, name: node.deviceName, config: own };
+  if (own) return { id: node.deviceId, name: node.deviceName, config: own, live: true };
   const found = gatewaysOf(node);
   const live = new Set(placementCandidates(node, node.liveWindowMs).live.map((c) => c.id));
-  const gateway = found.find((candidate) => live.has(candidate.id)) ?? found[0];
-  if (gateway) return gateway;
+  const alive = found.find((candidate) => live.has(candidate.id));
+  if (alive) return { ...alive, live: true };
+  const gateway = found[0];
+  if (gateway) return { ...gateway, live: false };
   throw new BuckyError(
     "E_NOT_FOUND",
     "the zone has no gateway yet",
