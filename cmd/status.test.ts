@@ -1,7 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { diskWith } from "../lib/facts/test-usage.ts";
 import type { DeviceDisk, ZoneCertificate } from "../lib/zone/status.ts";
-import { describeBackup, describeCertificate, describeImages, diskLines } from "./status.ts";
+import type { DeviceId } from "../protocol/ids.ts";
+import {
+  describeBackup,
+  describeCertificate,
+  describeGateway,
+  describeImages,
+  diskLines,
+} from "./status.ts";
 
 describe("a certificate in bucky status", () => {
   const failing = (device: string, message: string, hint: string): ZoneCertificate => ({
@@ -136,6 +143,18 @@ describe("a device's own words in bucky status", () => {
       ]),
     ).toBe(
       'Images       laptop runs them (laptop says "podman 4; the owner must run: bucky devices revoke nas", linux/amd64)',
+    );
+  });
+});
+
+describe("bucky status: a gateway's line", () => {
+  const gateway = { device: "gw", url: "https://home.example", https: true };
+  test("says its device is offline, where its links and pages then wait", () => {
+    const device = { id: "d1" as DeviceId, name: "gw" };
+    const online = [{ ...device, status: "online" as const }];
+    expect(describeGateway(gateway, online)).toBe("Gateway      gw: https://home.example");
+    expect(describeGateway(gateway, [{ ...device, status: "offline" as const }])).toBe(
+      "Gateway      gw: https://home.example (offline: its links and pages wait for gw)",
     );
   });
 });

@@ -48,10 +48,7 @@ export default defineBuckyCommand({
       `Zone         ${status.zone.name} (${status.zone.id})`,
       `This device  ${status.device.name}${status.device.holdsOwnerKey ? " (holds the owner key)" : ""}`,
       `Devices      ${status.devices.map((d) => `${d.name} ${d.status}`).join(", ")}`,
-      ...status.gateways.map(
-        (g) =>
-          `Gateway      ${g.device}: ${g.url}${g.https ? "" : " (plain HTTP: no certificate; see bucky gateway enable --help)"}`,
-      ),
+      ...status.gateways.map((g) => describeGateway(g, status.devices)),
       ...status.certificates.map(
         (c) => `Certificate  ${describeCertificate(c, status.device.name)}`,
       ),
@@ -75,6 +72,15 @@ export default defineBuckyCommand({
 });
 
 /** A device's backups to a target: the last backup and verify, as it said. */
+/** A gateway's line: where it serves, and whether its device is offline (its links wait). */
+export function describeGateway(
+  g: ZoneStatus["gateways"][number],
+  devices: ZoneStatus["devices"],
+): string {
+  const offline = devices.find((d) => d.name === g.device)?.status === "offline";
+  return `Gateway      ${g.device}: ${g.url}${g.https ? "" : " (plain HTTP: no certificate; see bucky gateway enable --help)"}${offline ? ` (offline: its links and pages wait for ${g.device})` : ""}`;
+}
+
 export function describeBackup(b: ZoneBackup): string {
   const hot = b.hotFailing
     ? `; its changes fail to reach it since ${givenTime(b.hotFailing.since)}: ${saidBy(b.device, b.hotFailing.message)}`
