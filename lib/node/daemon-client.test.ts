@@ -64,6 +64,15 @@ describe("requestDaemon with no daemon", () => {
     }
   });
 
+  test("a home whose device was revoked: said so, not to start a daemon that will not run", async () => {
+    const dir = home();
+    writeFileSync(join(dir, "revoked"), "");
+    const error = await refusal(requestDaemon(dir, "GET", "/v1/devices"));
+    expect(isDaemonDown(error)).toBe(true);
+    expect((error as BuckyError).code).toBe("E_REVOKED");
+    expect((error as BuckyError).hint).toContain("join it into a new home under a new name");
+  });
+
   test("a socket left behind that nothing listens on is no daemon either", async () => {
     const dir = home();
     writeFileSync(join(dir, "daemon.sock"), "");

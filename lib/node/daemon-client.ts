@@ -7,6 +7,7 @@
  */
 
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { BuckyError, isErrorCode } from "../errors.ts";
 import { homePaths } from "../home.ts";
 
@@ -104,12 +105,21 @@ export async function requestDaemon<T = unknown>(
 
 /** The error that says nothing answered on the home's socket (see isDaemonDown). */
 function daemonDown(home: string, cause?: unknown): BuckyError {
-  const down = new BuckyError(
-    "E_UNAVAILABLE",
-    `the bucky daemon for ${home} is not running`,
-    `Start it with \`bucky up --home ${home}\` (or \`bucky daemon --home ${home}\` in the foreground).`,
-    cause === undefined ? undefined : { cause },
-  );
+  // Its daemon stopped for good (the owner revoked the device, kept in `<home>/revoked`, see
+  // lib/zone/revoked-here.ts, not loaded here for every command): starting it fails alike.
+  const down = existsSync(join(home, "revoked"))
+    ? new BuckyError(
+        "E_REVOKED",
+        `this device was revoked by the zone's owner: its daemon does not run in ${home}`,
+        "`bucky status` says when. To use this machine in the zone again, ask for a new invitation and join it into a new home under a new name (`bucky join <token> --home <dir> --device <name>`).",
+        cause === undefined ? undefined : { cause },
+      )
+    : new BuckyError(
+        "E_UNAVAILABLE",
+        `the bucky daemon for ${home} is not running`,
+        `Start it with \`bucky up --home ${home}\` (or \`bucky daemon --home ${home}\` in the foreground).`,
+        cause === undefined ? undefined : { cause },
+      );
   notRunning.add(down);
   return down;
 }
