@@ -82,7 +82,8 @@ describe("a gateway that cannot serve", () => {
 
 describe("the zone's only gateway offline", () => {
   test("a link made on another device says it works once that gateway is back", async () => {
-    const zone = await startZone(["gw", "laptop"], { BUCKY_HEARTBEAT_MS: "500" });
+    // The laptop made the zone (it holds the owner key); gw is its gateway.
+    const zone = await startZone(["laptop", "gw"], { BUCKY_HEARTBEAT_MS: "500" });
     const [gw, laptop] = ["gw", "laptop"].map((name) => zone.get(name) as Daemon) as [
       Daemon,
       Daemon,
@@ -104,5 +105,14 @@ describe("the zone's only gateway offline", () => {
     expect(text.stdout).toStartWith(
       "The zone's gateway gw is offline: this link works once it is back",
     );
+    // So does a person's link to set up their way in.
+    const added = await buckyJson<{ enrollment: { gateway: string; gatewayOffline: boolean } }>([
+      "user",
+      "add",
+      "ann",
+      "--home",
+      laptop.home,
+    ]);
+    expect(added.enrollment).toMatchObject({ gateway: "gw", gatewayOffline: true });
   }, 60_000);
 });

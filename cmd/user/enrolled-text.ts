@@ -3,6 +3,12 @@ import type { Enrolled } from "../../lib/users/accounts.ts";
 
 export function enrolledText(result: Enrolled): string {
   return [
+    // (An older daemon's answer says nothing of it.)
+    ...(result.enrollment.gatewayOffline
+      ? [
+          `The zone's gateway ${result.enrollment.gateway} is offline: this link works once it is back (or make another device a gateway: \`bucky gateway enable\`).`,
+        ]
+      : []),
     `${result.user} (${result.role}) sets up a passkey or a password with this link, once, before ${result.enrollment.expiresAt}:`,
     "",
     result.enrollment.url,

@@ -46,6 +46,8 @@ export interface EnrollmentLink {
   readonly gateway: string;
   /** The other gateways that take it, each with the link at its own address. */
   readonly otherGateways: readonly { readonly gateway: string; readonly url: string }[];
+  /** True when none of the zone's gateways is heard alive: the link waits for `gateway`. */
+  readonly gatewayOffline: boolean;
 }
 
 /** Where and until when a new enrollment link works: checked before anything is written. */
@@ -112,6 +114,7 @@ export function enrollmentLink(
     otherGateways: plan.gateways
       .slice(1)
       .map((gateway) => ({ gateway: gateway.name, url: url(gateway) })),
+    gatewayOffline: plan.gateway.live === false,
   };
 }
 
