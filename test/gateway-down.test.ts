@@ -17,7 +17,7 @@ import {
 
 afterAll(cleanUp);
 
-type Note = { kind: string; device?: string; message?: string; since?: string };
+type Note = { kind: string; device?: string; devices?: string[]; message?: string; since?: string };
 type Status = { reliability: { notes: Note[]; warnings: string[] } };
 
 let alpha: Daemon;
@@ -105,6 +105,9 @@ describe("the zone's only gateway offline", () => {
     expect(text.stdout).toStartWith(
       "The zone's gateway gw is offline: this link works once it is back",
     );
+    // The zone's status says so too, on the device left.
+    const { reliability } = await buckyJson<Status>(["status", "--home", laptop.home]);
+    expect(reliability.notes).toContainEqual({ kind: "gateways-offline", devices: ["gw"] });
     // So does a person's link to set up their way in.
     const added = await buckyJson<{ enrollment: { gateway: string; gatewayOffline: boolean } }>([
       "user",

@@ -246,6 +246,8 @@ export const en = {
     // Why is the device's own words (its facts): said to be.
     gatewayDown: (p: { device: string; message: string }) =>
       `The gateway on ${p.device} does not serve, so nothing reaches the zone's apps through it: ${p.device} says “${p.message}”. It tries again by itself every few seconds.`,
+    gatewaysOffline: (p: { devices: string }) =>
+      `No gateway of the zone is online (${p.devices}): nothing reaches its apps or this panel from outside, and links made now wait for it. Bring one back, or make another device a gateway.`,
     // Its error is the device's own words (its last facts): said to be.
     stopped: (p: { device: string; message: string }) =>
       `${p.device} stopped and will not start again until it is repaired: its zone state was altered behind bucky's back (${p.device} says “${p.message}”). Repair its zone state on ${p.device} itself, then start it again.`,

@@ -202,6 +202,8 @@ export const zhCN: Messages = {
       `${p.device} 的网关最多为 100 个名称保存证书：另有 ${n(p.count)} 个名称没有自己的证书（${p.names}），浏览器会对它们发出警告。`,
     gatewayDown: (p) =>
       `${p.device} 上的网关没有在服务，经由它无法访问区域内的应用：${p.device} 称“${p.message}”。它每隔几秒会自动重试。`,
+    gatewaysOffline: (p) =>
+      `区域的网关都不在线（${p.devices}）：外部无法访问其应用和此面板，现在生成的链接要等它恢复后才能使用。请让一个网关恢复，或将另一台设备设为网关。`,
     stopped: (p) =>
       `${p.device} 已停止，修复之前不会再启动：它的区域状态在 bucky 之外被改动过（${p.device} 称“${p.message}”）。请在 ${p.device} 本机上修复区域状态，然后重新启动它。`,
     syncRefused: (p) =>

@@ -149,6 +149,7 @@ const NOTES: NotesByKind = {
     { kind: "certificate-expiring", device, name: "photos.example", days: 0 },
     { kind: "certificate-expiring", device, name: "photos.example", days: 5, error: "no" },
   ],
+  "gateways-offline": (device) => [{ kind: "gateways-offline", devices: [device] }],
   "gateway-down": (device) => [
     {
       kind: "gateway-down",

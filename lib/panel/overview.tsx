@@ -248,6 +248,8 @@ export const Note: FC<{ note: ReliabilityNote; here: string }> = ({ note, here }
       return <>{n.certificatesLeftOut({ ...note, names: note.names.join(", ") })}</>;
     case "gateway-down":
       return <>{n.gatewayDown(note)}</>;
+    case "gateways-offline":
+      return <>{n.gatewaysOffline({ devices: note.devices.join(", ") })}</>;
     case "stopped":
       return (
         <>

@@ -179,9 +179,9 @@ describe("the reliability level", () => {
       facts: { ...nas.facts, stopped: said },
     };
     const r = assessReliability({ devices: [device("laptop", 1000), stopped], nowMs: NOW });
-    expect(r.notes.filter((note) => note.device === "nas").map((note) => note.kind)).toEqual([
-      "stopped",
-    ]);
+    expect(
+      r.notes.filter((note) => "device" in note && note.device === "nas").map((note) => note.kind),
+    ).toEqual(["stopped"]);
     expect(r.warnings.find((warning) => warning.startsWith("nas stopped"))).toContain(
       "on nas, run `bucky state repair`, then `bucky up`",
     );
@@ -780,5 +780,28 @@ describe("a device with no backup yet, in a zone with a target", () => {
       why: "first-running",
     });
     expect(notes([])).toContainEqual({ kind: "no-backup", device: "laptop", why: "no-target" });
+  });
+});
+
+describe("the zone's gateways", () => {
+  test("every one offline is said, with how to go on; one online, or none made, is not", () => {
+    const gw = { ...device("gw", 1000), live: false };
+    const notes = (devices: DeviceStanding[], gateways: string[]) =>
+      assessReliability({ devices, nowMs: NOW, gateways }).notes.filter(
+        (note) => note.kind === "gateways-offline",
+      );
+    expect(notes([gw, device("laptop", 1000)], ["gw"])).toEqual([
+      { kind: "gateways-offline", devices: ["gw"] },
+    ]);
+    const r = assessReliability({
+      devices: [gw, device("laptop", 1000)],
+      nowMs: NOW,
+      gateways: ["gw"],
+    });
+    expect(r.warnings).toContain(
+      "the zone's only gateway, gw, is offline: nothing reaches the zone's apps or panel, and links made now wait for it; bring it back, or make another device a gateway (`bucky gateway enable`)",
+    );
+    expect(notes([gw, device("laptop", 1000)], ["gw", "laptop"])).toEqual([]);
+    expect(notes([gw, device("laptop", 1000)], [])).toEqual([]);
   });
 });

@@ -73,6 +73,8 @@ export interface ReliabilityInput {
    * there yet (its first backup is to come), not a zone without a target.
    */
   readonly targets?: readonly string[];
+  /** The devices the zone has as gateways, by name. */
+  readonly gateways?: readonly string[];
 }
 
 /**
@@ -212,6 +214,14 @@ export type ReliabilityNote =
       readonly device: string;
       readonly message: string;
       readonly since: string;
+    }
+  | {
+      /**
+       * Every gateway of the zone (`devices`, by name) is offline: nothing reaches the
+       * zone's apps or panel, and the links made wait for them.
+       */
+      readonly kind: "gateways-offline";
+      readonly devices: readonly string[];
     }
   | {
       /**
@@ -378,6 +388,11 @@ export function assessReliability(input: ReliabilityInput): Reliability {
     const down = device.facts.gatewayDown;
     if (down) notes.push({ kind: "gateway-down", device: device.name, ...down });
   }
+  const gateways = devices.filter(
+    (device) => device.standing === "member" && input.gateways?.includes(device.name),
+  );
+  if (gateways.length > 0 && gateways.every((device) => !device.live))
+    notes.push({ kind: "gateways-offline", devices: gateways.map((device) => device.name) });
   // Said while its newest facts say it: started again, its first facts say it no more. (Not
   // weighed against when it was heard alive: that is another device's clock than its `at`.)
   const stopped = new Set<string>();
@@ -525,6 +540,8 @@ export function describeNote(note: ReliabilityNote): string {
       return `the certificate for ${note.name} on ${note.device} expires in under 14 days (${note.days === 0 ? "today" : `in ${note.days} day${note.days === 1 ? "" : "s"}`})${note.error ? `: renewing failed, ${saidBy(note.device, note.error)}` : ""}`;
     case "gateway-down":
       return `the gateway on ${note.device} does not serve since ${givenTime(note.since)}, so nothing reaches the zone's apps through it: ${saidBy(note.device, note.message)}; ${note.device} tries again every few seconds (free what it needs, or move it with \`bucky gateway enable --listen\` there)`;
+    case "gateways-offline":
+      return `${note.devices.length === 1 ? `the zone's only gateway, ${note.devices[0]}, is` : `every gateway of the zone (${listInSentence(note.devices)}) is`} offline: nothing reaches the zone's apps or panel, and links made now wait for ${note.devices.length === 1 ? "it" : "them"}; bring ${note.devices.length === 1 ? "it" : "one"} back, or make another device a gateway (\`bucky gateway enable\`)`;
     case "stopped":
       return `${note.device} stopped on ${givenTime(note.at)} and will not start again until it is repaired: its zone state was altered behind bucky's back (${saidBy(note.device, note.message)}); on ${note.device}, run \`bucky state repair\`, then \`bucky up\``;
     case "certificates-left-out":

@@ -310,6 +310,9 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
       measuredHere,
       damage: readDamageRecords(view.db),
       targets: readZoneTargets(view.db).map((t) => t.name),
+      gateways: devices
+        .filter((d) => readGateway(view.db, d.name) !== undefined)
+        .map((d) => d.name),
     }),
     warnings: sayAttention(attention, IN_ENGLISH),
     ...attention,
