@@ -91,14 +91,18 @@ describe("the zone's only gateway offline", () => {
     await enableGateway(gw.home);
     const link = () =>
       buckyJson<{ offlineGateway: string | null }>(["login-link", "--home", laptop.home]);
+    /** Waits until the laptop says gw is `status`. */
+    const seesGw = (status: string) =>
+      waitFor(`the laptop to see gw ${status}`, async () => {
+        const { devices } = await buckyJson<{ devices: { name: string; status: string }[] }>([
+          ...["devices", "--home", laptop.home],
+        ]);
+        return devices.find((d) => d.name === "gw")?.status === status ? true : undefined;
+      });
+    await seesGw("online");
     expect((await link()).offlineGateway).toBeNull();
     await gw.kill();
-    await waitFor("the laptop to see gw offline", async () => {
-      const { devices } = await buckyJson<{ devices: { name: string; status: string }[] }>([
-        ...["devices", "--home", laptop.home],
-      ]);
-      return devices.find((d) => d.name === "gw")?.status === "offline" ? true : undefined;
-    });
+    await seesGw("offline");
     // Before, a link to it was handed out as any other, dead until it came back.
     expect((await link()).offlineGateway).toBe("gw");
     const text = await bucky(["panel", "--home", laptop.home]);
