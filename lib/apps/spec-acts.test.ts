@@ -62,8 +62,8 @@ function shareWithChild(a: ReturnType<typeof zoneOfTwo>["a"]): void {
   shareApp(a, "notes", ["child"]);
 }
 
-/** b's share of `seen` with the child role, as its command writes it. */
-function sharedByB(seen: AppSpec): Op[] {
+/** A share of `seen` with the child role, as a command on a device that saw it writes it. */
+function sharedFrom(seen: AppSpec): Op[] {
   const at = new Date().toISOString();
   const spec: AppSpec = {
     ...seen,
@@ -79,7 +79,7 @@ describe("two acts at once on two devices", () => {
   test("a removal on a and a share on b, b's clock later: removed, and shared as b said", () => {
     const { node, a, writeAs, installed } = zoneOfTwo();
     setDesired(a, "notes", "removed");
-    writeAs("b", sharedByB(installed), later());
+    writeAs("b", sharedFrom(installed), later());
     expect(readSpec(node.db, "notes")).toMatchObject({ desired: "removed", shared: ["child"] });
   });
 
@@ -87,14 +87,14 @@ describe("two acts at once on two devices", () => {
     const { node, a, writeAs, installed } = zoneOfTwo();
     setDesired(a, "notes", "stopped");
     // b's whole spec, written after from the spec before a's stop, is the one kept.
-    writeAs("b", sharedByB(installed), 2000);
+    writeAs("b", sharedFrom(installed), 2000);
     expect(readSpec(node.db, "notes")).toMatchObject({ desired: "stopped", shared: ["child"] });
   });
 
   test("the owner's purge on a and a share on b, b's clock later: removed, the data kept for a purge again", () => {
     const { node, a, writeAs, installed } = zoneOfTwo();
     setDesired(a, "notes", "removed", true);
-    writeAs("b", sharedByB(installed), later());
+    writeAs("b", sharedFrom(installed), later());
     const spec = readSpec(node.db, "notes") as AppSpec;
     expect(spec.desired).toBe("removed");
     // A purge is the spec's own (its row's author): never laid over it.
@@ -179,7 +179,7 @@ describe("a conflict copy asked back and another act at once", () => {
     };
     writeAs("b", [specOp(asked), restoreCopyActOp(asked)], 2000);
     // a's share, made from the spec before b's ask, is the later whole spec.
-    writeAs("a", sharedByB(installed), later());
+    writeAs("a", sharedFrom(installed), later());
     expect(readSpec(node.db, "notes")).toMatchObject({
       shared: ["child"],
       restoreCopy: { device: "b", name: COPY },
@@ -327,13 +327,12 @@ describe("which acts apply", () => {
   });
 });
 
-/** b's upgrade to 2.0.0 of `seen` (what b had seen), as its install writes it. */
-function upgradedByB(seen: AppSpec): Op[] {
-  const at = new Date().toISOString();
+/** b's upgrade to `version` of `seen` (what b had seen), as its install writes it. */
+function upgradedByB(seen: AppSpec, version = "2.0.0", at = new Date().toISOString()): Op[] {
   const spec: AppSpec = {
     ...seen,
-    version: "2.0.0",
-    manifest: { ...seen.manifest, version: "2.0.0" },
+    version,
+    manifest: { ...seen.manifest, version },
     installedAt: at,
     ...(seen.installedAt ? { installedOver: seen.installedAt } : {}),
     updatedAt: at,
@@ -402,7 +401,7 @@ describe("an upgrade on one device and an act on another at once: both stand", (
   test("the upgrade on b, then a share on a made from before it: the upgrade, shared", () => {
     const { node, writeAs, installed } = zoneOfTwo();
     writeAs("b", upgradedByB(installed), 2000);
-    writeAs("a", sharedByB(installed), later());
+    writeAs("a", sharedFrom(installed), later());
     expect(readSpec(node.db, "notes")).toMatchObject({ version: "2.0.0", shared: ["child"] });
   });
 
@@ -412,17 +411,7 @@ describe("an upgrade on one device and an act on another at once: both stand", (
     writeAs("b", upgradedByB(installed), 2000);
     setDesired(a, "notes", "running");
     const upgraded = readSpec(node.db, "notes") as AppSpec;
-    const at = new Date(later()).toISOString();
-    const third: AppSpec = {
-      ...upgraded,
-      version: "3.0.0",
-      manifest: { ...upgraded.manifest, version: "3.0.0" },
-      installedAt: at,
-      installedOver: upgraded.installedAt as string,
-      updatedAt: at,
-      actsAt: at,
-    };
-    writeAs("b", installOps(upgraded, third), later());
+    writeAs("b", upgradedByB(upgraded, "3.0.0", new Date(later()).toISOString()), later());
     // The first install's stop, written again as a member could, is not the second's.
     writeAs("a", [desiredActOp({ ...installed, desired: "stopped" })], later() + 1000);
     expect(readSpec(node.db, "notes")).toMatchObject({ version: "3.0.0", desired: "running" });

@@ -216,7 +216,7 @@ export async function revokeDevice(
       "Revoke it from another device that holds the owner key.",
     );
   }
-  const exposure = backupExposure(zone, member.id);
+  const exposure = backupExposure(zone, member.id, name);
   if (member.revokedAfterSeq !== undefined) {
     if (member.recutSeq === undefined) {
       const keptSeq = member.revokedAfterSeq;
@@ -350,12 +350,11 @@ function keyHolders(zone: ZoneWriter, revoked: DeviceId): DeviceId[] {
  */
 type BackupExposure = Pick<Revoked, "heldBackupKey" | "backupTargets" | "targetsThrough">;
 
-function backupExposure(zone: AskingZone, id: DeviceId): BackupExposure {
+function backupExposure(zone: AskingZone, id: DeviceId, name: string): BackupExposure {
   const said = heldFactsOf(zone.db, id);
   const backup = said ? readPayload(said.facts).backup : undefined;
   const heldBackupKey = mayHoldBackupKey(zone, id);
   const zoneTargets = readZoneTargets(zone.db);
-  const name = zone.membership().byId.get(id)?.name;
   const targetsThrough = zoneTargets
     .filter((target) => target.via === name)
     .map((target) => target.name)

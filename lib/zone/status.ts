@@ -245,6 +245,14 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
   // This device's usage when measured here now, not as a record it could have been sent.
   const measuredHere = view.ownFacts.usage ? view.device.name : undefined;
   const storedFiles = summarizeStoredFiles(view.db, view.membership);
+  const gateways = devices.flatMap((d) => {
+    const config = d.standing === "member" ? readGateway(view.db, d.name) : undefined;
+    if (!config) return [];
+    // Reached at its host name, else at the address its device published.
+    const published = readDeviceInfo(view.db, d.name)?.addrs[0];
+    const url = gatewayBase(config, published ? new URL(published).hostname : undefined);
+    return [{ device: d.name, url, https: config.https }];
+  });
   const attention: ZoneAttention = {
     sandbox: sandboxNotes(view.db, view.membership, specs),
     imageNotes: imageNotes(view.membership, specs, engines),
@@ -275,14 +283,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
       status: d.standing === "member" ? (d.live ? "online" : "offline") : d.standing,
     })),
     backups: devices.filter((d) => d.standing === "member").flatMap(backupsOf),
-    gateways: devices.flatMap((d) => {
-      const config = d.standing === "member" ? readGateway(view.db, d.name) : undefined;
-      if (!config) return [];
-      // Reached at its host name, else at the address its device published.
-      const published = readDeviceInfo(view.db, d.name)?.addrs[0];
-      const url = gatewayBase(config, published ? new URL(published).hostname : undefined);
-      return [{ device: d.name, url, https: config.https }];
-    }),
+    gateways,
     images: imageDevices(view.membership, engines),
     certificates: devices
       .filter((d) => d.standing === "member")
@@ -310,9 +311,7 @@ export function describeZone(view: StatusView, options: { disk?: boolean } = {})
       measuredHere,
       damage: readDamageRecords(view.db),
       targets: readZoneTargets(view.db).map((t) => t.name),
-      gateways: devices
-        .filter((d) => readGateway(view.db, d.name) !== undefined)
-        .map((d) => d.name),
+      gateways: gateways.map((g) => g.device),
     }),
     warnings: sayAttention(attention, IN_ENGLISH),
     ...attention,
