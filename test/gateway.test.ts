@@ -901,6 +901,46 @@ Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch(request
     await buckyJson(["app", "remove", "dies", "--home", alpha.home]);
   });
 
+  test("an app on another device that marks its own answer as its device's refusal: the gateway's page, and no more of it read than a refusal's words", async () => {
+    // The mark is its device's (ingress and app pipe put it on their own refusals), but an
+    // app can put it on its answer too: the gateway read such an answer whole, for the
+    // words in it, however large. This one would send 256 MiB, counting what it sent.
+    const marks = `let sentBytes = 0;
+const chunk = new Uint8Array(1 << 20).fill(32);
+Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch(request) {
+  const path = new URL(request.url).pathname;
+  if (path === "/api/sent") return Response.json({ sentBytes });
+  if (path !== "/api/marked") return new Response("alive");
+  const body = new ReadableStream({ pull(controller) {
+    if (sentBytes >= 256 * 1024 * 1024) return controller.close();
+    sentBytes += chunk.length;
+    controller.enqueue(chunk);
+  } });
+  return new Response(body, { status: 503, headers: { "bucky-ingress-refused": "1" } });
+} });`;
+    const manifest = {
+      run: { command: ["bun", "probe.ts"] },
+      exposure: "zone",
+      openPaths: ["/api/"],
+    };
+    await buckyJson([
+      ...["app", "install", app("marks", manifest, marks), "--device", "beta"],
+      ...["--home", alpha.home],
+    ]);
+    await waitFor("marks to answer through the gateway", async () =>
+      (await get("/apps/marks/api/").catch(() => undefined))?.status === 200 ? true : undefined,
+    );
+    const marked = await get("/apps/marks/api/marked");
+    expect(marked.status).toBe(502);
+    expect(await marked.text()).toContain("It did not answer on its device");
+    // What crossed is a refusal's bound and what the connections between hold, not 256 MiB.
+    const { sentBytes } = (await (await get("/apps/marks/api/sent")).json()) as {
+      sentBytes: number;
+    };
+    expect(sentBytes).toBeLessThan(32 * 1024 * 1024);
+    await buckyJson(["app", "remove", "marks", "--home", alpha.home]);
+  });
+
   test("streams a large request body to an app on another device", async () => {
     const body = new ReadableStream({
       start(controller) {

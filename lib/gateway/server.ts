@@ -28,6 +28,7 @@ import type { Log } from "../log.ts";
 import { fetchToStore, peerSource, storeSource } from "../ndn/fetch.ts";
 import type { KeptCopies } from "../ndn/keep-copies.ts";
 import { ndnResponse } from "../ndn/serve.ts";
+import { type BoundedReadWords, bytesWithin } from "../node/bounded-read.ts";
 import { isConnectionFailure, networkProblem } from "../node/network-errors.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import { INGRESS_REFUSED_HEADER } from "../node/peer-ingress.ts";
@@ -1190,14 +1191,22 @@ async function forward(
  */
 async function appAnswer(response: Response): Promise<Response> {
   if (!response.headers.has(INGRESS_REFUSED_HEADER)) return response;
-  const said = (await response.json().catch(() => undefined)) as
-    | { error?: { message?: unknown } }
-    | undefined;
+  // Read within a refusal's bound: an app can put the mark on an answer of any size.
+  const said = (await bytesWithin(response, REFUSAL_MAX_BYTES, NOT_A_REFUSAL)
+    .then((bytes) => JSON.parse(new TextDecoder().decode(bytes)))
+    .catch(() => undefined)) as { error?: { message?: unknown } } | undefined;
   const message = said?.error?.message;
   throw new AppNotAnswering(
     typeof message === "string" ? message : `its device refused it (${response.status})`,
   );
 }
+
+/** More than a device's refusal ever says: an answer past it is no refusal's words. */
+const REFUSAL_MAX_BYTES = 16 * 1024;
+const NOT_A_REFUSAL: BoundedReadWords = {
+  tooLarge: () => new Error("too large for a refusal"),
+  brokeOff: (error) => error,
+};
 
 /** An app its device says does not answer (or does not run there). */
 class AppNotAnswering extends BuckyError {
