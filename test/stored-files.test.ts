@@ -2,13 +2,16 @@
  * Files stored with `bucky put` are the zone's: every device takes a copy, put answers once
  * another holds it, `bucky get` works with the storing device killed, `bucky rm` from any
  * device lets it go everywhere (a device away meanwhile does not bring it back), status
- * counts the files with fewer than two copies alike on every device, and a member's lying
- * record makes no device fetch what it should not.
+ * counts the files with fewer than two copies alike on every device, a member's lying
+ * record makes no device fetch what it should not, and a copy that rots is found and fetched
+ * again.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+
 import { join } from "node:path";
+import { CHUNK_BYTES } from "../protocol/ndn.ts";
 import {
   answeredOnceHeld,
   bucky,
@@ -30,9 +33,11 @@ afterAll(cleanUp);
 let alpha: Daemon;
 let beta: Daemon;
 let gamma: Daemon;
+/** Each store's scrub reads it every second (every ten minutes by default). */
+const ENV = { BUCKY_SCRUB_EVERY_MS: "1000" };
 
 beforeAll(async () => {
-  const zone = await startZone(["alpha", "beta", "gamma"]);
+  const zone = await startZone(["alpha", "beta", "gamma"], ENV);
   alpha = zone.get("alpha") as Daemon;
   beta = zone.get("beta") as Daemon;
   gamma = zone.get("gamma") as Daemon;
@@ -106,7 +111,7 @@ describe("a file stored with bucky put", () => {
     // Every device counts its copies alike: alpha's, beta's and gamma's.
     for (const daemon of [beta, gamma])
       await untilStatus(daemon.home, { files: 1, fewerThanTwoCopies: 0, pastBudget: 0 });
-    alpha = await startDaemon(alpha.home);
+    alpha = await startDaemon(alpha.home, ENV);
   });
 
   test("that no other device could copy is said so, and counted with fewer than two copies on every device until one holds it", async () => {
@@ -151,7 +156,7 @@ describe("bucky rm of a stored file", () => {
       heldElsewhere: string;
     }>(["rm", put.id, "--home", beta.home]);
     expect(removed).toMatchObject({ zoneWide: true, storedHere: false, heldElsewhere: "held" });
-    gamma = await startDaemon(gamma.home);
+    gamma = await startDaemon(gamma.home, ENV);
     // gamma has heard of the release (written before beta's mark), and beta has whatever
     // gamma wrote on hearing it (written before gamma's mark).
     await markedAcross(beta, gamma, "after-rm");
@@ -281,7 +286,7 @@ describe("a file put while the daemon was not running (or by a bucky before stor
     expect(said).toMatchObject({ recorded: false, copiedBy: [], notCopiedBy: [] });
     expect(put.stderr).toContain("stored on this device alone: its daemon is not running");
     const before = await storedFiles(beta.home);
-    alpha = await startDaemon(alpha.home);
+    alpha = await startDaemon(alpha.home, ENV);
     for (const daemon of [alpha, beta, gamma])
       await untilStatus(daemon.home, {
         files: before.files + 1,
@@ -292,7 +297,7 @@ describe("a file put while the daemon was not running (or by a bucky before stor
     await alpha.stop();
     const rm = await bucky(["rm", said.id, "--json", "--home", alpha.home]);
     expect([rm.exitCode, jsonError(rm).code]).toEqual([3, "E_UNAVAILABLE"]);
-    alpha = await startDaemon(alpha.home);
+    alpha = await startDaemon(alpha.home, ENV);
     expect(await buckyJson(["rm", said.id, "--home", alpha.home])).toMatchObject({
       zoneWide: true,
       storedHere: true,
@@ -312,11 +317,71 @@ describe("a file put again where it was stored, after bucky rm on another device
     expect(await buckyJson(["put", content, "--home", alpha.home])).toMatchObject({
       recorded: false,
     });
-    alpha = await startDaemon(alpha.home);
+    alpha = await startDaemon(alpha.home, ENV);
     await waitFor("beta to hold the record again", async () =>
       `system/files/${id}` in (await stateUnder(beta.home, `system/files/${id}`))
         ? true
         : undefined,
     );
+  });
+});
+
+describe("a copy damaged or removed on a device", () => {
+  test("is found by its scrub and fetched again, and counted as before on every device; its daemon runs on", async () => {
+    const content = file("rotting.bin", CHUNK_BYTES + 100_000);
+    const bytes = readFileSync(content);
+    const chunks = [bytes.subarray(0, CHUNK_BYTES), bytes.subarray(CHUNK_BYTES)].map(
+      (chunk) => `sha256:${createHash("sha256").update(chunk).digest("hex")}`,
+    );
+    const put = await buckyJson<Put>(["put", content, "--home", alpha.home]);
+    const listOn = (home: string) => join(home, "ndn", "lists", put.id.slice("clist:".length));
+    const held = (home: string) =>
+      [listOn(home), ...chunks.map((id) => chunkPath(home, id))].every(existsSync);
+    await waitFor("beta and gamma to hold the file", async () =>
+      held(beta.home) && held(gamma.home) ? true : undefined,
+    );
+    // Counted as every device counts it once both say they hold it.
+    await waitFor("alpha to hear beta and gamma hold the file", async () => {
+      const said = await stateUnder(alpha.home, "nodes/");
+      return ["beta", "gamma"].every((device) => `nodes/${device}/files/${put.id}` in said)
+        ? true
+        : undefined;
+    });
+    const { files, fewerThanTwoCopies, pastBudget } = await storedFiles(alpha.home);
+    // A byte of beta's chunk list and of its first chunk rots; gamma's second chunk is
+    // removed by hand. beta's daemon read the list, threw, and died at every start.
+    for (const path of [listOn(beta.home), chunkPath(beta.home, chunks[0] as string)]) {
+      const rotten = readFileSync(path);
+      rotten[7] = (rotten[7] as number) ^ 0xff;
+      writeFileSync(path, rotten);
+    }
+    rmSync(chunkPath(gamma.home, chunks[1] as string));
+    // Each is fetched again: the same bytes where they were, the damaged kept aside.
+    const good = (home: string) =>
+      held(home) &&
+      createHash("sha256")
+        .update(readFileSync(listOn(home)))
+        .digest("hex") === put.id.slice("clist:".length) &&
+      chunks.every(
+        (id) =>
+          `sha256:${createHash("sha256")
+            .update(readFileSync(chunkPath(home, id)))
+            .digest("hex")}` === id,
+      );
+    await waitFor(
+      "beta and gamma to hold the file whole again",
+
+      async () => (good(beta.home) && good(gamma.home) ? true : undefined),
+      30_000,
+    );
+    expect(readdirSync(join(beta.home, "ndn", "damaged"))).toHaveLength(2);
+    expect(beta.log()).toContain("stored object damaged: set aside, to be fetched again");
+    // beta's copy is the zone's again: with the others killed, it gives the file.
+    for (const daemon of [beta, gamma])
+      await untilStatus(daemon.home, { files, fewerThanTwoCopies, pastBudget });
+    await Promise.all([alpha.kill(), gamma.kill()]);
+    const out = join(scratchDir(), "rotting-copy.bin");
+    await buckyJson(["get", put.id, "-o", out, "--home", beta.home]);
+    expect(Buffer.compare(readFileSync(out), bytes)).toBe(0);
   });
 });

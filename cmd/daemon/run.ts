@@ -66,6 +66,7 @@ export default defineBuckyCommand({
       ...given("heldWaitMs", msOf(context.env, "BUCKY_HELD_WAIT_MS")),
       compaction: compactionTimes(context.env),
       namedData: { graceMs: ndnGraceMs(context.env), everyMs: ndnCollectEveryMs(context.env) },
+      ...given("scrubEveryMs", msOf(context.env, "BUCKY_SCRUB_EVERY_MS")),
       gateway: {
         ...given("backendTimeoutMs", msOf(context.env, "BUCKY_GATEWAY_TIMEOUT_MS")),
         // The runtime's limit on fetches at once is read from the environment it started with.

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:f
 import { join } from "node:path";
 import { isImageRun, type ProcessRun } from "../../protocol/app-manifest.ts";
 import { signAppToken } from "../../protocol/app-token.ts";
-import { digestOf, type ObjectId, parseObjectId } from "../../protocol/ndn.ts";
+import { digestOf, type ObjectId } from "../../protocol/ndn.ts";
 import type { Candidate } from "../../protocol/placement.ts";
 import { BuckyError, isDiskFull, isPassing } from "../errors.ts";
 import { containerLauncher } from "../images/container-launcher.ts";
@@ -575,7 +575,7 @@ export class Convergence {
         spec.desired === "removed" ||
         !eligible ||
         this.fetching.has(spec.package) ||
-        this.hasPackage(spec.package)
+        this.node.store.holdsWhole(spec.package)
       )
         continue;
       this.fetching.add(spec.package);
@@ -607,7 +607,7 @@ export class Convergence {
    */
   private upgradeWaits(spec: AppSpec, current: Running | undefined): boolean {
     if (!current || current.package === spec.package) return false;
-    if (spec.image ? this.images.readyToStart(spec) : this.hasPackage(spec.package)) {
+    if (spec.image ? this.images.readyToStart(spec) : this.node.store.holdsWhole(spec.package)) {
       this.waitedFor.delete(spec.app);
       return false;
     }
@@ -663,13 +663,6 @@ export class Convergence {
     } catch (error) {
       this.node.diskFull(error);
     }
-  }
-
-  private hasPackage(id: ObjectId): boolean {
-    const parsed = parseObjectId(id);
-    if (parsed?.kind === "chunk") return this.node.store.hasChunk(parsed.id);
-    const list = parsed ? this.node.store.readList(parsed.id) : undefined;
-    return list?.chunks.every((chunk) => this.node.store.hasChunk(chunk)) === true;
   }
 
   /** Fetches the package (verified) if this device lacks it, and unpacks it once. */

@@ -128,7 +128,8 @@ export async function fetchToStore(
   const { onProgress, limit } = options;
   const parsed = parseObjectId(id);
   if (parsed?.kind === "list") {
-    const held = store.readList(parsed.id);
+    // One damaged here is set aside, and fetched again like one never held.
+    const held = store.heldList(parsed.id);
     const bytes = held ? undefined : await fetchListBytes(parsed.id, sources);
     const list = held ?? decodeChunkList(parsed.id, bytes as Uint8Array);
     // Refused before the list is stored: a list may be megabytes, and many ids said to be

@@ -82,5 +82,5 @@ export function objectSize(store: ObjectStore, id: ObjectId): number {
   const parsed = parseObjectId(id);
   if (!parsed) return 0;
   if (parsed.kind === "chunk") return store.chunkSize(parsed.id) ?? 0;
-  return store.readList(parsed.id)?.size ?? 0;
+  return store.heldList(parsed.id)?.size ?? 0;
 }

@@ -2,7 +2,8 @@
  * A device's own copy of objects the zone says it keeps, taken from the other devices as
  * soon as it hears of them: an object stored on one device alone is gone the moment that
  * device goes away, whatever the zone said of it. The objects are fetched again when the
- * state under `prefix` changes, at start, after a checkpoint replaced the state, as soon as
+ * state under `prefix` changes, at start, after a checkpoint replaced the state, when one
+ * here may be lost (found damaged, or a scrub's round over: lib/ndn/scrub.ts), as soon as
  * a peer answers again (what no device could give yet may be on the one that was away: a
  * minute's wait for it could outlast the device that added it), and every so often.
  * Whoever names the objects keeps them (a root of lib/ndn/roots.ts): this only fetches them.
@@ -167,6 +168,8 @@ export function keepCopies(node: NodeContext, of: CopiesOf): KeptCopies {
       if (dueNow(named) || keys.some((key) => key.startsWith(of.prefix))) soon();
     }),
     node.onRebase(soon),
+    // One found damaged and set aside, or removed behind the store's back (lib/ndn/scrub.ts).
+    node.store.onMaybeLost(soon),
     node.onPeerAnswering((peer) => {
       if (failed.size === 0) return;
       const holders = of.holders?.();

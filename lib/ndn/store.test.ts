@@ -1,11 +1,19 @@
 /**
  * Chunks taken into the store from elsewhere on the disk (a blob stored as it was read):
  * renamed in, not written again; one the store has already stays as it is; from another
- * disk, copied with its bytes checked.
+ * disk, copied with its bytes checked. A damaged object is set aside, not held, and said.
  */
 import { afterAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ChunkId, chunkIdOf } from "../../protocol/ndn.ts";
@@ -68,4 +76,43 @@ test("an object's size is known only when it is held whole: a chunk's, a list's"
   const small = store.putBytes(bytes("small"));
   expect([store.wholeSize(large.id), store.wholeSize(small.id)]).toEqual([5 * 1024 * 1024 + 3, 5]);
   expect(store.wholeSize(chunkIdOf(bytes("absent")))).toBeUndefined();
+});
+
+/** Flips one byte of the file at `path`, as a disk's rot or a hand would. */
+function damage(path: string): void {
+  const held = readFileSync(path);
+  held[held.length >> 1] = (held[held.length >> 1] as number) ^ 0xff;
+  writeFileSync(path, held);
+}
+
+test("a damaged chunk list is set aside, held no more, and said: never thrown by holdsWhole", async () => {
+  const store = new ObjectStore(mkdtempSync(join(root, "damaged-list-")));
+  const file = join(root, "listed.bin");
+  writeFileSync(file, new Uint8Array(5 * 1024 * 1024).fill(7));
+  const { id } = store.putFile(file);
+  const told = new Promise<void>((resolve) => store.onMaybeLost(resolve));
+  damage(store.pathOf(id));
+  // It threw here, and the daemon that asked died at every start.
+  expect(store.holdsWhole(id)).toBe(false);
+  expect(existsSync(store.pathOf(id))).toBe(false);
+  expect(readdirSync(store.damagedDir())).toHaveLength(1);
+  await told;
+  // Put again, it is whole again.
+  store.putFile(file);
+  expect(store.holdsWhole(id)).toBe(true);
+});
+
+test("a damaged chunk is set aside when read, with words that say so; putting its bytes again mends it", () => {
+  const store = new ObjectStore(mkdtempSync(join(root, "damaged-chunk-")));
+  const { id } = store.putBytes(bytes("a photo"));
+  const chunk = id as ChunkId;
+  damage(store.chunkPath(chunk));
+  expect(() => store.readChunk(chunk)).toThrow("was damaged: set aside as");
+  expect(store.hasChunk(chunk)).toBe(false);
+  // Found by the writer first: a put of the same bytes checks the copy it finds.
+  store.putBytes(bytes("a photo"));
+  damage(store.chunkPath(chunk));
+  store.putBytes(bytes("a photo"));
+  expect(new TextDecoder().decode(store.readChunk(chunk))).toBe("a photo");
+  expect(readdirSync(store.damagedDir())).toHaveLength(2);
 });

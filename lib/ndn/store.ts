@@ -2,7 +2,10 @@
  * This node's store of named data: chunk files under `<home>/ndn/chunks/<2 hex>/<hex>` and
  * chunk lists under `<home>/ndn/lists/<hex>`, each written atomically once and never
  * changed. What is read back is verified against its id, so a damaged or altered file is
- * found, not served onward as good.
+ * found, not served onward as good: it is set aside (`<home>/ndn/damaged/`, its bytes kept
+ * for whoever wants to look) and is no longer held here, so the keepers of the zone's
+ * copies fetch it again from another device. What writes an object found here already
+ * checks it first: putting a file again mends its damaged copy.
  */
 import {
   closeSync,
@@ -42,6 +45,8 @@ export interface StoredObject {
 
 export class ObjectStore {
   private written = 0;
+  private readonly lossListeners = new Set<() => void>();
+  private lossToTell = false;
 
   constructor(readonly root: string) {}
 
@@ -61,6 +66,33 @@ export class ObjectStore {
 
   hasChunk(id: ChunkId): boolean {
     return existsSync(this.chunkPath(id));
+  }
+
+  /**
+   * Calls `listener` when objects held here may no longer be whole: one was found damaged
+   * and set aside, or a scrub's round ended (lib/ndn/scrub.ts), which is also how a file
+   * removed behind the store's back is found: whoever keeps objects here looks again.
+   */
+  onMaybeLost(listener: () => void): () => void {
+    this.lossListeners.add(listener);
+    return () => this.lossListeners.delete(listener);
+  }
+
+  /** Says objects held here may no longer be whole (see onMaybeLost). */
+  maybeLost(): void {
+    if (this.lossToTell || this.lossListeners.size === 0) return;
+    this.lossToTell = true;
+    // Told soon, once for all found meanwhile: not within the read that found it (a keeper
+    // looking again reads the store itself).
+    setTimeout(() => {
+      this.lossToTell = false;
+      for (const listener of this.lossListeners) listener();
+    }, 0);
+  }
+
+  /** Where a damaged file of the store is set aside: never read as an object again. */
+  damagedDir(): string {
+    return join(this.root, "damaged");
   }
 
   /** Stores a file: one chunk if it fits, else its chunks and their list. */
@@ -143,7 +175,7 @@ export class ObjectStore {
   writeHashedChunk(id: ChunkId, bytes: Uint8Array): void {
     this.written++;
     const path = this.chunkPath(id);
-    if (existsSync(path)) return;
+    if (this.holdsGood(path, (held) => isChunk(id, held))) return;
     mkdirSync(join(path, ".."), { recursive: true });
     writeFileAtomic(path, bytes, 0o644);
   }
@@ -159,7 +191,7 @@ export class ObjectStore {
     for (const id of chunks) {
       this.written++;
       const target = this.chunkPath(id);
-      if (existsSync(target)) continue;
+      if (this.holdsGood(target, (held) => isChunk(id, held))) continue;
       mkdirSync(dirname(target), { recursive: true });
       try {
         renameSync(pathOf(id), target);
@@ -184,11 +216,40 @@ export class ObjectStore {
     const list = verifiedList(id, bytes);
     this.written++;
     const path = this.listPath(id);
-    if (!existsSync(path)) {
+    if (!this.holdsGood(path, (held) => Buffer.compare(held, bytes) === 0)) {
       mkdirSync(join(path, ".."), { recursive: true });
       writeFileAtomic(path, bytes, 0o644);
     }
     return list;
+  }
+
+  /**
+   * Whether the file at `path` is here and `good` (an object written already); one here
+   * that is not is set aside, to be written anew.
+   */
+  private holdsGood(path: string, good: (bytes: Uint8Array) => boolean): boolean {
+    if (!existsSync(path)) return false;
+    if (good(readFileSync(path))) return true;
+    this.setAside(path);
+    return false;
+  }
+
+  /**
+   * Moves a damaged file of the store aside (its bytes kept, for whoever wants to look) and
+   * says so: its object is no longer held here, and its keepers fetch it again.
+   */
+  private setAside(path: string): string {
+    const aside = join(this.damagedDir(), `${Date.now()}-${path.slice(path.lastIndexOf("/") + 1)}`);
+    try {
+      mkdirSync(this.damagedDir(), { recursive: true });
+      renameSync(path, aside);
+    } catch (error) {
+      // Set aside already (by another reader, or another process of this home).
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT")
+        throw fileSystemError(error, "set aside", path) ?? error;
+    }
+    this.maybeLost();
+    return aside;
   }
 
   /** A chunk's bytes, verified; undefined when it is not here. */
@@ -196,13 +257,7 @@ export class ObjectStore {
     const path = this.chunkPath(id);
     if (!existsSync(path)) return undefined;
     const bytes = readFileSync(path);
-    if (!isChunk(id, bytes)) {
-      throw new BuckyError(
-        "E_INTEGRITY",
-        `the stored chunk ${id} is damaged (${path})`,
-        "Remove the file; it will be fetched again from another device.",
-      );
-    }
+    if (!isChunk(id, bytes)) throw damaged(`chunk ${id}`, this.setAside(path));
     return bytes;
   }
 
@@ -211,7 +266,7 @@ export class ObjectStore {
     const parsed = parseObjectId(id);
     if (!parsed) return false;
     if (parsed.kind === "chunk") return this.hasChunk(parsed.id);
-    const list = this.readList(parsed.id);
+    const list = this.heldList(parsed.id);
     return list?.chunks.every((chunk) => this.hasChunk(chunk)) ?? false;
   }
 
@@ -220,7 +275,7 @@ export class ObjectStore {
     if (!this.holdsWhole(id)) return undefined;
     const parsed = parseObjectId(id);
     if (!parsed) return undefined;
-    if (parsed.kind === "list") return this.readList(parsed.id)?.size;
+    if (parsed.kind === "list") return this.heldList(parsed.id)?.size;
     return statSync(this.chunkPath(parsed.id)).size;
   }
 
@@ -230,9 +285,26 @@ export class ObjectStore {
     return existsSync(path) ? readFileSync(path) : undefined;
   }
 
+  /** Chunk list `id`, verified; undefined when it is not here. Damaged, it is set aside. */
   readList(id: ChunkListId): ChunkList | undefined {
     const bytes = this.listBytes(id);
-    return bytes === undefined ? undefined : verifiedList(id, bytes);
+    if (bytes === undefined) return undefined;
+    try {
+      return decodeChunkList(id, bytes);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      throw damaged(`chunk list ${id}`, this.setAside(this.listPath(id)));
+    }
+  }
+
+  /** Chunk list `id` when it is here and whole; a damaged one is set aside, and not here. */
+  heldList(id: ChunkListId): ChunkList | undefined {
+    try {
+      return this.readList(id);
+    } catch (error) {
+      if (error instanceof BuckyError && error.code === "E_INTEGRITY") return undefined;
+      throw error;
+    }
   }
 
   /**
@@ -281,6 +353,15 @@ function listDir(path: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** What a reader of a damaged stored object is told: it was set aside, and comes again. */
+function damaged(what: string, aside: string): BuckyError {
+  return new BuckyError(
+    "E_INTEGRITY",
+    `the stored ${what} was damaged: set aside as ${aside}`,
+    "It is fetched again from another device that holds it, as its daemon runs.",
+  );
 }
 
 function verifiedList(id: ChunkListId, bytes: Uint8Array): ChunkList {

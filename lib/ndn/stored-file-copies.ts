@@ -96,6 +96,8 @@ export function keepStoredFileCopies(node: NodeContext): KeptStoredFiles {
     if (changesets.some((c) => c.ops.some((op) => op.key.startsWith(FILES_PREFIX)))) holdings();
   });
   const stopRebase = node.onRebase(holdings);
+  // A copy found damaged (set aside) or gone is held no more: said, until fetched again.
+  const stopLoss = node.store.onMaybeLost(holdings);
   holdings();
   return {
     sayHoldings: holdings,
@@ -104,6 +106,7 @@ export function keepStoredFileCopies(node: NodeContext): KeptStoredFiles {
       copies.stop();
       stop();
       stopRebase();
+      stopLoss();
     },
   };
 }

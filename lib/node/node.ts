@@ -53,6 +53,7 @@ import type { Log } from "../log.ts";
 import { DEFAULT_GRACE_MS } from "../ndn/collect.ts";
 import { DEFAULT_COLLECT_EVERY_MS, NamedDataCollector } from "../ndn/collector.ts";
 import { peerSource, storeSource } from "../ndn/fetch.ts";
+import { DEFAULT_SCRUB_BYTES_PER_ROUND, DEFAULT_SCRUB_EVERY_MS, StoreScrub } from "../ndn/scrub.ts";
 import { keepStoredFileCopies } from "../ndn/stored-file-copies.ts";
 import type { PanelEnv } from "../panel/panel.tsx";
 import { RelayHub } from "../relay/hub.ts";
@@ -138,6 +139,8 @@ export interface NodeOptions {
   readonly compaction?: Partial<CompactionTimes>;
   /** When named data nothing refers to is collected. */
   readonly namedData?: { readonly graceMs: number; readonly everyMs: number };
+  /** How often the store's scrub reads its next share (lib/ndn/scrub.ts). */
+  readonly scrubEveryMs?: number;
   /**
    * Test hook: this device's relay hellos say it takes no stream but TLS ones, as a bucky
    * before relay protocol 2 did, so a lab can check such a device is still reached.
@@ -495,6 +498,13 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
     // copy of each, within the zone's budget for them, and says so.
     const storedFileCopies = keepStoredFileCopies(node);
     started.push(() => storedFileCopies.stop());
+    // What they keep is checked where it lies, a share at a time: bytes rot on a disk.
+    const scrub = new StoreScrub(node.store, log, {
+      everyMs: options.scrubEveryMs ?? DEFAULT_SCRUB_EVERY_MS,
+      bytesPerRound: DEFAULT_SCRUB_BYTES_PER_ROUND,
+    });
+    scrub.start();
+    started.push(() => scrub.stop());
     // ...and their versions only go forward, whichever device heard of which first.
     const catalogVersions = keepCatalogVersionsForward(node);
     started.push(() => catalogVersions.stop());
