@@ -1,6 +1,7 @@
 /**
  * A person's own sign-in, zone-wide, in a zone of two gateways each killed (SIGKILL) in
- * turn: an enrollment link made at one opens at the other with the first dead; a
+ * turn: an enrollment link made at one opens at the other with the first dead (which says
+ * the account is that gateway's alone until another device holds it); a
  * password changed at one gateway is the only one that works at the other with the
  * first dead, and the sessions of the old one end there; signing out everywhere (from
  * the person's account page, or by the owner with `bucky user sign-out --everywhere`)
@@ -206,7 +207,13 @@ describe("a person's sign-in, zone-wide", () => {
       password: FIRST,
       confirm: FIRST,
     });
-    expect(enrolled.status).toBe(303);
+    // Signed in, and told the account is beta's alone until alpha is back: it was said done
+    // (303), and lost with beta had it gone too, the link spent there, or used twice.
+    expect([enrolled.status, await enrolled.text()]).toEqual([
+      200,
+      expect.stringContaining("no other device of the zone has heard of your account yet"),
+    ]);
+    expect(await panelAt(betaGateway, cookieOf(enrolled))).toEqual([200, false]);
     const again = await post(betaGateway, "/_bucky/enroll", {
       token,
       password: "someone else's",
@@ -240,12 +247,13 @@ describe("a person's sign-in, zone-wide", () => {
       post(gateway, "/_bucky/enroll", { token, password, confirm: password });
     // bob at alpha while beta is dead; a thief with the leaked link at beta while alpha is.
     await beta.kill();
+    // Each told the other gateways do not know it yet (and not to open the link there).
     const bobs = await enroll(alphaGateway, "bob's own password");
-    expect(bobs.status).toBe(303);
+    expect(bobs.status).toBe(200);
     await alpha.kill();
     beta = await restart(beta);
     const thiefs = await enroll(betaGateway, "the thief's password");
-    expect(thiefs.status).toBe(303);
+    expect(thiefs.status).toBe(200);
     alpha = await restart(alpha);
     await synced(alpha, beta, "users/bob/");
     await synced(beta, alpha, "users/bob/");

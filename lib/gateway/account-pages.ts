@@ -233,6 +233,21 @@ export function passwordChangedPage(
   );
 }
 
+/**
+ * The page after an enrollment held by this gateway alone for now: the person is signed
+ * in here, and told what keeps the account (lost with this gateway, it never was).
+ */
+export function enrolledHerePage(words: Messages, headers: Record<string, string>): Response {
+  const said = words.accountPages;
+  return accountPage(
+    words,
+    200,
+    said.enrolledHere,
+    `<p class="error" role="alert">${escapeHtml(said.enrollNotHeldYet)}</p><p><a href="${PANEL_PATH}/">${escapeHtml(said.toPanel)}</a></p>`,
+    headers,
+  );
+}
+
 /** A page that says an account step did not work, and what to do. */
 export function refusedPage(
   words: Messages,

@@ -17,6 +17,7 @@ import type { NodeContext } from "../node/node-context.ts";
 import { PERSON_SESSION_TTL_S, type SessionCheck } from "../users/sessions.ts";
 import { type Place, SignIn, TooManyAttempts } from "../users/signin.ts";
 import {
+  enrolledHerePage,
   enrollPage,
   ownAccountPage,
   passwordChangedPage,
@@ -178,11 +179,15 @@ export class AccountRoutes {
           });
         }
         try {
-          return this.signedIn(
-            await this.signIn.enrollPassword(token, password, place),
-            "/",
-            at.secure,
-          );
+          const cookie = await this.signIn.enrollPassword(token, password, place);
+          // Said done only once it outlives this gateway: lost with it, the account would
+          // not open at any other, and its link, opened again there, counts as used twice.
+          if ((await this.node.untilHeldElsewhere("an enrollment")) !== "not yet")
+            return this.signedIn(cookie, "/", at.secure);
+          return enrolledHerePage(words, {
+            "set-cookie": this.cookie(cookie, at.secure),
+            "cache-control": "no-store",
+          });
         } catch (error) {
           if (!(error instanceof BuckyError) || error.code !== "E_INVALID_INPUT") throw error;
           const { enrollment } = this.signIn.enrollments.open(token);

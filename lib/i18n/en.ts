@@ -982,6 +982,9 @@ export const en = {
     passwordChangedText:
       "Your new password works on every gateway of the zone; the old one no longer does, and the other sessions opened with it are ended.",
     passwordChangedHere: "Your password is changed at this gateway",
+    enrolledHere: "You are set up at this gateway",
+    enrollNotHeldYet:
+      "You are signed in here, but no other device of the zone has heard of your account yet (none said so within 3 seconds): the other gateways do not take your password yet. Keep this device on until another is back, or your account is lost with it. Until then, do not open your link at another gateway: a link used twice lets no one in, and only an admin's new link would.",
     notHeldYet:
       "Your new password works here, but no other device of the zone has heard of it yet (none said so within 3 seconds): the other gateways still take the old one. Keep this device on until another is back, or the change is lost with it. Until then, do not change your password at another gateway: your old password changed two ways would work for no one, and only an admin's new link would let you in again.",
     everywhereTitle: "Lost a phone or a computer?",
