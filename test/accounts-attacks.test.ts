@@ -5,8 +5,10 @@
  * other device's keys; sign-in attempts are limited; an enrollment link stops working
  * when it is replaced; and an agent a person grants reaches no further than them.
  */
+
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -88,6 +90,28 @@ async function enroll(token: string, password: string): Promise<string> {
   expect(response.status).toBe(303);
   return cookieOf(response);
 }
+
+/**
+ * Cuts the daemons' traffic with each other (their peer ports on loopback refuse every
+ * packet; their commands still reach them), until healed.
+ */
+function cutApart(daemons: readonly Daemon[]): { heal(): void } {
+  const table = `bucky_cut_${process.pid}`;
+  const ports = daemons.map((daemon) => new URL(daemon.addresses[0] as string).port).join(", ");
+  const nft = (script: string) => {
+    const done = spawnSync("nft", ["-f", "-"], { input: script });
+    if (done.status !== 0) throw new Error(`nft failed: ${done.stderr}`);
+  };
+  nft(
+    `table inet ${table} {\n chain input {\n type filter hook input priority 0;\n iif lo tcp dport { ${ports} } reject with tcp reset\n }\n}\n`,
+  );
+  return { heal: () => nft(`delete table inet ${table}`) };
+}
+
+/** The people `home` lists. */
+const people = async (home: string) =>
+  (await buckyJson<{ people: { name: string; since: string }[] }>(["user", "list", "--home", home]))
+    .people;
 
 async function whoami(cookie?: string, headers: Record<string, string> = {}) {
   const response = await get("/apps/whoami/api/whoami", cookie, { headers });
@@ -362,6 +386,40 @@ describe("sessions and the apps", () => {
     await buckyJson(["user", "remove", "lee", "--home", alpha.home]);
   });
 
+  test("a share given on a device that had not heard of a removal is not the next person's, whatever its time", async () => {
+    const reach = async (cookie: string) => (await get("/apps/whoami/api/whoami", cookie)).status;
+    await enroll(await addPerson("kim"), "kim's password");
+    await waitFor("kim at beta", async () =>
+      (await people(beta.home)).some((person) => person.name === "kim") ? true : undefined,
+    );
+    // Cut apart, kim is removed and another added at alpha; beta shares the app with the kim
+    // it knows. Dated after the removal, the share counted for the new kim.
+    let next: string;
+    const cut = cutApart([alpha, beta]);
+    try {
+      await buckyJson(["user", "remove", "kim", "--home", alpha.home]);
+      next = await addPerson("kim");
+      await buckyJson(["app", "share", "whoami", "--with", "kim", "--home", beta.home]);
+    } finally {
+      cut.heal();
+    }
+    await waitFor("alpha to hold beta's share", async () => {
+      const { apps } = await buckyJson<{ apps: { app: string; shared: string[] | null }[] }>([
+        ...["app", "list", "--home", alpha.home],
+      ]);
+      return apps.find((app) => app.app === "whoami")?.shared?.join() === "kim" ? true : undefined;
+    });
+    const newKim = await enroll(next, "the new kim's password");
+    expect(await reach(newKim)).toBe(403);
+    // Shared again by a device that knows of the removal: the new kim's, at once.
+    await buckyJson(["app", "share", "whoami", "--with", "kim", "--home", beta.home]);
+    await waitFor("the new share at alpha", async () =>
+      (await reach(newKim)) === 200 ? true : undefined,
+    );
+    await buckyJson(["app", "share", "whoami", "--with", "everyone", "--home", alpha.home]);
+    await buckyJson(["user", "remove", "kim", "--home", alpha.home]);
+  });
+
   test("a member device cannot tell an app that someone is calling", async () => {
     const member = await actAs(beta.home);
     const client = new PeerClient(member.key, new MemoryContacts(), Date.now);
@@ -505,16 +563,6 @@ function answeredOnceBetaHolds<T>(command: string[], written: RegExp): Promise<T
 }
 
 describe("a removal or a reset outlives the device that made it", () => {
-  const people = async (home: string) =>
-    (
-      await buckyJson<{ people: { name: string; since: string }[] }>([
-        "user",
-        "list",
-        "--home",
-        home,
-      ])
-    ).people;
-
   test("resetting a person is answered once another device holds the reset", async () => {
     await addPerson("forgetful");
     await waitFor("forgetful at beta", async () =>

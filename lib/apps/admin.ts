@@ -247,6 +247,9 @@ export function writeSpec(
     ...(current?.restoreCopy ? { restoreCopy: current.restoreCopy } : {}),
     ...(current?.shared ? { shared: current.shared } : {}),
     ...(current?.shared && current.sharedAt ? { sharedAt: current.sharedAt } : {}),
+    ...(current?.shared && current.sharedPastRemovals
+      ? { sharedPastRemovals: current.sharedPastRemovals }
+      : {}),
     installedAt: now,
     ...(upgraded?.installedAt ? { installedOver: upgraded.installedAt } : {}),
     updatedAt: now,

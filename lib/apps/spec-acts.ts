@@ -39,7 +39,7 @@ import type { Op } from "../../protocol/changeset.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { checkDeviceName } from "../../protocol/names.ts";
 import { isConflictCopyName } from "../../protocol/replica.ts";
-import { requireRecord, requireString } from "../../protocol/shape.ts";
+import { requireRecord, requireString, requireUint } from "../../protocol/shape.ts";
 import type { StateReader } from "../store/reads.ts";
 import { type StateRow, stateRowsBetween, writtenAfter } from "../store/row-order.ts";
 import { appKeys } from "./app-keys.ts";
@@ -63,6 +63,8 @@ export interface MoveAct {
 export interface ShareAct {
   readonly shared: readonly string[] | null;
   readonly sharedAt: string;
+  /** AppSpec.sharedPastRemovals; absent in a share of a bucky before it. */
+  readonly sharedPastRemovals?: Readonly<Record<string, number>>;
 }
 
 export interface RestoreCopyAct {
@@ -117,6 +119,7 @@ export function shareActOp(spec: AppSpec): Op {
   const act: ShareAct = {
     shared: spec.shared ?? null,
     sharedAt: spec.sharedAt ?? spec.updatedAt,
+    ...(spec.sharedPastRemovals ? { sharedPastRemovals: spec.sharedPastRemovals } : {}),
   };
   return { key: appKeys.share(spec.app), value: JSON.stringify(act) };
 }
@@ -163,7 +166,16 @@ export function withActs(rows: ReadonlyMap<string, StateRow>, spec: AppSpec): Ap
     };
   }
   const share = applies(appKeys.share(spec.app), parseShareAct, "app");
-  if (share) out = { ...out, shared: share.act.shared, sharedAt: share.act.sharedAt };
+  if (share) {
+    const { sharedPastRemovals, ...rest } = out;
+    out = {
+      ...rest,
+      shared: share.act.shared,
+      sharedAt: share.act.sharedAt,
+      // The share's own, or none: the spec's were of another share.
+      ...(share.act.sharedPastRemovals ? { sharedPastRemovals: share.act.sharedPastRemovals } : {}),
+    };
+  }
   const restore = applies(appKeys.restoreCopy(spec.app), parseRestoreCopyAct, "app");
   if (restore) out = { ...out, restoreCopy: restore.act };
   return out;
@@ -250,7 +262,23 @@ function parseShareAct(value: unknown): ShareAct {
     if (!Array.isArray(act.shared)) throw new ProtocolError("its shared must be a list");
     shared = act.shared.map((name) => requireString(name, "each of its shared", MAX_TEXT));
   }
-  return { shared, sharedAt: requireString(act.sharedAt, "its sharedAt", MAX_TEXT) };
+  return {
+    shared,
+    sharedAt: requireString(act.sharedAt, "its sharedAt", MAX_TEXT),
+    ...(act.sharedPastRemovals !== undefined
+      ? { sharedPastRemovals: checkPastRemovals(act.sharedPastRemovals, "its sharedPastRemovals") }
+      : {}),
+  };
+}
+
+/** A share's removals by name (AppSpec.sharedPastRemovals): a rev for each name. */
+export function checkPastRemovals(value: unknown, what: string): Record<string, number> {
+  const record = requireRecord(value, what);
+  for (const [name, rev] of Object.entries(record)) {
+    requireString(name, `each name of ${what}`, MAX_TEXT);
+    requireUint(rev, `each rev of ${what}`);
+  }
+  return record as Record<string, number>;
 }
 
 function parseRestoreCopyAct(value: unknown): RestoreCopyAct {

@@ -34,7 +34,7 @@ import type { StateDb } from "../store/db.ts";
 import { type StateReader, stateRowsMatching, stateValue } from "../store/reads.ts";
 import { APP_USER, appKeys } from "./app-keys.ts";
 import { withUpgrade } from "./install-record.ts";
-import { appRows, withActs } from "./spec-acts.ts";
+import { appRows, checkPastRemovals, withActs } from "./spec-acts.ts";
 
 export { APP_USER, appKeys };
 
@@ -110,6 +110,12 @@ export interface AppSpec {
    * shared with (lib/users/access.ts).
    */
   readonly sharedAt?: string;
+  /**
+   * For each person `shared` names, the rev of the last removal of that name its device had
+   * heard of when it was set (0: none): it counts for a person of the name only if no
+   * removal came after that (lib/users/access.ts), whatever the devices' clocks said.
+   */
+  readonly sharedPastRemovals?: Readonly<Record<string, number>>;
   /**
    * An upgrade given up for the version this spec names, by the device that saw it crash
    * at every start (lib/apps/upgrade-rollback.ts): the version, its package, why (that
@@ -504,6 +510,8 @@ function checkSpec(value: unknown, app: string): void {
     requireString(spec.purgeGrant, "its purgeGrant", MAX_PURGE_GRANT_LENGTH);
   if (spec.shared !== undefined && spec.shared !== null) checkStrings(spec.shared, "its shared");
   if (spec.sharedAt !== undefined) requireString(spec.sharedAt, "its sharedAt", MAX_TEXT);
+  if (spec.sharedPastRemovals !== undefined)
+    checkPastRemovals(spec.sharedPastRemovals, "its sharedPastRemovals");
   if (spec.failedUpgrade !== undefined) {
     const failed = requireRecord(spec.failedUpgrade, "its failedUpgrade");
     requireString(failed.version, "its failedUpgrade's version", MAX_TEXT);

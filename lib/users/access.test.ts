@@ -28,6 +28,29 @@ describe("a share names a person, not just a name", () => {
     ).toEqual([false, false, false, true]);
   });
 
+  test("a share that says which removals it was made after counts by them, not by its time", () => {
+    // lee removed at rev 3 (and added again since).
+    const removed = { ...leeAgain, removedRev: 3 };
+    const after = (pastRemovals: Record<string, number>, sharedAtMs: number): AppReach => ({
+      ...shared(sharedAtMs),
+      sharedPastRemovals: pastRemovals,
+    });
+    expect(
+      [
+        // Made knowing of the removal, by a device whose clock is a minute behind.
+        after({ lee: 3 }, REMOVED_MS - 60_000),
+        // Made beside a removal it had not heard of (a partition), dated a minute later.
+        after({ lee: 0 }, REMOVED_MS + 60_000),
+        // Made before a second removal, at rev 5.
+        after({ lee: 3 }, REMOVED_MS + 60_000),
+      ].map((reach, index) =>
+        personMayUseApp(index === 2 ? { ...removed, removedRev: 5 } : removed, reach),
+      ),
+    ).toEqual([true, false, false]);
+    // Never removed: as the share says.
+    expect(personMayUseApp(lee, after({ lee: 0 }, REMOVED_MS))).toBe(true);
+  });
+
   test("a role named in a share, and everyone, count whoever they are", () => {
     expect(personMayUseApp(leeAgain, shared(REMOVED_MS - 60_000, ["member"]))).toBe(true);
     expect(personMayUseApp(leeAgain, { exposure: "zone", shared: null })).toBe(true);

@@ -24,6 +24,8 @@ export type Viewer =
       readonly session: UserSession;
       /** When a person of this name was last removed (Person.removedAtMs), if ever. */
       readonly removedAtMs?: number;
+      /** The rev of that removal (Person.removedRev). */
+      readonly removedRev?: number;
       /** The device whose login link opened it (the owner's link), for rules. */
       readonly deviceName?: string;
     };
@@ -39,6 +41,8 @@ export interface AppReach {
   readonly shared?: readonly string[] | null;
   /** When `shared` was set (ms since the epoch); null when no one said (before sharedAt). */
   readonly sharedAtMs?: number | null;
+  /** The removals the share was made after, by name (AppSpec.sharedPastRemovals). */
+  readonly sharedPastRemovals?: Readonly<Record<string, number>> | null;
 }
 
 /** An app's reach, from its spec. */
@@ -48,6 +52,7 @@ export function reachOf(spec: AppSpec): AppReach {
     exposure: spec.manifest.exposure,
     shared: spec.shared ?? null,
     sharedAtMs: Number.isFinite(sharedAtMs) ? sharedAtMs : null,
+    sharedPastRemovals: spec.sharedPastRemovals ?? null,
   };
 }
 
@@ -66,6 +71,7 @@ export function mayUseApp(viewer: Viewer | undefined, app: AppReach): boolean {
         name: viewer.user,
         role: viewer.role,
         ...(viewer.removedAtMs !== undefined ? { removedAtMs: viewer.removedAtMs } : {}),
+        ...(viewer.removedRev !== undefined ? { removedRev: viewer.removedRev } : {}),
       },
       app,
     )
@@ -74,19 +80,26 @@ export function mayUseApp(viewer: Viewer | undefined, app: AppReach): boolean {
 
 /**
  * Whether a person (signed in) may use an app. Their name in a share counts only if the
- * share was set after the last removal of a person of that name: a share given to someone
- * removed since is not given to whoever was added under the name after them. (A removal is
- * dated to its second: a share set within that second does not count either.)
+ * share was made after the last removal of a person of that name: a share given to someone
+ * removed since is not given to whoever was added under the name after them. A share says
+ * which removal of each name it was made after (its device had heard of it): one made
+ * beside a removal it had not heard of (across a partition, or dated earlier by a clock
+ * behind) does not count for whoever comes after. A share from before shares said so goes
+ * by its time (a removal is dated to its second: a share set within that second does not
+ * count either).
  */
 export function personMayUseApp(
-  person: { name: string; role: Role; removedAtMs?: number },
+  person: { name: string; role: Role; removedAtMs?: number; removedRev?: number },
   app: AppReach,
 ): boolean {
   if (app.exposure === "public" || person.role === "owner" || person.role === "admin") return true;
   if (!app.shared) return true;
   if (app.shared.includes(person.role)) return true;
   if (!app.shared.includes(person.name)) return false;
-  if (person.removedAtMs === undefined) return true;
+  if (person.removedAtMs === undefined && person.removedRev === undefined) return true;
+  const madeAfter = app.sharedPastRemovals?.[person.name];
+  if (madeAfter !== undefined) return (person.removedRev ?? 0) <= madeAfter;
+  if (person.removedAtMs === undefined) return false;
   return app.sharedAtMs != null && app.sharedAtMs >= person.removedAtMs + 1000;
 }
 

@@ -53,6 +53,12 @@ export interface Person {
    * the person removed, not to whoever was added under the name since.
    */
   readonly removedAtMs?: number;
+  /**
+   * The rev of that removal: a share names the removals of the name it was made after
+   * (AppSpec.sharedPastRemovals), which orders the two whatever the clocks of the devices
+   * that wrote them, and whether or not one heard of the other.
+   */
+  readonly removedRev?: number;
 }
 
 export interface Directory {
@@ -131,7 +137,10 @@ export function readDirectory(db: StateQueries, zone: ZoneId): Directory {
       changedAtMs: account.issuedAt * 1000,
       credentials: new Map(),
       ...(removals.has(user)
-        ? { removedAtMs: (removals.get(user) as Account).issuedAt * 1000 }
+        ? {
+            removedAtMs: (removals.get(user) as Account).issuedAt * 1000,
+            removedRev: (removals.get(user) as Account).rev,
+          }
         : {}),
     });
   }

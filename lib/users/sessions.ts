@@ -105,6 +105,7 @@ export class SessionCheck {
         role: person.role,
         session,
         ...(person.removedAtMs !== undefined ? { removedAtMs: person.removedAtMs } : {}),
+        ...(person.removedRev !== undefined ? { removedRev: person.removedRev } : {}),
         ...(deviceName ? { deviceName } : {}),
       },
     });

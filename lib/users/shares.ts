@@ -46,7 +46,22 @@ export function shareApp(node: NodeContext, app: string, names: readonly string[
       "For example: --with ann,child",
     );
   const at = new Date(node.now()).toISOString();
-  const spec: AppSpec = { ...current, shared, sharedAt: at, updatedAt: at, actsAt: at };
+  // Each person it names, as of the last removal of the name this device has heard of.
+  const people = node.people().people;
+  const pastRemovals = Object.fromEntries(
+    (shared ?? [])
+      .filter((name) => !isRole(name))
+      .map((name) => [name, people.get(name)?.removedRev ?? 0]),
+  );
+  const { sharedPastRemovals: _before, ...rest } = current;
+  const spec: AppSpec = {
+    ...rest,
+    shared,
+    sharedAt: at,
+    ...(shared ? { sharedPastRemovals: pastRemovals } : {}),
+    updatedAt: at,
+    actsAt: at,
+  };
   // Beside it too, where a stop, removal or move written at once elsewhere does not undo it.
   node.write([
     { key: appKeys.spec(app), value: JSON.stringify(spec) },
