@@ -13,6 +13,15 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   );
 }
 
+/** `bytes` read as JSON (UTF-8), or a ProtocolError that `what` is not JSON. */
+export function parseJsonBytes(bytes: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new ProtocolError(`${what} is not JSON`);
+  }
+}
+
 export function requireRecord(value: unknown, what: string): Record<string, unknown> {
   check(isRecord(value), `${what} must be a map`);
   return value;

@@ -74,6 +74,43 @@ describe("a standby whose holder does not hold the app's data", () => {
   });
 });
 
+describe("a standby whose holder sends what is not a head, or whose disk is full", () => {
+  test("says so and asks again later: it does not end the daemon", async () => {
+    let asked = 0;
+    let askedThrice: () => void = () => {};
+    const thrice = new Promise<void>((resolve) => {
+      askedThrice = resolve;
+    });
+    const full = Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
+    const client = {
+      async get() {
+        await new Promise((resolve) => setImmediate(resolve));
+        asked++;
+        if (asked === 1) return new TextEncoder().encode("<html>not a head</html>");
+        if (asked === 2) throw full;
+        askedThrice();
+        return undefined;
+      },
+    } as unknown as PeerClient;
+    const warnings: string[] = [];
+    const log = createLog({ level: "silent" });
+    follower = new ReplicaFollower({
+      app: "notes",
+      db: { head: () => undefined } as unknown as ReplicaDb,
+      holder: () => holder,
+      client,
+      log: { ...log, warn: (_message, fields) => warnings.push(String(fields?.error)) },
+      onCopy: () => {},
+      onVerified: () => {},
+      verifyEveryMs: VERIFY_EVERY_MS,
+      now: Date.now,
+    });
+    follower.start();
+    await thrice;
+    expect(warnings).toEqual(["nas's head of notes is not JSON", "database or disk is full"]);
+  });
+});
+
 /** Every blob the snapshot at `root` needs is in `db`. */
 function whole(db: ReplicaDb, root: string): boolean {
   if (!db.has(root)) return false;

@@ -19,7 +19,8 @@ import {
   encodeReplicaAck,
   MAX_BLOBS_PER_REQUEST,
 } from "../../protocol/replica.ts";
-import { BuckyError } from "../errors.ts";
+import { parseJsonBytes } from "../../protocol/shape.ts";
+import { BuckyError, isPassing } from "../errors.ts";
 import type { Log } from "../log.ts";
 import type { PeerClient } from "../node/peer-client.ts";
 import type { Peer } from "../node/peers.ts";
@@ -141,14 +142,21 @@ export class ReplicaFollower {
         }
       } catch (error) {
         if (this.stopped) return;
-        if (!(error instanceof BuckyError) && !(error instanceof ProtocolError)) throw error;
-        if (this.problem !== error.message)
+        // A full disk (or a database held elsewhere) passes too: waited out as a holder
+        // away is. Thrown, it ended the daemon, at every start while the disk stayed full.
+        if (
+          !(error instanceof BuckyError) &&
+          !(error instanceof ProtocolError) &&
+          !isPassing(error)
+        )
+          throw error;
+        if (this.problem !== (error as Error).message)
           this.options.log.warn("cannot follow app data", {
             app: this.options.app,
             holder: holder?.name,
-            error: error.message,
+            error: (error as Error).message,
           });
-        this.problem = error.message;
+        this.problem = (error as Error).message;
         await this.pause(waitMs);
         waitMs = Math.min(RETRY_MAX_MS, waitMs * 2);
       }
@@ -194,7 +202,10 @@ export class ReplicaFollower {
       );
     // Nothing newer came while the holder waited.
     if (body.length === 0) return;
-    const head: ReplicaHead = decodeHead(JSON.parse(new TextDecoder().decode(body)), app);
+    const head: ReplicaHead = decodeHead(
+      parseJsonBytes(body, `${holder.name}'s head of ${app}`),
+      app,
+    );
     if (head.holder !== holder.name) return;
     if (have && head.epoch === have.epoch && head.seq <= have.seq) return;
     await this.fetchWhole(holder, head.root);

@@ -217,6 +217,23 @@ describe("a standby asking for news", () => {
     expect(nas.source.asked("standby", { epoch: head.epoch, seq: head.seq })).toBe(false);
   });
 
+  test("with nothing new, waits its time out, and leaves nothing of it behind", async () => {
+    const nas = holder("idle-asks");
+    nas.write("first");
+    const head = (await nas.source.snapshot()) as ReplicaHead;
+    // An idle app's standby asks every few seconds; each ask stayed until the next head.
+    for (let ask = 0; ask < 3; ask++)
+      expect(await nas.source.nextHead({ epoch: head.epoch, seq: head.seq }, 1)).toBeUndefined();
+    expect(nas.source.waiting).toBe(0);
+    // One still waiting is woken by the next head, and gone too.
+    const waiting = nas.source.nextHead({ epoch: head.epoch, seq: head.seq }, 60_000);
+    expect(nas.source.waiting).toBe(1);
+    nas.write("second");
+    await nas.source.snapshot();
+    expect((await waiting)?.seq).toBe(head.seq + 1);
+    expect(nas.source.waiting).toBe(0);
+  });
+
   test("is not needed by a holder restarted: it knows each standby's position at once", async () => {
     const nas = holder("restarted");
     nas.write("first");

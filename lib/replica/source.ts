@@ -53,7 +53,8 @@ export interface StandbyLag extends StandbyPosition {
 export class ReplicaSource {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private working: Promise<ReplicaHead | undefined> = Promise.resolve(undefined);
-  private waiters: (() => void)[] = [];
+  /** Standbys' asks for the next head, each woken by a new one (or gone at its time). */
+  private readonly waiters = new Set<() => void>();
   private readonly standbys = new Map<string, StandbyPosition>();
   /** Bytes each snapshot added, by seq: what a standby that lags still has to fetch. */
   private readonly added = new Map<number, number>();
@@ -104,7 +105,7 @@ export class ReplicaSource {
   stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    for (const wake of this.waiters.splice(0)) wake();
+    this.wakeWaiters();
     return this.working.then(
       () => undefined,
       () => undefined,
@@ -153,13 +154,29 @@ export class ReplicaSource {
     const now = newer();
     if (now || this.stopped) return now;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, waitMs);
-      this.waiters.push(() => {
+      const wake = () => {
         clearTimeout(timer);
+        this.waiters.delete(wake);
         resolve();
-      });
+      };
+      // Gone at its time too: kept until the next head, an idle app's asks, one every few
+      // seconds from each standby, piled up for as long as it stayed idle.
+      const timer = setTimeout(wake, waitMs);
+      this.waiters.add(wake);
     });
     return newer();
+  }
+
+  /** Wakes every standby waiting for the next head. */
+  private wakeWaiters(): void {
+    const waiting = [...this.waiters];
+    this.waiters.clear();
+    for (const wake of waiting) wake();
+  }
+
+  /** How many standbys' asks wait for the next head (each until it comes or its time ends). */
+  get waiting(): number {
+    return this.waiters.size;
   }
 
   /** Bytes of blobs sent to standbys, this epoch, since this daemon started. */
@@ -321,7 +338,7 @@ export class ReplicaSource {
     this.added.delete(head.seq - 1000);
     this.takenAt.set(head.seq, head.at);
     this.takenAt.delete(head.seq - 1000);
-    for (const wake of this.waiters.splice(0)) wake();
+    this.wakeWaiters();
     this.options.log.debug("app data snapshot", {
       app: this.options.app,
       epoch: head.epoch,

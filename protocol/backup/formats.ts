@@ -19,7 +19,7 @@ import { fromBase64url, toBase64url, utf8 } from "../encoding.ts";
 import { check } from "../errors.ts";
 import { parseZoneId } from "../ids.ts";
 import { checkDeviceName } from "../names.ts";
-import { isRecord } from "../shape.ts";
+import { isRecord, parseJsonBytes } from "../shape.ts";
 import type { ChunkerParameters } from "./chunker.ts";
 
 export const REPOSITORY_FORMAT = "bucky-backup-repository";
@@ -186,7 +186,7 @@ export function decodeIndex(
   maxBlobs = Number.POSITIVE_INFINITY,
   why = "",
 ): IndexFile {
-  const value = parseJson(bytes, `index ${name}`);
+  const value = parseJsonBytes(bytes, `index ${name}`);
   check(isRecord(value) && isRecord(value.packs), `index ${name} is malformed`);
   const blobs: BlobLocation[] = [];
   for (const [pack, list] of Object.entries(value.packs)) {
@@ -338,7 +338,7 @@ const SNAPSHOT_ID_MAX_LENGTH = 64;
  */
 export function decodeSnapshot(name: string, bytes: Uint8Array): Snapshot {
   check(bytes.length <= MAX_SNAPSHOT_FILE_BYTES, `snapshot ${name} is too large`);
-  const value = parseJson(bytes, `snapshot ${name}`);
+  const value = parseJsonBytes(bytes, `snapshot ${name}`);
   check(
     isRecord(value) &&
       plainText(value.time, SNAPSHOT_TIME_MAX_LENGTH) &&
@@ -389,21 +389,13 @@ export function encodeChangesets(changesets: readonly Uint8Array[]): Uint8Array 
 }
 
 export function decodeChangesets(name: string, bytes: Uint8Array): Uint8Array[] {
-  const value = parseJson(bytes, `hot file ${name}`);
+  const value = parseJsonBytes(bytes, `hot file ${name}`);
   check(Array.isArray(value), `hot file ${name} is malformed`);
   return value.map((text) => {
     const decoded = typeof text === "string" ? fromBase64url(text) : undefined;
     check(decoded !== undefined, `hot file ${name} is malformed`);
     return decoded;
   });
-}
-
-function parseJson(bytes: Uint8Array, what: string): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    check(false, `${what} is not JSON`);
-  }
 }
 
 /** A whole number of files, bytes or milliseconds, as a snapshot's stats count them. */
