@@ -1,7 +1,8 @@
 /**
  * Revoking an invitation, from any device: the revocation lasts as long as the invitation
  * could, whatever a record of the same id says (any member writes records of its own, and
- * one with a near end would have the revocation go before the invitation does).
+ * one with a near end would have the revocation go before the invitation does), and past
+ * its end by its issuer's clock, whatever the revoker's says.
  */
 import { describe, expect, test } from "bun:test";
 import { signingKeyFromSeed } from "../../protocol/ed25519.ts";
@@ -50,5 +51,41 @@ describe("revoking the zone's invitation", () => {
     revokeInvite(node, ID);
     const lasts = revocationExpiresAt(stateValue(nas.db, inviteRevocationKey("nas", ID)) ?? null);
     expect(lasts).toBeGreaterThanOrEqual(now + MAX_INVITE_TTL_MS);
+  });
+
+  test("lasts past the invitation's end by its issuer's clock, the revoker's a day behind", () => {
+    const nas = openTestNode(93);
+    const laptop = signingKeyFromSeed(seed(94));
+    const now = Date.now();
+    appendLocalChangeset(
+      nas.db,
+      { zone: testZone.id, name: "nas", key: nas.key, seal: nas.seal },
+      foundingOps({ nas: nas.key, laptop }),
+      now - 3000,
+    );
+    // laptop's invitation, thirty days long by its clock.
+    const endsAt = now + MAX_INVITE_TTL_MS;
+    appendLocalChangeset(
+      nas.db,
+      { zone: testZone.id, name: "laptop", key: laptop, seal: nas.seal },
+      [
+        {
+          key: inviteRecordKey("laptop", ID),
+          value: inviteRecordValue({
+            createdAt: now,
+            expiresAt: endsAt,
+            usesLeft: 1,
+            givesBackupKey: false,
+          }),
+        },
+      ],
+      now - 2000,
+    );
+    // nas revokes it with its clock a day behind: its own "thirty days on" came a day early,
+    // and the invitation admitted again for that day.
+    const behind = testNodeContext(nas, "nas", { now: () => Date.now() - 86_400_000 });
+    revokeInvite(behind, ID);
+    const lasts = revocationExpiresAt(stateValue(nas.db, inviteRevocationKey("nas", ID)) ?? null);
+    expect(lasts).toBeGreaterThan(endsAt);
   });
 });

@@ -39,6 +39,8 @@ import type { ZoneWriter } from "./zone-writer.ts";
 export type InvitingZone = ZoneWriter & { readonly deviceName: string };
 
 export const MAX_INVITE_TTL_MS = 30 * 24 * 3600 * 1000;
+/** How long a revocation outlasts its invitation's end, in case the revoker's clock is ahead. */
+const REVOCATION_OUTLASTS_MS = 24 * 3600 * 1000;
 
 export interface IssuedInvite {
   readonly id: string;
@@ -196,9 +198,13 @@ export function revokeInvite(zone: InvitingZone, id: string): ZoneInvite {
     zone.write([
       {
         key: inviteRevocationKey(zone.deviceName, id),
-        // As long as the invitation could last, whatever its record says: any member
-        // writes records of its own, one of this id ending soon among them.
-        value: revocationValue(revokedAt, revokedAt + MAX_INVITE_TTL_MS),
+        // As long as the invitation could last, whatever its record says (any member
+        // writes records of its own, one of this id ending soon among them), and past its
+        // end by its issuer's clock: this device's may run behind it, by any amount.
+        value: revocationValue(
+          revokedAt,
+          Math.max(revokedAt + MAX_INVITE_TTL_MS, open.expiresAt + REVOCATION_OUTLASTS_MS),
+        ),
       },
       ...staleRecordOps(zone),
     ]);
