@@ -15,7 +15,7 @@ import type { Holding } from "../replica/holding.ts";
 import { appHasData, claimedHolding, readHoldingFacts } from "../replica/zone-holding.ts";
 import type { StateQueries } from "../store/db.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
-import { lastHeardAlive } from "../sync/presence.ts";
+import { heardWithin, lastHeardAlive } from "../sync/presence.ts";
 import { type AppSpec, type DesiredState, type RunState, readReport, readSpecs } from "./spec.ts";
 import { APP_STATE_MAX_BYTES, countedSegments, stateBytesUnder } from "./state-quota.ts";
 import { failedUpgradeSentence } from "./upgrade-rollback.ts";
@@ -84,13 +84,11 @@ export function placementCandidates(
     .map((member) => ({ name: member.name as string, id: member.id as string }));
   const alive = lastHeardAlive(zone.db);
   const nowMs = zone.now();
-  // Within the window either way of now: a hearing dated ahead by more (this device's clock
-  // was set back since) is an old one, and kept a dead device live for as long as the step.
-  const live = members.filter((member) => {
-    if (member.id === zone.deviceId) return true;
-    const heardAtMs = alive.get(member.id as DeviceId);
-    return heardAtMs !== undefined && Math.abs(nowMs - heardAtMs) <= liveWindowMs;
-  });
+  const live = members.filter(
+    (member) =>
+      member.id === zone.deviceId ||
+      heardWithin(alive.get(member.id as DeviceId), nowMs, liveWindowMs),
+  );
   return { members, live };
 }
 

@@ -13,7 +13,7 @@ import { readZoneTargets } from "../backup/zone-targets.ts";
 import type { StateReader } from "../store/reads.ts";
 import { heldFacts } from "../sync/facts.ts";
 import { type Membership, standingOf } from "../sync/membership.ts";
-import { lastHeardAlive } from "../sync/presence.ts";
+import { heardWithin, lastHeardAlive } from "../sync/presence.ts";
 import { type DeviceFactsPayload, readPayload } from "./payload.ts";
 
 export interface DeviceStanding {
@@ -62,8 +62,7 @@ export function readZoneFacts(
         name: member.name,
         id: member.id,
         standing: standing === "unknown" ? "revoked" : standing,
-        live:
-          standing === "member" && heardAliveAt !== null && nowMs - heardAliveAt <= liveWindowMs,
+        live: standing === "member" && heardWithin(heardAliveAt, nowMs, liveWindowMs),
         heardAliveAt,
         facts: record ? ofTargetsNow(record.facts, member.name, targets) : {},
         factsAt: record?.at ?? null,

@@ -60,6 +60,7 @@ import { type OwnRefusal, ownRefusal } from "../sync/own-refusal.ts";
 import {
   type AwaySpan,
   awayBefore,
+  heardWithin,
   keepPresence,
   lastHeardAlive,
   PRESENCE,
@@ -558,7 +559,7 @@ export class NodeContext {
       return heldFacts(this.db).some(
         (held) =>
           held.device !== this.deviceId &&
-          nowMs - (alive.get(held.device) ?? Number.NEGATIVE_INFINITY) <= this.liveWindowMs &&
+          heardWithin(alive.get(held.device), nowMs, this.liveWindowMs) &&
           readPayload(held.facts).clockAhead?.[this.deviceName] !== undefined,
       );
     });

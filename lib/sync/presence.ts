@@ -94,3 +94,17 @@ export function lastHeardAlive(db: StateReader): Map<DeviceId, number> {
       .map((row) => [row.device as DeviceId, row.heardAt]),
   );
 }
+
+/**
+ * Whether a device heard alive at `heardAtMs` (by this node's clock, as lastHeardAlive
+ * says) is live at `nowMs`: heard within `windowMs` either way of now. A hearing dated
+ * ahead of now by more is from before this node's clock was set back, by how much no one
+ * can tell: taken as recent, it kept a dead device online for as long as the step.
+ */
+export function heardWithin(
+  heardAtMs: number | null | undefined,
+  nowMs: number,
+  windowMs: number,
+): boolean {
+  return heardAtMs !== undefined && heardAtMs !== null && Math.abs(nowMs - heardAtMs) <= windowMs;
+}

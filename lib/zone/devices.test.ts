@@ -171,6 +171,25 @@ describe("bucky devices", () => {
     });
   });
 
+  test("a device heard before this clock was set back is not online for as long as the step", () => {
+    const nas = signingKeyFromSeed(seed(71));
+    const laptop = signingKeyFromSeed(seed(72));
+    const { node } = foundedBy(73, { nas, laptop });
+    // laptop heard an hour ago, when this device's clock ran an hour ahead (set back since);
+    // nas heard a second ago.
+    keepPresence(
+      node.db,
+      signPresence(testZone.id, NOW_MS + 3_600_000, laptop),
+      NOW_MS + 3_600_000,
+    );
+    keepPresence(node.db, signPresence(testZone.id, NOW_MS - 1000, nas), NOW_MS - 1000);
+    const context = testNodeContext(node, "a", { now: () => NOW_MS });
+    const status = Object.fromEntries(
+      listDevices(context, contacts, 60_000).map((device) => [device.name, device.status]),
+    );
+    expect(status).toEqual({ a: "online", laptop: "offline", nas: "online" });
+  });
+
   test("a revoked device is named for its clock by no one, as in status", () => {
     const nas = signingKeyFromSeed(seed(65));
     const laptop = signingKeyFromSeed(seed(66));

@@ -15,7 +15,7 @@ import { readRelays } from "../relay/relays.ts";
 import { stateValue } from "../store/reads.ts";
 import { heldFactsOf } from "../sync/facts.ts";
 import { type Member, standingOf } from "../sync/membership.ts";
-import { lastHeardAlive } from "../sync/presence.ts";
+import { heardWithin, lastHeardAlive } from "../sync/presence.ts";
 import { type RevokedForkNote, revokedForkNotes } from "../sync/quarantine-notes.ts";
 import { type ClockAheadFigure, clockAheadNotes } from "./reliability.ts";
 import { type AskingZone, askZoneHead, type PullFrom, type ZoneHead } from "./zone-head.ts";
@@ -119,8 +119,8 @@ export function listDevices(
       const standing = standingOf(membership, member.id);
       const online =
         self ||
-        (heardAlive !== undefined && now - heardAlive <= liveWindowMs) ||
-        (called !== undefined && now - called <= Math.min(ONLINE_WINDOW_MS, liveWindowMs));
+        heardWithin(heardAlive, now, liveWindowMs) ||
+        heardWithin(called, now, Math.min(ONLINE_WINDOW_MS, liveWindowMs));
       const status: DeviceStatus =
         standing === "revoked" || standing === "quarantined"
           ? standing
