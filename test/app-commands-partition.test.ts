@@ -77,7 +77,12 @@ describe("an app stopped on a device cut off from the one giving its upgrade up"
       "both devices to say notes is stopped, at 1.0.0",
       async () => {
         const all = await Promise.all(DEVICES.map(status));
-        return all.every((s) => s.desired === "stopped" && s.state === "stopped") ? all : undefined;
+        // The version too: the stop may reach gw before server's giving up does.
+        return all.every(
+          (s) => s.desired === "stopped" && s.state === "stopped" && s.version === "1.0.0",
+        )
+          ? all
+          : undefined;
       },
       30_000,
     ).catch(async () => Promise.all(DEVICES.map(status)));
