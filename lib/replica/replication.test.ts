@@ -266,4 +266,11 @@ describe("a standby's copy, against where the holder began its epoch", () => {
     expect(copyNewerThan({ holder: "nas", epoch: 3, seq: 7, at: 5_500 }, restored)).toBe(true);
     expect(copyNewerThan({ holder: "nas", epoch: 3, seq: 7, at: 4_500 }, restored)).toBe(false);
   });
+
+  test("of a holder that began from nothing known (its holder gone, the app started anew): newer", () => {
+    // The laptop holding notes was lost and revoked while the only copy's standby slept:
+    // notes started empty elsewhere, and that copy was replaced by its first snapshot.
+    expect(copyNewerThan({ holder: "laptop", epoch: 4, seq: 90, at: 1_000 }, null)).toBe(true);
+    expect(copyNewerThan({ holder: "laptop", epoch: 4, seq: 90, at: 1_000 }, undefined)).toBe(true);
+  });
 });

@@ -546,8 +546,8 @@ export class Replication {
    */
   private keepAsideIfNewer(app: string, own: ReplicaHead, db: ReplicaDb): void {
     if (own.holder === this.node.deviceName) return;
-    const from = this.holders.get(app)?.from;
-    if (!from || !copyNewerThan(own, from)) return;
+    // Replaced by a holder that began from nothing, it was the only copy: it went.
+    if (!copyNewerThan(own, this.holders.get(app)?.from)) return;
     const aside = join(this.replicaDir(app), `aside-${randomBytes(4).toString("hex")}`);
     try {
       materialize(db, own.root, aside);
@@ -783,12 +783,14 @@ export class Replication {
  * Whether a copy may hold writes that the data a holder started an epoch from does not: a
  * later snapshot of the snapshot it started from, or one taken after that data's time
  * (another holder's or epoch's, or where it started from no snapshot: seq 0, a backup's
- * data or data of its own).
+ * data or data of its own). A holder that started from nothing known (`from` null: the
+ * app started anew, its holder gone, or its copy restored) may lack any copy's writes.
  */
 export function copyNewerThan(
   copy: Pick<ReplicaHead, "holder" | "epoch" | "seq" | "at">,
-  from: NonNullable<HolderClaim["from"]>,
+  from: HolderClaim["from"] | undefined,
 ): boolean {
+  if (!from) return true;
   if (copy.holder === from.device && copy.epoch === from.epoch && from.seq > 0)
     return copy.seq > from.seq;
   return copy.at > from.at;
