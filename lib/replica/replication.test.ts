@@ -15,6 +15,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { decodeTree } from "../../protocol/backup/formats.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { conflictCopyName } from "../../protocol/replica.ts";
 import { testSpec } from "../apps/test-spec.ts";
@@ -22,6 +23,7 @@ import { CONFLICTS_LISTED } from "../facts/payload.ts";
 import { createLog } from "../log.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { HolderClaim } from "./claims.ts";
+import { ReplicaDb, type ReplicaHead } from "./replica-db.ts";
 import { copyNewerThan, Replication } from "./replication.ts";
 import * as snapshot from "./snapshot.ts";
 
@@ -246,6 +248,48 @@ describe("the conflict copies a device lists", () => {
     const facts = replication.facts();
     expect(facts.conflicts.notes?.map((copy) => copy.name)).toEqual(names.slice(3));
     expect(facts.conflictsKept).toEqual({ notes: CONFLICTS_LISTED + 3 });
+  });
+});
+
+describe("a standby's newer copy, before another holder's snapshot replaces it", () => {
+  test("not whole (a repair that failed): said, and it does not hold the standby back", async () => {
+    const home = mkdtempSync(join(scratch, "not-whole-"));
+    const warned: string[] = [];
+    const node = {
+      deviceName: "nas",
+      zone: { paths: { home, appsDir: join(home, "apps") } },
+      now: () => Date.now(),
+      log: { ...createLog({ level: "silent" }), warn: (message: string) => warned.push(message) },
+      write: () => {},
+    } as unknown as NodeContext;
+    replication = new Replication(node, { onChange: () => {} });
+    const data = join(home, "laptop-data");
+    mkdirSync(data, { recursive: true });
+    writeFileSync(join(data, "notes.txt"), "written on the laptop");
+    const db = new ReplicaDb(join(home, "standby", "replica.db"));
+    const head = await snapshot.takeSnapshot({
+      db,
+      dataDir: data,
+      cacheDir: join(home, "cache"),
+      head: { app: "notes", epoch: 2, seq: 5, holder: "laptop", at: Date.now(), final: false },
+    });
+    // The file's chunk dropped as damaged, and never fetched again.
+    const named = (tree: string, name: string) =>
+      decodeTree(db.get(tree) as Uint8Array).find((node) => node.name === name);
+    const dir = named(head.root, "data");
+    const file = dir?.type === "dir" ? named(dir.subtree, "notes.txt") : undefined;
+    if (file?.type !== "file") throw new Error("the snapshot holds no notes.txt");
+    db.drop(file.content[0] as string);
+    const keepAside = (
+      replication as unknown as {
+        keepAsideIfNewer(app: string, own: ReplicaHead, db: ReplicaDb): void;
+      }
+    ).keepAsideIfNewer.bind(replication);
+    expect(() => keepAside("notes", head, db)).not.toThrow();
+    expect(warned).toEqual([
+      "a newer copy of app data could not be kept: it is damaged or not whole",
+    ]);
+    db.close();
   });
 });
 

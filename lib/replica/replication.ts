@@ -553,9 +553,11 @@ export class Replication {
       materialize(db, own.root, aside);
     } catch (error) {
       rmSync(aside, { recursive: true, force: true });
-      if (!(error instanceof BuckyError && error.code === "E_INTEGRITY")) throw error;
-      // Damaged, it cannot be kept whole: said, and the new snapshot taken all the same.
-      this.node.log.warn("a newer copy of app data could not be kept: it is damaged", {
+      // Damaged, or not whole (a repair that failed): it cannot be kept whole. Said, and the
+      // new snapshot taken all the same; thrown, it held this standby back at every round.
+      if (!(error instanceof BuckyError && ["E_INTEGRITY", "E_NOT_FOUND"].includes(error.code)))
+        throw error;
+      this.node.log.warn("a newer copy of app data could not be kept: it is damaged or not whole", {
         app,
         epoch: own.epoch,
         seq: own.seq,
