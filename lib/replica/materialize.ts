@@ -2,7 +2,9 @@
  * Writing a replica's snapshot out as the app's data directory, for a device that takes
  * the app over: into a fresh directory beside the data, which then takes its place, so
  * an interrupted takeover leaves no half-written data behind. Every blob is checked
- * against its id as it is read.
+ * against its id as it is read. Files, directories and the move into place are durable
+ * when it returns: a takeover is claimed next, and the zone then takes this device's data
+ * for the newest, though the power fails a moment after.
  */
 import {
   chmodSync,
@@ -18,8 +20,9 @@ import {
   utimesSync,
   writeSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { decodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
+import { fsyncDirectory } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import { utimesSeconds } from "../file-times.ts";
 import type { ReplicaDb } from "./replica-db.ts";
@@ -49,6 +52,7 @@ export function replaceData(db: ReplicaDb, root: string, dataDir: string): void 
   }
   rmSync(dataDir, { recursive: true, force: true });
   renameSync(incoming, dataDir);
+  fsyncDirectory(dirname(dataDir));
 }
 
 function nodesOf(db: ReplicaDb, tree: string): TreeNode[] {
@@ -82,6 +86,7 @@ function writeTree(db: ReplicaDb, tree: string, dir: string): void {
     chmodSync(path, node.mode & 0o7777);
     setTimes(path, node.mtimeNs);
   }
+  fsyncDirectory(dir);
 }
 
 function writeFile(db: ReplicaDb, content: readonly string[], path: string): void {

@@ -17,7 +17,7 @@ import {
   renameSync,
   rmSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { eq } from "drizzle-orm";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
@@ -26,7 +26,7 @@ import type { HeadOnWire } from "../../protocol/replica.ts";
 import { BLOB_ANSWER_BYTES, conflictCopyName, isConflictCopyName } from "../../protocol/replica.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { AppSpec } from "../apps/spec.ts";
-import { writeFileAtomic } from "../atomic-file.ts";
+import { fsyncDirectory, writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import { CONFLICTS_LISTED, type ReplicaFacts, readPayload } from "../facts/payload.ts";
 import type { NodeContext } from "../node/node-context.ts";
@@ -215,6 +215,9 @@ export class Replication {
       this.keepConflict(app, dataDir, mine?.epoch ?? 0, this.node.deviceName);
     else rmSync(dataDir, { recursive: true, force: true });
     renameSync(join(this.conflictsDir(app), asked.name), dataDir);
+    // In place for good before the epoch it starts is claimed.
+    fsyncDirectory(dirname(dataDir));
+    fsyncDirectory(this.conflictsDir(app));
     rmSync(join(this.conflictsDir(app), `${asked.name}.json`), { force: true });
     const epoch = Math.max(0, ...claims.map((claim) => claim.epoch)) + 1;
     this.claim(app, { epoch, from: null, lostAtMostMs: null, restoredCopy: asked.name });
@@ -574,6 +577,9 @@ export class Replication {
     mkdirSync(this.conflictsDir(app), { recursive: true, mode: 0o700 });
     const bytes = sizeOf(dir);
     renameSync(dir, target);
+    // Moved out for good before the data that replaces it moves in (the copy's record,
+    // below, makes its new place durable).
+    fsyncDirectory(dirname(dir));
     const copy: ConflictCopy = { name, at: new Date(this.node.now()).toISOString(), bytes, epoch };
     writeFileAtomic(
       join(this.conflictsDir(app), `${name}.json`),

@@ -1,0 +1,44 @@
+/**
+ * A takeover's data written out from a replica: every directory of it, and the move into
+ * place, made durable before it returns (a takeover is claimed next).
+ */
+import { afterAll, expect, spyOn, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as atomicFile from "../atomic-file.ts";
+import { replaceData } from "./materialize.ts";
+import { ReplicaDb } from "./replica-db.ts";
+import { takeSnapshot } from "./snapshot.ts";
+
+const scratch = mkdtempSync(join(tmpdir(), "bucky-materialize-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+test("the data, each directory of it, and its move into place are synced before it returns", async () => {
+  const holderData = join(scratch, "holder");
+  mkdirSync(join(holderData, "db"), { recursive: true });
+  writeFileSync(join(holderData, "db", "notes.db"), "the notes");
+  const db = new ReplicaDb(join(scratch, "replica", "replica.db"));
+  const head = await takeSnapshot({
+    db,
+    dataDir: holderData,
+    cacheDir: join(scratch, "cache"),
+    head: { app: "notes", epoch: 1, seq: 1, holder: "nas", at: Date.now(), final: false },
+  });
+  const apps = join(scratch, "apps", "notes");
+  mkdirSync(apps, { recursive: true });
+  const synced = spyOn(atomicFile, "fsyncDirectory");
+  try {
+    replaceData(db, head.root, join(apps, "data"));
+    expect(readFileSync(join(apps, "data", "db", "notes.db"), "utf8")).toBe("the notes");
+    // Written beside the data first, then moved in: each directory, then the move.
+    expect(synced.mock.calls.map(([dir]) => dir)).toEqual([
+      join(apps, "data.incoming", "db"),
+      join(apps, "data.incoming"),
+      apps,
+    ]);
+  } finally {
+    synced.mockRestore();
+    db.close();
+  }
+});
