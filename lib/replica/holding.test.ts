@@ -20,7 +20,7 @@ function claim(device: string, epoch: number): HolderClaim {
 }
 
 function input(overrides: Partial<HoldingInput>): HoldingInput {
-  return {
+  const given: HoldingInput = {
     app: "notes",
     placement: "any",
     moveTo: null,
@@ -32,9 +32,25 @@ function input(overrides: Partial<HoldingInput>): HoldingInput {
     copies: new Map(),
     ...overrides,
   };
+  // A copy made by `copy` is of the device that claimed its epoch (the first, of two).
+  const holderAt = (epoch: number) =>
+    given.claims.find((claim) => claim.epoch === epoch)?.device ?? "nobody";
+  const copies = new Map(
+    [...given.copies].map(([device, position]) => [
+      device,
+      position.holder === "" ? { ...position, holder: holderAt(position.epoch) } : position,
+    ]),
+  );
+  return { ...given, copies };
 }
 
-const copy = (epoch: number, seq: number, final = false): CopyPosition => ({ epoch, seq, final });
+/** A copy at `epoch`, of whoever claimed it (`holder` names another). */
+const copy = (epoch: number, seq: number, final = false, holder = ""): CopyPosition => ({
+  holder,
+  epoch,
+  seq,
+  final,
+});
 
 describe("who holds an app's data", () => {
   test("a new app goes to the first live device in its order, which claims it", () => {
@@ -52,6 +68,22 @@ describe("who holds an app's data", () => {
       last,
     ]);
     expect(holding.standbys).toEqual([order[0] as string]);
+  });
+
+  test("a copy of the device that lost a tied epoch is none to take over from", () => {
+    // alpha and beta both claimed epoch 2 across a partition; alpha, the lower id, holds it.
+    // gamma still keeps beta's copy of that epoch, further along; delta alpha's.
+    const holding = decideHolding(
+      input({
+        claims: [claim("alpha", 2), claim("beta", 2)],
+        live: new Set(["beta", "gamma", "delta"]),
+        copies: new Map([
+          ["gamma", copy(2, 50, false, "beta")],
+          ["delta", copy(2, 10, false, "alpha")],
+        ]),
+      }),
+    );
+    expect([holding.holder?.device, holding.runner]).toEqual(["alpha", "delta"]);
   });
 
   test("the highest epoch holds; in a tie, the lower device id", () => {

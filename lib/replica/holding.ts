@@ -18,6 +18,11 @@ import { type HolderClaim, holderOf } from "./claims.ts";
 
 /** How far a device's copy of an app's data goes. */
 export interface CopyPosition {
+  /**
+   * Whose snapshots it is: two devices may have claimed one epoch across a partition, and a
+   * copy of the one that lost that epoch is no copy of the holder's data.
+   */
+  readonly holder: string;
   readonly epoch: number;
   readonly seq: number;
   /** It is the last snapshot before a planned move. */
@@ -71,11 +76,12 @@ export function decideHolding(input: HoldingInput): Holding {
       .slice(0, input.standbys);
     return extra && extra !== keeper && !chosen.includes(extra) ? [...chosen, extra] : chosen;
   };
-  const bestCopy = (candidates: readonly string[], epoch?: number) => {
+  /** The device with the newest copy: of `of`'s data at its epoch when given, else any. */
+  const bestCopy = (candidates: readonly string[], of?: HolderClaim) => {
     let best: { device: string; copy: CopyPosition } | undefined;
     for (const device of candidates) {
       const copy = input.copies.get(device);
-      if (!copy || (epoch !== undefined && copy.epoch !== epoch)) continue;
+      if (!copy || (of !== undefined && !copyOf(copy, of))) continue;
       if (
         !best ||
         copy.epoch > best.copy.epoch ||
@@ -106,13 +112,14 @@ export function decideHolding(input: HoldingInput): Holding {
   const holderLive = input.live.has(holder.device);
   const failover = (prefer?: string): Holding => {
     const candidates = order.filter((d) => d !== holder.device && runnable(d));
-    const best = bestCopy(candidates, holder.epoch);
+    const best = bestCopy(candidates, holder);
     // The device the app was moved to takes over only from a copy as new as any: from an
     // older one, what the newer held was lost. Else the newest copy takes over, and the
     // move goes on from it, a planned one.
     const theirs = prefer && candidates.includes(prefer) ? input.copies.get(prefer) : undefined;
     const newest = best === undefined ? undefined : input.copies.get(best);
-    const preferred = theirs?.epoch === holder.epoch && theirs.seq >= (newest?.seq ?? 0);
+    const preferred =
+      theirs !== undefined && copyOf(theirs, holder) && theirs.seq >= (newest?.seq ?? 0);
     const runner = preferred ? prefer : best;
     return {
       holder,
@@ -150,7 +157,7 @@ export function decideHolding(input: HoldingInput): Holding {
       waiting: undefined,
     };
   const copy = input.copies.get(desired);
-  const arrived = copy?.final === true && copy.epoch === holder.epoch;
+  const arrived = copy?.final === true && copyOf(copy, holder);
   return {
     holder,
     runner: arrived ? desired : undefined,
@@ -167,7 +174,7 @@ function desiredHolder(
   holder: HolderClaim,
   order: readonly string[],
   runnable: (device: string) => boolean,
-  bestCopy: (candidates: readonly string[], epoch?: number) => string | undefined,
+  bestCopy: (candidates: readonly string[], of?: HolderClaim) => string | undefined,
 ): string {
   if (input.placement !== "any")
     return order.includes(input.placement) ? input.placement : holder.device;
@@ -175,7 +182,12 @@ function desiredHolder(
   if (moveTo && order.includes(moveTo) && !input.draining.has(moveTo)) return moveTo;
   if (input.draining.has(holder.device)) {
     const candidates = order.filter((d) => d !== holder.device && runnable(d));
-    return bestCopy(candidates, holder.epoch) ?? candidates[0] ?? holder.device;
+    return bestCopy(candidates, holder) ?? candidates[0] ?? holder.device;
   }
   return holder.device;
+}
+
+/** Whether `copy` is of `holder`'s data at its epoch: the only copies it is taken over from. */
+export function copyOf(copy: CopyPosition, holder: HolderClaim): boolean {
+  return copy.epoch === holder.epoch && copy.holder === holder.device;
 }

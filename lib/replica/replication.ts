@@ -36,7 +36,7 @@ import { presence } from "../store/schema.ts";
 import { heldFactsOf } from "../sync/facts.ts";
 import { claimKey, type HolderClaim } from "./claims.ts";
 import { ReplicaFollower, VERIFY_EVERY_MS } from "./follower.ts";
-import type { CopyPosition, Holding } from "./holding.ts";
+import { type CopyPosition, copyOf, type Holding } from "./holding.ts";
 import { type LossBound, lossBound, NO_FIGURE } from "./loss-bound.ts";
 import { holdsFiles, materialize, replaceData } from "./materialize.ts";
 import { ReplicaDb, type ReplicaHead } from "./replica-db.ts";
@@ -86,7 +86,7 @@ export class Replication {
     const head = db?.head();
     if ((db?.verification()?.damagedBlobs ?? 0) > 0) return undefined;
     return head && head.holder !== this.node.deviceName
-      ? { epoch: head.epoch, seq: head.seq, final: head.final }
+      ? { holder: head.holder, epoch: head.epoch, seq: head.seq, final: head.final }
       : undefined;
   }
 
@@ -103,7 +103,7 @@ export class Replication {
     clearRestoredHeld(this.appDir(app));
     const copy = db.head();
     const holder = holding.holder;
-    const usable = copy && copy.holder !== me && (!holder || copy.epoch === holder.epoch);
+    const usable = copy && copy.holder !== me && (!holder || copyOf(copy, holder));
     if (holder && !usable)
       throw new BuckyError("E_INTERNAL", `no copy of ${app}'s data to take over from`);
     const dataDir = this.dataDir(app);

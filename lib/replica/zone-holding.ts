@@ -57,7 +57,12 @@ export function readHoldingFacts(
       // A copy its device found damaged is none to take over from, until fetched again.
       if ((copy.damagedBlobs ?? 0) > 0) continue;
       const byDevice = copies.get(app) ?? new Map<string, CopyPosition>();
-      byDevice.set(member.name, { epoch: copy.epoch, seq: copy.seq, final: copy.final });
+      byDevice.set(member.name, {
+        holder: copy.holder,
+        epoch: copy.epoch,
+        seq: copy.seq,
+        final: copy.final,
+      });
       copies.set(app, byDevice);
     }
   }
