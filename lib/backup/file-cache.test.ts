@@ -28,4 +28,17 @@ describe("the file cache", () => {
     expect(mended.lookup("data/a", facts)).toEqual(["id2"]);
     mended.close();
   });
+
+  test("a file changed too lately to tell is read again next run: not remembered", () => {
+    const nowNs = String(BigInt(Date.now()) * 1_000_000n);
+    const lately = { size: 3, mtimeNs: "1", ctimeNs: nowNs, inode: "8" };
+    const cache = new FileCache(mkdtempSync(join(dir, "racy-")), run);
+    cache.keep("data/racy", lately, ["id3"]);
+    cache.keep("data/settled", facts, ["id4"]);
+    cache.commit();
+    // Written again within the clock's tick after it was read, it would match as it is.
+    expect(cache.lookup("data/racy", lately)).toBeUndefined();
+    expect(cache.lookup("data/settled", facts)).toEqual(["id4"]);
+    cache.close();
+  });
 });

@@ -46,6 +46,21 @@ function openCache(path: string): Database {
   }
 }
 
+/**
+ * How close to now a file's last change is too close to take it as unchanged the next time
+ * its times match: a write right after the file was read, within the file system clock's
+ * tick (a few ms on kernels before 6.13), leaves its size and times as they were, and
+ * the cache said the file unchanged, its new bytes never read, at every run after. (Git's
+ * "racy clean" files, and its answer.)
+ */
+const RACY_NS = 2_000_000_000n;
+
+/** Whether `facts` were changed within RACY_NS of `nowMs` (or after it). */
+export function racy(facts: FileFacts, nowMs: number): boolean {
+  const newest = BigInt(facts.mtimeNs) > BigInt(facts.ctimeNs) ? facts.mtimeNs : facts.ctimeNs;
+  return BigInt(nowMs) * 1_000_000n - BigInt(newest) < RACY_NS;
+}
+
 /** How long hold() waits for another run's commit (a running one's takes well under this). */
 const HOLD_WAIT_MS = 30_000;
 const HOLD_STEP_MS = 200;
@@ -92,8 +107,12 @@ export class FileCache {
     return JSON.parse(row.content) as string[];
   }
 
-  /** Records what this run found, for commit(). */
+  /**
+   * Records what this run found, for commit(): unless the file changed too lately to tell
+   * (racy), which the next run reads again.
+   */
   keep(path: string, facts: FileFacts, content: readonly string[]): void {
+    if (racy(facts, Date.now())) return;
     this.seen.push([path, facts, content]);
   }
 
