@@ -352,12 +352,32 @@ export class Replication {
     let bytes = 0;
     for (const id of ids) {
       if (bytes >= BLOB_ANSWER_BYTES) break;
-      const blob = db.get(id) ?? null;
+      const blob = this.heldBlob(app, db, id);
       answer.push(blob);
       bytes += blob?.length ?? 0;
     }
     this.sources.get(app)?.served(bytes);
     return answer;
+  }
+
+  /**
+   * A blob of the holder's replica, or null. One found damaged is dropped and said not
+   * held, and the next snapshot reads the data again, which puts it back: it failed every
+   * standby's fetch of every snapshot holding it, until the file it came from changed.
+   */
+  private heldBlob(app: string, db: ReplicaDb, id: string): Uint8Array | null {
+    try {
+      return db.get(id) ?? null;
+    } catch (error) {
+      if (!(error instanceof BuckyError && error.code === "E_INTEGRITY")) throw error;
+      db.drop(id);
+      this.sources.get(app)?.readAgain();
+      this.node.log.warn("a damaged blob of app data dropped: read again from the data", {
+        app,
+        blob: id.slice(0, 12),
+      });
+      return null;
+    }
   }
 
   acknowledge(app: string, device: string, body: { epoch: number; seq: number; at: number }): void {

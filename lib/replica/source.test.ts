@@ -121,6 +121,37 @@ describe("a holder whose data stays as it is", () => {
   });
 });
 
+describe("a blob of the holder's replica found damaged", () => {
+  test("dropped, is put back by the next look, though the data did not change", async () => {
+    const nas = holder("rotted");
+    nas.write("only");
+    writeFileSync(join(nas.options.dataDir, "readme.txt"), "a file the app wrote once");
+    const head = (await nas.source.snapshot()) as ReplicaHead;
+    // Settled: a look too close to the writes settles nothing, the next finds it unchanged.
+    nas.tick(5_000);
+    await nas.source.snapshot();
+    nas.tick(5_000);
+    expect(await nas.source.snapshot()).toBeUndefined();
+    // Every blob of the head, rotted one at a time: the readme's is the one here.
+    const blobs = new Database(join(nas.options.replicaDir, "replica.db"));
+    const ids = (blobs.query("SELECT id FROM blobs").all() as { id: string }[]).map((r) => r.id);
+    const rotted = ids.find((id) => {
+      const bytes = nas.options.db.get(id) as Uint8Array;
+      return new TextDecoder().decode(bytes) === "a file the app wrote once";
+    }) as string;
+    blobs.run("UPDATE blobs SET bytes = ?1 WHERE id = ?2", [new Uint8Array([1, 2, 3]), rotted]);
+    blobs.close();
+    expect(() => nas.options.db.get(rotted)).toThrow("is damaged");
+    // As the holder does when a standby asks for it: dropped, and the data read again.
+    nas.options.db.drop(rotted);
+    nas.source.readAgain();
+    nas.tick(5_000);
+    await nas.source.snapshot();
+    expect(new TextDecoder().decode(nas.options.db.get(rotted))).toBe("a file the app wrote once");
+    expect(nas.source.head()?.content).toBe(head.content);
+  });
+});
+
 describe("a write while the holder takes a snapshot", () => {
   test("caught by that snapshot: the standby that has it is caught up as of a time after the write", async () => {
     const nas = holder("caught");

@@ -63,6 +63,8 @@ export class ReplicaSource {
   private stopped = false;
   /** The data changed since the newest snapshot (as of the last look). */
   private dirty = false;
+  /** A blob of this replica was found damaged and dropped: the next look reads the data. */
+  private lostBlob = false;
   private sent = 0;
   /** The last look saw a file changed just before it (see take()). */
   private racy = false;
@@ -179,6 +181,14 @@ export class ReplicaSource {
     return this.waiters.size;
   }
 
+  /**
+   * Has the next look take a snapshot, unchanged data or not: a blob of the replica was
+   * dropped (found damaged), and reading the data again puts it back.
+   */
+  readAgain(): void {
+    this.lostBlob = true;
+  }
+
   /** Bytes of blobs sent to standbys, this epoch, since this daemon started. */
   get servedBytes(): number {
     return this.sent;
@@ -288,7 +298,7 @@ export class ReplicaSource {
     const previous = this.head();
     // A file changed within the clock's grain of the last look may have changed again
     // since without its size or time showing it: such a look settles nothing.
-    this.dirty = !previous || db.meta(SIGNATURE) !== signature || this.racy;
+    this.dirty = !previous || db.meta(SIGNATURE) !== signature || this.racy || this.lostBlob;
     this.racy = this.options.now() - look.newestMs < RACY_MS;
     if (!final && !this.dirty) {
       // Its names, sizes and times as the newest snapshot's: that snapshot holds every write
@@ -317,6 +327,7 @@ export class ReplicaSource {
     db.setMeta(SIGNATURE, signature);
     // Written meanwhile? The next look says.
     this.dirty = false;
+    this.lostBlob = false;
     // Files touched, nothing changed (a database checkpointed, or a write that the previous
     // snapshot caught after its look): nothing new to ship, but the previous snapshot is
     // now known to hold every write from before this look.
