@@ -203,13 +203,21 @@ describe("family accounts", () => {
     expect(
       (await buckyJson<{ people: unknown[] }>(["user", "list", "--home", alpha.home])).people,
     ).toEqual([
-      { name: "owner", role: "owner", signsInWith: [], since: null, linkUsedTwice: false },
+      {
+        name: "owner",
+        role: "owner",
+        signsInWith: [],
+        since: null,
+        linkUsedTwice: false,
+        passwordChangedTwoWays: false,
+      },
       {
         name: "ann",
         role: "member",
         signsInWith: [],
         since: expect.any(String),
         linkUsedTwice: false,
+        passwordChangedTwoWays: false,
       },
       {
         name: "kid",
@@ -217,6 +225,7 @@ describe("family accounts", () => {
         signsInWith: [],
         since: expect.any(String),
         linkUsedTwice: false,
+        passwordChangedTwoWays: false,
       },
     ]);
   });

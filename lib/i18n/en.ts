@@ -672,6 +672,8 @@ export const en = {
     notYet: "not yet: their link was not opened",
     linkUsedTwice:
       "their link was used twice, at two gateways at once: no way in it made counts (someone else may have had it). Give them a new link.",
+    passwordChangedTwoWays:
+      "their password was changed two ways at once, at two gateways: no password of theirs counts. Give them a new link.",
     newLink: "New link",
     signOutEverywhere: "Sign out everywhere",
     signedOutEverywhere: (p: { person: string }) =>

@@ -558,6 +558,8 @@ export const zhCN: Messages = {
     notYet: "尚未设置：其链接还没有打开过",
     linkUsedTwice:
       "其链接在两个网关上同时被用了两次，由此设置的登录方式都不算数（可能有别人拿到了这个链接）。请给他们一个新链接。",
+    passwordChangedTwoWays:
+      "其密码在两个网关上同时被改成了两种：他们的密码都不算数。请给他们一个新链接。",
     newLink: "新链接",
     signOutEverywhere: "在所有地方退出登录",
     signedOutEverywhere: (p) =>

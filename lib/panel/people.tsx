@@ -48,12 +48,17 @@ export function peoplePages(app: Hono<PanelEnv>, pageOf: (c: PanelContext) => Pa
                       : p.role === "owner"
                         ? t.people.ownerLink
                         : undefined;
-                  // A link used twice is said beside any other way in: maybe a theft.
-                  if (!p.linkUsedTwice) return how ?? t.people.notYet;
+                  // A link used twice is said beside any other way in (maybe a theft), as
+                  // a password changed two ways at once.
+                  const lost = [
+                    ...(p.linkUsedTwice ? [t.people.linkUsedTwice] : []),
+                    ...(p.passwordChangedTwoWays ? [t.people.passwordChangedTwoWays] : []),
+                  ];
+                  if (lost.length === 0) return how ?? t.people.notYet;
                   return (
                     <>
                       {how ? `${how}; ` : null}
-                      <strong>{t.people.linkUsedTwice}</strong>
+                      <strong>{lost.join(" ")}</strong>
                     </>
                   );
                 },

@@ -38,6 +38,8 @@ export interface PersonView {
    * new one (`bucky user reset`), and may want to know who else had it.
    */
   readonly linkUsedTwice: boolean;
+  /** Their password was changed two ways at once: no password of theirs counts (Person). */
+  readonly passwordChangedTwoWays: boolean;
   readonly since: string | null;
 }
 
@@ -198,6 +200,7 @@ function view(person: Person): PersonView {
     role: person.role,
     signsInWith: [...new Set([...person.credentials.values()].map((c) => c.kind))].sort(),
     linkUsedTwice: person.linkUsedTwice === true,
+    passwordChangedTwoWays: person.passwordChangedTwoWays === true,
     since: person.changedAtMs ? new Date(person.changedAtMs).toISOString() : null,
   };
 }

@@ -244,7 +244,7 @@ describe("the people of a zone", () => {
     expect(read().people.get("bob")?.linkUsedTwice).toBeUndefined();
   });
 
-  test("a password is its credential's as last changed; changed two ways, it is none", () => {
+  test("a password is its credential's as last changed; changed two ways, it is none, and said so", () => {
     const { account, credential, change, read } = zoneOf();
     account("ann", 1, "member");
     const cred = credential("ann", 1, 31);
@@ -258,9 +258,12 @@ describe("the people of a zone", () => {
     change("ann", cred, 40, 41);
     change("ann", cred, 32, 33);
     expect(publicKey()).toBe(keyOf(33));
+    expect(read().people.get("ann")?.passwordChangedTwoWays).toBeUndefined();
     // Someone who knew the password before last (32) changes it their own way: a fork.
     change("ann", cred, 32, 34);
     expect(read().people.get("ann")?.credentials.size).toBe(0);
+    // Said so (user list, the panel): not as a person who never opened their link.
+    expect(read().people.get("ann")?.passwordChangedTwoWays).toBe(true);
   });
 
   test("changes no password's chain leads to cost a parse each, not a signature check", () => {

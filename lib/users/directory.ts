@@ -48,6 +48,11 @@ export interface Person {
    */
   readonly linkUsedTwice?: true;
   /**
+   * Their password was changed two ways at once from the same one (at two gateways across
+   * a partition): neither counts, nor the one before. Only a new link gives them one.
+   */
+  readonly passwordChangedTwoWays?: true;
+  /**
    * When an account of this name was last removed (ms since the epoch, as the owner key
    * signed it), if it ever was: whatever was granted for the name until then belongs to
    * the person removed, not to whoever was added under the name since.
@@ -168,6 +173,7 @@ export function readDirectory(db: StateQueries, zone: ZoneId): Directory {
     const current =
       credential.kind === "password" ? changed(credential, user, nonce, changes, zone) : credential;
     if (current) (person.credentials as Map<string, Credential>).set(nonce, current);
+    else people.set(user, { ...(people.get(user) as Person), passwordChangedTwoWays: true });
   }
   return { people, revs };
 }
