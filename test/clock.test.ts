@@ -11,6 +11,7 @@ import {
   buckyJson,
   cleanUp,
   type Daemon,
+  enableGateway,
   jsonError,
   startDaemon,
   startZone,
@@ -171,6 +172,31 @@ describe("a device whose clock is ahead", () => {
     expect(gamma.log()).toContain(
       "refuses this device's sync requests: the two clocks are too far apart",
     );
+  }, 90_000);
+});
+
+describe("a device whose clock is behind the gateway's", () => {
+  test("makes login links the gateway takes: their expiry is by the gateway's clock", async () => {
+    const env = { BUCKY_HEARTBEAT_MS: "200" };
+    const zone = await startZone(["alpha", "beta"], env);
+    const [alpha, beta] = ["alpha", "beta"].map((n) => zone.get(n) as Daemon) as [Daemon, Daemon];
+    await enableGateway(alpha.home);
+    await beta.stop();
+    await startDaemon(beta.home, { ...env, BUCKY_CLOCK_OFFSET_MS: String(-3600_000) });
+    // beta has heard alpha's requests, dated an hour ahead of its clock.
+    await waitFor("beta to say alpha's clock is ahead of its own", async () => {
+      const { devices } = await buckyJson<{ devices: { name: string; clockAhead: unknown }[] }>([
+        ...["devices", "--home", beta.home],
+      ]);
+      return devices.find((d) => d.name === "alpha")?.clockAhead ? true : undefined;
+    });
+    // Ten minutes by beta's clock ended fifty minutes before alpha had it: refused, expired.
+    const { url } = await buckyJson<{ url: string }>([
+      ...["login-link", "--ttl", "10m", "--home", beta.home],
+    ]);
+    const opened = await fetch(url, { redirect: "manual" });
+    expect(opened.status).toBe(303);
+    expect(opened.headers.get("set-cookie")).toContain("bucky_session=");
   }, 90_000);
 });
 

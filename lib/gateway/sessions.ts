@@ -87,7 +87,10 @@ export function createLoginLink(node: NodeContext, ttlMs: number, next?: string)
   if (next !== undefined && !isSameOriginPath(next))
     throw new BuckyError("E_INVALID_INPUT", `${JSON.stringify(next)} is not a path on a gateway`);
   const gateway = findGateway(node);
-  const expiresAt = Math.floor((node.now() + ttlMs) / 1000);
+  // By the gateway's clock, which judges it: this one's may be off (an hour behind, it made
+  // links expired before they were opened), as the gateway's own requests here said.
+  const gatewayAheadMs = gateway.id === node.deviceId ? 0 : node.clockAheadOf(gateway.id);
+  const expiresAt = Math.floor((node.now() + gatewayAheadMs + ttlMs) / 1000);
   const nonce = new Uint8Array(randomBytes(NONCE_BYTES));
   const owner = node.zone.holdsOwnerKey;
   const token = owner

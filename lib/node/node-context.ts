@@ -676,6 +676,18 @@ export class NodeContext {
   }
 
   /**
+   * How far `device`'s clock is ahead of this one's (less than 0: behind), as its requests
+   * here lately said, or, refused for it, its records; 0 when neither said anything.
+   */
+  clockAheadOf(device: DeviceId): number {
+    return (
+      this.contacts.clockOffsetMs(device) ??
+      this.clocksAhead.current(this.now()).get(device)?.aheadMs ??
+      0
+    );
+  }
+
+  /**
    * A record of `device`'s, dated `atMs` by its clock, was refused as too far ahead: how
    * far is what its requests last said (their time against this clock), or, when that is
    * less or not known, what the record says.
