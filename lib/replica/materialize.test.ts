@@ -1,13 +1,15 @@
 /**
  * A takeover's data written out from a replica: every directory of it, and the move into
- * place, made durable before it returns (a takeover is claimed next).
+ * place, made durable before it returns (a takeover is claimed next); and what counts as
+ * data there, its links never followed.
  */
 import { afterAll, expect, spyOn, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as atomicFile from "../atomic-file.ts";
-import { replaceData } from "./materialize.ts";
+import { entriesUnder } from "../disk/tree.ts";
+import { holdsFiles, replaceData } from "./materialize.ts";
 import { ReplicaDb } from "./replica-db.ts";
 import { takeSnapshot } from "./snapshot.ts";
 
@@ -41,4 +43,19 @@ test("the data, each directory of it, and its move into place are synced before 
     synced.mockRestore();
     db.close();
   }
+});
+
+test("data holding links to / and to itself: a link is a file of its data, never followed", () => {
+  const data = join(scratch, "linked", "data");
+  mkdirSync(join(data, "empty", "too"), { recursive: true });
+  // A tree of empty directories is no data.
+  expect(holdsFiles(data)).toBe(false);
+  symlinkSync("/", join(data, "empty", "root"));
+  symlinkSync(".", join(data, "self"));
+  // Followed, the first walked the whole machine, the second threw ELOOP.
+  expect(holdsFiles(data)).toBe(true);
+  expect([...entriesUnder(data)].map((entry) => entry.path).sort()).toEqual([
+    join(data, "empty", "root"),
+    join(data, "self"),
+  ]);
 });

@@ -9,11 +9,9 @@
 import {
   chmodSync,
   closeSync,
-  existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
-  readdirSync,
   renameSync,
   rmSync,
   symlinkSync,
@@ -23,6 +21,7 @@ import {
 import { dirname, join } from "node:path";
 import { decodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
 import { fsyncDirectory } from "../atomic-file.ts";
+import { entriesUnder } from "../disk/tree.ts";
 import { BuckyError } from "../errors.ts";
 import { utimesSeconds } from "../file-times.ts";
 import type { ReplicaDb } from "./replica-db.ts";
@@ -113,10 +112,10 @@ function setTimes(path: string, mtimeNs: string): void {
   utimesSync(path, seconds, seconds);
 }
 
-/** Whether a directory holds any file at all (a tree of empty directories is no data). */
+/**
+ * Whether a directory holds any file at all, a link being one (a tree of empty directories
+ * is no data).
+ */
 export function holdsFiles(dir: string): boolean {
-  if (!existsSync(dir)) return false;
-  return readdirSync(dir, { withFileTypes: true, recursive: true }).some(
-    (entry) => !entry.isDirectory(),
-  );
+  return !entriesUnder(dir).next().done;
 }

@@ -27,6 +27,7 @@ import { BLOB_ANSWER_BYTES, conflictCopyName, isConflictCopyName } from "../../p
 import { compareCodeUnits } from "../../protocol/text-order.ts";
 import type { AppSpec } from "../apps/spec.ts";
 import { fsyncDirectory, writeFileAtomic } from "../atomic-file.ts";
+import { entriesUnder } from "../disk/tree.ts";
 import { BuckyError } from "../errors.ts";
 import { CONFLICTS_LISTED, type ReplicaFacts, readPayload } from "../facts/payload.ts";
 import type { NodeContext } from "../node/node-context.ts";
@@ -824,16 +825,10 @@ export function copyNewerThan(
   return copy.at > from.at;
 }
 
+/** The bytes of the files under `dir` (links are not followed, nor counted). */
 function sizeOf(dir: string): number {
   let total = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    try {
-      total += Bun.file(join(entry.parentPath, entry.name)).size;
-    } catch {
-      // Gone meanwhile.
-    }
-  }
+  for (const { stats } of entriesUnder(dir)) if (stats.isFile()) total += stats.size;
   return total;
 }
 
