@@ -80,7 +80,7 @@ export default defineBuckyCommand({
         ...(recorded?.waited === false ? { waited: false as const } : {}),
       };
     }
-    const copies = await requestDaemon<GatewayCopies & { waited?: false }>(
+    const copies = await requestDaemon<GatewayCopies & { waited?: false; noGateway?: boolean }>(
       context.home,
       "POST",
       pathAsked("/v1/ndn/public", args),
@@ -88,7 +88,15 @@ export default defineBuckyCommand({
     );
     // On stderr: stdout is the id alone, which scripts take. (Not waited for, the command
     // says so itself: cmd/command.ts.)
-    if (copies.copiedBy.length === 0 && copies.notCopiedBy.length > 0 && copies.waited !== false)
+    if (copies.noGateway)
+      context.log.warn(
+        `No device of the zone is a gateway: it is served to anyone at /ndn/${stored.id} once one is (\`bucky gateway enable\` on it).`,
+      );
+    else if (
+      copies.copiedBy.length === 0 &&
+      copies.notCopiedBy.length > 0 &&
+      copies.waited !== false
+    )
       context.log.warn(
         `No other gateway holds a copy of ${stored.id} yet (${copies.notCopiedBy.join(", ")} still copying): keep this device running until one has it, or the zone stops serving it while this device is away.`,
       );

@@ -139,6 +139,20 @@ describe("a file stored with bucky put", () => {
   });
 });
 
+describe("a file made public in a zone without a gateway", () => {
+  test("is said to be served by no one until a device is a gateway", async () => {
+    const content = file("public.bin", 1000);
+    const put = await bucky(["put", content, "--public", "--home", alpha.home]);
+    expect(put.exitCode).toBe(0);
+    // stdout is the id alone; it answered `public: true` and said nothing of who serves it.
+    expect(put.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(put.stderr).toContain(
+      "No device of the zone is a gateway: it is served to anyone at /ndn/",
+    );
+    await buckyJson(["rm", "--public", put.stdout.trim(), "--home", alpha.home]);
+  });
+});
+
 describe("bucky rm of a stored file", () => {
   test("lets it go on every device, from any device; a device away meanwhile does not bring it back", async () => {
     const content = file("letter.bin", 200_000);

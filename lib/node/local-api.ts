@@ -939,7 +939,17 @@ export function createLocalApp(
     const copies = await untilCopiedByGateway(node, parsed.id, size, { wait });
     if (copies.copiedBy.length === 0 && copies.notCopiedBy.length > 0)
       node.log.warn("public object held by this device alone for now", { id: parsed.id });
-    return c.json({ ...marked, ...copies, ...(wait ? {} : { waited: false as const }) });
+    // Public, but served by no one until a device of the zone is a gateway: said.
+    const noGateway = ![
+      node.deviceName,
+      ...otherMemberNames(node.membership(), node.deviceName),
+    ].some((device) => readGateway(node.db, device) !== undefined);
+    return c.json({
+      ...marked,
+      ...copies,
+      noGateway,
+      ...(wait ? {} : { waited: false as const }),
+    });
   });
   app.delete("/v1/ndn/public/:id", async (c) => {
     const id = c.req.param("id");
