@@ -115,13 +115,21 @@ describe("trees", () => {
     expect(encodeTree([...nodes].reverse())).toEqual(tree);
   });
 
-  test("a name that would climb out of the restore directory is refused", () => {
-    for (const name of ["../x", "a/b", "..", "."]) {
+  test("a name that would climb out of the restore directory, or no file system takes, is refused", () => {
+    for (const name of ["../x", "a/b", "..", ".", "a\0b"]) {
       const bytes = new TextEncoder().encode(
         JSON.stringify({
           nodes: [{ name, type: "file", mode: 1, mtimeNs: "1", size: 0, content: [] }],
         }),
       );
+      expect(() => decodeTree(bytes)).toThrow(ProtocolError);
+    }
+  });
+
+  test("a name twice, or a time that is no number, is refused", () => {
+    const entry = { name: "a", type: "file", mode: 1, mtimeNs: "1", size: 0, content: [] };
+    for (const nodes of [[entry, entry], [{ ...entry, mtimeNs: "soon" }]]) {
+      const bytes = new TextEncoder().encode(JSON.stringify({ nodes }));
       expect(() => decodeTree(bytes)).toThrow(ProtocolError);
     }
   });

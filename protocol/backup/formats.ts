@@ -261,6 +261,9 @@ export function decodeTree(bytes: Uint8Array): TreeNode[] {
     check(false, "a tree is not JSON");
   }
   check(isRecord(value) && Array.isArray(value.nodes), "a tree has no nodes");
+  // Written out (a restore, a takeover), a name twice, one no file system takes, or a time
+  // that is no number failed with the runtime's own error: a bug, to a daemon.
+  const names = new Set<string>();
   for (const node of value.nodes as unknown[]) {
     check(
       isRecord(node) &&
@@ -269,10 +272,14 @@ export function decodeTree(bytes: Uint8Array): TreeNode[] {
         node.name !== "." &&
         node.name !== ".." &&
         !node.name.includes("/") &&
+        !node.name.includes("\0") &&
         typeof node.mode === "number" &&
-        typeof node.mtimeNs === "string",
+        typeof node.mtimeNs === "string" &&
+        /^-?\d{1,30}$/.test(node.mtimeNs),
       "a tree has a malformed entry",
     );
+    check(!names.has(node.name as string), `a tree names ${node.name} twice`);
+    names.add(node.name as string);
     if (node.type === "file")
       check(
         typeof node.size === "number" &&
