@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeTree } from "../../protocol/backup/formats.ts";
 import { runAll } from "../sliced.ts";
+import { syncsBetweenMarks } from "../store/test-syncs.ts";
 import { ReplicaDb } from "./replica-db.ts";
 import { takeSnapshot } from "./snapshot.ts";
 
@@ -42,5 +43,25 @@ describe("reading a copy back", () => {
     db.drop(missing);
     expect(runAll(db.damagedSteps(head.root)).sort()).toEqual([changed, missing].sort());
     db.close();
+  });
+});
+
+describe("a replica's head", () => {
+  test("is set durably: its log synced at each, though blobs are not", async () => {
+    const syncs = await syncsBetweenMarks(`
+import { ReplicaDb } from ${JSON.stringify(join(import.meta.dir, "replica-db.ts"))};
+const db = new ReplicaDb(${JSON.stringify(join(scratch, "durable", "replica.db"))});
+const head = (seq: number) => ({
+  app: "notes", epoch: 1, seq, holder: "nas", at: seq, final: false,
+  root: "r", content: "c", files: 0, bytes: 0, addedBytes: 0,
+});
+db.setHead(head(1));
+mark("begin");
+for (let seq = 2; seq <= 4; seq++) db.setHead(head(seq));
+mark("end");
+db.close();
+`);
+    // A power cut lost the last heads: the holder numbered anew snapshots already served.
+    expect(syncs).toBeGreaterThanOrEqual(3);
   });
 });

@@ -109,10 +109,29 @@ export class ReplicaDb {
     return row ? (JSON.parse(row.head) as ReplicaHead) : undefined;
   }
 
+  /**
+   * Makes `head` this replica's, durably: the holder serves it next and standbys ack it, a
+   * standby acks it next. Lost to a power cut (synchronous=NORMAL leaves the last commits
+   * to the next checkpoint), a holder numbered its next snapshots as ones already served,
+   * which a standby then took for what it had; a standby said it had what it did not. FULL
+   * syncs the log at this commit, and with it every blob committed before.
+   */
   setHead(head: ReplicaHead): void {
-    this.db
-      .query("INSERT OR REPLACE INTO head (one, head) VALUES (1, ?1)")
-      .run(JSON.stringify(head));
+    const write = () =>
+      this.db
+        .query("INSERT OR REPLACE INTO head (one, head) VALUES (1, ?1)")
+        .run(JSON.stringify(head));
+    // Inside a transaction SQLite keeps the setting its commit began with: the caller's.
+    if (this.db.inTransaction) {
+      write();
+      return;
+    }
+    this.db.run("PRAGMA synchronous = FULL");
+    try {
+      write();
+    } finally {
+      this.db.run("PRAGMA synchronous = NORMAL");
+    }
   }
 
   /** The last reading back of this copy (lib/replica/follower.ts), kept across restarts. */

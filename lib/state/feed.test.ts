@@ -1,12 +1,11 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { asc } from "drizzle-orm";
 import { decodeChangeset, verifyChangeset } from "../../protocol/changeset.ts";
 import { verifyKeyFromPublicKey } from "../../protocol/ed25519.ts";
 import { changesets, state } from "../store/schema.ts";
+import { syncsBetweenMarks } from "../store/test-syncs.ts";
 import { appendLocalChangeset } from "./feed.ts";
 import { openTestNode } from "./test-db.ts";
 
@@ -131,49 +130,16 @@ describe("a local write's durability", () => {
   // which SQLite's NORMAL level leaves to the next checkpoint. Counted with strace in a
   // process of its own: the calls between two markers are the five writes' alone.
   test("each local write syncs the database's log before it returns", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "bucky-durable-"));
-    try {
-      const script = join(dir, "writes.ts");
-      writeFileSync(
-        script,
-        `import { accessSync } from "node:fs";
+    const syncs = await syncsBetweenMarks(`
 import { appendLocalChangeset } from ${JSON.stringify(join(import.meta.dir, "feed.ts"))};
 import { openTestNode } from ${JSON.stringify(join(import.meta.dir, "test-db.ts"))};
 const { db, zone, key, seal } = openTestNode(7);
 const author = { zone, name: "d7", key, seal };
 appendLocalChangeset(db, author, [{ key: "a", value: "0" }], 1000);
-const mark = (name) => { try { accessSync("/" + name); } catch {} };
-mark("bucky-writes-begin");
+mark("begin");
 for (let i = 1; i <= 5; i++) appendLocalChangeset(db, author, [{ key: "a", value: String(i) }], 1000 + i);
-mark("bucky-writes-end");
-`,
-      );
-      const trace = join(dir, "trace");
-      const child = Bun.spawn(
-        [
-          "strace",
-          "-f",
-          "-qq",
-          "-e",
-          "trace=fsync,fdatasync,access,faccessat,faccessat2",
-          "-o",
-          trace,
-          process.execPath,
-          script,
-        ],
-        { stdout: "ignore", stderr: "pipe" },
-      );
-      const stderr = await new Response(child.stderr).text();
-      expect({ exitCode: await child.exited, stderr }).toEqual({ exitCode: 0, stderr: "" });
-      const lines = readFileSync(trace, "utf8").split("\n");
-      const begin = lines.findIndex((line) => line.includes("bucky-writes-begin"));
-      const end = lines.findIndex((line) => line.includes("bucky-writes-end"));
-      expect(begin).toBeGreaterThan(-1);
-      expect(end).toBeGreaterThan(begin);
-      const syncs = lines.slice(begin, end).filter((line) => /\bf(data)?sync\(/.test(line));
-      expect(syncs.length).toBeGreaterThanOrEqual(5);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+mark("end");
+`);
+    expect(syncs).toBeGreaterThanOrEqual(5);
   });
 });
