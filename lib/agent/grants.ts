@@ -62,6 +62,12 @@ export interface AgentRecord {
   readonly revokedAt: string | null;
   /** The person who made it for themselves, if one did. */
   readonly user?: string;
+  /**
+   * The rev of the last removal of `user`'s name the granting device had heard of (0:
+   * none): the grant is that person's, not the next one's of the name, whatever the
+   * devices' clocks said (grantedByRemoved). Absent from a grant made before.
+   */
+  readonly userPastRemoval?: number;
 }
 
 /** A grant as it applies on this device (see scopesHere). */
@@ -190,7 +196,7 @@ export function grantAgent(
     issuedAt: new Date(grant.issuedAt * 1000).toISOString(),
     expiresAt: new Date(grant.expiresAt * 1000).toISOString(),
     revokedAt: null,
-    ...(person ? { user: person.name } : {}),
+    ...(person ? { user: person.name, userPastRemoval: person.removedRev ?? 0 } : {}),
   };
   zone.write([
     { key: agentKey(grant.agent), value: JSON.stringify(record) },
@@ -443,7 +449,12 @@ export function checkAgentToken(zone: NodeContext, token: string): GrantHere {
       "E_PERMISSION",
       `agent ${grant.agent} acts for ${grant.user}, who is no longer a person of this zone`,
     );
-  if (grantedByRemoved(grant.issuedAt * 1000, person))
+  if (
+    grantedByRemoved(
+      { issuedAtMs: grant.issuedAt * 1000, pastRemoval: record.userPastRemoval },
+      person,
+    )
+  )
     throw new BuckyError(
       "E_PERMISSION",
       `agent ${grant.agent} acts for the ${grant.user} removed at ${new Date(person.removedAtMs ?? 0).toISOString()}: a removed person's agents stop for good, whoever is named ${grant.user} now`,
@@ -576,6 +587,7 @@ function parseRecord(value: string | null): AgentRecord | undefined {
     typeof record.expiresAt === "string" &&
     (record.revokedAt === null || typeof record.revokedAt === "string") &&
     (record.user === undefined || typeof record.user === "string") &&
+    (record.userPastRemoval === undefined || Number.isSafeInteger(record.userPastRemoval)) &&
     Array.isArray(lists?.read) &&
     Array.isArray(lists.write) &&
     Array.isArray(lists.act)

@@ -113,4 +113,31 @@ describe("an agent a person granted", () => {
     expect(standing("2026-11-10T00:00:01.000Z", ann(removed)).working).toBe(true);
     expect(standing("2026-11-01T00:00:00.000Z", ann()).working).toBe(true);
   });
+
+  test("one that says which removal of the name it was granted after goes by it, not by the clocks", () => {
+    // ann removed at rev 3 (and added again since), at 2026-11-10 by the removing device.
+    const ann: Person = {
+      name: "ann" as UserName,
+      role: "member",
+      rev: 4,
+      creds: 1,
+      changedAtMs: NOW_MS,
+      credentials: new Map(),
+      removedAtMs: Date.parse("2026-11-10T00:00:00.000Z"),
+      removedRev: 3,
+    };
+    const working = (issuedAt: string, userPastRemoval: number) =>
+      agentStanding(
+        { ...recordBy("laptop"), user: "ann", issuedAt, userPastRemoval },
+        {
+          membership: membershipOf([member("laptop")]),
+          people: { people: new Map([["ann", ann]]), revs: new Map([["ann", 4]]) },
+          nowMs: NOW_MS,
+        },
+      ).working;
+    // Granted by the removed ann on a device whose clock ran ahead: dated after the removal.
+    expect(working("2026-11-10T00:00:30.000Z", 0)).toBe(false);
+    // Granted by the new ann on a device whose clock runs behind: dated before it.
+    expect(working("2026-11-09T23:59:30.000Z", 3)).toBe(true);
+  });
 });

@@ -88,7 +88,13 @@ export function agentStanding(
       `acts for ${record.user}, who is no longer a person of this zone: every call it makes is refused`,
       "Nothing to do: a removed person's agents stop.",
     );
-  if (person && grantedByRemoved(Date.parse(record.issuedAt), person))
+  if (
+    person &&
+    grantedByRemoved(
+      { issuedAtMs: Date.parse(record.issuedAt), pastRemoval: record.userPastRemoval },
+      person,
+    )
+  )
     return stopped(
       "person-gone",
       `acts for the ${person.name} removed at ${new Date(person.removedAtMs ?? 0).toISOString()}, not for the one added since: every call it makes is refused`,
@@ -108,10 +114,15 @@ const GRANTER_GONE: Record<Exclude<MemberStanding, "member">, [AgentStop, string
 };
 
 /**
- * Whether a grant made at `issuedAtMs` for `person`'s name was made by (or for) someone of
- * that name removed since: granted at or before the last removal (both signed to the
- * second), it stays stopped, whoever has the name now.
+ * Whether a grant for `person`'s name was made by (or for) someone of that name removed
+ * since: a removal after the last one its granting device had heard of (`pastRemoval`),
+ * or, for a grant made before grants said it, a removal at or after its time (both signed
+ * to the second). It stays stopped, whoever has the name now.
  */
-export function grantedByRemoved(issuedAtMs: number, person: Person): boolean {
-  return person.removedAtMs !== undefined && issuedAtMs <= person.removedAtMs;
+export function grantedByRemoved(
+  grant: { readonly issuedAtMs: number; readonly pastRemoval?: number | undefined },
+  person: Person,
+): boolean {
+  if (grant.pastRemoval !== undefined) return (person.removedRev ?? 0) > grant.pastRemoval;
+  return person.removedAtMs !== undefined && grant.issuedAtMs <= person.removedAtMs;
 }
