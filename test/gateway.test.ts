@@ -114,6 +114,25 @@ async function get(path: string, init: RequestInit & { host?: string } = {}): Pr
   return fetch(`${gateway}${path}`, { ...init, headers, redirect: "manual" });
 }
 
+/**
+ * Installs an app of `source` on beta, zone-wide, its `/api/` open, and waits until it
+ * answers through the gateway.
+ */
+async function onBeta(id: string, source: string): Promise<void> {
+  const manifest = {
+    run: { command: ["bun", "probe.ts"] },
+    exposure: "zone",
+    openPaths: ["/api/"],
+  };
+  await buckyJson([
+    ...["app", "install", app(id, manifest, source), "--device", "beta"],
+    ...["--home", alpha.home],
+  ]);
+  await waitFor(`${id} to answer through the gateway`, async () =>
+    (await get(`/apps/${id}/api/`).catch(() => undefined))?.status === 200 ? true : undefined,
+  );
+}
+
 async function running(id: string): Promise<void> {
   await waitFor(
     `${id} to run`,
@@ -870,18 +889,7 @@ Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch(request
   if (new URL(request.url).pathname === "/api/die") process.exit(1);
   return new Response("alive");
 } });`;
-    const manifest = {
-      run: { command: ["bun", "probe.ts"] },
-      exposure: "zone",
-      openPaths: ["/api/"],
-    };
-    await buckyJson([
-      ...["app", "install", app("dies", manifest, dies), "--device", "beta"],
-      ...["--home", alpha.home],
-    ]);
-    await waitFor("dies to answer through the gateway", async () =>
-      (await get("/apps/dies/api/").catch(() => undefined))?.status === 200 ? true : undefined,
-    );
+    await onBeta("dies", dies);
     // Its device says the app did not answer; before, the visitor was shown that as JSON
     // (503, the peer API's error), where the app on the gateway's own device has a page.
     const died = await get("/apps/dies/api/die");
@@ -918,18 +926,7 @@ Bun.serve({ hostname: "127.0.0.1", port: Number(process.env.PORT), fetch(request
   } });
   return new Response(body, { status: 503, headers: { "bucky-ingress-refused": "1" } });
 } });`;
-    const manifest = {
-      run: { command: ["bun", "probe.ts"] },
-      exposure: "zone",
-      openPaths: ["/api/"],
-    };
-    await buckyJson([
-      ...["app", "install", app("marks", manifest, marks), "--device", "beta"],
-      ...["--home", alpha.home],
-    ]);
-    await waitFor("marks to answer through the gateway", async () =>
-      (await get("/apps/marks/api/").catch(() => undefined))?.status === 200 ? true : undefined,
-    );
+    await onBeta("marks", marks);
     const marked = await get("/apps/marks/api/marked");
     expect(marked.status).toBe(502);
     expect(await marked.text()).toContain("It did not answer on its device");

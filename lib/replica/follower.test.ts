@@ -34,6 +34,28 @@ afterEach(async () => {
   follower = undefined;
 });
 
+/**
+ * Starts following `holder` through `client`, with no copy yet: the errors it warns of, as
+ * they come.
+ */
+function followWith(client: PeerClient): string[] {
+  const warnings: string[] = [];
+  const log = createLog({ level: "silent" });
+  follower = new ReplicaFollower({
+    app: "notes",
+    db: { head: () => undefined } as unknown as ReplicaDb,
+    holder: () => holder,
+    client,
+    log: { ...log, warn: (_message, fields) => warnings.push(String(fields?.error)) },
+    onCopy: () => {},
+    onVerified: () => {},
+    verifyEveryMs: VERIFY_EVERY_MS,
+    now: Date.now,
+  });
+  follower.start();
+  return warnings;
+}
+
 describe("a standby whose holder does not hold the app's data", () => {
   test("waits before it asks again, as for a holder that does not answer, and says why", async () => {
     // The peer client's get: a 404 (the holder's "this device does not hold notes's data",
@@ -52,20 +74,7 @@ describe("a standby whose holder does not hold the app's data", () => {
         return undefined;
       },
     } as unknown as PeerClient;
-    const warnings: string[] = [];
-    const log = createLog({ level: "silent" });
-    follower = new ReplicaFollower({
-      app: "notes",
-      db: { head: () => undefined } as unknown as ReplicaDb,
-      holder: () => holder,
-      client,
-      log: { ...log, warn: (_message, fields) => warnings.push(String(fields?.error)) },
-      onCopy: () => {},
-      onVerified: () => {},
-      verifyEveryMs: VERIFY_EVERY_MS,
-      now: Date.now,
-    });
-    follower.start();
+    const warnings = followWith(client);
     await twice;
     const [first, second] = askedAtMs as [number, number];
     // The first wait after a failure is half a second (RETRY_FIRST_MS).
@@ -92,20 +101,7 @@ describe("a standby whose holder sends what is not a head, or whose disk is full
         return undefined;
       },
     } as unknown as PeerClient;
-    const warnings: string[] = [];
-    const log = createLog({ level: "silent" });
-    follower = new ReplicaFollower({
-      app: "notes",
-      db: { head: () => undefined } as unknown as ReplicaDb,
-      holder: () => holder,
-      client,
-      log: { ...log, warn: (_message, fields) => warnings.push(String(fields?.error)) },
-      onCopy: () => {},
-      onVerified: () => {},
-      verifyEveryMs: VERIFY_EVERY_MS,
-      now: Date.now,
-    });
-    follower.start();
+    const warnings = followWith(client);
     await thrice;
     expect(warnings).toEqual(["nas's head of notes is not JSON", "database or disk is full"]);
   });
