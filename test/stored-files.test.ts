@@ -388,7 +388,7 @@ describe("a copy damaged or removed on a device", () => {
       async () => (good(beta.home) && good(gamma.home) ? true : undefined),
       30_000,
     );
-    expect(readdirSync(join(beta.home, "ndn", "damaged"))).toHaveLength(2);
+    expect(readdirSync(join(beta.home, "ndn-damaged"))).toHaveLength(2);
     expect(beta.log()).toContain("stored object damaged: set aside, to be fetched again");
     // beta's copy is the zone's again: with the others killed, it gives the file.
     for (const daemon of [beta, gamma])

@@ -3,7 +3,7 @@
  * (kept across starts), sets a damaged object aside, and has the keepers look again.
  */
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChunkId } from "../../protocol/ndn.ts";
@@ -46,4 +46,21 @@ test("rounds go through the store a share at a time, from where the last ended, 
   expect(store.hasChunk(rotten)).toBe(false);
   expect(ids.filter((id) => store.hasChunk(id))).toHaveLength(9);
   expect((await scrubs().round()).checked).toBe(3);
+});
+
+test("an object the disk will not read is said, and the round goes on: the daemon runs on", async () => {
+  const store = new ObjectStore(mkdtempSync(join(root, "unreadable-")));
+  const ids = [1, 2].map((fill) => store.putBytes(new Uint8Array(1000).fill(fill)).id as ChunkId);
+  // The first in the scrub's order made a directory: reading it fails as no rot does.
+  const [first] = [...ids].sort() as [ChunkId];
+  rmSync(store.chunkPath(first));
+  mkdirSync(store.chunkPath(first));
+  const warned: string[] = [];
+  const log = { ...quiet, warn: (message: string) => warned.push(message) };
+  const round = await new StoreScrub(store, log, {
+    everyMs: 60_000,
+    bytesPerRound: 1 << 20,
+  }).round();
+  expect(round).toEqual({ checked: 2, bytes: 1000, damaged: 0 });
+  expect(warned).toEqual(["stored object could not be read"]);
 });

@@ -22,8 +22,8 @@ import type { ObjectStore } from "./store.ts";
 export const DEFAULT_SCRUB_EVERY_MS = 10 * 60_000;
 export const DEFAULT_SCRUB_BYTES_PER_ROUND = 256 * 1024 * 1024;
 
-/** Where the scrub is: the last object a round checked (its key, below). */
-const CURSOR_FILE = "scrub-cursor";
+/** Where the scrub is, beside the store: the last object a round checked (its key, below). */
+const cursorPathOf = (store: ObjectStore) => `${store.root}-scrub-cursor`;
 
 export interface ScrubOptions {
   readonly everyMs: number;
@@ -60,16 +60,23 @@ export class StoreScrub {
     await this.running;
   }
 
-  /** One round; one already under way is not started again beside it. */
+  /** One round; one already under way is not started again beside it. Never rejects. */
   round(): Promise<ScrubRound> {
-    this.running ??= this.scrub().finally(() => {
-      this.running = undefined;
-    });
+    this.running ??= this.scrub()
+      .catch((error: unknown) => {
+        this.log.warn("the store's scrub stopped", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+        return { checked: 0, bytes: 0, damaged: 0 };
+      })
+      .finally(() => {
+        this.running = undefined;
+      });
     return this.running;
   }
 
   private async scrub(): Promise<ScrubRound> {
-    const cursorPath = join(this.store.root, CURSOR_FILE);
+    const cursorPath = cursorPathOf(this.store);
     const after = readCursor(cursorPath);
     let checked = 0;
     let bytes = 0;
@@ -80,12 +87,20 @@ export class StoreScrub {
       try {
         bytes += object.check(this.store);
       } catch (error) {
-        if (!(error instanceof BuckyError) || error.code !== "E_INTEGRITY") throw error;
-        damaged++;
-        this.log.warn("stored object damaged: set aside, to be fetched again", {
-          id: object.id,
-          error: error.message,
-        });
+        if (error instanceof BuckyError && error.code === "E_INTEGRITY") {
+          damaged++;
+          this.log.warn("stored object damaged: set aside, to be fetched again", {
+            id: object.id,
+            error: error.message,
+          });
+        } else {
+          // A disk failing (EIO) is what a scrub is for finding: said, and the round goes
+          // on. Thrown, it ended the daemon, again at every round.
+          this.log.warn("stored object could not be read", {
+            id: object.id,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
       }
       checked++;
       last = object.key;
@@ -118,13 +133,12 @@ function* objectsAfter(root: string, after: string): Generator<ScrubbedObject> {
     const key = `1/${hex}`;
     if (key <= after || !HEX_DIGEST.test(hex)) continue;
     const id = `clist:${hex}` as ChunkListId;
-    // A list is small (32 bytes a chunk): the round's bytes are its chunks'.
     yield {
       key,
       id,
       check: (store) => {
         store.readList(id);
-        return 0;
+        return store.listBytes(id)?.length ?? 0;
       },
     };
   }

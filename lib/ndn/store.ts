@@ -2,11 +2,12 @@
  * This node's store of named data: chunk files under `<home>/ndn/chunks/<2 hex>/<hex>` and
  * chunk lists under `<home>/ndn/lists/<hex>`, each written atomically once and never
  * changed. What is read back is verified against its id, so a damaged or altered file is
- * found, not served onward as good: it is set aside (`<home>/ndn/damaged/`, its bytes kept
+ * found, not served onward as good: it is set aside (`<home>/ndn-damaged/`, its bytes kept
  * for whoever wants to look) and is no longer held here, so the keepers of the zone's
  * copies fetch it again from another device. What writes an object found here already
  * checks it first: putting a file again mends its damaged copy.
  */
+import { randomBytes } from "node:crypto";
 import {
   closeSync,
   existsSync,
@@ -17,9 +18,10 @@ import {
   readSync,
   renameSync,
   rmSync,
+  type Stats,
   statSync,
 } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { ProtocolError } from "../../protocol/errors.ts";
 import {
   CHUNK_BYTES,
@@ -90,9 +92,12 @@ export class ObjectStore {
     }, 0);
   }
 
-  /** Where a damaged file of the store is set aside: never read as an object again. */
+  /**
+   * Where a damaged file of the store is set aside: beside the store, never read as an
+   * object again (nor backed up or counted with it).
+   */
   damagedDir(): string {
-    return join(this.root, "damaged");
+    return `${this.root}-damaged`;
   }
 
   /** Stores a file: one chunk if it fits, else its chunks and their list. */
@@ -170,12 +175,14 @@ export class ObjectStore {
 
   /**
    * Stores a chunk whose bytes the caller has just hashed to `id` (named them by their
-   * hash, or checked them against it): hashing them again here would double the work.
+   * hash, or checked them against it): hashing them again here would double the work. One
+   * here already is compared with them (no hash): damaged, it is set aside and written.
    */
   writeHashedChunk(id: ChunkId, bytes: Uint8Array): void {
     this.written++;
     const path = this.chunkPath(id);
-    if (this.holdsGood(path, (held) => isChunk(id, held))) return;
+    if (this.holdsGood(path, (held) => held.size === bytes.length && sameBytes(path, bytes)))
+      return;
     mkdirSync(join(path, ".."), { recursive: true });
     writeFileAtomic(path, bytes, 0o644);
   }
@@ -184,14 +191,16 @@ export class ObjectStore {
    * Takes in `chunks`, each from the file `pathOf(id)`, which this process wrote (durably)
    * and hashed to that id elsewhere on this disk (a blob stored as it was read): renamed in,
    * so their bytes are not written twice; copied, their bytes checked, from another disk. A
-   * chunk here already stays as it is. The renames are durable when this returns.
+   * chunk here already of its length stays as it is (read, a layer shared by every image
+   * pulled would be read again at each: its rot is the scrub's to find). The renames are
+   * durable when this returns.
    */
   adoptChunks(chunks: readonly ChunkId[], pathOf: (id: ChunkId) => string): void {
     const renamedIn = new Set<string>();
     for (const id of chunks) {
       this.written++;
       const target = this.chunkPath(id);
-      if (this.holdsGood(target, (held) => isChunk(id, held))) continue;
+      if (this.holdsGood(target, (held) => held.size === statSync(pathOf(id)).size)) continue;
       mkdirSync(dirname(target), { recursive: true });
       try {
         renameSync(pathOf(id), target);
@@ -216,7 +225,7 @@ export class ObjectStore {
     const list = verifiedList(id, bytes);
     this.written++;
     const path = this.listPath(id);
-    if (!this.holdsGood(path, (held) => Buffer.compare(held, bytes) === 0)) {
+    if (!this.holdsGood(path, (held) => held.size === bytes.length && sameBytes(path, bytes))) {
       mkdirSync(join(path, ".."), { recursive: true });
       writeFileAtomic(path, bytes, 0o644);
     }
@@ -227,9 +236,14 @@ export class ObjectStore {
    * Whether the file at `path` is here and `good` (an object written already); one here
    * that is not is set aside, to be written anew.
    */
-  private holdsGood(path: string, good: (bytes: Uint8Array) => boolean): boolean {
-    if (!existsSync(path)) return false;
-    if (good(readFileSync(path))) return true;
+  private holdsGood(path: string, good: (held: Stats) => boolean): boolean {
+    let held: Stats;
+    try {
+      held = statSync(path);
+    } catch {
+      return false;
+    }
+    if (good(held)) return true;
     this.setAside(path);
     return false;
   }
@@ -239,14 +253,16 @@ export class ObjectStore {
    * says so: its object is no longer held here, and its keepers fetch it again.
    */
   private setAside(path: string): string {
-    const aside = join(this.damagedDir(), `${Date.now()}-${path.slice(path.lastIndexOf("/") + 1)}`);
+    const name = `${Date.now()}-${randomBytes(4).toString("hex")}-${basename(path)}`;
+    const aside = join(this.damagedDir(), name);
     try {
       mkdirSync(this.damagedDir(), { recursive: true });
       renameSync(path, aside);
     } catch (error) {
-      // Set aside already (by another reader, or another process of this home).
+      // Set aside already (by another reader, or another process of this home) is as good;
+      // a disk that takes no rename (read-only, failing) leaves it where it is, said.
       if ((error as NodeJS.ErrnoException).code !== "ENOENT")
-        throw fileSystemError(error, "set aside", path) ?? error;
+        return `nowhere (${(error as Error).message}): it stays at ${path}`;
     }
     this.maybeLost();
     return aside;
@@ -297,12 +313,16 @@ export class ObjectStore {
     }
   }
 
-  /** Chunk list `id` when it is here and whole; a damaged one is set aside, and not here. */
+  /**
+   * Chunk list `id` when it is here and whole; a damaged one is set aside, and not here,
+   * as one the disk cannot read (EIO: it is held by no one who asks).
+   */
   heldList(id: ChunkListId): ChunkList | undefined {
     try {
       return this.readList(id);
     } catch (error) {
       if (error instanceof BuckyError && error.code === "E_INTEGRITY") return undefined;
+      if (typeof (error as NodeJS.ErrnoException).code === "string") return undefined;
       throw error;
     }
   }
@@ -353,6 +373,11 @@ function listDir(path: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** Whether the file at `path` holds exactly `bytes`. */
+function sameBytes(path: string, bytes: Uint8Array): boolean {
+  return Buffer.compare(readFileSync(path), bytes) === 0;
 }
 
 /** What a reader of a damaged stored object is told: it was set aside, and comes again. */
