@@ -441,7 +441,7 @@ export class Archiver {
       try {
         const before = factsOf(fstatSync(fd, { bigint: true }));
         const content = await this.chunkFile(fd);
-        const after = factsOf(fstatSync(fd, { bigint: true }));
+        const after = { ...factsOf(fstatSync(fd, { bigint: true })), seenAtMs: Date.now() };
         const steady = before.size === after.size && before.mtimeNs === after.mtimeNs;
         if (steady || attempt === READ_ATTEMPTS) {
           if (!steady) this.changedSince(rel);

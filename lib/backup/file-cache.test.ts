@@ -29,13 +29,22 @@ describe("the file cache", () => {
     mended.close();
   });
 
-  test("a file changed too lately to tell is read again next run: not remembered", () => {
+  test("a file changed too lately to tell, as it was read, is read again next run: not remembered", () => {
     const nowNs = String(BigInt(Date.now()) * 1_000_000n);
     const lately = { size: 3, mtimeNs: "1", ctimeNs: nowNs, inode: "8" };
     const cache = new FileCache(mkdtempSync(join(dir, "racy-")), run);
     cache.keep("data/racy", lately, ["id3"]);
     cache.keep("data/settled", facts, ["id4"]);
+    // Changed a moment before it was last looked at, a minute before its chunks were stored.
+    const slow = {
+      ...lately,
+      inode: "9",
+      seenAtMs: Date.now() - 60_000,
+      ctimeNs: String(BigInt(Date.now() - 60_500) * 1_000_000n),
+    };
+    cache.keep("data/slow", slow, ["id5"]);
     cache.commit();
+    expect(cache.lookup("data/slow", slow)).toBeUndefined();
     // Written again within the clock's tick after it was read, it would match as it is.
     expect(cache.lookup("data/racy", lately)).toBeUndefined();
     expect(cache.lookup("data/settled", facts)).toEqual(["id4"]);

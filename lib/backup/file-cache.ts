@@ -28,6 +28,8 @@ export interface FileFacts {
   readonly mtimeNs: string;
   readonly ctimeNs: string;
   readonly inode: string;
+  /** When they were read (ms, this clock), if known: what a racy change is judged from. */
+  readonly seenAtMs?: number;
 }
 
 function openCache(path: string): Database {
@@ -55,7 +57,11 @@ function openCache(path: string): Database {
  */
 const RACY_NS = 2_000_000_000n;
 
-/** Whether `facts` were changed within RACY_NS of `nowMs` (or after it). */
+/**
+ * Whether `facts` were changed within RACY_NS before `nowMs` (or after it): judged from
+ * when they were read, not when the file's chunks were all stored, which for a large file
+ * comes long after a write in the same tick as its last look.
+ */
 export function racy(facts: FileFacts, nowMs: number): boolean {
   const newest = BigInt(facts.mtimeNs) > BigInt(facts.ctimeNs) ? facts.mtimeNs : facts.ctimeNs;
   return BigInt(nowMs) * 1_000_000n - BigInt(newest) < RACY_NS;
@@ -112,7 +118,7 @@ export class FileCache {
    * (racy), which the next run reads again.
    */
   keep(path: string, facts: FileFacts, content: readonly string[]): void {
-    if (racy(facts, Date.now())) return;
+    if (racy(facts, facts.seenAtMs ?? Date.now())) return;
     this.seen.push([path, facts, content]);
   }
 
