@@ -87,5 +87,8 @@ describe("revoking the zone's invitation", () => {
     revokeInvite(behind, ID);
     const lasts = revocationExpiresAt(stateValue(nas.db, inviteRevocationKey("nas", ID)) ?? null);
     expect(lasts).toBeGreaterThan(endsAt);
+    // Never past what an invitation can last from its making: a record saying an end past
+    // any safe number had the revocation read as ending at 0, and go at once.
+    expect(lasts).toBeLessThanOrEqual(now + MAX_INVITE_TTL_MS + 86_400_000);
   });
 });

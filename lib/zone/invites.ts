@@ -200,10 +200,19 @@ export function revokeInvite(zone: InvitingZone, id: string): ZoneInvite {
         key: inviteRevocationKey(zone.deviceName, id),
         // As long as the invitation could last, whatever its record says (any member
         // writes records of its own, one of this id ending soon among them), and past its
-        // end by its issuer's clock: this device's may run behind it, by any amount.
+        // end by its issuer's clock: this device's may run behind it, by any amount. That
+        // end is a member's word too: no later than an invitation can last from its making
+        // (one far off, past a safe number, read as 0, and the revocation went at once).
         value: revocationValue(
           revokedAt,
-          Math.max(revokedAt + MAX_INVITE_TTL_MS, open.expiresAt + REVOCATION_OUTLASTS_MS),
+          Math.max(
+            revokedAt + MAX_INVITE_TTL_MS,
+            Math.min(
+              open.expiresAt,
+              open.createdAt + MAX_INVITE_TTL_MS,
+              revokedAt + 2 * MAX_INVITE_TTL_MS,
+            ) + REVOCATION_OUTLASTS_MS,
+          ),
         ),
       },
       ...staleRecordOps(zone),
