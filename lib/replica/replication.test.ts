@@ -252,7 +252,7 @@ describe("the conflict copies a device lists", () => {
 });
 
 describe("a standby's newer copy, before another holder's snapshot replaces it", () => {
-  test("not whole (a repair that failed): said, and it does not hold the standby back", async () => {
+  test("not whole (a repair that failed): kept as far as it goes, said, and it does not hold the standby back", async () => {
     const home = mkdtempSync(join(scratch, "not-whole-"));
     const warned: string[] = [];
     const node = {
@@ -286,9 +286,12 @@ describe("a standby's newer copy, before another holder's snapshot replaces it",
       }
     ).keepAsideIfNewer.bind(replication);
     expect(() => keepAside("notes", head, db)).not.toThrow();
+    // Kept as far as it goes: a conflict copy, its missing file said.
     expect(warned).toEqual([
-      "a newer copy of app data could not be kept: it is damaged or not whole",
+      "a newer copy of app data is damaged or not whole: kept as far as it goes",
+      "kept a conflict copy of app data",
     ]);
+    expect(replication.conflicts("notes")).toHaveLength(1);
     db.close();
   });
 });

@@ -576,18 +576,22 @@ export class Replication {
     try {
       materialize(db, own.root, aside);
     } catch (error) {
-      rmSync(aside, { recursive: true, force: true });
-      // Damaged, or not whole (a repair that failed): it cannot be kept whole. Said, and the
-      // new snapshot taken all the same; thrown, it held this standby back at every round.
-      if (!(error instanceof BuckyError && ["E_INTEGRITY", "E_NOT_FOUND"].includes(error.code)))
+      // Damaged, or not whole (a repair that failed): it cannot be kept whole, but what of
+      // it was written out may hold the only writes of its holder left: kept, and said.
+      // Thrown, it held this standby back at every round; dropped, those writes went.
+      if (!(error instanceof BuckyError && ["E_INTEGRITY", "E_NOT_FOUND"].includes(error.code))) {
+        rmSync(aside, { recursive: true, force: true });
         throw error;
-      this.node.log.warn("a newer copy of app data could not be kept: it is damaged or not whole", {
-        app,
-        epoch: own.epoch,
-        seq: own.seq,
-        error: error.message,
-      });
-      return;
+      }
+      this.node.log.warn(
+        "a newer copy of app data is damaged or not whole: kept as far as it goes",
+        {
+          app,
+          epoch: own.epoch,
+          seq: own.seq,
+          error: error.message,
+        },
+      );
     }
     this.keepConflict(app, aside, own.epoch, own.holder);
   }
