@@ -412,6 +412,15 @@ describe("sessions and the apps", () => {
     const newKim = await enroll(next, "the new kim's password");
     expect(await reach(newKim)).toBe(403);
     // Shared again by a device that knows of the removal: the new kim's, at once.
+    await waitFor("beta to hold the removal of the first kim", async () => {
+      const { people: known } = await buckyJson<{ people: { name: string; since: string }[] }>([
+        ...["user", "list", "--home", beta.home],
+      ]);
+      const onAlpha = (await people(alpha.home)).find((person) => person.name === "kim");
+      return known.find((person) => person.name === "kim")?.since === onAlpha?.since
+        ? true
+        : undefined;
+    });
     await buckyJson(["app", "share", "whoami", "--with", "kim", "--home", beta.home]);
     await waitFor("the new share at alpha", async () =>
       (await reach(newKim)) === 200 ? true : undefined,

@@ -22,6 +22,7 @@ import { fetchToStore, type ObjectSource } from "../ndn/fetch.ts";
 import type { NodeContext } from "../node/node-context.ts";
 import type { Replication } from "../replica/replication.ts";
 import { appHasData, holdingOf, readHoldingFacts } from "../replica/zone-holding.ts";
+import { heardWithin } from "../sync/presence.ts";
 import { type RunningAppApi, serveAppApi } from "./app-api.ts";
 import { appUser } from "./app-user.ts";
 import { endArrivedMove } from "./arrived-move.ts";
@@ -869,7 +870,7 @@ export function mayBeLive<C extends { readonly name: string }>(
     return (
       candidates.live.includes(candidate) ||
       nowMs - (times.admittedAtMs(candidate.name) ?? 0) < windowMs ||
-      (heardAtMs !== undefined && Math.abs(nowMs - heardAtMs) < windowMs)
+      heardWithin(heardAtMs, nowMs, windowMs)
     );
   });
 }

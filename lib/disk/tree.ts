@@ -14,20 +14,29 @@ export function* entriesUnder(dir: string): Generator<{ path: string; stats: Sta
     let names: string[];
     try {
       names = readdirSync(next);
-    } catch {
-      // Gone meanwhile, or not a directory.
-      continue;
+    } catch (error) {
+      // Gone meanwhile: nothing there. Unreadable (EACCES, EIO) is thrown: taken for empty,
+      // a takeover replaced data it could not see without keeping it aside.
+      if (gone(error)) continue;
+      throw error;
     }
     for (const name of names) {
       const path = join(next, name);
       let stats: Stats;
       try {
         stats = lstatSync(path);
-      } catch {
-        continue;
+      } catch (error) {
+        if (gone(error)) continue;
+        throw error;
       }
       if (stats.isDirectory()) pending.push(path);
       else yield { path, stats };
     }
   }
+}
+
+/** Whether `error` says a path is gone (or was no directory), as a walk meets it meanwhile. */
+function gone(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === "ENOENT" || code === "ENOTDIR";
 }

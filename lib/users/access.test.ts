@@ -51,6 +51,21 @@ describe("a share names a person, not just a name", () => {
     expect(personMayUseApp(lee, after({ lee: 0 }, REMOVED_MS))).toBe(true);
   });
 
+  test("a person named as an object's own members is only what the share says of them", () => {
+    const named = {
+      name: "constructor",
+      role: "member" as const,
+      removedAtMs: REMOVED_MS,
+      removedRev: 1,
+    };
+    const reach: AppReach = {
+      ...shared(REMOVED_MS + 60_000, ["constructor"]),
+      sharedPastRemovals: {},
+    };
+    // No entry of its own: by its time, after the removal.
+    expect(personMayUseApp(named, reach)).toBe(true);
+  });
+
   test("a role named in a share, and everyone, count whoever they are", () => {
     expect(personMayUseApp(leeAgain, shared(REMOVED_MS - 60_000, ["member"]))).toBe(true);
     expect(personMayUseApp(leeAgain, { exposure: "zone", shared: null })).toBe(true);

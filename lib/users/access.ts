@@ -97,7 +97,10 @@ export function personMayUseApp(
   if (app.shared.includes(person.role)) return true;
   if (!app.shared.includes(person.name)) return false;
   if (person.removedAtMs === undefined && person.removedRev === undefined) return true;
-  const madeAfter = app.sharedPastRemovals?.[person.name];
+  // Its own entry only: a person named `constructor` is no entry of every object's.
+  const removals = app.sharedPastRemovals;
+  const madeAfter =
+    removals && Object.hasOwn(removals, person.name) ? removals[person.name] : undefined;
   if (madeAfter !== undefined) return (person.removedRev ?? 0) <= madeAfter;
   if (person.removedAtMs === undefined) return false;
   return app.sharedAtMs != null && app.sharedAtMs >= person.removedAtMs + 1000;
