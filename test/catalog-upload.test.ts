@@ -9,8 +9,10 @@ import { join } from "node:path";
 import { gzipBomb, tarHeader } from "../lib/archive/test-archives.ts";
 import {
   BUCKY,
+  bucky,
   buckyJson,
   cleanUp,
+  jsonError,
   newHomePath,
   scratchDir,
   startDaemon,
@@ -151,6 +153,26 @@ describe("a catalog file sent by the CLI", () => {
       `max RSS ${peakMiB} MiB; ${stderr}`,
     ).toEqual({ exitCode: 2, code: "E_INVALID_INPUT", rssUnder150MiB: true });
   }, 60_000);
+});
+
+describe("a catalog address the store does not take", () => {
+  test("is said to be one, not taken for a directory of that name", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    await startDaemon(home);
+    const added = await bucky([
+      "store",
+      "add",
+      "ftp://example.test/apps/",
+      "--home",
+      home,
+      "--json",
+    ]);
+    expect([added.exitCode, jsonError(added).message]).toEqual([
+      2,
+      "ftp://example.test/apps/: a catalog comes from an http:// or https:// address, or a directory",
+    ]);
+  });
 });
 
 /** A process's resident memory now, and at its peak so far (/proc/<pid>/status). */

@@ -43,9 +43,11 @@ export default defineBuckyCommand({
     ...waitArgs(),
   },
   async run(args, context) {
+    // An address of any scheme goes as it is: the daemon says which it takes (an ftp:// one
+    // taken for a path was said to be no directory holding a catalog).
+    const address = /^[a-z][a-z0-9+.-]*:\/\//i.test(args.source);
     const path = resolve(args.source);
-    const isFile =
-      !/^https?:\/\//i.test(args.source) && existsSync(path) && statSync(path).isFile();
+    const isFile = !address && existsSync(path) && statSync(path).isFile();
     const preview = isFile
       ? await requestDaemon<CatalogPreview>(
           context.home,
@@ -55,7 +57,7 @@ export default defineBuckyCommand({
           Bun.file(path),
         )
       : await requestDaemon<CatalogPreview>(context.home, "POST", "/v1/store/catalogs/preview", {
-          source: /^https?:\/\//i.test(args.source) ? args.source : path,
+          source: address ? args.source : path,
         });
     const s = (await context.messages()).cli.store;
     if (args.key !== undefined && args.key.replace(/\s+/g, "") !== preview.publisher)

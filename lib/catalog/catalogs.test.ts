@@ -402,6 +402,12 @@ describe("catalogs", () => {
   test("versions compare as people number them", () => {
     expect(compareVersions("1.10.0", "1.9.2")).toBe(1);
     expect(compareVersions("1.0.0", "1.0.0")).toBe(0);
+    // A pre-release is before its release; build metadata orders nothing.
+    expect(compareVersions("3.0.0", "3.0.0-beta")).toBe(1);
+    expect(compareVersions("1.0.0-rc1", "1.0.0")).toBe(-1);
+    expect(compareVersions("1.0.0-beta.2", "1.0.0-beta.10")).toBe(-1);
+    expect(compareVersions("1.0.0+build7", "1.0.0")).toBe(0);
+    expect(compareVersions("1.0.1-alpha", "1.0.0")).toBe(1);
     expect(compareVersions("1.0", "1.0.1")).toBe(-1);
     expect(compareVersions("2.0.0-beta", "2.0.0-alpha")).toBe(1);
   });

@@ -192,10 +192,30 @@ function whyNotInstallable(entry: CatalogEntry): string | null {
   return checked.ok ? null : "manifest";
 }
 
-/** -1, 0 or 1: "1.10.0" is after "1.9.2"; numbers compare as numbers, words as words. */
+/**
+ * -1, 0 or 1, as semantic versions order: "1.10.0" is after "1.9.2" (numbers compare as
+ * numbers, words as words); a pre-release ("3.0.0-beta") is before its release, and
+ * build metadata ("+x") orders nothing. Once, more parts were later: the release of a
+ * pre-release was never offered as its update, and 1.0.0-rc1 was offered over 1.0.0.
+ */
 export function compareVersions(a: string, b: string): number {
-  const left = a.split(/[.+-]/);
-  const right = b.split(/[.+-]/);
+  const [coreA = "", preA] = splitVersion(a);
+  const [coreB = "", preB] = splitVersion(b);
+  const core = compareParts(coreA.split("."), coreB.split("."));
+  if (core !== 0) return core;
+  if (preA === undefined || preB === undefined)
+    return preA === preB ? 0 : preA === undefined ? 1 : -1;
+  return compareParts(preA.split("."), preB.split("."));
+}
+
+/** A version's core and pre-release (undefined for a release), its build metadata left out. */
+function splitVersion(version: string): [string, string | undefined] {
+  const noBuild = version.split("+")[0] ?? "";
+  const dash = noBuild.indexOf("-");
+  return dash < 0 ? [noBuild, undefined] : [noBuild.slice(0, dash), noBuild.slice(dash + 1)];
+}
+
+function compareParts(left: readonly string[], right: readonly string[]): number {
   for (let i = 0; i < Math.max(left.length, right.length); i++) {
     const x = left[i];
     const y = right[i];
