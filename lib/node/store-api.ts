@@ -9,7 +9,7 @@ import type { CatalogRecord } from "../../protocol/catalog-record.ts";
 import { parsePublisherId } from "../../protocol/ids.ts";
 import type { ObjectId } from "../../protocol/ndn.ts";
 import type { Installed } from "../apps/admin.ts";
-import { appStatus } from "../apps/status.ts";
+import { appStatus, placementCandidates } from "../apps/status.ts";
 import { BUILTIN_CATALOG, builtinCatalog } from "../catalog/builtin.ts";
 import { CATALOG_FILE_BYTES } from "../catalog/catalog-archive.ts";
 import { untilCatalogHeldElsewhere } from "../catalog/catalog-held.ts";
@@ -36,6 +36,8 @@ import { boundedChunks } from "./request-body.ts";
 /** How long an install waits for the app to run before it says how it stands. */
 const SETTLE_TIMEOUT_MS = 60_000;
 const SETTLE_POLL_MS = 250;
+/** An offline device may be just starting, not yet heard of: it gets this long. */
+const OFFLINE_GRACE_MS = 5_000;
 
 /** An install's result: the app installed, and how it stands once it settled. */
 export interface StoreInstalled extends Installed, HeldAnswer {
@@ -196,15 +198,23 @@ async function objectBytes(node: CatalogNode, catalog: string, id: ObjectId): Pr
   return node.store.readObject(id) as Uint8Array;
 }
 
-/** Waits while the app is on its way up; returns how it stands then. */
+/**
+ * Waits while the app is on its way up on a device heard alive (as `bucky app install`
+ * does: cmd/app/install.ts); returns how it stands then. For a device offline, a minute
+ * was waited before saying what was known after five seconds.
+ */
 async function settled(node: NodeContext, app: string, liveWindowMs: number) {
   const startedAt = node.now();
   for (;;) {
     const status = appStatus(node, app, liveWindowMs);
+    const waited = node.now() - startedAt;
+    const device = status.device;
     const onItsWay =
-      status.device !== null &&
+      device !== null &&
       (status.state === "pending" || status.state === "starting") &&
-      node.now() - startedAt < SETTLE_TIMEOUT_MS;
+      waited < SETTLE_TIMEOUT_MS &&
+      (waited < OFFLINE_GRACE_MS ||
+        placementCandidates(node, liveWindowMs).live.some((live) => live.name === device));
     if (!onItsWay) return status;
     await Bun.sleep(SETTLE_POLL_MS);
   }
