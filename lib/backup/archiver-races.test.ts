@@ -4,11 +4,21 @@
  * The look is made to fall just before the change (the archiver's `lstat` hooked), so each
  * race is run every time.
  */
-import { afterAll, describe, expect, test } from "bun:test";
-import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, setSystemTime, test } from "bun:test";
+import {
+  appendFileSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { TEST_SCRATCH_ROOT } from "../test-scratch.ts";
 import { Archiver } from "./archiver.ts";
+import { FileCache } from "./file-cache.ts";
 import { memorySink, treeNames } from "./test-repository.ts";
 
 const scratch = mkdtempSync(join(TEST_SCRATCH_ROOT, "bucky-archiver-races-"));
@@ -90,5 +100,47 @@ describe("an app's tree changing between the archiver's look and its read", () =
       changing: ["data/d"],
       changed: true,
     });
+  });
+});
+
+describe("a file written to while it is read", () => {
+  test("is kept as read and said to be changing, but not remembered: the next run reads it again", async () => {
+    const data = newDir();
+    const file = join(data, "growing.log");
+    writeFileSync(file, "first line\n");
+    const cache = new FileCache(newDir(), {
+      job: "backup of this device to usb",
+      startedAt: "2026-12-04T01:00:00.000Z",
+    });
+    const { sink } = memorySink();
+    const archiver = new Archiver(sink, cache, undefined, newDir());
+    // Its writer appends during every read, the last try's too.
+    const hooked = archiver as unknown as { chunkFile: (fd: number) => Promise<unknown> };
+    const chunk = hooked.chunkFile.bind(archiver);
+    let reads = 0;
+    hooked.chunkFile = (fd: number) => {
+      reads++;
+      appendFileSync(file, `line ${reads}\n`);
+      return chunk(fd);
+    };
+    // Looked at a minute on, as a large file's read ends long after its last write: the
+    // change is not too recent to tell, so only being read while written keeps it out.
+    setSystemTime(new Date(Date.now() + 60_000));
+    try {
+      const result = await archiver.archive(new Map([["data", { kind: "dir", path: data }]]));
+      expect([reads, result.changing]).toEqual([3, ["data/growing.log"]]);
+    } finally {
+      setSystemTime();
+    }
+    cache.commit();
+    const now = statSync(file, { bigint: true });
+    const facts = {
+      size: Number(now.size),
+      mtimeNs: String(now.mtimeNs),
+      ctimeNs: String(now.ctimeNs),
+      inode: String(now.ino),
+    };
+    expect(cache.lookup("data/growing.log", facts)).toBeUndefined();
+    cache.close();
   });
 });

@@ -416,19 +416,24 @@ export class Archiver {
     const read = await this.readFile(path, rel, realRoot, stat);
     if (!read) return undefined;
     const content = read.content.then((ids) => {
-      this.cache?.keep(rel, read.facts, ids);
+      // Read while it changed, its chunks may be torn: the next run reads it again rather
+      // than take them as the file's for as long as its facts stay as they ended.
+      if (read.steady) this.cache?.keep(rel, read.facts, ids);
       return ids;
     });
     return { size: read.facts.size, content, mtimeNs: read.facts.mtimeNs, imaged: false };
   }
 
-  /** Reads and chunks a file; again if it changed meanwhile. Undefined if it vanished. */
+  /**
+   * Reads and chunks a file; again if it changed meanwhile, and at the last try kept as read
+   * but not `steady`. Undefined if it vanished.
+   */
   private async readFile(
     path: string,
     rel: string,
     realRoot: string,
     identity: FileIdentity,
-  ): Promise<{ facts: FileFacts; content: Promise<string[]> } | undefined> {
+  ): Promise<{ facts: FileFacts; content: Promise<string[]>; steady: boolean } | undefined> {
     for (let attempt = 1; ; attempt++) {
       let fd: number | undefined;
       try {
@@ -447,7 +452,11 @@ export class Archiver {
           if (!steady) this.changedSince(rel);
           this.counted(content.bytes);
           this.changedBytes += content.bytes;
-          return { facts: { ...after, size: content.bytes }, content: Promise.all(content.ids) };
+          return {
+            facts: { ...after, size: content.bytes },
+            content: Promise.all(content.ids),
+            steady,
+          };
         }
         // Read again: what was named of this attempt is not needed, but must not fail unseen.
         void Promise.all(content.ids).catch(() => {});
