@@ -3,17 +3,25 @@
  * modification times. Blobs are read pack by pack, adjacent ones in one read, and each is
  * checked against its id before a byte of it is written. A damaged blob spoils only the
  * files that hold it: the others are restored, and the damaged ones are named.
+ *
+ * Below the destination nothing already there is written through: a link or a file where
+ * the snapshot has a directory, and a link or a file where it has a file or a link, is
+ * replaced, not followed (restored over an earlier restore, a link an app once made,
+ * `data/cfg -> /etc`, would otherwise take `data/cfg/passwd` of a later snapshot to /etc).
  */
 import {
   chmodSync,
   closeSync,
+  constants,
   fchmodSync,
   ftruncateSync,
   futimesSync,
+  lstatSync,
   lutimesSync,
   mkdirSync,
   openSync,
   symlinkSync,
+  unlinkSync,
   utimesSync,
   writeSync,
 } from "node:fs";
@@ -132,8 +140,11 @@ export async function restoreTree(
   else symlinks.push({ path: at, node: start });
 
   // The directories first (writable while we fill them), then the files.
-  mkdir(start.type === "root" ? at : join(at, ".."));
-  for (const dir of dirs) mkdir(dir.path);
+  mkdir(destination);
+  const parts = path.split("/").filter(Boolean);
+  for (let depth = 1; depth < parts.length; depth++)
+    placeDirectory(join(destination, ...parts.slice(0, depth)));
+  for (const dir of dirs) placeDirectory(dir.path);
   const progress: RestoreProgress = { files: 0, bytes: 0, totalBytes: 0 };
   for (const file of files) progress.totalBytes += file.node.size;
 
@@ -158,6 +169,12 @@ export async function restoreTree(
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST")
         throw fileSystemError(error, "write", link.path) ?? error;
+      removeInTheWay(link.path, "a link");
+      try {
+        symlinkSync(link.node.target, link.path);
+      } catch (again) {
+        throw fileSystemError(again, "write", link.path) ?? again;
+      }
     }
     const seconds = utimesSeconds(link.node.mtimeNs);
     lutimesSync(link.path, seconds, seconds);
@@ -339,7 +356,7 @@ class FileWriter {
       return open;
     }
     const first = !this.created.has(file);
-    const fd = openOrFail(file.path, first ? "w" : "r+");
+    const fd = first ? createFile(file.path) : openOrFail(file.path, OPEN_AGAIN);
     if (first) {
       this.created.add(file);
       ftruncateSync(fd, file.node.size);
@@ -357,6 +374,12 @@ class FileWriter {
 /** Whether a read failed for the blob not being there (damaged, cut short, gone). */
 const isMisplacedCode = (code: string) => code === "E_NOT_FOUND" || code === "E_INTEGRITY";
 
+/** A file of this restore's, opened again after its descriptor was let go: not through a link. */
+const OPEN_AGAIN = constants.O_RDWR | constants.O_NOFOLLOW;
+/** A file made anew: never one that was there, which may be a link or another's hard link. */
+const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** The destination itself, with its parents: as the person named it, links and all. */
 function mkdir(path: string): void {
   try {
     mkdirSync(path, { recursive: true, mode: 0o700 });
@@ -365,7 +388,53 @@ function mkdir(path: string): void {
   }
 }
 
-function openOrFail(path: string, flags: string): number {
+/**
+ * A directory below the destination, its parent already placed: a directory there is kept,
+ * anything else there (a link, a file) is replaced by one.
+ */
+function placeDirectory(path: string): void {
+  try {
+    if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory()) return;
+    removeInTheWay(path, "a directory");
+    mkdirSync(path, { mode: 0o700 });
+  } catch (error) {
+    throw fileSystemError(error, "write", path) ?? error;
+  }
+}
+
+/** A file below the destination, made anew: what was at its name is replaced. */
+function createFile(path: string): number {
+  try {
+    return openSync(path, CREATE_NEW, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST")
+      throw fileSystemError(error, "write", path) ?? error;
+  }
+  removeInTheWay(path, "a file");
+  return openOrFail(path, CREATE_NEW);
+}
+
+/**
+ * Removes what is at `path` (a file or a link, never followed) for the snapshot's `wanted`
+ * to take its place; a directory there is refused, as it may hold what is not restored.
+ */
+function removeInTheWay(path: string, wanted: string): void {
+  const there = lstatSync(path, { throwIfNoEntry: false });
+  if (!there) return;
+  if (there.isDirectory())
+    throw new BuckyError(
+      "E_EXISTS",
+      `cannot restore ${path}: the snapshot has ${wanted} there, and a directory is in its way`,
+      "Restore into an empty or new directory, or move that directory aside.",
+    );
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    throw fileSystemError(error, "write", path) ?? error;
+  }
+}
+
+function openOrFail(path: string, flags: number): number {
   try {
     return openSync(path, flags, 0o600);
   } catch (error) {
