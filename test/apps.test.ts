@@ -230,8 +230,25 @@ describe("the notes app, installed on alpha, pinned to beta", () => {
     );
     expect((await bucky(["app", "status", "notes", "--home", alpha.home])).exitCode).toBe(1);
     expect(existsSync(dbFile)).toBe(true);
+    // Beta forgets its report of the install removed, on every device: an install anew of
+    // the same package would take its words ("running" at the old address, "stopped",
+    // "crashed") for its own.
+    await waitFor("beta's report of notes to go", async () => {
+      const report = await bucky(["state", "get", "nodes/beta/apps/notes", "--home", alpha.home]);
+      return report.exitCode === 1 ? true : undefined;
+    });
 
-    await buckyJson(["app", "install", notesDir, "--device", "beta", "--home", alpha.home]);
+    // Installed again, it waits for beta to run it anew.
+    const again = (await buckyJson([
+      "app",
+      "install",
+      notesDir,
+      "--device",
+      "beta",
+      "--home",
+      alpha.home,
+    ])) as { state: string };
+    expect(again.state).toBe("running");
     const back = await until("notes", "running", (s) => s.state === "running");
     const listed = (await (await appFetch(back.url as string, "/api/notes")).json()) as {
       notes: { text: string }[];

@@ -312,6 +312,7 @@ export class Convergence {
       if (spec.desired === "removed") {
         const ranHere = this.running.has(spec.app);
         await this.halt(spec.app);
+        this.forgetReport(spec.app);
         // Its data goes only by the owner's grant: a member's purge keeps it.
         const purge = purgeGranted(this.node.db, this.node.purgeGrants, spec);
         if (spec.purge === true && !purge) this.ungranted(spec);
@@ -693,6 +694,21 @@ export class Convergence {
     this.running.delete(app);
     await current?.runner.stop();
     current?.api.stop();
+  }
+
+  /**
+   * Deletes this device's report of an app removed: it was of the install removed, and an
+   * install anew of the same package read it as its own ("stopped", "crashed") until this
+   * device ran it again, so `app install` settled at once on the old state.
+   */
+  private forgetReport(app: string): void {
+    if (!readReport(this.node.db, this.node.deviceName, app)) return;
+    this.reported.delete(app);
+    try {
+      this.node.write([{ key: appKeys.report(this.node.deviceName, app), value: null }]);
+    } catch (error) {
+      this.node.diskFull(error); // tried again at the next pass
+    }
   }
 
   /** Says once that a removal's purge is not the owner's, so its data is kept here. */
