@@ -6,7 +6,9 @@
  * password with his; each signs in on both gateways, sees only the apps shared with them,
  * and the app hears who they are (and not what a client claims); a time-window rule blocks
  * the child and not the member; removing the child ends his sessions on both gateways.
- * Wrong passwords, a replayed enrollment link and forged sessions are refused.
+ * Wrong passwords, a replayed enrollment link and forged sessions are refused. A passkey
+ * made while the other device is away signs the person in and says the account is this
+ * gateway's alone for now.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -550,5 +552,27 @@ describe("family accounts", () => {
     // ann's sessions carry on.
     for (const gateway of ["a", "b"] as const)
       expect((await through(gateway, "/apps/whoami/", sessions.annB)).status).toBe(200);
+  });
+
+  test("a passkey made while no other device hears: signed in, and told this gateway alone holds it", async () => {
+    const added = await buckyJson<{ enrollment: { url: string } }>([
+      "user",
+      "add",
+      "eve",
+      "--home",
+      alpha.home,
+    ]);
+    await beta.kill();
+    const { context, page } = await phone();
+    await page.goto(added.enrollment.url);
+    await page.getByRole("button", { name: "Make a passkey" }).click();
+    // Not sent on to the start page as if the account were safe: lost with alpha, it was never made.
+    expect(await page.getByRole("alert").textContent()).toContain(
+      "no other device of the zone has heard of your account yet",
+    );
+    expect(new URL(page.url()).pathname).toBe("/_bucky/enroll");
+    await page.goto(`${gateways.a.site}/`);
+    expect(await page.textContent("body")).toContain("Signed in as eve");
+    await context.close();
   });
 });

@@ -38,7 +38,7 @@ const SCRIPT = `(() => {
     const begun = await post("${SIGNIN_PATH}/passkey/options", { name });
     const credential = await navigator.credentials.get({ publicKey: pkc.parseRequestOptionsFromJSON(begun.options) });
     const done = await post("${SIGNIN_PATH}/passkey", { ceremony: begun.ceremony, response: credential.toJSON(), next });
-    location.assign(done.next);
+    return done.next;
   };
   button.addEventListener("click", async (event) => {
     event.preventDefault();
@@ -49,10 +49,16 @@ const SCRIPT = `(() => {
         const credential = await navigator.credentials.create({ publicKey: pkc.parseCreationOptionsFromJSON(begun.options) });
         const made = await post("${ENROLL_PATH}/passkey", { ceremony: begun.ceremony, response: credential.toJSON() });
         say(status.dataset.saved);
-        await signIn(made.user, "/");
+        const next = await signIn(made.user, "/");
+        // Held by this gateway alone for now: said, and kept on screen, not navigated away.
+        if (made.heldElsewhere === "not yet") {
+          status.setAttribute("role", "alert");
+          status.className = "error";
+          say(status.dataset.notHeld);
+        } else location.assign(next);
       } else {
         const name = document.querySelector("input[name=name]").value;
-        await signIn(name, button.dataset.next);
+        location.assign(await signIn(name, button.dataset.next));
       }
     } catch (error) {
       say(error && error.message ? error.message : String(error));
@@ -100,7 +106,7 @@ function accountPage(
 /** Where the passkey script says how it goes, with its words. */
 function passkeyStatus(words: Messages): string {
   const said = words.accountPages;
-  return `<p id="passkey-status" role="status" data-unsupported="${escapeHtml(said.passkeyUnsupported)}" data-waiting="${escapeHtml(said.passkeyWaiting)}" data-saved="${escapeHtml(said.passkeySaved)}"></p>`;
+  return `<p id="passkey-status" role="status" data-unsupported="${escapeHtml(said.passkeyUnsupported)}" data-waiting="${escapeHtml(said.passkeyWaiting)}" data-saved="${escapeHtml(said.passkeySaved)}" data-not-held="${escapeHtml(said.enrollNotHeldYet)}"></p>`;
 }
 
 /** The sign-in page: a name and a password, or a passkey where the gateway has a name. */

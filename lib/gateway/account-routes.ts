@@ -378,8 +378,16 @@ export class AccountRoutes {
         return {
           cookie: await this.signIn.passkeyFinish(step.ceremony, step.response, step.place),
         };
-      case "enroll-passkey":
-        return this.signIn.enrollPasskeyFinish(step.ceremony, step.response, step.place);
+      case "enroll-passkey": {
+        const { user } = await this.signIn.enrollPasskeyFinish(
+          step.ceremony,
+          step.response,
+          step.place,
+        );
+        // As a password's enrollment: the page tells the person when this gateway alone
+        // holds it (the gateway that wrote it waits, wherever the browser landed).
+        return { user, heldElsewhere: await this.node.untilHeldElsewhere("an enrollment") };
+      }
     }
   }
 

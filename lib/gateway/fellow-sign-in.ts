@@ -18,11 +18,13 @@ import { type DeviceId, parseDeviceId } from "../../protocol/ids.ts";
 import { decodeJws } from "../../protocol/jws.ts";
 import { isRecord } from "../../protocol/shape.ts";
 import { BuckyError } from "../errors.ts";
-import type { NodeContext } from "../node/node-context.ts";
+import type { HeldElsewhere, NodeContext } from "../node/node-context.ts";
 import { PeerAnswerError } from "../node/peer-client.ts";
 import { standingOf } from "../sync/membership.ts";
 import type { Place } from "../users/signin.ts";
 import { readGateway } from "./config.ts";
+
+const HELD_ANSWERS = new Set<string>(["held", "not yet", "alone"] satisfies HeldElsewhere[]);
 
 /** Where a gateway asks another to take a step of signing in (the peer API). */
 export const FELLOW_SIGN_IN_PATH = "/v1/gateway/sign-in";
@@ -37,8 +39,13 @@ export type FellowStep =
       readonly place: Place;
     };
 
-/** A login's or a passkey sign-in's session cookie; an enrollment's person. */
-export type FellowAnswer = { readonly cookie: string } | { readonly user: string };
+/**
+ * A login's or a passkey sign-in's session cookie; an enrollment's person, and whether
+ * another device held the enrollment within the wait (absent from an older bucky).
+ */
+export type FellowAnswer =
+  | { readonly cookie: string }
+  | { readonly user: string; readonly heldElsewhere?: HeldElsewhere };
 
 /** A new ceremony's id, naming `gateway`, which began it. */
 export function ceremonyId(gateway: DeviceId): string {
@@ -118,7 +125,12 @@ export async function askFellow(
     throw unreachable();
   }
   if (isRecord(parsed) && typeof parsed.cookie === "string") return { cookie: parsed.cookie };
-  if (isRecord(parsed) && typeof parsed.user === "string") return { user: parsed.user };
+  if (isRecord(parsed) && typeof parsed.user === "string") {
+    const held = parsed.heldElsewhere;
+    return HELD_ANSWERS.has(held as string)
+      ? { user: parsed.user, heldElsewhere: held as HeldElsewhere }
+      : { user: parsed.user };
+  }
   throw unreachable();
 }
 
