@@ -7,7 +7,7 @@
 import { statSync } from "node:fs";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { AgentLimits } from "../lib/agent/limits.ts";
-import { createAgentServer } from "../lib/agent/mcp.ts";
+import { CALL_TIME_LIMIT_MS, CallsUnderWay, createAgentServer } from "../lib/agent/mcp.ts";
 import { BuckyError, isErrorCode } from "../lib/errors.ts";
 import { homePaths } from "../lib/home.ts";
 import { daemonFetch } from "../lib/node/daemon-client.ts";
@@ -73,6 +73,7 @@ export default defineBuckyCommand({
         checked.error.message,
         checked.error.hint,
       );
+    const underWay = new CallsUnderWay();
     const server = createAgentServer({
       api,
       token,
@@ -80,6 +81,7 @@ export default defineBuckyCommand({
       now: context.now,
       log: context.log,
       limits: new AgentLimits(),
+      underWay,
     });
     const transport = new StdioServerTransport();
     const closed = new Promise<void>((resolve) => {
@@ -90,6 +92,8 @@ export default defineBuckyCommand({
     await server.connect(transport);
     context.log.info("agent connected", { agent: checked.data.agent, via: "stdio" });
     await closed;
+    // A call the agent sent before it hung up is done and audited, not cut part way.
+    await underWay.settled(CALL_TIME_LIMIT_MS);
     return undefined;
   },
   text: () => "",

@@ -6,7 +6,7 @@
  * is in `bucky agent log`.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -235,6 +235,58 @@ describe("an agent over stdio", () => {
     expect(limit.exitCode).toBe(2);
     expect(jsonError(limit).message).toContain("whole number");
     await buckyJson(["agent", "list", "--home", alpha.home]);
+  });
+
+  test("a call sent just before the agent hangs up is done and audited, not cut short", async () => {
+    const token = await grant("parting", ["--read", "data/inbox", "--write", "data/inbox"]);
+    const mcp = Bun.spawn([BUCKY, "mcp", "--home", alpha.home], {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "ignore",
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", BUCKY_AGENT_TOKEN: token },
+    });
+    // Its whole conversation at once, then its end of stdin closed: it hangs up.
+    const said = [
+      {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: {
+          protocolVersion: "2025-06-18",
+          capabilities: {},
+          clientInfo: { name: "test", version: "1" },
+        },
+      },
+      { jsonrpc: "2.0", method: "notifications/initialized" },
+      {
+        jsonrpc: "2.0",
+        id: 2,
+        method: "tools/call",
+        params: { name: "put_file", arguments: { path: "inbox/parting.txt", content: "goodbye" } },
+      },
+    ];
+    mcp.stdin.write(said.map((message) => `${JSON.stringify(message)}\n`).join(""));
+    await mcp.stdin.end();
+    const answers = (await new Response(mcp.stdout).text())
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { id?: number; result?: ToolResult });
+    expect(await mcp.exited).toBe(0);
+    expect(answers.find((answer) => answer.id === 2)?.result).toEqual({
+      content: [{ type: "text", text: "Did create data/inbox/parting.txt with 7 bytes." }],
+    });
+    expect(readFileSync(join(alpha.home, "data", "inbox", "parting.txt"), "utf8")).toBe("goodbye");
+    const { entries } = await buckyJson<{ entries: { tool: string; ok: boolean }[] }>([
+      "agent",
+      "log",
+      "--agent",
+      "parting",
+      "--home",
+      alpha.home,
+    ]);
+    expect(entries.filter((entry) => entry.tool === "put_file")).toEqual([
+      expect.objectContaining({ tool: "put_file", ok: true }),
+    ]);
   });
 });
 

@@ -42,6 +42,9 @@ const CHANGING_TOOLS: ReadonlySet<string> = new Set([
   "put_file",
 ]);
 
+/** The state entries list_state gives at most (then it says it is not complete). */
+export const MAX_LISTED_ENTRIES = 500;
+
 /** How long a call may take before the agent is told it took too long. */
 export const CALL_TIME_LIMIT_MS = 30_000;
 
@@ -58,6 +61,39 @@ export interface AgentContext {
   readonly limits: AgentLimits;
   /** CALL_TIME_LIMIT_MS unless a test says otherwise. */
   readonly callTimeLimitMs?: number;
+  /** The calls under way, for a process that serves one agent to wait for before it ends. */
+  readonly underWay?: CallsUnderWay;
+}
+
+/**
+ * A server's tool calls under way, each whole (its work, then its audit): `bucky mcp`
+ * waits for them once its agent hangs up, so a call begun is neither cut part way (a file
+ * half written) nor left out of the audit log.
+ */
+export class CallsUnderWay {
+  private readonly pending = new Set<Promise<unknown>>();
+
+  track<T>(call: Promise<T>): Promise<T> {
+    this.pending.add(call);
+    const done = () => this.pending.delete(call);
+    call.then(done, done);
+    return call;
+  }
+
+  /** Resolves once none is under way, or after `limitMs` (work given up on may hang on). */
+  async settled(limitMs: number): Promise<void> {
+    const deadline = Date.now() + limitMs;
+    while (this.pending.size > 0 && Date.now() < deadline) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.pending]),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, deadline - Date.now());
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+  }
 }
 
 type Text = { content: { type: "text"; text: string }[]; isError?: boolean };
@@ -67,13 +103,14 @@ export function createAgentServer(context: AgentContext): McpServer {
   const data = new DataDirectory(join(context.paths.home, "data"));
 
   const timeLimitMs = context.callTimeLimitMs ?? CALL_TIME_LIMIT_MS;
+  const underWay = context.underWay ?? new CallsUnderWay();
 
   /**
    * One tool call: the token checked (a refusal audited by the daemon), the rate and the
    * calls at once limited, the scope checked, the work done within the time limit, and
    * the call audited, whatever happened.
    */
-  const call = async (
+  const answerCall = async (
     tool: string,
     args: Record<string, unknown>,
     allowed: (grant: GrantHere) => string | undefined,
@@ -116,17 +153,39 @@ export function createAgentServer(context: AgentContext): McpServer {
           : "The owner can grant more with `bucky agent grant`.",
       );
     }
+    let answer: Text;
+    let outcome: { ok: boolean; said: string };
     try {
-      const result = await withinTime(work(grant), timeLimitMs, tool, admitted.release);
+      const result = await withinTime(
+        underWay.track(work(grant)),
+        timeLimitMs,
+        tool,
+        admitted.release,
+      );
       const text = typeof result === "string" ? result : JSON.stringify(result, null, 2);
-      await audit(true, text.slice(0, 500), changes ? "changed" : undefined);
-      return { content: [{ type: "text", text }] };
+      answer = { content: [{ type: "text", text }] };
+      outcome = { ok: true, said: text.slice(0, 500) };
     } catch (error) {
-      if (!(error instanceof BuckyError)) throw error;
-      await audit(false, error.message, changes ? "changed" : undefined);
-      return refusal(error.message, error.hint);
+      // Whatever failed is audited and said, in words that name no place on the host.
+      const failed = agentFacing(error, tool, data.root);
+      if (failed.code === "E_INTERNAL")
+        context.log.warn("agent call failed", { agent: grant.agent, tool, error: String(error) });
+      answer = refusal(failed.message, failed.hint);
+      outcome = { ok: false, said: failed.message };
     }
+    const audited = await audit(outcome.ok, outcome.said, changes ? "changed" : undefined).catch(
+      (error: unknown) => ({ ok: false as const, error: { message: String(error) } }),
+    );
+    if (!audited.ok)
+      context.log.warn("agent call not audited", {
+        agent: grant.agent,
+        tool,
+        error: audited.error.message,
+      });
+    return answer;
   };
+  // The call whole, and its work apart (which may outlive the time limit): both waited for.
+  const call: typeof answerCall = (...args) => underWay.track(answerCall(...args));
 
   const needsRead = (scope: string) => (grant: GrantHere) =>
     grant.scopes.read.includes(scope) ? undefined : `reading ${scope} was not granted`;
@@ -225,13 +284,23 @@ export function createAgentServer(context: AgentContext): McpServer {
               ? undefined
               : "reading the state was not granted",
         async (grant) => {
-          const listed = await fromApi(
-            context.api.get<{ entries: { key: string }[] }>(
-              `/v1/state?prefix=${encodeURIComponent(args.prefix)}`,
-            ),
-          );
+          // Only the granted parts of the prefix are asked for, a bounded number each: a
+          // grant of one key's prefix does not make the daemon list the whole state.
+          const entries: { key: string }[] = [];
+          for (const prefix of grantedPrefixes(grant.scopes, args.prefix)) {
+            const listed = await fromApi(
+              context.api.get<{ entries: { key: string }[] }>(
+                `/v1/state?prefix=${encodeURIComponent(prefix)}&limit=${MAX_LISTED_ENTRIES + 1}`,
+              ),
+            );
+            entries.push(
+              ...listed.entries.filter((entry) => mayReadState(grant.scopes, entry.key)),
+            );
+          }
+          entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
           return {
-            entries: listed.entries.filter((entry) => mayReadState(grant.scopes, entry.key)),
+            entries: entries.slice(0, MAX_LISTED_ENTRIES),
+            complete: entries.length <= MAX_LISTED_ENTRIES,
           };
         },
       );
@@ -274,14 +343,17 @@ export function createAgentServer(context: AgentContext): McpServer {
     },
     (args) => {
       const problem = dataPathProblem(args.path);
-      // Any readable part of the data directory may be searched from; only what may be
-      // read is reported.
+      // Searched from a place the grant reads, or one on the way to it, judged by the path
+      // as given before anything is looked at: else whether it exists would be told.
+      // Only what may be read is reported.
       const searchable = (grant: GrantHere) =>
         problem
           ? `${JSON.stringify(args.path)} is not a path in the data directory: ${problem}`
-          : grant.scopes.read.some((scope) => scope === "data" || scope.startsWith("data/"))
+          : mayUseData(grant.scopes, "read", args.path) || mayLookInto(grant.scopes, args.path)
             ? undefined
-            : "reading the data directory was not granted";
+            : args.path === ""
+              ? "reading the data directory was not granted"
+              : `reading data/${args.path} was not granted`;
       return call("search_files", args, searchable, (grant) =>
         data.search(args.path, args.query, {
           read: (file) => mayUseData(grant.scopes, "read", file),
@@ -417,6 +489,23 @@ function redact(args: Record<string, unknown>): Record<string, unknown> {
     : args;
 }
 
+/**
+ * The prefixes of the zone state under `asked` that `scopes` let an agent read, none
+ * inside another: `asked` itself where a scope covers it whole, else each granted prefix
+ * that starts with it.
+ */
+export function grantedPrefixes(scopes: AgentScopes, asked: string): string[] {
+  const granted = scopes.read.flatMap((scope) =>
+    scope === "state" ? [""] : scope.startsWith("state:") ? [scope.slice(6)] : [],
+  );
+  const within = granted.flatMap((prefix) =>
+    asked.startsWith(prefix) ? [asked] : prefix.startsWith(asked) ? [prefix] : [],
+  );
+  return [...new Set(within)].filter(
+    (prefix, _, all) => !all.some((other) => other !== prefix && prefix.startsWith(other)),
+  );
+}
+
 /** Why an agent may not use data path `path` as given: not plain, or not granted. */
 function dataScope(scopes: AgentScopes, mode: "read" | "write", path: string): string | undefined {
   const problem = dataPathProblem(path);
@@ -455,4 +544,43 @@ async function withinTime<T>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A file system's refusals, in words an agent can act on. */
+const FILE_SYSTEM_REASONS: Readonly<Record<string, string>> = {
+  ENOTDIR: "part of the way is a file, not a directory",
+  EEXIST: "part of the way is a file, not a directory",
+  EISDIR: "it is a directory",
+  ENOSPC: "the device's disk is full",
+  EDQUOT: "the device's disk is full",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  EROFS: "the file system is read-only",
+  ENAMETOOLONG: "a name is too long",
+};
+
+/**
+ * What an agent is told of a call that failed: a BuckyError as it is; a file system's
+ * error by what it means and the data path it names (never where the home is on the
+ * host); anything else as an internal error, whose details go to the log.
+ */
+function agentFacing(error: unknown, tool: string, dataRoot: string): BuckyError {
+  if (error instanceof BuckyError) return error;
+  const failure = error as NodeJS.ErrnoException | undefined;
+  if (typeof failure?.code === "string" && typeof failure.syscall === "string") {
+    const path = failure.path ?? "";
+    const where =
+      path === dataRoot
+        ? " at data"
+        : path.startsWith(`${dataRoot}/`)
+          ? ` at data/${path.slice(dataRoot.length + 1)}`
+          : "";
+    const reason = FILE_SYSTEM_REASONS[failure.code] ?? "the file system refused";
+    return new BuckyError("E_IO", `${tool} failed${where}: ${reason} (${failure.code})`);
+  }
+  return new BuckyError(
+    "E_INTERNAL",
+    `${tool} failed inside bucky`,
+    "The log of the bucky serving this agent says why.",
+  );
 }

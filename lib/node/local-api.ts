@@ -105,7 +105,7 @@ import { Jobs } from "./jobs.ts";
 import { lazyRoutes } from "./lazy-routes.ts";
 import { ACTING_FOR_HEADER } from "./local-client.ts";
 import type { NodeContext } from "./node-context.ts";
-import { AGENT_LOG_LIMIT, wholeNumberQuery } from "./query-number.ts";
+import { AGENT_LOG_LIMIT, STATE_LIST_LIMIT, wholeNumberQuery } from "./query-number.ts";
 import { boundedChunks } from "./request-body.ts";
 import { optionalText } from "./request-fields.ts";
 
@@ -209,7 +209,17 @@ export function createLocalApp(
     });
   });
 
-  app.get("/v1/state", (c) => c.json({ entries: listEntries(store, c.req.query("prefix") ?? "") }));
+  // Every entry under the prefix (the CLI's `state list`), or the first `limit` (an agent's).
+  app.get("/v1/state", (c) => {
+    const limit = c.req.query("limit");
+    return c.json({
+      entries: listEntries(
+        store,
+        c.req.query("prefix") ?? "",
+        limit === undefined ? undefined : wholeNumberQuery(limit, "limit", STATE_LIST_LIMIT),
+      ),
+    });
+  });
   app.get(`${STATE_PREFIX}*`, (c) => c.json(getEntry(store, keyIn(c.req.path))));
   // A write answers once another device holds it, as every zone write does: one on this
   // device alone is lost with it.

@@ -33,3 +33,5 @@ export function wholeNumberQuery(
  */
 export const LOG_LINES: WholeNumberRange = { min: 1, max: 1000, absent: 100 };
 export const AGENT_LOG_LIMIT: WholeNumberRange = { min: 1, max: 1000, absent: 100 };
+/** The entries of the zone state one listing gives, when it is asked for a few. */
+export const STATE_LIST_LIMIT: WholeNumberRange = { min: 1, max: 100_000, absent: 100_000 };

@@ -44,14 +44,15 @@ export function getEntry(store: KeyValueStore, key: string): Entry {
   return toEntry(store, row);
 }
 
-export function listEntries(store: KeyValueStore, prefix = ""): Entry[] {
-  const rows = store.db
+/** The entries whose keys start with `prefix`, in key order: the first `limit`, if given. */
+export function listEntries(store: KeyValueStore, prefix = "", limit?: number): Entry[] {
+  const query = store.db
     .select()
     .from(state)
     // Keys are ASCII below DEL, so [prefix, prefix + DEL) is exactly the keys that start with it.
     .where(and(gte(state.key, prefix), lt(state.key, `${prefix}\x7f`), isNotNull(state.value)))
-    .orderBy(asc(state.key))
-    .all();
+    .orderBy(asc(state.key));
+  const rows = limit === undefined ? query.all() : query.limit(limit).all();
   return rows.map((row) => toEntry(store, row));
 }
 
