@@ -6,7 +6,7 @@
  * brings the app back with its data. And the daemon's own schedule of backups and verifies.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   appFetch,
@@ -225,8 +225,12 @@ describe("a zone of two devices, both lost", () => {
       apps: { app: string; device: string }[];
       otherDevicesData: { device: string; snapshot: string }[];
       replayedChangesets: number;
+      replacedKeptIn: string | null;
     }>(["backup", "restore", "latest", "--from", repo, "--home", fresh]);
     expect(restored.device).toBe("nas");
+    // A box just recovered had nothing of its own to set aside: none is kept.
+    expect(restored.replacedKeptIn).toBeNull();
+    expect(readdirSync(fresh).filter((name) => name.startsWith(".replaced-"))).toEqual([]);
     // The laptop's own files are not made this box's, but said, with where they are.
     expect(restored.otherDevicesData).toEqual([
       { device: "laptop", snapshot: expect.stringMatching(/^[0-9a-f]{32}$/) },

@@ -4,6 +4,8 @@
  * a wrong phrase, a flipped byte, a missing pack, a full disk, a run killed half way, two
  * runs at once, a file that will not hold still.
  */
+
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -506,6 +508,39 @@ describe("faults while backing up", () => {
     const back = await buckyJson<{ zone: { id: string } }>(["status", "--home", home]);
     expect(back.zone.id).toBe(zone.id);
     expect(readdirSync(home).filter((name) => name.startsWith(".restore-"))).toEqual([]);
+  });
+
+  test("a home rolled back keeps what it replaced aside, whole, and says where", async () => {
+    const { home } = await newHome();
+    const target = join(scratchDir(), "repo");
+    await buckyJson(["backup", "target", "add", "usb", target, "--home", home, "--no-backup"]);
+    mkdirSync(join(home, "data"), { recursive: true });
+    writeFileSync(join(home, "data", "diary.txt"), "as backed up");
+    await buckyJson(["backup", "run", "--home", home]);
+    writeFileSync(join(home, "data", "diary.txt"), "written since");
+    writeFileSync(join(home, "data", "new.txt"), "made since");
+
+    const rolledBack = await buckyJson<{ to: string; replacedKeptIn: string | null }>([
+      "backup",
+      "restore",
+      "latest",
+      "--home",
+      home,
+    ]);
+    const kept = rolledBack.replacedKeptIn as string;
+    expect(kept.startsWith(join(home, ".replaced-"))).toBe(true);
+    expect(readFileSync(join(home, "data", "diary.txt"), "utf8")).toBe("as backed up");
+    expect(existsSync(join(home, "data", "new.txt"))).toBe(false);
+    expect(
+      ["diary.txt", "new.txt"].map((name) => readFileSync(join(kept, "data", name), "utf8")),
+    ).toEqual(["written since", "made since"]);
+    // The zone state it replaced is kept too, and still opens.
+    const replacedState = new Database(join(kept, "state.db"), { readonly: true });
+    expect(replacedState.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+    replacedState.close();
+    const text = await bucky(["backup", "restore", "latest", "--home", home]);
+    expect(text.exitCode).toBe(0);
+    expect(text.stdout).toContain("What the home held before is kept in");
   });
 
   test("a full target: a clear error, and what it holds stays valid", async () => {

@@ -113,6 +113,11 @@ export default defineBuckyCommand({
       ...(r.replayedChangesets > 0
         ? [`Replayed ${plural(r.replayedChangesets, "change")} made after it (the hot backup).`]
         : []),
+      ...(r.replacedKeptIn
+        ? [
+            `What the home held before is kept in ${r.replacedKeptIn} (nothing of it was deleted): remove it once the restored home looks right.`,
+          ]
+        : []),
       ...(r.damaged.length > 0
         ? [
             `Damaged in the backup, so not restored whole (${plural(r.damaged.length, "file")}): ${r.damaged.slice(0, 5).join(", ")}${r.damaged.length > 5 ? ", …" : ""}`,

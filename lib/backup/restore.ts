@@ -28,15 +28,7 @@
  * its id, and never as another device's.
  */
 import { randomBytes } from "node:crypto";
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-} from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { MAX_DIRECTORY_NAMES } from "../../protocol/backup/formats.ts";
 import {
@@ -51,7 +43,6 @@ import {
   type ZoneId,
   zoneIdFromPublicKey,
 } from "../../protocol/ids.ts";
-import { fsyncDirectory, writeFileAtomic } from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import { readKeyFile } from "../identity/key-file.ts";
@@ -66,8 +57,8 @@ import { closeWhole, openStateDb, type StateDb } from "../store/db.ts";
 import { ingestEntries } from "../sync/ingest.ts";
 import { loadMembership, type Membership, membershipFromRows } from "../sync/membership.ts";
 import { openZone } from "../zone/open.ts";
+import { swapIntoHome } from "./home-swap.ts";
 import { hotChangesets } from "./hot.ts";
-import { forgetHotShipped } from "./hot-shipped.ts";
 import type { Repository } from "./repository.ts";
 import { type RestoreProgress, restoreTree } from "./restorer.ts";
 import { withRepository } from "./run.ts";
@@ -138,6 +129,11 @@ export interface RestoreCommandResult {
    */
   readonly leftOut: readonly LeftOut[];
   readonly damaged: readonly string[];
+  /**
+   * Where a home restore set aside what it replaced of the home's data (home-swap.ts), kept
+   * for the person to look through and remove; null when it replaced none.
+   */
+  readonly replacedKeptIn: string | null;
 }
 
 export interface RestoreOptions {
@@ -290,6 +286,7 @@ async function restoreWith(
           mergedChangesets: 0,
           replayedChangesets: 0,
           leftOut: [],
+          replacedKeptIn: null,
         };
       }
       refuseForged(chosen, signatures.get(name));
@@ -513,7 +510,7 @@ async function restoreHome(
       holders,
       new Map(all.map((s) => [s.name, s.snapshot.time])),
     );
-    moveIntoHome(staging, paths);
+    const replacedKeptIn = swapIntoHome(staging, paths, options.now());
     keepConnection(paths, options.target, snapshot.device, log);
     log.info("home restored", {
       snapshot: name.slice(0, 8),
@@ -523,6 +520,7 @@ async function restoreHome(
       replayed,
       trust: check.trust,
       leftOut: leftOut.length,
+      replacedKeptIn,
     });
     return {
       snapshot: name,
@@ -539,6 +537,7 @@ async function restoreHome(
       replayedChangesets: replayed,
       leftOut,
       damaged: [],
+      replacedKeptIn,
     };
   } finally {
     rmSync(staging, { recursive: true, force: true });
@@ -665,28 +664,6 @@ function localTargets(paths: HomePaths): ResolvedTarget[] {
 const STAGING_PREFIX = ".restore-";
 
 /**
- * Flushes the file system that holds `path` (syncfs(2), by coreutils' `sync`: one call for
- * every file restored, where an fsync each took a disk's round trip per file).
- */
-function syncFileSystem(path: string): void {
-  let why: string | undefined;
-  try {
-    const synced = Bun.spawnSync([Bun.which("sync") ?? "/bin/sync", "-f", path], {
-      stderr: "pipe",
-    });
-    if (synced.exitCode !== 0) why = synced.stderr.toString().trim() || "sync failed";
-  } catch (error) {
-    why = (error as Error).message;
-  }
-  if (why !== undefined)
-    throw new BuckyError(
-      "E_IO",
-      `cannot make what was restored durable: ${why}`,
-      "Check the disk, then run the restore again.",
-    );
-}
-
-/**
  * What a restore into this home killed half way left there. (The home's daemon is
  * stopped, and one home is restored by one command at a time.)
  */
@@ -722,55 +699,6 @@ function keepConnection(paths: HomePaths, target: ResolvedTarget, device: string
     shared: true,
   });
   log.info("backup target's key kept", { target: reached.name, identityFile });
-}
-
-/**
- * Puts the restored pieces in place: each replaces what the home had (the zone state
- * last, by rename, after its old WAL files are gone, so SQLite never mixes the two).
- */
-function moveIntoHome(staging: string, paths: HomePaths): void {
-  // The keys each by an atomic write: copied over in place, a kill half way left the device
-  // key cut short, and it cannot be made again.
-  const identity = join(staging, "identity");
-  if (existsSync(identity)) {
-    mkdirSync(paths.identityDir, { recursive: true, mode: 0o700 });
-    for (const entry of readdirSync(identity, { withFileTypes: true })) {
-      const from = join(identity, entry.name);
-      const to = join(paths.identityDir, entry.name);
-      if (entry.isFile()) writeFileAtomic(to, readFileSync(from), 0o600);
-      else cpSync(from, to, { recursive: true, force: true, preserveTimestamps: true });
-    }
-  }
-  // replicas/: the copies of apps held by other devices (keepHeldElsewhereAsCopies).
-  for (const dir of ["data", "ndn", "replicas"]) {
-    const from = join(staging, dir);
-    if (!existsSync(from)) continue;
-    rmSync(join(paths.home, dir), { recursive: true, force: true });
-    renameSync(from, join(paths.home, dir));
-  }
-  const apps = join(staging, "apps");
-  if (existsSync(apps)) {
-    for (const app of readdirSync(apps)) {
-      // The restored data replaces the home's; conflict copies join those it keeps.
-      if (existsSync(join(apps, app, "data")))
-        rmSync(join(paths.appsDir, app, "data"), { recursive: true, force: true });
-      cpSync(join(apps, app), join(paths.appsDir, app), {
-        recursive: true,
-        force: true,
-        preserveTimestamps: true,
-      });
-    }
-  }
-  const state = join(staging, "state.db");
-  if (!existsSync(state)) throw new BuckyError("E_INTEGRITY", "the snapshot holds no zone state");
-  // What was restored is on the disk before the zone state that names it is put in place:
-  // renamed in unsynced, a power cut after "restored" could leave the data, named files and
-  // apps' data empty beside a zone state that says they are there.
-  syncFileSystem(paths.home);
-  for (const suffix of ["-wal", "-shm"]) rmSync(paths.stateDb + suffix, { force: true });
-  forgetHotShipped(paths);
-  renameSync(state, paths.stateDb);
-  fsyncDirectory(paths.home);
 }
 
 /**
