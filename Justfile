@@ -88,6 +88,7 @@ bench: build
     bun bench/gateway.ts
     bun bench/relay.ts
     bun bench/backup.ts
+    bun bench/verify.ts
     bun bench/replication.ts
     bun bench/state-seal.ts
     bun bench/compaction.ts

@@ -10,7 +10,7 @@
  * quietly take an older one.
  */
 
-import { type BlobLocation, decodeTree } from "../../protocol/backup/formats.ts";
+import { type BlobLocation, decodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
 import type { Op } from "../../protocol/changeset.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { compareCodeUnits } from "../../protocol/text-order.ts";
@@ -212,6 +212,72 @@ async function recordZoneDamage(
 /** Per snapshot, the files that need a blob. */
 type Use = Map<string, Set<string>>;
 
+/**
+ * Of each blob of `wanted`, the snapshots whose trees need it and where: a file's path
+ * (`/data/notes.txt`), or a tree's with a trailing slash (`/data/`, `/` for the root).
+ * Only subtrees that hold a wanted blob are entered, each judged once.
+ */
+function usesOf(
+  wanted: ReadonlySet<string>,
+  snapshots: readonly { readonly name: string; readonly snapshot: { readonly tree: string } }[],
+  trees: ReadonlyMap<string, readonly TreeNode[]>,
+): Map<string, Use> {
+  const uses = new Map<string, Use>();
+  if (wanted.size === 0) return uses;
+  const holds = new Map<string, boolean>();
+  const holdsWanted = (tree: string): boolean => {
+    const known = holds.get(tree);
+    if (known !== undefined) return known;
+    const found =
+      wanted.has(tree) ||
+      (trees.get(tree) ?? []).some((node) =>
+        node.type === "file"
+          ? node.content.some((blob) => wanted.has(blob))
+          : node.type === "dir" && holdsWanted(node.subtree),
+      );
+    holds.set(tree, found);
+    return found;
+  };
+  const use = (blob: string, snapshot: string, path: string) => {
+    const entry: Use = uses.get(blob) ?? new Map();
+    const files = entry.get(snapshot) ?? new Set<string>();
+    files.add(path);
+    entry.set(snapshot, files);
+    uses.set(blob, entry);
+  };
+  const walk = (tree: string, at: string, snapshot: string) => {
+    if (wanted.has(tree)) use(tree, snapshot, `${at}/`);
+    for (const node of trees.get(tree) ?? []) {
+      if (node.type === "file") {
+        for (const blob of node.content)
+          if (wanted.has(blob)) use(blob, snapshot, `${at}/${node.name}`);
+      } else if (node.type === "dir" && holdsWanted(node.subtree))
+        walk(node.subtree, `${at}/${node.name}`, snapshot);
+    }
+  };
+  for (const { name, snapshot } of snapshots)
+    if (holdsWanted(snapshot.tree)) walk(snapshot.tree, "", name);
+  return uses;
+}
+
+/** Whether the tree `root` holds `path` (`/identity/device.key`), by the trees read. */
+function holdsPath(
+  trees: ReadonlyMap<string, readonly TreeNode[]>,
+  root: string,
+  path: string,
+): boolean {
+  const parts = path.split("/").filter(Boolean);
+  let tree = root;
+  for (const [index, part] of parts.entries()) {
+    const node: TreeNode | undefined = (trees.get(tree) ?? []).find((n) => n.name === part);
+    if (!node) return false;
+    if (index === parts.length - 1) return true;
+    if (node.type !== "dir") return false;
+    tree = node.subtree;
+  }
+  return false;
+}
+
 export async function verifyRepository(
   repository: Repository,
   readData: ReadData,
@@ -221,15 +287,7 @@ export async function verifyRepository(
   /** Each device's last backup as it said it, which the repository must still reach. */
   said: readonly SaidLatest[] = [],
 ): Promise<VerifyResult> {
-  const uses = new Map<string, Use>();
   const problems = new Map<string, string>();
-  const use = (id: string, snapshot: string, file: string) => {
-    const entry: Use = uses.get(id) ?? new Map();
-    const files = entry.get(snapshot) ?? new Set<string>();
-    files.add(file);
-    entry.set(snapshot, files);
-    uses.set(id, entry);
-  };
   const snapshots = await repository.snapshots();
   const untrusted: UntrustedSnapshot[] = [];
   const trusted: (typeof snapshots)[number][] = [];
@@ -256,13 +314,15 @@ export async function verifyRepository(
   // before its snapshot, so every blob a listed snapshot needs is named by then.
   await repository.loadIndex(judge);
   let checkedBlobs = 0;
-  // A tree shared by many snapshots is read once; what it holds is remembered.
-  const treeFiles = new Map<string, { path: string; blob: string }[]>();
-  const walk = async (tree: string, at: string): Promise<{ path: string; blob: string }[]> => {
-    const known = treeFiles.get(tree);
-    if (known) return known.map((f) => ({ ...f, path: at + f.path }));
-    const found: { path: string; blob: string }[] = [{ path: "/", blob: tree }];
-    let nodes: ReturnType<typeof decodeTree>;
+  // Each distinct tree read once, its nodes kept: snapshots share most of theirs, so this
+  // grows with what the repository holds, not with snapshots × files (the files of each
+  // snapshot that need a blob are found after, for the damaged blobs only).
+  const trees = new Map<string, TreeNode[]>();
+  const referenced = new Set<string>();
+  const readTree = async (tree: string): Promise<void> => {
+    if (trees.has(tree)) return;
+    referenced.add(tree);
+    let nodes: TreeNode[];
     try {
       nodes = decodeTree(await repository.readBlob(tree));
       checkedBlobs += 1;
@@ -271,23 +331,17 @@ export async function verifyRepository(
       problems.set(tree, error.message);
       nodes = [];
     }
+    trees.set(tree, nodes);
     for (const node of nodes) {
-      if (node.type === "file")
-        for (const blob of node.content) found.push({ path: `/${node.name}`, blob });
-      else if (node.type === "dir") found.push(...(await walk(node.subtree, `/${node.name}`)));
+      if (node.type === "file") for (const blob of node.content) referenced.add(blob);
+      else if (node.type === "dir") await readTree(node.subtree);
     }
-    treeFiles.set(tree, found);
-    return found.map((f) => ({ ...f, path: at + f.path }));
   };
-  const clearDeviceKeys: string[] = [];
-  for (const { name, snapshot } of snapshots) {
-    for (const { path, blob } of await walk(snapshot.tree, "")) {
-      use(blob, name, path);
-      if (path === CLEAR_DEVICE_KEY_PATH && !clearDeviceKeys.includes(name))
-        clearDeviceKeys.push(name);
-    }
-  }
-  for (const id of uses.keys())
+  for (const { snapshot } of snapshots) await readTree(snapshot.tree);
+  const clearDeviceKeys = snapshots
+    .filter(({ snapshot }) => holdsPath(trees, snapshot.tree, CLEAR_DEVICE_KEY_PATH))
+    .map(({ name }) => name);
+  for (const id of referenced)
     if (!repository.locate(id)) problems.set(id, "missing from the index");
 
   let checkedPacks = 0;
@@ -364,10 +418,11 @@ export async function verifyRepository(
       release(bytes);
     }
   } else {
-    checkedBlobs += [...uses.keys()].filter((id) => repository.locate(id)).length;
+    for (const id of referenced) if (repository.locate(id)) checkedBlobs += 1;
   }
 
   const deviceOf = new Map(snapshots.map(({ name, snapshot }) => [name, snapshot.device]));
+  const uses = usesOf(new Set(problems.keys()), snapshots, trees);
   const damaged: Damage[] = [...problems].map(([blob, problem]) => ({
     blob,
     pack: repository.locate(blob)?.pack ?? null,
