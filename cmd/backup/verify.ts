@@ -49,13 +49,22 @@ export default defineBuckyCommand({
   exitCode: (result) => (result.ok ? 0 : ERROR_CODES.E_INTEGRITY.exit),
   text: (r) =>
     [
-      r.ok
-        ? `${r.target} is sound: ${plural(r.snapshots, "snapshot")}, ${plural(r.checkedBlobs, "blob")} checked${r.checkedPacks > 0 ? ` in ${plural(r.checkedPacks, "pack")} read back` : ""}.`
-        : damageText(r),
+      r.ok ? soundText(r) : damageText(r),
       ...untrustedText(r.untrusted),
       ...clearKeyText(r.clearDeviceKeys),
     ].join("\n"),
 });
+
+/**
+ * A sound target, saying what was done: blobs read back from their packs, or (no data
+ * read) the trees read back and every blob they need found in the index, not read.
+ */
+function soundText(r: VerifyResult & { target: string }): string {
+  if (r.checkedPacks > 0)
+    return `${r.target} is sound: ${plural(r.snapshots, "snapshot")}, ${plural(r.checkedBlobs, "blob")} checked in ${plural(r.checkedPacks, "pack")} read back.`;
+  const their = r.snapshots === 1 ? "its" : "their";
+  return `${r.target} is sound: ${plural(r.snapshots, "snapshot")}, ${their} trees read back and the ${plural(r.checkedBlobs, "blob")} ${r.snapshots === 1 ? "it needs" : "they need"} all in the index (\`bucky backup verify --read-data\` reads the data back too).`;
+}
 
 function damageText(r: VerifyResult & { target: string }): string {
   const forged = r.untrusted.filter((s) => s.trust === "forged");
