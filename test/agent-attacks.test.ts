@@ -406,6 +406,38 @@ describe("a token holds only as the grant its record names", () => {
   });
 });
 
+describe("a token holds only as far as its record says", () => {
+  test("a record rewritten to narrower scopes (as the list shows it) stops the wider token", async () => {
+    const granted = await buckyJson<Granted & { record: Record<string, unknown> }>([
+      ...["agent", "grant", "narrowed", "--read", "status,state", "--home", alpha.home],
+    ]);
+    const genuine = await overHttp(`${gateway}/mcp`, granted.token);
+    expect((await call(genuine, "zone_status")).isError).toBeFalsy();
+    // Another member writes the record again, its issuer, id and end as they were, and
+    // narrower: every device now lists a grant that reads the status alone.
+    const narrower = { ...granted.record, scopes: { read: ["status"], write: [], act: [] } };
+    await buckyJson([
+      "state",
+      "set",
+      "agents/narrowed",
+      JSON.stringify(narrower),
+      "--home",
+      beta.home,
+    ]);
+    await waitFor("the narrower record to reach alpha", async () => {
+      const entry = await buckyJson<{ value: { scopes: { read: string[] } } }>([
+        ...["state", "get", "agents/narrowed", "--home", alpha.home],
+      ]);
+      return entry.value.scopes.read.length === 1 ? true : undefined;
+    });
+    const result = await call(genuine, "read_state", { key: "notes/today" });
+    expect([result.isError, text(result)]).toEqual([
+      true,
+      "the agent token is not the grant of agent narrowed this zone holds (its scopes or its person differ)\nAsk the owner for a new token.",
+    ]);
+  });
+});
+
 describe("a stolen member flooding an agent's name with tokens of its own", () => {
   test("spends no budget of that agent's: its own refusals are still each recorded", async () => {
     const { token } = await grant(alpha.home, "crowded", ["--read", "status"]);

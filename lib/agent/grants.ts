@@ -437,6 +437,14 @@ export function checkAgentToken(zone: NodeContext, token: string): GrantHere {
       `the agent token is not the grant of agent ${grant.agent} this zone holds (signed by another device, or ending at another time)`,
       "Ask the owner for a new token.",
     );
+  // Nor is one whose scopes or person differ from the record's: the record is what every
+  // device lists, so the token works exactly as far as `bucky agent list` says.
+  if (!sameScopes(record.scopes, grant.scopes) || record.user !== grant.user)
+    throw new BuckyError(
+      "E_PERMISSION",
+      `the agent token is not the grant of agent ${grant.agent} this zone holds (its scopes or its person differ)`,
+      "Ask the owner for a new token.",
+    );
   const revokedAt = record.revokedAt ?? revocationOf(zone.db, grant.id);
   if (revokedAt)
     throw new BuckyError("E_PERMISSION", `agent ${grant.agent} was revoked at ${revokedAt}`);
@@ -574,6 +582,13 @@ function readRecord(db: StateQueries, name: string): AgentRecord | undefined {
     .where(eq(state.key, agentKey(name)))
     .get();
   return parseRecord(row?.value ?? null);
+}
+
+/** Whether two grants' scopes name the same things, whatever their order. */
+function sameScopes(a: AgentScopes, b: AgentScopes): boolean {
+  const same = (x: readonly string[], y: readonly string[]) =>
+    x.length === y.length && [...x].sort().join("\n") === [...y].sort().join("\n");
+  return same(a.read, b.read) && same(a.write, b.write) && same(a.act, b.act);
 }
 
 /** A record as any member may have written it: used only when it has a record's shape. */
