@@ -1,11 +1,14 @@
 /**
  * Signing people in at a gateway, with a password or a passkey, and enrolling them. Every
- * attempt is limited per person and per client address at this gateway (token buckets: a
- * burst, then one every few seconds), and wrong passwords per person across the whole zone
- * (sign-in-failures.ts: more gateways give an attacker no more guesses), and logged: one info line for each way in opened, one warning for
+ * attempt is limited per client address at this gateway (token buckets: a burst, then one
+ * every few seconds); a password's also per name at this gateway, and wrong passwords per
+ * person across the whole zone (sign-in-failures.ts: more gateways give an attacker no more
+ * guesses). A passkey cannot be guessed, so no one's password attempts hold a person's
+ * passkey back. Each is logged: one info line for each way in opened, one warning for
  * each refused, saying why. A password is never logged, and never leaves this process
  * but as what Argon2id makes of it. A refusal says only "wrong name or password", however
- * it failed, and takes as long: whether a name is a person's is no one's business.
+ * it failed, and takes as long; a name's limit and a busy gateway answer alike whether
+ * the name is a person's or not: that is no one's business.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -102,8 +105,9 @@ export class SignIn {
     );
     if (user && person) this.limitZoneWide(user, place);
     if (!user || !person || !credential || credential[1].kind !== "password") {
-      // As long as a real check: the answer's time says nothing either.
-      await passwordKey(password, DUMMY_SALT, PASSWORD_COST, this.hashing).catch(() => undefined);
+      // As long as a real check, and as busy: neither the answer's time nor a busy gateway
+      // says whether the name is a person's with a password.
+      await passwordKey(password.slice(0, 1024), DUMMY_SALT, PASSWORD_COST, this.hashing);
       throw this.refuse(name, "password", place, !person ? "no such person" : "no password set up");
     }
     const [nonce, record] = credential;
@@ -346,14 +350,19 @@ export class SignIn {
     });
   }
 
-  /** The person an attempt is for, if the name is one; throws TooManyAttempts past a limit. */
-  private admit(name: string, place: Place, method: string): UserName | undefined {
+  /**
+   * The name an attempt is for, if it is one; throws TooManyAttempts past a limit: the
+   * address's, and for a password the name's (passkeys cannot be guessed: a flood of
+   * attempts in a person's name must not keep their passkey out).
+   */
+  private admit(name: string, place: Place, method: "password" | "passkey"): UserName | undefined {
     const checked = checkUserName(name, true);
     const user = checked.ok ? checked.name : undefined;
     this.limitAddress(place, user ?? "(not a name)", method);
-    // Names that are no one's share one bucket: a flood of made-up names is limited too.
-    const key = user && this.node.people().people.has(user) ? user : "";
-    const waitMs = take(this.people, key, PERSON_BURST, PERSON_REFILL_S, this.node.now);
+    if (method === "passkey") return user;
+    // Each name its own bucket, a person's or not, so a limit reached tells nothing of who
+    // is one; a flood of made-up names is held by the addresses' limits and the hashing gate.
+    const waitMs = take(this.people, user ?? "", PERSON_BURST, PERSON_REFILL_S, this.node.now);
     if (waitMs > 0) {
       this.log.warn("sign-in refused", {
         user: user ?? "(not a name)",
