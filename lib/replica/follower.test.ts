@@ -8,14 +8,14 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeTree } from "../../protocol/backup/formats.ts";
+import { decodeTree, encodeTree } from "../../protocol/backup/formats.ts";
 import type { DeviceId } from "../../protocol/ids.ts";
 import { decodeBlobRequest, encodeBlobAnswer } from "../../protocol/replica.ts";
 import { createLog } from "../log.ts";
 import type { PeerClient } from "../node/peer-client.ts";
 import type { Peer } from "../node/peers.ts";
 import { ReplicaFollower, VERIFY_EVERY_MS } from "./follower.ts";
-import { ReplicaDb, type ReplicaHead } from "./replica-db.ts";
+import { blobId, ReplicaDb, type ReplicaHead } from "./replica-db.ts";
 import { takeSnapshot } from "./snapshot.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "bucky-follower-"));
@@ -261,5 +261,72 @@ describe("a standby whose copy of a tree is damaged on its disk", () => {
     expect(db.get(damagedId)).toEqual(source.get(damagedId) as Uint8Array);
     db.close();
     source.close();
+  });
+});
+
+describe("a standby following a hostile holder", () => {
+  test("walks and asks for each distinct tree once, however many paths lead to it", async () => {
+    // Four levels, each a tree of ten directories that are all the level below: 5 trees,
+    // 11,111 paths to walk if each path is walked.
+    const blobs = new Map<string, Uint8Array>();
+    let below = encodeTree([]);
+    blobs.set(blobId(below), below);
+    for (let level = 0; level < 4; level++) {
+      const subtree = blobId(below);
+      below = encodeTree(
+        Array.from({ length: 10 }, (_, i) => ({
+          type: "dir" as const,
+          name: `d${i}`,
+          mode: 0o755,
+          mtimeNs: "0",
+          subtree,
+        })),
+      );
+      blobs.set(blobId(below), below);
+    }
+    const root = blobId(below);
+    let asked = 0;
+    let copied: () => void = () => {};
+    const whole = new Promise<void>((resolve) => {
+      copied = resolve;
+    });
+    let headSent = false;
+    const client = {
+      async get() {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (headSent) return undefined;
+        headSent = true;
+        return new TextEncoder().encode(
+          JSON.stringify({
+            ...{ app: "notes", epoch: 1, seq: 1, holder: "nas", root, content: "c", at: 1 },
+            ...{ files: 0, bytes: 0, addedBytes: 0, final: false },
+          }),
+        );
+      },
+      async post(_peer: Peer, path: string, body: Uint8Array) {
+        if (path.endsWith("/ack")) return new Uint8Array();
+        const ids = decodeBlobRequest(body);
+        asked += ids.length;
+        return encodeBlobAnswer(ids.map((id) => blobs.get(id) ?? null));
+      },
+    } as unknown as PeerClient;
+    const db = new ReplicaDb(join(scratch, "hostile.db"));
+    follower = new ReplicaFollower({
+      app: "notes",
+      db,
+      holder: () => holder,
+      client,
+      log: createLog({ level: "silent" }),
+      onCopy: () => copied(),
+      onVerified: () => {},
+      verifyEveryMs: VERIFY_EVERY_MS,
+      now: Date.now,
+    });
+    follower.start();
+    await whole;
+    await follower.stop();
+    follower = undefined;
+    expect([asked, db.head()?.root]).toEqual([blobs.size, root]);
+    db.close();
   });
 });

@@ -222,10 +222,16 @@ export class ReplicaFollower {
     );
   }
 
-  /** Fetches every blob of the snapshot at `root` that this replica lacks: trees first, level by level. */
+  /**
+   * Fetches every blob of the snapshot at `root` that this replica lacks: trees first,
+   * level by level, each distinct tree once (a tree naming one subtree many times, over
+   * and over down a few levels, would otherwise be walked and asked for as many times as
+   * it has paths: a few kilobytes from a hostile holder, billions of requests).
+   */
   private async fetchWhole(holder: Peer, root: string): Promise<void> {
     const { db } = this.options;
     let trees = [root];
+    const seen = new Set(trees);
     const data = new Set<string>();
     while (trees.length > 0) {
       await this.fetch(
@@ -235,8 +241,10 @@ export class ReplicaFollower {
       const next: string[] = [];
       for (const tree of trees) {
         for (const node of decodeTree(await this.intactTree(holder, tree))) {
-          if (node.type === "dir") next.push(node.subtree);
-          else if (node.type === "file")
+          if (node.type === "dir") {
+            if (!seen.has(node.subtree)) next.push(node.subtree);
+            seen.add(node.subtree);
+          } else if (node.type === "file")
             for (const id of node.content) if (!db.has(id)) data.add(id);
         }
       }

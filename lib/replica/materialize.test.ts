@@ -4,7 +4,16 @@
  * data there, its links never followed.
  */
 import { afterAll, expect, spyOn, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as atomicFile from "../atomic-file.ts";
@@ -58,4 +67,30 @@ test("data holding links to / and to itself: a link is a file of its data, never
     join(data, "empty", "root"),
     join(data, "self"),
   ]);
+});
+
+test("a file's setuid and setgid bits from the holder's snapshot are not kept", async () => {
+  const holderData = join(scratch, "setuid-holder");
+  mkdirSync(join(holderData, "bin"), { recursive: true });
+  writeFileSync(join(holderData, "bin", "tool"), "#!/bin/sh\n");
+  chmodSync(join(holderData, "bin", "tool"), 0o6755);
+  chmodSync(join(holderData, "bin"), 0o2755);
+  const db = new ReplicaDb(join(scratch, "setuid-replica", "replica.db"));
+  const head = await takeSnapshot({
+    db,
+    dataDir: holderData,
+    cacheDir: join(scratch, "setuid-cache"),
+    head: { app: "notes", epoch: 1, seq: 1, holder: "nas", at: Date.now(), final: false },
+  });
+  const apps = join(scratch, "setuid-apps", "notes");
+  mkdirSync(apps, { recursive: true });
+  try {
+    replaceData(db, head.root, join(apps, "data"));
+    const modes = ["bin/tool", "bin"].map(
+      (path) => statSync(join(apps, "data", path)).mode & 0o7777,
+    );
+    expect(modes.map((mode) => mode.toString(8))).toEqual(["755", "755"]);
+  } finally {
+    db.close();
+  }
 });

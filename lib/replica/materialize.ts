@@ -26,6 +26,12 @@ import { BuckyError } from "../errors.ts";
 import { utimesSeconds } from "../file-times.ts";
 import type { ReplicaDb } from "./replica-db.ts";
 
+/**
+ * The mode bits a file of another device's snapshot keeps: never setuid or setgid, which a
+ * hostile member would otherwise plant, owned by whoever runs the takeover (root).
+ */
+const PERMISSION_BITS = 0o1777;
+
 /** Writes snapshot `root`'s data into `target` (which must not exist). */
 export function materialize(db: ReplicaDb, root: string, target: string): void {
   mkdirSync(target, { recursive: true, mode: 0o700 });
@@ -76,13 +82,13 @@ function writeTree(db: ReplicaDb, tree: string, dir: string): void {
       symlinkSync(node.target, path);
     } else {
       writeFile(db, node.content, path);
-      chmodSync(path, node.mode & 0o7777);
+      chmodSync(path, node.mode & PERMISSION_BITS);
       setTimes(path, node.mtimeNs);
     }
   }
   // Directories last: writing into them moved their times.
   for (const [path, node] of directories) {
-    chmodSync(path, node.mode & 0o7777);
+    chmodSync(path, node.mode & PERMISSION_BITS);
     setTimes(path, node.mtimeNs);
   }
   fsyncDirectory(dir);
