@@ -125,6 +125,38 @@ describe("who holds an app's data", () => {
     );
   });
 
+  test("with no holder left, its only copy on a member offline: nobody runs it anew elsewhere", () => {
+    // The holder left the zone (revoked: its claim is read no more); the standby that has
+    // the copy is asleep.
+    const [withCopy, other] = order as [string, string];
+    const holding = decideHolding(
+      input({
+        live: new Set(members.map((m) => m.name).filter((name) => name !== withCopy)),
+        copies: new Map([[withCopy, copy(7, 900, false, "old-laptop")]]),
+      }),
+    );
+    expect([holding.runner, holding.waiting]).toEqual([
+      undefined,
+      `its data's newest copy is on ${withCopy}, which is offline`,
+    ]);
+    // Back, it takes the app over from that copy; a device live with a copy goes first.
+    expect(
+      decideHolding(input({ copies: new Map([[withCopy, copy(7, 900, false, "old-laptop")]]) }))
+        .runner,
+    ).toBe(withCopy);
+    expect(
+      decideHolding(
+        input({
+          live: new Set(members.map((m) => m.name).filter((name) => name !== withCopy)),
+          copies: new Map([
+            [withCopy, copy(7, 900, false, "old-laptop")],
+            [other, copy(7, 899, false, "old-laptop")],
+          ]),
+        }),
+      ).runner,
+    ).toBe(other);
+  });
+
   test("a planned move stops the app until the new device has the last snapshot, then it takes over", () => {
     const moving = decideHolding(
       input({

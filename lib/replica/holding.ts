@@ -8,7 +8,8 @@
  * - The holder keeps the app while it is live: placement is sticky to where the data is.
  * - When the holder is no longer live, the live device with the newest copy of the
  *   holder's epoch takes over (it claims the next epoch). With no such copy, nobody runs
- *   the app: starting it empty elsewhere is how data was lost before.
+ *   the app: starting it empty elsewhere is how data was lost before. So too with no
+ *   holder left (it left the zone) while the only copies are on members offline.
  * - A planned move (a device named by placement, `bucky app move`, or a drained holder)
  *   stops the app, ships the last snapshot, and the new device takes over from it.
  * - Standbys are the next live devices in the app's placement order.
@@ -95,6 +96,18 @@ export function decideHolding(input: HoldingInput): Holding {
   if (!holder) {
     // A new app, or one whose holder left the zone: the best copy anywhere, else a fresh start.
     const fromCopy = bestCopy(order.filter(runnable));
+    // Unless its only copies are on members offline now: started empty elsewhere, it would
+    // put them aside as conflict copies once back. Waited for, as a failover waits.
+    const away = pinned || fromCopy ? undefined : bestCopy(order.filter((d) => !input.live.has(d)));
+    if (away)
+      return {
+        holder,
+        runner: undefined,
+        claimant: undefined,
+        standbys: standbysOf(undefined),
+        movingTo: undefined,
+        waiting: `its data's newest copy is on ${away}, which is offline`,
+      };
     const runner =
       fromCopy ??
       (pinned ? (isMember(input.placement) ? input.placement : undefined) : order.find(runnable));
