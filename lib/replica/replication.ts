@@ -342,7 +342,8 @@ export class Replication {
         "Ask the device that does.",
       );
     if (source.asked(standby, after)) this.options.onChange();
-    return source.nextHead(after, waitMs);
+    // Asked at once (holdsNewestOf): "nothing newer" only of data no write has changed since.
+    return waitMs === 0 ? source.newestNow(after) : source.nextHead(after, waitMs);
   }
 
   /** The blobs asked for, in order, as many as fit in one answer; null for one not held. */

@@ -265,6 +265,21 @@ describe("a standby asking for news", () => {
     expect(nas.source.waiting).toBe(0);
   });
 
+  test("asked at once after a move's last snapshot, with the app written to since: a snapshot of it, not 'nothing newer'", async () => {
+    const nas = holder("ran-again");
+    nas.write("before the move");
+    const last = (await nas.source.snapshot(true)) as ReplicaHead;
+    const after = { epoch: last.epoch, seq: last.seq };
+    // Nothing written since: that last snapshot is the newest, and the move may arrive.
+    expect(await nas.source.newestNow(after)).toBeUndefined();
+    // The move called off, the app runs here again and writes before its next snapshot.
+    nas.tick();
+    nas.write("after the move was called off");
+    const newer = (await nas.source.newestNow(after)) as ReplicaHead;
+    expect(newer.seq).toBe(last.seq + 1);
+    expect(nas.notesIn(newer)).toEqual(["before the move", "after the move was called off"]);
+  });
+
   test("is not needed by a holder restarted: it knows each standby's position at once", async () => {
     const nas = holder("restarted");
     nas.write("first");

@@ -169,6 +169,22 @@ export class ReplicaSource {
     return newer();
   }
 
+  /**
+   * A head newer than `after` as of now, without waiting: the newest snapshot, or one taken
+   * now when the data's names, sizes or times changed since it. A standby asking whether its
+   * copy is the newest (a move's arrival) is never told so while the app, run here again
+   * after its last snapshot, has written what no snapshot holds yet. (Unchanged, no new
+   * snapshot is made: one of the same data would take a move's last snapshot's place.)
+   */
+  async newestNow(after: { epoch: number; seq: number }): Promise<ReplicaHead | undefined> {
+    const newer = await this.nextHead(after, 0);
+    if (newer || this.stopped) return newer;
+    const { db, dataDir } = this.options;
+    if (db.meta(SIGNATURE) === dataSignature(dataDir).signature) return undefined;
+    const taken = await this.snapshot();
+    return taken && (taken.epoch !== after.epoch || taken.seq > after.seq) ? taken : undefined;
+  }
+
   /** Wakes every standby waiting for the next head. */
   private wakeWaiters(): void {
     const waiting = [...this.waiters];
@@ -359,14 +375,6 @@ export class ReplicaSource {
       final,
     });
     return head;
-  }
-
-  /** Whether the data is just as the newest snapshot has it (nothing written since). */
-  unchangedSinceHead(): boolean {
-    return (
-      this.head() !== undefined &&
-      this.options.db.meta(SIGNATURE) === dataSignature(this.options.dataDir).signature
-    );
   }
 }
 
