@@ -102,6 +102,10 @@ export function decodeHead(value: unknown, app: string): HeadOnWire {
     typeof value.root === "string" && BLOB_ID.test(value.root),
     "replica head root must be a blob id",
   );
+  check(
+    typeof value.content === "string" && BLOB_ID.test(value.content),
+    "replica head content must be a digest",
+  );
   check(typeof value.final === "boolean", "replica head final must be a boolean");
   return {
     app,

@@ -105,6 +105,33 @@ describe("a standby whose holder sends what is not a head, or whose disk is full
     await thrice;
     expect(warnings).toEqual(["nas's head of notes is not JSON", "database or disk is full"]);
   });
+
+  test("a head of another holder's, answered at once: waited out, not asked again at once", async () => {
+    const askedAtMs: number[] = [];
+    let askedTwice: () => void = () => {};
+    const twice = new Promise<void>((resolve) => {
+      askedTwice = resolve;
+    });
+    const client = {
+      async get() {
+        await new Promise((resolve) => setImmediate(resolve));
+        askedAtMs.push(performance.now());
+        if (askedAtMs.length === 2) askedTwice();
+        return new TextEncoder().encode(
+          JSON.stringify({
+            ...{ app: "notes", epoch: 1, seq: 1, holder: "laptop", root: "a".repeat(64) },
+            ...{ content: "c".repeat(64), at: 1, files: 0, bytes: 0, addedBytes: 0, final: false },
+          }),
+        );
+      },
+    } as unknown as PeerClient;
+    const warnings = followWith(client);
+    await twice;
+    const [first, second] = askedAtMs as [number, number];
+    // The first wait after a failure is half a second (RETRY_FIRST_MS).
+    expect(second - first).toBeGreaterThanOrEqual(450);
+    expect(warnings).toEqual(["nas answered with a head of notes that is not its newer one"]);
+  });
 });
 
 /** Every blob the snapshot at `root` needs is in `db`. */
@@ -298,7 +325,15 @@ describe("a standby following a hostile holder", () => {
         headSent = true;
         return new TextEncoder().encode(
           JSON.stringify({
-            ...{ app: "notes", epoch: 1, seq: 1, holder: "nas", root, content: "c", at: 1 },
+            ...{
+              app: "notes",
+              epoch: 1,
+              seq: 1,
+              holder: "nas",
+              root,
+              content: "c".repeat(64),
+              at: 1,
+            },
             ...{ files: 0, bytes: 0, addedBytes: 0, final: false },
           }),
         );

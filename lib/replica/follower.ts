@@ -206,8 +206,14 @@ export class ReplicaFollower {
       parseJsonBytes(body, `${holder.name}'s head of ${app}`),
       app,
     );
-    if (head.holder !== holder.name) return;
-    if (have && head.epoch === have.epoch && head.seq <= have.seq) return;
+    // A head of another device, or none newer than asked for, is no answer: waited out as
+    // one, since asked again at once, a peer answering so would keep this standby spinning.
+    if (head.holder !== holder.name || (have && head.epoch === have.epoch && head.seq <= have.seq))
+      throw new BuckyError(
+        "E_UNAVAILABLE",
+        `${holder.name} answered with a head of ${app} that is not its newer one`,
+        "The standby asks again shortly.",
+      );
     await this.fetchWhole(holder, head.root);
     if (own && (own.holder !== head.holder || own.epoch !== head.epoch))
       this.options.beforeReplacing?.(own);
