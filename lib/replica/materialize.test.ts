@@ -6,6 +6,7 @@
 import { afterAll, expect, spyOn, test } from "bun:test";
 import {
   chmodSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -16,10 +17,12 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { encodeTree } from "../../protocol/backup/formats.ts";
 import * as atomicFile from "../atomic-file.ts";
 import { entriesUnder } from "../disk/tree.ts";
+import { BuckyError } from "../errors.ts";
 import { holdsFiles, replaceData } from "./materialize.ts";
-import { ReplicaDb } from "./replica-db.ts";
+import { blobId, ReplicaDb } from "./replica-db.ts";
 import { takeSnapshot } from "./snapshot.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "bucky-materialize-"));
@@ -90,6 +93,39 @@ test("a file's setuid and setgid bits from the holder's snapshot are not kept", 
       (path) => statSync(join(apps, "data", path)).mode & 0o7777,
     );
     expect(modes.map((mode) => mode.toString(8))).toEqual(["755", "755"]);
+  } finally {
+    db.close();
+  }
+});
+
+test("a peer's copy nested without end is refused by name, as no fault of bucky's, and leaves nothing", () => {
+  const db = new ReplicaDb(join(scratch, "deep-replica", "replica.db"));
+  // 2,000 directories, each the only one in the one above: a path far past what Linux
+  // takes, which failed the takeover with a raw ENAMETOOLONG (a fault ending the daemon).
+  let tree = encodeTree([]);
+  db.put(blobId(tree), tree);
+  for (let level = 0; level < 2_000; level++) {
+    tree = encodeTree([
+      { type: "dir", name: "deeper", mode: 0o755, mtimeNs: "0", subtree: blobId(tree) },
+    ]);
+    db.put(blobId(tree), tree);
+  }
+  const root = encodeTree([
+    { type: "dir", name: "data", mode: 0o755, mtimeNs: "0", subtree: blobId(tree) },
+  ]);
+  db.put(blobId(root), root);
+  const apps = join(scratch, "deep-apps", "notes");
+  mkdirSync(apps, { recursive: true });
+  try {
+    let thrown: unknown;
+    try {
+      replaceData(db, blobId(root), join(apps, "data"));
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(BuckyError);
+    expect((thrown as BuckyError).message).toContain("nest deeper than");
+    expect(existsSync(join(apps, "data.incoming"))).toBe(false);
   } finally {
     db.close();
   }

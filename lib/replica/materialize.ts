@@ -22,7 +22,7 @@ import { dirname, join } from "node:path";
 import { decodeTree, type TreeNode } from "../../protocol/backup/formats.ts";
 import { fsyncDirectory } from "../atomic-file.ts";
 import { entriesUnder } from "../disk/tree.ts";
-import { BuckyError } from "../errors.ts";
+import { BuckyError, fileSystemError } from "../errors.ts";
 import { utimesSeconds } from "../file-times.ts";
 import type { ReplicaDb } from "./replica-db.ts";
 
@@ -32,11 +32,33 @@ import type { ReplicaDb } from "./replica-db.ts";
  */
 const PERMISSION_BITS = 0o1777;
 
+/**
+ * How deep a copy's directories may go: far past any app's data, and well within what a
+ * path may hold, so a peer's tree nested without end is refused before it is written.
+ */
+const MAX_DEPTH = 256;
+
 /** Writes snapshot `root`'s data into `target` (which must not exist). */
 export function materialize(db: ReplicaDb, root: string, target: string): void {
   mkdirSync(target, { recursive: true, mode: 0o700 });
   const data = nodesOf(db, root).find((node) => node.name === "data");
-  if (data?.type === "dir") writeTree(db, data.subtree, target);
+  if (data?.type === "dir") writeTree(db, data.subtree, target, 1);
+}
+
+/**
+ * What a takeover's write failed with, as a BuckyError: a file system's refusal (a name
+ * too long, the disk full) or any other is the copy not taken over, said and tried again
+ * at the next pass, never a fault that ends the daemon.
+ */
+function writeFailure(error: unknown, dataDir: string): unknown {
+  if (error instanceof BuckyError) return error;
+  const failed = fileSystemError(error, "write the copy into", dataDir);
+  if (failed) return failed;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== "string") return error;
+  return new BuckyError("E_IO", `cannot write the copy into ${dataDir}: ${code}`, undefined, {
+    cause: error,
+  });
 }
 
 /**
@@ -53,7 +75,7 @@ export function replaceData(db: ReplicaDb, root: string, dataDir: string): void 
   } catch (error) {
     // A copy found damaged (or not whole) half way leaves nothing of it behind.
     rmSync(incoming, { recursive: true, force: true });
-    throw error;
+    throw writeFailure(error, dataDir);
   }
   rmSync(dataDir, { recursive: true, force: true });
   renameSync(incoming, dataDir);
@@ -70,13 +92,18 @@ function nodesOf(db: ReplicaDb, tree: string): TreeNode[] {
   return decodeTree(bytes);
 }
 
-function writeTree(db: ReplicaDb, tree: string, dir: string): void {
+function writeTree(db: ReplicaDb, tree: string, dir: string, depth: number): void {
+  if (depth > MAX_DEPTH)
+    throw new BuckyError(
+      "E_INTEGRITY",
+      `the copy's directories nest deeper than ${MAX_DEPTH} levels: it is not taken over`,
+    );
   const directories: [string, TreeNode][] = [];
   for (const node of nodesOf(db, tree)) {
     const path = join(dir, node.name);
     if (node.type === "dir") {
       mkdirSync(path, { mode: 0o700 });
-      writeTree(db, node.subtree, path);
+      writeTree(db, node.subtree, path, depth + 1);
       directories.push([path, node]);
     } else if (node.type === "symlink") {
       symlinkSync(node.target, path);
