@@ -12,11 +12,13 @@ import {
   testZone,
 } from "../state/test-db.ts";
 import type { Viewer } from "../users/access.ts";
+import type { SessionProblem } from "../users/session-problem.ts";
 import { SessionCheck } from "../users/sessions.ts";
 import { SIGNED_OUT } from "../users/signouts.ts";
 import {
   acceptLogin,
   checkSession,
+  firstThatOpens,
   isSameOriginPath,
   SESSION_COOKIE,
   sessionCookies,
@@ -140,5 +142,31 @@ describe("sessionCookies", () => {
     expect(sessionCookies("bucky_session=; xbucky_session=c")).toEqual([]);
     const many = Array.from({ length: 10 }, (_, i) => `bucky_session=v${i}`).join("; ");
     expect(sessionCookies(many)).toEqual(["v0", "v1", "v2", "v3"]);
+  });
+});
+
+describe("several session cookies", () => {
+  const person = (user: string) =>
+    ({ viewer: { kind: "person", user } }) as unknown as { viewer: Viewer };
+  const answers: Record<string, { viewer: Viewer } | { problem: SessionProblem }> = {
+    junk: { problem: { code: "invalid", detail: "not a session" } },
+    ann: person("ann"),
+    annAgain: person("ann"),
+    mallory: person("mallory"),
+  };
+  const opened = (values: string[]) =>
+    firstThatOpens(values, (value) => answers[value] as (typeof answers)[string]);
+
+  test("junk beside a session: the session counts, wherever it comes", async () => {
+    expect(await opened(["junk", "ann"])).toBe(answers.ann as { viewer: Viewer });
+    expect(await opened(["ann", "junk"])).toBe(answers.ann as { viewer: Viewer });
+  });
+
+  test("sessions of one person: the first counts", async () => {
+    expect(await opened(["annAgain", "ann"])).toBe(answers.annAgain as { viewer: Viewer });
+  });
+
+  test("sessions of different people, one set by an app's page before the gateway's: none counts", async () => {
+    expect(await opened(["mallory", "ann"])).toEqual({ problem: { code: "several-people" } });
   });
 });

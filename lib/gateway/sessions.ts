@@ -329,18 +329,31 @@ export function checkSession(
 /**
  * The answer of the first of `values` whose `check` finds a session, or the first's reason
  * why none does (NOT_SIGNED_IN for no values): the one way several session cookies count.
+ * Sessions of different people (or devices) are none: a page of an app can set a cookie
+ * of its own for the zone's domain (document.cookie) with a session of its author's, and
+ * with a longer path the browser sends it first, so the gateway took the person for its
+ * author, and what they did went to the author's account.
  */
 export async function firstThatOpens<A extends { viewer: Viewer } | { problem: SessionProblem }>(
   values: readonly string[],
   check: (value: string) => A | Promise<A>,
 ): Promise<A | { problem: SessionProblem }> {
   let problem: A | undefined;
+  let opened: { answer: A; who: string } | undefined;
   for (const value of values) {
     const answer = await check(value);
-    if ("viewer" in answer) return answer;
-    problem ??= answer;
+    if (!("viewer" in answer)) problem ??= answer;
+    else if (!opened) opened = { answer, who: whoIs(answer.viewer as Viewer) };
+    else if (whoIs(answer.viewer as Viewer) !== opened.who) return SEVERAL_PEOPLE;
   }
-  return problem ?? NOT_SIGNED_IN;
+  return opened?.answer ?? problem ?? NOT_SIGNED_IN;
+}
+
+const SEVERAL_PEOPLE = { problem: { code: "several-people" } } as const;
+
+/** Whom a viewer is, as one string: a person by name, a device by id. */
+function whoIs(viewer: Viewer): string {
+  return viewer.kind === "person" ? `person ${viewer.user}` : `device ${viewer.device}`;
 }
 
 /**

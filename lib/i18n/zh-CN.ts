@@ -877,5 +877,7 @@ function sessionProblem(problem: SessionProblem): string {
       return `打开你的会话所用的${problem.credential === "passkey" ? "通行密钥" : "密码"}已不再允许 ${problem.user} 登录`;
     case "invalid":
       return `你的会话无效：${problem.detail}`;
+    case "several-people":
+      return "此浏览器发来了不同人的会话（可能是某个应用的页面设置的）：请退出登录，清除此网站的 Cookie 后重新登录";
   }
 }

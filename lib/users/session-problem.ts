@@ -20,7 +20,9 @@ export type SessionProblem =
   /** The password or passkey the session was opened with was removed. */
   | { readonly code: "credential-gone"; readonly user: string; readonly credential: string }
   /** The session's bytes do not stand (expired, forged, another zone's): the check's words. */
-  | { readonly code: "invalid"; readonly detail: string };
+  | { readonly code: "invalid"; readonly detail: string }
+  /** The request carried sessions of different people: an app's page may have set one. */
+  | { readonly code: "several-people" };
 
 export function describeSessionProblem(problem: SessionProblem): string {
   switch (problem.code) {
@@ -42,5 +44,7 @@ export function describeSessionProblem(problem: SessionProblem): string {
       return `the ${problem.credential} your session was opened with no longer lets ${problem.user} in`;
     case "invalid":
       return `your session does not work: ${problem.detail}`;
+    case "several-people":
+      return "this browser sent sessions of different people (a page of an app may have set one): sign out, clear this site's cookies and sign in again";
   }
 }
