@@ -16,8 +16,10 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ChunkId, chunkIdOf } from "../../protocol/ndn.ts";
-import { ObjectStore } from "./store.ts";
+import { MAX_PACKAGE_BYTES } from "../../protocol/app-package.ts";
+import { CHUNK_BYTES, type ChunkId, chunkIdOf } from "../../protocol/ndn.ts";
+import { BuckyError } from "../errors.ts";
+import { MAX_WHOLE_READ_BYTES, ObjectStore } from "./store.ts";
 
 const root = mkdtempSync(join(tmpdir(), "bucky-store-test-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -115,4 +117,30 @@ test("a damaged chunk is set aside when read, with words that say so; putting it
   store.putBytes(bytes("a photo"));
   expect(new TextDecoder().decode(store.readChunk(chunk))).toBe("a photo");
   expect(readdirSync(store.damagedDir())).toHaveLength(2);
+});
+
+test("a list naming one chunk over and over is not read whole past the bound, nor allocated", () => {
+  const store = new ObjectStore(mkdtempSync(join(root, "repeated-")));
+  const chunk = new Uint8Array(CHUNK_BYTES);
+  const id = chunkIdOf(chunk);
+  store.writeChunk(id, chunk);
+  // 4 MiB held, a list of a few kilobytes naming it 2,048 times: 8 GiB, were it read whole.
+  const chunks = Array.from({ length: 2_048 }, () => id);
+  const list = store.writeList({
+    size: chunks.length * CHUNK_BYTES,
+    chunkSize: CHUNK_BYTES,
+    chunks,
+  });
+  let thrown: unknown;
+  try {
+    store.readObject(list);
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toBeInstanceOf(BuckyError);
+  expect((thrown as BuckyError).code).toBe("E_TOO_LARGE");
+  // As long as the largest object read whole, an app package: that one is read.
+  expect(MAX_WHOLE_READ_BYTES).toBe(MAX_PACKAGE_BYTES);
+  const two = store.writeList({ size: 2 * CHUNK_BYTES, chunkSize: CHUNK_BYTES, chunks: [id, id] });
+  expect(store.readObject(two)?.length).toBe(2 * CHUNK_BYTES);
 });

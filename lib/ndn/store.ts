@@ -45,6 +45,13 @@ export interface StoredObject {
   readonly size: number;
 }
 
+/**
+ * The most an object read whole into memory may be (records, catalogs, images' small
+ * blobs, app packages): as large as the largest of them, an app package
+ * (protocol/app-package.ts, MAX_PACKAGE_BYTES).
+ */
+export const MAX_WHOLE_READ_BYTES = 256 * 1024 * 1024;
+
 export class ObjectStore {
   private written = 0;
   private readonly lossListeners = new Set<() => void>();
@@ -150,13 +157,24 @@ export class ObjectStore {
     };
   }
 
-  /** An object's whole content, every chunk verified; undefined when any part is missing. */
-  readObject(id: ObjectId): Uint8Array | undefined {
+  /**
+   * An object's whole content, every chunk verified; undefined when any part is missing.
+   * Read whole into memory, so one over `maxBytes` is refused (E_TOO_LARGE) before any of
+   * it is: a list may name one chunk a thousand times (a file of zeros does), so a few
+   * kilobytes a peer sent can claim gigabytes, which were allocated at once.
+   */
+  readObject(id: ObjectId, maxBytes = MAX_WHOLE_READ_BYTES): Uint8Array | undefined {
     const parsed = parseObjectId(id);
     if (!parsed) return undefined;
     if (parsed.kind === "chunk") return this.readChunk(parsed.id);
     const list = this.readList(parsed.id);
     if (!list) return undefined;
+    if (list.size > maxBytes)
+      throw new BuckyError(
+        "E_TOO_LARGE",
+        `${id} is ${list.size} bytes, more than the ${maxBytes} read whole into memory`,
+        "An object this large is read as a file (`bucky get`), not as a record or a package.",
+      );
     const out = new Uint8Array(list.size);
     for (const [index, chunk] of list.chunks.entries()) {
       const bytes = this.readChunk(chunk);
