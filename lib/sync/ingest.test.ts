@@ -163,6 +163,39 @@ describe("ingestEntries", () => {
     expect([result.applied.length, result.rejected]).toEqual([1, []]);
   });
 
+  test("a device revoked under a name another now holds cannot introduce itself with its old document", () => {
+    // The zone keeps b2 as "b"; b1, once admitted as "b" too, is revoked with nothing kept.
+    const [a, b2] = zoneOf("a", "b");
+    const b1 = signingKeyFromSeed(seed(33));
+    const b1Id = deviceIdFromPublicKey(b1.publicKey);
+    const revoked = signRevocation(
+      { id: b1Id, name: "b" as DeviceName, lastSeq: 0, issuedAt: 5 },
+      owner,
+    );
+    writeOn(a, "a", [{ key: "devices/b/revoked", value: JSON.stringify(revoked.jws) }], 2000);
+    // Stolen b1 signs its first changeset with its old document, and a write of its own.
+    const intruding = signChangeset(
+      {
+        zone: zone.id,
+        author: b1Id,
+        seq: 1,
+        prev: null,
+        hlc: { ms: 4000, counter: 0 },
+        ops: [
+          { key: "devices/b/doc", value: docFor(b1, "b") },
+          { key: "apps/x/spec", value: JSON.stringify("planted") },
+        ],
+      },
+      b1,
+    );
+    const result = ingest(a, [intruding.bytes]);
+    expect(result.applied).toHaveLength(0);
+    expect(loadMembership(a.db, zone.id).byName.get("b")?.id).toBe(
+      deviceIdFromPublicKey(b2.key.publicKey),
+    );
+    expect(values(a.db)["apps/x/spec"]).toBeUndefined();
+  });
+
   test("holds back a changeset whose predecessor is missing, without storing it", () => {
     const [a, c] = zoneOf("a", "c");
     syncInto(a, c);

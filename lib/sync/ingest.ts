@@ -395,7 +395,8 @@ function consider(
   /** Writes what the batch applied so far to the state, for a rule on what it holds. */
   flushWrites: () => void,
 ): Outcome {
-  const member = membership.byId.get(changeset.author) ?? selfIntroduction(changeset, context.zone);
+  const member =
+    membership.byId.get(changeset.author) ?? selfIntroduction(changeset, context.zone, membership);
   if (!member) return { kind: "deferred" };
   // From a quarantine's fork or past a revocation's cut nothing is taken; below, anything
   // is, in any order: a proof that came first does not refuse what the author signed before.
@@ -481,9 +482,15 @@ function consider(
 /**
  * A changeset that carries its own author's owner-signed device document proves its
  * author is a member: that is how the zone's first changeset, written by the device that
- * created the zone, is accepted by everyone else.
+ * created the zone, is accepted by everyone else. Not for a name another device holds
+ * (a member, or one revoked or quarantined under it): a device revoked or displaced under
+ * that name, carrying its old document, would take the name back and write as a member.
  */
-function selfIntroduction(changeset: Changeset, zone: ZoneId): Member | undefined {
+function selfIntroduction(
+  changeset: Changeset,
+  zone: ZoneId,
+  membership: Membership,
+): Member | undefined {
   for (const op of changeset.ops) {
     // Every changeset of an author not known yet is asked (the first pass over a page
     // that introduces them): keys elsewhere are passed over before any splitting.
@@ -499,7 +506,8 @@ function selfIntroduction(changeset: Changeset, zone: ZoneId): Member | undefine
       continue;
     if (writeProblem(op, { name, id: changeset.author }, zone) !== undefined) continue;
     const doc = verifyDeviceDocument(JSON.parse(op.value), zone);
-    if (doc.id === changeset.author)
+    const holder = membership.byName.get(doc.name);
+    if (doc.id === changeset.author && (!holder || holder.id === doc.id))
       return { id: doc.id, name: doc.name, admittedAtMs: doc.issuedAt * 1000, quarantined: false };
   }
   return undefined;
