@@ -23,6 +23,7 @@ import {
 import * as atomicFile from "../atomic-file.ts";
 import { BuckyError } from "../errors.ts";
 import {
+  fetchHead,
   fetchToFile,
   fetchToStore,
   type ObjectSource,
@@ -299,5 +300,30 @@ describe("fetchToStore, a list naming chunks larger than it says", () => {
     const refused = await fetchToStore(lying.id, store, [source]).catch((e: unknown) => e);
     expect((refused as BuckyError).code).toBe("E_INTEGRITY");
     expect(store.holdsWhole(lying.id)).toBe(false);
+  });
+});
+
+describe("fetchHead", () => {
+  test("a chunk shorter than its list says is refused, not read as zeros", async () => {
+    const short = new TextEncoder().encode("abc");
+    const whole = new TextEncoder().encode("defghijk");
+    // Eight bytes a chunk, the first of three: the list's id holds, its chunks do not.
+    const list = encodeChunkList({
+      size: 11,
+      chunkSize: 8,
+      chunks: [chunkIdOf(short), chunkIdOf(whole)],
+    });
+    const byId = new Map<ObjectId, Uint8Array>([
+      [list.id, list.bytes],
+      [chunkIdOf(short), short],
+      [chunkIdOf(whole), whole],
+    ]);
+    const source: ObjectSource = { name: "test peer", fetch: async (id) => byId.get(id) };
+    const error = await fetchHead(list.id, [source], 1024).then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    expect(error).toBeInstanceOf(BuckyError);
+    expect((error as BuckyError).code).toBe("E_INTEGRITY");
   });
 });

@@ -193,6 +193,9 @@ export async function fetchHead(
   const head = new Uint8Array(Math.min(maxBytes, list.size));
   for (let index = 0; index * list.chunkSize < head.length; index++) {
     const bytes = await fetchChunk(list.chunks[index] as ChunkId, sources);
+    // Each of the length its list gives it, as a whole fetch checks: else a short one left
+    // zeros in the head, and a long one's bytes ran under the next's.
+    if (bytes.length !== chunkLength(list, index)) throw wrongLength(id, index);
     head.set(bytes.subarray(0, head.length - index * list.chunkSize), index * list.chunkSize);
   }
   return { bytes: head, size: list.size };
