@@ -56,29 +56,40 @@ function followWith(client: PeerClient): string[] {
   return warnings;
 }
 
+/**
+ * Follows a holder whose every answer to "what is newer" is `answer`, until it is asked a
+ * second time: how long the standby waited between the two asks, and what it warned of.
+ */
+async function askedTwiceAnswering(
+  answer: Uint8Array | undefined,
+): Promise<{ gapMs: number; warnings: string[] }> {
+  const askedAtMs: number[] = [];
+  let askedTwice: () => void = () => {};
+  const twice = new Promise<void>((resolve) => {
+    askedTwice = resolve;
+  });
+  const client = {
+    async get() {
+      // An answer comes over the network: never in the same turn of the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
+      askedAtMs.push(performance.now());
+      if (askedAtMs.length === 2) askedTwice();
+      return answer;
+    },
+  } as unknown as PeerClient;
+  const warnings = followWith(client);
+  await twice;
+  const [first, second] = askedAtMs as [number, number];
+  return { gapMs: second - first, warnings };
+}
+
 describe("a standby whose holder does not hold the app's data", () => {
   test("waits before it asks again, as for a holder that does not answer, and says why", async () => {
     // The peer client's get: a 404 (the holder's "this device does not hold notes's data",
     // or an older holder's unknown route) is undefined.
-    const askedAtMs: number[] = [];
-    let askedTwice: () => void = () => {};
-    const twice = new Promise<void>((resolve) => {
-      askedTwice = resolve;
-    });
-    const client = {
-      async get() {
-        // An answer comes over the network: never in the same turn of the event loop.
-        await new Promise((resolve) => setImmediate(resolve));
-        askedAtMs.push(performance.now());
-        if (askedAtMs.length === 2) askedTwice();
-        return undefined;
-      },
-    } as unknown as PeerClient;
-    const warnings = followWith(client);
-    await twice;
-    const [first, second] = askedAtMs as [number, number];
+    const { gapMs, warnings } = await askedTwiceAnswering(undefined);
     // The first wait after a failure is half a second (RETRY_FIRST_MS).
-    expect(second - first).toBeGreaterThanOrEqual(450);
+    expect(gapMs).toBeGreaterThanOrEqual(450);
     expect(warnings).toEqual(["nas does not hold notes's data (yet)"]);
   });
 });
@@ -107,29 +118,15 @@ describe("a standby whose holder sends what is not a head, or whose disk is full
   });
 
   test("a head of another holder's, answered at once: waited out, not asked again at once", async () => {
-    const askedAtMs: number[] = [];
-    let askedTwice: () => void = () => {};
-    const twice = new Promise<void>((resolve) => {
-      askedTwice = resolve;
-    });
-    const client = {
-      async get() {
-        await new Promise((resolve) => setImmediate(resolve));
-        askedAtMs.push(performance.now());
-        if (askedAtMs.length === 2) askedTwice();
-        return new TextEncoder().encode(
-          JSON.stringify({
-            ...{ app: "notes", epoch: 1, seq: 1, holder: "laptop", root: "a".repeat(64) },
-            ...{ content: "c".repeat(64), at: 1, files: 0, bytes: 0, addedBytes: 0, final: false },
-          }),
-        );
-      },
-    } as unknown as PeerClient;
-    const warnings = followWith(client);
-    await twice;
-    const [first, second] = askedAtMs as [number, number];
-    // The first wait after a failure is half a second (RETRY_FIRST_MS).
-    expect(second - first).toBeGreaterThanOrEqual(450);
+    const { gapMs, warnings } = await askedTwiceAnswering(
+      new TextEncoder().encode(
+        JSON.stringify({
+          ...{ app: "notes", epoch: 1, seq: 1, holder: "laptop", root: "a".repeat(64) },
+          ...{ content: "c".repeat(64), at: 1, files: 0, bytes: 0, addedBytes: 0, final: false },
+        }),
+      ),
+    );
+    expect(gapMs).toBeGreaterThanOrEqual(450);
     expect(warnings).toEqual(["nas answered with a head of notes that is not its newer one"]);
   });
 });
