@@ -494,7 +494,7 @@ function redact(args: Record<string, unknown>): Record<string, unknown> {
  * inside another: `asked` itself where a scope covers it whole, else each granted prefix
  * that starts with it.
  */
-export function grantedPrefixes(scopes: AgentScopes, asked: string): string[] {
+function grantedPrefixes(scopes: AgentScopes, asked: string): string[] {
   const granted = scopes.read.flatMap((scope) =>
     scope === "state" ? [""] : scope.startsWith("state:") ? [scope.slice(6)] : [],
   );
