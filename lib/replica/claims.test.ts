@@ -10,7 +10,7 @@ import { testNodeContext } from "../node/test-node-context.ts";
 import { appendLocalChangeset } from "../state/feed.ts";
 import { foundingOps, openTestNode, removeTestDatabases, testZone } from "../state/test-db.ts";
 import type { Member, Membership } from "../sync/membership.ts";
-import { holderOf, parseClaim, readClaims } from "./claims.ts";
+import { parseClaim, readClaims } from "./claims.ts";
 import { readDraining } from "./zone-holding.ts";
 
 afterAll(removeTestDatabases);
@@ -123,32 +123,5 @@ describe("keys of more segments than a pattern shows", () => {
       { key: "system/drain/notes/data", value: "true" },
     ]);
     expect([...readDraining(zone.db)]).toEqual(["beta"]);
-  });
-});
-
-describe("two claims of one epoch", () => {
-  const at = (device: string, deviceId: string, from: Record<string, number> | null) =>
-    parseClaim(
-      JSON.stringify({
-        epoch: 4,
-        since: "2026-12-04T15:00:00.000Z",
-        from: from && { device: "nas", at: 1, ...from },
-      }),
-      device,
-      deviceId as DeviceId,
-    ) as NonNullable<ReturnType<typeof parseClaim>>;
-
-  test("the one taken over from the newer copy wins, whatever the devices' ids", () => {
-    const older = at("alpha", "a".repeat(52), { epoch: 3, seq: 10 });
-    const newer = at("beta", "b".repeat(52), { epoch: 3, seq: 11 });
-    expect(holderOf([older, newer])?.device).toBe("beta");
-    expect(holderOf([newer, older])?.device).toBe("beta");
-  });
-
-  test("from the same copy, or one with none said, the lower device id wins", () => {
-    const alpha = at("alpha", "a".repeat(52), { epoch: 3, seq: 10 });
-    const beta = at("beta", "b".repeat(52), { epoch: 3, seq: 10 });
-    expect(holderOf([beta, alpha])?.device).toBe("alpha");
-    expect(holderOf([at("beta", "b".repeat(52), null), alpha])?.device).toBe("alpha");
   });
 });

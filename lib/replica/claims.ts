@@ -4,9 +4,8 @@
  *
  *   nodes/<device>/holds/<app>   {epoch, since, from, lostAtMostMs, lostUnknownReason?}
  *
- * The holder is the member (quarantined or not) whose claim has the highest epoch; when two
- * devices claimed the same one (in a partition, or each on facts of the other not yet
- * heard), the one that started from the newer copy, then the lower device id. A fact every
+ * The holder is the member (quarantined or not) whose claim has the highest epoch (the
+ * lower device id when two devices claimed the same one in a partition). A fact every
  * device reads alike, not a command: a device that sees a higher epoch than its own steps
  * down by itself.
  */
@@ -73,26 +72,17 @@ export function readClaims(db: StateReader, membership: Membership): Map<string,
   return claims;
 }
 
-/**
- * The claim that wins: the highest epoch; at one epoch, the one taken over from the newer
- * copy (both from a copy: the later epoch and seq it started from), so two standbys that
- * each claimed on stale word of the other's copy keep the newer data; then the lower
- * device id. Every device reads the same claims, so every device picks the same one.
- */
+/** The claim that wins: the highest epoch, then the lower device id. */
 export function holderOf(claims: readonly HolderClaim[] | undefined): HolderClaim | undefined {
   let best: HolderClaim | undefined;
   for (const claim of claims ?? [])
-    if (!best || claim.epoch > best.epoch || (claim.epoch === best.epoch && wins(claim, best)))
+    if (
+      !best ||
+      claim.epoch > best.epoch ||
+      (claim.epoch === best.epoch && claim.deviceId < best.deviceId)
+    )
       best = claim;
   return best;
-}
-
-/** Whether `claim` wins over `other`, of the same epoch. */
-function wins(claim: HolderClaim, other: HolderClaim): boolean {
-  const [a, b] = [claim.from, other.from];
-  if (a && b && (a.epoch !== b.epoch || a.seq !== b.seq))
-    return a.epoch > b.epoch || (a.epoch === b.epoch && a.seq > b.seq);
-  return claim.deviceId < other.deviceId;
 }
 
 /** A claim as its device wrote it, or undefined when it is not one. */
