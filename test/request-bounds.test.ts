@@ -81,3 +81,32 @@ function chunked(bytes: Uint8Array, times: number): ReadableStream<Uint8Array> {
     },
   });
 }
+
+describe("the local API's state listing", () => {
+  test("gives the first `limit` entries in key order, and refuses a limit that is not a whole number in range", async () => {
+    const home = newHomePath();
+    await buckyJson(["init", "--home", home]);
+    const daemon = await startDaemon(home);
+    for (const key of ["notes/c", "notes/a", "notes/b"])
+      await buckyJson(["state", "set", key, '"x"', "--home", home]);
+    const list = async (query: string) => {
+      const response = await fetch(`http://localhost/v1/state?${query}`, {
+        unix: join(home, "daemon.sock"),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const keys = (answer: { body: Record<string, unknown> }) =>
+      (answer.body.entries as { key: string }[]).map((entry) => entry.key);
+    expect(keys(await list("prefix=notes/&limit=2"))).toEqual(["notes/a", "notes/b"]);
+    expect(keys(await list("prefix=notes/"))).toEqual(["notes/a", "notes/b", "notes/c"]);
+    for (const limit of ["0", "abc", "-1", "1e3", "100001", "", "9".repeat(40)]) {
+      const refused = await list(`prefix=notes/&limit=${encodeURIComponent(limit)}`);
+      expect([limit, refused.status, (refused.body.error as { code: string }).code]).toEqual([
+        limit,
+        400,
+        "E_USAGE",
+      ]);
+    }
+    expect(await daemon.stop()).toBe(0);
+  });
+});

@@ -19,6 +19,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { fsyncDirectory, writeFileAtomic } from "../atomic-file.ts";
+import { entriesUnder } from "../disk/tree.ts";
 import { BuckyError } from "../errors.ts";
 import type { HomePaths } from "../home.ts";
 import { forgetHotShipped } from "./hot-shipped.ts";
@@ -97,17 +98,10 @@ export function swapIntoHome(staging: string, paths: HomePaths, nowMs: number): 
   renameSync(state, paths.stateDb);
   fsyncDirectory(paths.home);
   if (!existsSync(aside)) return null;
-  if (DATA_PARTS.some((part) => holdsAFile(join(aside, part)))) return aside;
+  // A file or a link anywhere under one of the parts set aside (links never followed).
+  if (DATA_PARTS.some((part) => !entriesUnder(join(aside, part)).next().done)) return aside;
   rmSync(aside, { recursive: true, force: true });
   return null;
-}
-
-/** Whether the directory `path` holds anything but directories, however deep. */
-function holdsAFile(path: string): boolean {
-  if (!existsSync(path)) return false;
-  return readdirSync(path, { withFileTypes: true }).some(
-    (entry) => !entry.isDirectory() || holdsAFile(join(path, entry.name)),
-  );
 }
 
 /**

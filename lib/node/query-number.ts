@@ -33,5 +33,8 @@ export function wholeNumberQuery(
  */
 export const LOG_LINES: WholeNumberRange = { min: 1, max: 1000, absent: 100 };
 export const AGENT_LOG_LIMIT: WholeNumberRange = { min: 1, max: 1000, absent: 100 };
-/** The entries of the zone state one listing gives, when it is asked for a few. */
+/**
+ * The entries of the zone state one listing gives, when it is asked for a few (an agent's
+ * list_state). Not asked (`bucky state list`), the route lists them all and reads no limit.
+ */
 export const STATE_LIST_LIMIT: WholeNumberRange = { min: 1, max: 100_000, absent: 100_000 };
